@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/server"
+	"github.com/patchbay/patchbay/internal/store"
+	"github.com/spf13/cobra"
+)
+
+func newServerCmd() *cobra.Command {
+	cfg := server.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control server (HTTPS API, agent endpoint, scheduler)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rs, err := startServer(cmd.Context(), cfg, newLogger(os.Stderr))
+			if err != nil {
+				return err
+			}
+			rs.printBanner(cmd.OutOrStdout())
+			return rs.wait()
+		},
+	}
+	addServerFlags(cmd, &cfg)
+	return cmd
+}
+
+func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve HTTPS on")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the CA, keys, admin token and the SQLite database")
+	f.StringVar(&cfg.DatabaseURL, "database", cfg.DatabaseURL, "database URL: postgres://... for PostgreSQL (default: SQLite in the data dir)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve this certificate instead of one issued by the Patchbay CA")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "private key of --tls-cert")
+	f.StringSliceVar(&cfg.SANs, "tls-san", nil, "extra DNS names or IPs for the self-issued server certificate")
+	f.DurationVar(&cfg.CheckinInterval, "checkin-interval", cfg.CheckinInterval, "agent check-in interval; hosts silent for 3 intervals are stale")
+	f.DurationVar(&cfg.AgentCertTTL, "agent-cert-ttl", cfg.AgentCertTTL, "lifetime of agent client certificates (renewed at half-life)")
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("PATCHBAY_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// runningServer is a started server and what its banner shows.
+type runningServer struct {
+	srv   *server.Server
+	url   string
+	cfg   server.Config
+	first server.FirstStart
+	fp    string
+	errc  chan error
+	db    *store.DB
+}
+
+func startServer(ctx context.Context, cfg server.Config, log *slog.Logger) (*runningServer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	id, err := server.Bootstrap(cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(cfg.DataDir, "patchbay.db")
+	}
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	srv := server.New(cfg, db, id, log, time.Now)
+	first, err := srv.EnsureAdmin(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listen on %s: %w (is another server running? use --listen)", cfg.Listen, err)
+	}
+	rs := &runningServer{srv: srv, url: "https://" + ln.Addr().String(), cfg: cfg, first: first,
+		fp: id.CA.Fingerprint(), errc: make(chan error, 1), db: db}
+	go func() {
+		err := srv.Serve(ctx, ln)
+		db.Close()
+		rs.errc <- err
+	}()
+	log.Info("server started", "url", rs.url, "database", db.Dialect())
+	return rs, nil
+}
+
+func (rs *runningServer) wait() error { return <-rs.errc }
+
+func (rs *runningServer) printBanner(w io.Writer) {
+	fmt.Fprintf(w, "Patchbay server on %s\n", rs.url)
+	fmt.Fprintf(w, "  CA certificate:  %s\n", filepath.Join(rs.cfg.DataDir, "ca.crt"))
+	fmt.Fprintf(w, "  CA fingerprint:  SHA256 %s\n", rs.fp)
+	if rs.first.Created {
+		fmt.Fprintf(w, "  First start: created user \"admin\" (password in %s)\n", rs.first.PasswordPath)
+	}
+	fmt.Fprintf(w, "  Admin API token: %s\n", rs.first.TokenPath)
+	fmt.Fprintf(w, "Use the CLI from another shell:\n")
+	fmt.Fprintf(w, "  export PATCHBAY_SERVER=%s PATCHBAY_CA=%s PATCHBAY_TOKEN=$(cat %s)\n", rs.url, filepath.Join(rs.cfg.DataDir, "ca.crt"), rs.first.TokenPath)
+	fmt.Fprintf(w, "  patchbay hosts list\n")
+	fmt.Fprintf(w, "Enroll a host: patchbay enroll-token create, then on the host:\n")
+	fmt.Fprintf(w, "  patchbay agent --server %s --enroll-token TOKEN\n", rs.url)
+}

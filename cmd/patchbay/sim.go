@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/sim"
+	"github.com/spf13/cobra"
+)
+
+func newSimCmd() *cobra.Command {
+	cfg := sim.Config{Hosts: 10, Packages: 1000, Interval: 60 * time.Second, Changes: 3, Concurrency: 16, Seed: 1}
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run a simulated fleet against a server: real protocol, real package lists (for load tests and demos)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Server, _ = cmd.Flags().GetString("server")
+			cfg.CAFile, _ = cmd.Flags().GetString("ca")
+			if cfg.EnrollToken == "" {
+				return fmt.Errorf("--enroll-token is required (create one with `patchbay enroll-token create`)")
+			}
+			if dataDir == "" {
+				dataDir = findSharedInventories()
+			}
+			bases, err := sim.LoadBases(dataDir)
+			if err != nil {
+				return fmt.Errorf("%w (point --inventories at shared/data/inventories/package-lists)", err)
+			}
+			cfg.Bases = bases
+			cfg.Logger = newLogger(os.Stderr)
+			rep, err := sim.Run(cmd.Context(), cfg)
+			fmt.Fprintln(cmd.OutOrStdout(), rep)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.EnrollToken, "enroll-token", os.Getenv("PATCHBAY_ENROLL_TOKEN"), "enrollment token with room for --hosts hosts")
+	f.IntVar(&cfg.Hosts, "hosts", cfg.Hosts, "number of simulated hosts")
+	f.IntVar(&cfg.Packages, "packages", cfg.Packages, "packages per host (real lists padded with derived names)")
+	f.DurationVar(&cfg.Interval, "interval", cfg.Interval, "check-in interval of each host")
+	f.IntVar(&cfg.Changes, "changes", cfg.Changes, "packages changed per host between check-ins")
+	f.DurationVar(&cfg.Duration, "duration", 0, "how long to run delta check-ins after the fleet is up (0: enroll and report once)")
+	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "enrollments and full reports in flight")
+	f.StringVar(&dataDir, "inventories", "", "directory of trivy-*.json package lists (default: shared/data/inventories/package-lists found above the working directory)")
+	return cmd
+}
+
+// findSharedInventories looks for shared/data beside the checkout, as the
+// project's machines lay it out.
+func findSharedInventories() string {
+	dir, _ := os.Getwd()
+	for range 5 {
+		p := filepath.Join(dir, "..", "shared", "data", "inventories", "package-lists")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		dir = filepath.Dir(dir)
+	}
+	return filepath.Join("..", "shared", "data", "inventories", "package-lists")
+}

@@ -1,0 +1,245 @@
+package protocol
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/patchbay/patchbay/internal/inventory"
+)
+
+// Version is the protocol version. The server refuses agents that speak a
+// newer one; additive changes do not bump it.
+const Version = 1
+
+// Limits on what an agent may send. They bound memory on the server and
+// keep one host from filling the database.
+const (
+	MaxBodyBytes    = 32 << 20 // a full check-in of a large host is a few MB
+	MaxPackages     = 50_000
+	MaxUpdates      = 50_000
+	MaxProblems     = 200
+	MaxFieldBytes   = 4096
+	MaxAddresses    = 256
+	MaxRebootReason = 64
+)
+
+// Paths of the agent endpoints.
+const (
+	PathEnroll  = "/agent/v1/enroll"
+	PathCheckin = "/agent/v1/checkin"
+	PathRenew   = "/agent/v1/renew"
+)
+
+// EnrollRequest is sent once, over server-authenticated TLS, with the
+// enrollment token. The agent made its own key pair; only the CSR leaves the
+// host.
+type EnrollRequest struct {
+	ProtocolVersion int    `json:"protocol_version"`
+	Token           string `json:"token"`
+	CSR             string `json:"csr"` // PEM certificate signing request
+	Hostname        string `json:"hostname"`
+}
+
+// EnrollResponse carries the host's identity and its client certificate.
+type EnrollResponse struct {
+	HostID          string `json:"host_id"`
+	Certificate     string `json:"certificate"` // PEM, signed by the server CA
+	CA              string `json:"ca"`          // PEM of the server CA
+	JobKey          string `json:"job_key"`     // base64 ed25519 public key that signs jobs; pinned by the agent
+	CheckinInterval int    `json:"checkin_interval_seconds"`
+}
+
+// RenewRequest asks for a fresh client certificate for the same key or a
+// new one; sent over mutual TLS with the current certificate.
+type RenewRequest struct {
+	CSR string `json:"csr"`
+}
+
+// RenewResponse carries the renewed certificate.
+type RenewResponse struct {
+	Certificate string `json:"certificate"`
+}
+
+// Update is a newer version the host's configured repositories offer.
+type Update struct {
+	Name    string `json:"name"`
+	Arch    string `json:"arch,omitempty"`
+	Version string `json:"version"`
+	Repo    string `json:"repo,omitempty"`
+}
+
+// CheckinRequest reports the host's state. The first report and any report
+// after the server asked for it is Full; the others carry only what changed
+// since BaseRevision, the revision the server acknowledged last.
+type CheckinRequest struct {
+	ProtocolVersion int                 `json:"protocol_version"`
+	Facts           inventory.Facts     `json:"facts"`
+	Full            bool                `json:"full"`
+	BaseRevision    int64               `json:"base_revision"`
+	Packages        []inventory.Package `json:"packages,omitempty"` // Full: every installed package
+	Upserts         []inventory.Package `json:"upserts,omitempty"`  // delta: added or changed packages
+	Removes         []string            `json:"removes,omitempty"`  // delta: Package.Key() of removed packages
+	// Updates is the complete list of available updates when UpdatesChanged.
+	Updates        []Update `json:"updates,omitempty"`
+	UpdatesChanged bool     `json:"updates_changed"`
+	Problems       []string `json:"problems,omitempty"`
+}
+
+// CheckinResponse tells the agent what the server now holds.
+type CheckinResponse struct {
+	Revision        int64     `json:"revision"`
+	NeedFull        bool      `json:"need_full,omitempty"` // the delta's base is unknown: send a full report
+	CheckinInterval int       `json:"checkin_interval_seconds"`
+	RenewBefore     time.Time `json:"renew_before,omitempty"` // renew the certificate before this time
+}
+
+// ValidationError names the field that is wrong.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Validate bounds the sizes and shapes of a check-in. It does not judge
+// versions by ecosystem; that is the matcher's job.
+func (c *CheckinRequest) Validate() error {
+	if c.ProtocolVersion > Version {
+		return &ValidationError{"protocol_version", fmt.Sprintf("agent speaks protocol %d, server knows %d; upgrade the server", c.ProtocolVersion, Version)}
+	}
+	if err := validateFacts(&c.Facts); err != nil {
+		return err
+	}
+	if len(c.Packages) > MaxPackages || len(c.Upserts) > MaxPackages || len(c.Removes) > MaxPackages {
+		return &ValidationError{"packages", fmt.Sprintf("more than %d packages", MaxPackages)}
+	}
+	if !c.Full && len(c.Packages) > 0 {
+		return &ValidationError{"packages", "a delta check-in sends upserts and removes, not packages"}
+	}
+	if c.Full && (len(c.Upserts) > 0 || len(c.Removes) > 0) {
+		return &ValidationError{"upserts", "a full check-in sends packages, not upserts or removes"}
+	}
+	seen := make(map[string]bool, len(c.Packages)+len(c.Upserts))
+	for _, list := range [][]inventory.Package{c.Packages, c.Upserts} {
+		for i := range list {
+			if err := validatePackage(&list[i]); err != nil {
+				return &ValidationError{fmt.Sprintf("packages[%d]", i), err.Error()}
+			}
+			k := list[i].Key()
+			if seen[k] {
+				return &ValidationError{fmt.Sprintf("packages[%d]", i), fmt.Sprintf("duplicate package %q", k)}
+			}
+			seen[k] = true
+		}
+	}
+	for i, k := range c.Removes {
+		if err := checkText(k, 2*MaxFieldBytes); err != nil {
+			return &ValidationError{fmt.Sprintf("removes[%d]", i), err.Error()}
+		}
+	}
+	if len(c.Updates) > MaxUpdates {
+		return &ValidationError{"updates", fmt.Sprintf("more than %d updates", MaxUpdates)}
+	}
+	for i, u := range c.Updates {
+		if u.Name == "" || u.Version == "" {
+			return &ValidationError{fmt.Sprintf("updates[%d]", i), "name and version are required"}
+		}
+		for _, s := range []string{u.Name, u.Arch, u.Version, u.Repo} {
+			if err := checkText(s, MaxFieldBytes); err != nil {
+				return &ValidationError{fmt.Sprintf("updates[%d]", i), err.Error()}
+			}
+		}
+	}
+	if len(c.Problems) > MaxProblems {
+		c.Problems = c.Problems[:MaxProblems]
+	}
+	for i, p := range c.Problems {
+		if len(p) > MaxFieldBytes {
+			c.Problems[i] = p[:MaxFieldBytes]
+		}
+	}
+	return nil
+}
+
+func validatePackage(p *inventory.Package) error {
+	if p.Name == "" {
+		return fmt.Errorf("name is required")
+	}
+	if p.Version == "" {
+		return fmt.Errorf("package %q: version is required", p.Name)
+	}
+	for _, s := range []string{p.Name, p.Version, p.Arch, p.Source, p.SourceVersion} {
+		if err := checkText(s, MaxFieldBytes); err != nil {
+			return fmt.Errorf("package %q: %w", truncate(p.Name), err)
+		}
+	}
+	return nil
+}
+
+func validateFacts(f *inventory.Facts) error {
+	fields := map[string]string{
+		"facts.hostname": f.Hostname, "facts.kernel": f.Kernel, "facts.arch": f.Arch,
+		"facts.os.id": f.OS.ID, "facts.os.version_id": f.OS.VersionID, "facts.os.name": f.OS.Name,
+		"facts.os.pretty_name": f.OS.PrettyName, "facts.os.codename": f.OS.Codename,
+		"facts.package_format": string(f.PackageFormat),
+	}
+	for name, v := range fields {
+		if err := checkText(v, MaxFieldBytes); err != nil {
+			return &ValidationError{name, err.Error()}
+		}
+	}
+	if f.Hostname == "" {
+		return &ValidationError{"facts.hostname", "is required"}
+	}
+	switch f.PackageFormat {
+	case "", inventory.FormatDpkg, inventory.FormatRPM, inventory.FormatApk:
+	default:
+		return &ValidationError{"facts.package_format", fmt.Sprintf("unknown format %q", truncate(string(f.PackageFormat)))}
+	}
+	if len(f.Addresses) > MaxAddresses {
+		return &ValidationError{"facts.addresses", fmt.Sprintf("more than %d addresses", MaxAddresses)}
+	}
+	for _, a := range append(append([]string{}, f.Addresses...), f.OS.IDLike...) {
+		if err := checkText(a, 256); err != nil {
+			return &ValidationError{"facts.addresses", err.Error()}
+		}
+	}
+	if len(f.RebootReasons) > MaxRebootReason {
+		f.RebootReasons = f.RebootReasons[:MaxRebootReason]
+	}
+	for _, r := range f.RebootReasons {
+		if err := checkText(r, MaxFieldBytes); err != nil {
+			return &ValidationError{"facts.reboot_reasons", err.Error()}
+		}
+	}
+	if f.Uptime < 0 {
+		return &ValidationError{"facts.uptime", "is negative"}
+	}
+	return nil
+}
+
+// checkText refuses oversized strings and invalid UTF-8. Control characters
+// are allowed through: the console and CLI render them inert, and refusing
+// them would hide a hostile host's data from its operators.
+func checkText(s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("longer than %d bytes", max)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return fmt.Errorf("contains a NUL byte")
+		}
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("is not valid UTF-8")
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -1,0 +1,170 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/api"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// staleAfter is how long a host may be silent before it is shown stale:
+// three check-in intervals.
+func (s *Server) staleAfter() time.Duration { return 3 * s.cfg.CheckinInterval }
+
+func (s *Server) hostView(h store.Host) api.Host {
+	now := s.now()
+	return api.Host{
+		ID: h.ID, Hostname: h.Hostname, OS: h.Facts.OS, Kernel: h.Facts.Kernel, Arch: h.Facts.Arch,
+		Addresses: h.Facts.Addresses, UptimeSeconds: int64(h.Facts.Uptime / time.Second),
+		PackageFormat: string(h.Facts.PackageFormat), RebootRequired: h.Facts.RebootRequired,
+		RebootReasons: h.Facts.RebootReasons, Labels: nonNil(h.Labels), UserLabels: nonNil(h.UserLabels),
+		EnrolledAt: h.EnrolledAt, LastSeenAt: h.LastSeenAt, Stale: now.Sub(h.LastSeenAt) > s.staleAfter(),
+		Revoked: h.RevokedAt != nil, RevokedAt: h.RevokedAt, CertNotAfter: h.CertNotAfter,
+		Revision: h.Revision, PackageCount: h.PackageCount, UpdateCount: h.UpdateCount,
+	}
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// hostFilter reads the list filters from the query string.
+func (s *Server) hostFilter(r *http.Request) (store.HostFilter, error) {
+	q := r.URL.Query()
+	f := store.HostFilter{OS: q.Get("os"), Search: q.Get("q"), After: q.Get("page_token")}
+	limit, err := queryInt(r, "limit", 100, 1000)
+	if err != nil {
+		return f, err
+	}
+	f.Limit = limit
+	if v := q.Get("stale"); v != "" {
+		stale, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, errBadRequest("stale must be true or false")
+		}
+		cut := s.now().Add(-s.staleAfter())
+		if stale {
+			f.SeenBefore = &cut
+		} else {
+			f.SeenSince = &cut
+		}
+	}
+	if v := q.Get("reboot_required"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, errBadRequest("reboot_required must be true or false")
+		}
+		f.RebootRequired = &b
+	}
+	for _, l := range q["label"] {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return f, errBadRequest(fmt.Sprintf("label %q must be key=value", l))
+		}
+		if f.Labels == nil {
+			f.Labels = map[string]string{}
+		}
+		f.Labels[k] = v
+	}
+	if v := q.Get("revoked"); v == "true" {
+		f.IncludeRevoked = true
+	}
+	return f, nil
+}
+
+func (s *Server) handleListHosts(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.hostFilter(r)
+	if err != nil {
+		return err
+	}
+	hosts, next, err := s.store.ListHosts(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	total, err := s.store.CountHosts(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	page := api.Page[api.Host]{Items: make([]api.Host, 0, len(hosts)), NextPageToken: next, Total: total}
+	for _, h := range hosts {
+		page.Items = append(page.Items, s.hostView(h))
+	}
+	return writeJSON(w, 200, page)
+}
+
+func (s *Server) handleGetHost(w http.ResponseWriter, r *http.Request) error {
+	h, err := s.store.GetHost(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, s.hostView(h))
+}
+
+func (s *Server) handleHostPackages(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.store.GetHost(r.Context(), id); err != nil {
+		return err
+	}
+	pkgs, err := s.store.ListHostPackages(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	page := api.Page[api.Package]{Items: make([]api.Package, 0, len(pkgs)), Total: len(pkgs)}
+	for _, p := range pkgs {
+		page.Items = append(page.Items, api.Package{
+			Name: p.Name, Version: p.Version, Arch: p.Arch, Source: p.Source, SourceVersion: p.SourceVersion,
+			Format: string(p.Format), UpdateAvailable: p.UpdateVersion,
+		})
+	}
+	return writeJSON(w, 200, page)
+}
+
+var labelKeyRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?$`)
+
+func (s *Server) handleSetHostLabels(w http.ResponseWriter, r *http.Request) error {
+	var req api.SetLabelsRequest
+	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
+		return err
+	}
+	if len(req.Labels) > 64 {
+		return errBadRequest("at most 64 labels per host")
+	}
+	for k, v := range req.Labels {
+		if !labelKeyRE.MatchString(k) {
+			return errBadRequest(fmt.Sprintf("label key %q: use lower-case letters, digits, '.', '_', '-', '/' (at most 64)", k))
+		}
+		if len(v) > 256 {
+			return errBadRequest(fmt.Sprintf("label %q: value longer than 256 bytes", k))
+		}
+	}
+	id := r.PathValue("id")
+	if err := s.store.SetHostUserLabels(r.Context(), id, req.Labels); err != nil {
+		return err
+	}
+	h, err := s.store.GetHost(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, s.hostView(h))
+}
+
+func (s *Server) handleRevokeHost(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.store.RevokeHost(r.Context(), id, s.now()); err != nil {
+		return err
+	}
+	s.log.Warn("host revoked", "host", id, "by", principalFrom(r.Context()).TokenID)
+	h, err := s.store.GetHost(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, s.hostView(h))
+}

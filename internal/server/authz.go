@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// Permission is what a route needs from its caller.
+type Permission string
+
+// Permissions. The first three are not granted by roles: they name how the
+// caller proves itself on routes outside the role model.
+const (
+	PermPublic       Permission = "public"       // anyone: health, readiness, API description
+	PermAgent        Permission = "agent"        // a host's client certificate (mutual TLS)
+	PermEnrollToken  Permission = "enroll-token" // an enrollment token in the request body
+	PermHostsRead    Permission = "hosts:read"
+	PermHostsWrite   Permission = "hosts:write"
+	PermHostsRevoke  Permission = "hosts:revoke"
+	PermEnrollManage Permission = "enroll:manage"
+	PermTokensManage Permission = "tokens:manage"
+	PermMetricsRead  Permission = "metrics:read"
+)
+
+// Roles a user or API token can hold.
+const (
+	RoleAdmin       = "admin"
+	RoleSecurity    = "security"
+	RoleOperator    = "operator"
+	RoleApprover    = "approver"
+	RoleStakeholder = "stakeholder"
+	RoleAuditor     = "auditor"
+)
+
+// Roles lists every role, for validation and for the authorization test.
+func Roles() []string {
+	return []string{RoleAdmin, RoleSecurity, RoleOperator, RoleApprover, RoleStakeholder, RoleAuditor}
+}
+
+// RoleAllows says whether a role holds a permission. Admin holds all of
+// them; everyone may read hosts; only operators and admins change them.
+func RoleAllows(role string, p Permission) bool {
+	if role == RoleAdmin {
+		switch p {
+		case PermPublic, PermAgent, PermEnrollToken:
+			return false
+		}
+		return true
+	}
+	switch p {
+	case PermHostsRead, PermMetricsRead:
+		for _, r := range Roles() {
+			if r == role {
+				return true
+			}
+		}
+	case PermHostsWrite:
+		return role == RoleOperator
+	}
+	return false
+}
+
+// Principal is the authenticated caller of an API route.
+type Principal struct {
+	UserID  string
+	TokenID string
+	Role    string
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p
+}
+
+// HashSecret is how API and enrollment token secrets are kept: SHA-256 is
+// right for 256-bit random secrets, which no dictionary reaches.
+func HashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// authenticate resolves the bearer token of an API request.
+func (s *Server) authenticate(r *http.Request) (Principal, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		return Principal{}, errUnauthorized("missing bearer token; pass --token or set PATCHBAY_TOKEN")
+	}
+	tok, err := s.store.GetAPITokenByHash(r.Context(), HashSecret(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, errUnauthorized("unknown API token")
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.now()
+	if tok.RevokedAt != nil {
+		return Principal{}, errUnauthorized("API token " + tok.Prefix + " was revoked")
+	}
+	if tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt) {
+		return Principal{}, errUnauthorized("API token " + tok.Prefix + " expired at " + tok.ExpiresAt.UTC().Format(time.RFC3339) + "; create a new one")
+	}
+	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > time.Minute {
+		// Bounded write rate: one touch per token per minute.
+		_ = s.store.TouchAPIToken(r.Context(), tok.ID, now)
+	}
+	return Principal{UserID: tok.UserID, TokenID: tok.ID, Role: tok.Role}, nil
+}

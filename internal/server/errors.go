@@ -1,0 +1,85 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// Error is an error with an HTTP status and a stable code, shown to the
+// caller as {"error":{"code":...,"message":...}}.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errBadRequest(msg string) error   { return &Error{http.StatusBadRequest, "bad_request", msg} }
+func errUnauthorized(msg string) error { return &Error{http.StatusUnauthorized, "unauthorized", msg} }
+func errForbidden(msg string) error    { return &Error{http.StatusForbidden, "forbidden", msg} }
+
+// errorResponse is the one place where errors become HTTP statuses.
+func errorResponse(err error) *Error {
+	var e *Error
+	var ve *protocol.ValidationError
+	var ee *store.EnrollError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &ve):
+		return &Error{http.StatusBadRequest, "invalid", ve.Error()}
+	case errors.As(err, &ee):
+		return &Error{http.StatusForbidden, "enroll_refused", ee.Error()}
+	case errors.As(err, &mbe):
+		return &Error{http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit"}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{http.StatusNotFound, "not_found", "not found"}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{http.StatusConflict, "conflict", "conflicts with an existing object"}
+	case errors.Is(err, store.ErrRevoked):
+		return &Error{http.StatusForbidden, "revoked", "this host has been revoked; enroll it again with a new token"}
+	}
+	return &Error{http.StatusInternalServerError, "internal", "internal error"}
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	e := errorResponse(err)
+	if e.Status >= 500 {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", e.Status, "reason", e.Message)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// decodeJSON reads a bounded JSON body into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return errBadRequest("malformed JSON body: " + err.Error())
+	}
+	if dec.More() {
+		return errBadRequest("malformed JSON body: trailing data")
+	}
+	return nil
+}

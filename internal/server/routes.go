@@ -1,0 +1,151 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// route is one entry of the route table: every route names the permission
+// it needs, and the table is the only place routes are registered.
+type route struct {
+	Method  string
+	Path    string // net/http pattern path, e.g. /api/v1/hosts/{id}
+	Perm    Permission
+	Summary string
+	Handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET", "/healthz", PermPublic, "liveness", s.handleHealthz},
+		{"GET", "/readyz", PermPublic, "readiness: the database answers", s.handleReadyz},
+		{"GET", "/api/v1/openapi.json", PermPublic, "this API's description", s.handleOpenAPI},
+		{"GET", "/metrics", PermMetricsRead, "Prometheus metrics", s.handleMetrics},
+
+		{"GET", "/api/v1/hosts", PermHostsRead, "list hosts (filters: os, stale, reboot_required, label, q)", s.handleListHosts},
+		{"GET", "/api/v1/hosts/{id}", PermHostsRead, "show a host", s.handleGetHost},
+		{"GET", "/api/v1/hosts/{id}/packages", PermHostsRead, "list a host's installed packages with available updates", s.handleHostPackages},
+		{"PUT", "/api/v1/hosts/{id}/labels", PermHostsWrite, "replace a host's user labels", s.handleSetHostLabels},
+		{"POST", "/api/v1/hosts/{id}/revoke", PermHostsRevoke, "revoke a host: its certificate is refused from now on", s.handleRevokeHost},
+
+		{"POST", "/api/v1/enroll-tokens", PermEnrollManage, "create an enrollment token", s.handleCreateEnrollToken},
+		{"GET", "/api/v1/enroll-tokens", PermEnrollManage, "list enrollment tokens", s.handleListEnrollTokens},
+		{"POST", "/api/v1/enroll-tokens/{id}/revoke", PermEnrollManage, "revoke an enrollment token", s.handleRevokeEnrollToken},
+
+		{"POST", "/api/v1/tokens", PermTokensManage, "create an API token", s.handleCreateAPIToken},
+		{"GET", "/api/v1/tokens", PermTokensManage, "list API tokens (secrets are never shown again)", s.handleListAPITokens},
+		{"POST", "/api/v1/tokens/{id}/revoke", PermTokensManage, "revoke an API token", s.handleRevokeAPIToken},
+
+		{"POST", "/agent/v1/enroll", PermEnrollToken, "enroll a host with an enrollment token", s.handleEnroll},
+		{"POST", "/agent/v1/checkin", PermAgent, "report facts and inventory", s.handleCheckin},
+		{"POST", "/agent/v1/renew", PermAgent, "renew the host's client certificate", s.handleRenew},
+	}
+}
+
+// Handler returns the HTTP handler with every route of the table.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes {
+		if rt.Perm == "" {
+			panic(fmt.Sprintf("route %s %s declares no permission", rt.Method, rt.Path))
+		}
+		mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, &Error{http.StatusNotFound, "not_found", "no such route: " + r.Method + " " + r.URL.Path})
+	})
+	return securityHeaders(mux)
+}
+
+// wrap authorizes the request for the route's permission before the
+// handler runs, and renders the handler's error.
+func (s *Server) wrap(rt route) http.Handler {
+	label := rt.Method + " " + rt.Path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		defer func() { s.metrics.observe(label, sw.status, time.Since(start)) }()
+		ctx, err := s.authorize(r, rt.Perm)
+		if err == nil {
+			err = rt.Handle(sw, r.WithContext(ctx))
+		}
+		if err != nil {
+			writeError(sw, r, s.log, err)
+		}
+	})
+}
+
+func (s *Server) authorize(r *http.Request, perm Permission) (context.Context, error) {
+	ctx := r.Context()
+	switch perm {
+	case PermPublic, PermEnrollToken:
+		return ctx, nil // the enrollment handler checks the token itself
+	case PermAgent:
+		h, err := s.agentHost(r)
+		if err != nil {
+			return ctx, err
+		}
+		return context.WithValue(ctx, hostKey{}, h), nil
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		return ctx, err
+	}
+	if !RoleAllows(p.Role, perm) {
+		return ctx, errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", p.Role, r.Method+" "+r.URL.Path, perm))
+	}
+	return context.WithValue(ctx, principalKey{}, p), nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, 200, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return &Error{http.StatusServiceUnavailable, "not_ready", "database does not answer"}
+	}
+	return writeJSON(w, 200, map[string]string{"status": "ready"})
+}
+
+// queryInt reads an optional integer query parameter.
+func queryInt(r *http.Request, name string, def, max int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, errBadRequest(fmt.Sprintf("%s must be a positive integer", name))
+	}
+	if n > max {
+		n = max
+	}
+	return n, nil
+}

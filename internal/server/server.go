@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/pki"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// Config is the server's configuration after defaults and validation.
+type Config struct {
+	Listen          string        // host:port of the HTTPS listener
+	DataDir         string        // CA, keys, admin token, SQLite database
+	DatabaseURL     string        // "" means SQLite in DataDir
+	TLSCert, TLSKey string        // a given server certificate instead of the self-issued one
+	SANs            []string      // extra names for the self-issued server certificate
+	CheckinInterval time.Duration // how often agents check in; stale after 3 intervals
+	AgentCertTTL    time.Duration // lifetime of agent client certificates
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8443",
+		DataDir:         "./patchbay-data",
+		CheckinInterval: 60 * time.Second,
+		AgentCertTTL:    7 * 24 * time.Hour,
+	}
+}
+
+// Validate checks the configuration, naming the field that is wrong.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if c.CheckinInterval < time.Second {
+		return fmt.Errorf("--checkin-interval %s is below 1s", c.CheckinInterval)
+	}
+	if c.AgentCertTTL < time.Minute {
+		return fmt.Errorf("--agent-cert-ttl %s is below 1m", c.AgentCertTTL)
+	}
+	return nil
+}
+
+// Server is the control plane.
+type Server struct {
+	cfg     Config
+	store   *store.DB
+	log     *slog.Logger
+	now     func() time.Time
+	ca      *pki.CA
+	jobKey  ed25519.PrivateKey
+	tlsCert tls.Certificate
+	routes  []route
+	metrics *serverMetrics
+}
+
+// Identity is what the bootstrap of the data directory produced.
+type Identity struct {
+	CA      *pki.CA
+	JobKey  ed25519.PrivateKey
+	TLSCert tls.Certificate
+}
+
+// New builds a server over an open store and a bootstrapped identity.
+func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() time.Time) *Server {
+	s := &Server{cfg: cfg, store: st, log: logger, now: now, ca: id.CA, jobKey: id.JobKey, tlsCert: id.TLSCert}
+	s.metrics = newServerMetrics(s)
+	s.routes = s.routeTable()
+	return s
+}
+
+// TLSConfig is the listener's TLS configuration: client certificates are
+// verified against the CA when given, and required by the agent routes.
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{s.tlsCert},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    s.ca.Pool(),
+	}
+}
+
+// Serve runs the HTTPS server on ln until ctx ends, then shuts down within
+// a bounded time.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		// TLS handshake failures (a certificate from another CA, an expired
+		// one) end up here: log them as refusals.
+		ErrorLog: log.New(slogWriter{s.log}, "", 0),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := hs.Shutdown(shutdownCtx)
+	<-errc
+	return err
+}
+
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		w.log.Warn("connection refused", "reason", msg)
+	} else {
+		w.log.Info("http", "msg", msg)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+type testServer struct {
+	*Server
+	url    string
+	client *http.Client
+	db     *store.DB
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	now := time.Now()
+	id, err := Bootstrap(cfg, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(cfg.DataDir, "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	hs := httptest.NewUnstartedServer(s.Handler())
+	hs.TLS = s.TLSConfig()
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	tr := &http.Transport{TLSClientConfig: hs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()}
+	tr.TLSClientConfig.RootCAs = id.CA.Pool()
+	tr.TLSClientConfig.ServerName = "localhost"
+	return &testServer{Server: s, url: hs.URL, client: &http.Client{Transport: tr}, db: db}
+}
+
+// tokenFor creates an API token with a role.
+func (ts *testServer) tokenFor(t *testing.T, role string) string {
+	t.Helper()
+	secret, tok := newAPIToken("test "+role, role, "", nil, time.Now())
+	if err := ts.db.CreateAPIToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+func (ts *testServer) do(t *testing.T, method, path, token, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
+	ts := newTestServer(t)
+	known := map[Permission]bool{PermPublic: true, PermAgent: true, PermEnrollToken: true, PermHostsRead: true,
+		PermHostsWrite: true, PermHostsRevoke: true, PermEnrollManage: true, PermTokensManage: true, PermMetricsRead: true}
+	for _, rt := range ts.routes {
+		if !known[rt.Perm] {
+			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)
+		}
+	}
+}
+
+// TestRoutesAuthorizeEveryRole walks the whole route table: each route is
+// called without credentials, with a bad token, and with a token of every
+// role, and the answer must match what RoleAllows says.
+func TestRoutesAuthorizeEveryRole(t *testing.T) {
+	ts := newTestServer(t)
+	tokens := map[string]string{}
+	for _, r := range Roles() {
+		tokens[r] = ts.tokenFor(t, r)
+	}
+	for _, rt := range ts.routes {
+		path := strings.NewReplacer("{id}", uuid.NewString()).Replace(rt.Path)
+		name := rt.Method + " " + rt.Path
+		switch rt.Perm {
+		case PermPublic:
+			if resp := ts.do(t, rt.Method, path, "", ""); resp.StatusCode != 200 {
+				t.Errorf("%s: public route answered %d", name, resp.StatusCode)
+			}
+			continue
+		case PermAgent:
+			if resp := ts.do(t, rt.Method, path, tokens[RoleAdmin], "{}"); resp.StatusCode != 401 {
+				t.Errorf("%s: agent route without a client certificate answered %d, want 401", name, resp.StatusCode)
+			}
+			continue
+		case PermEnrollToken:
+			if resp := ts.do(t, rt.Method, path, "", `{"token":"PBE1.x.`+strings.Repeat("00", 32)+`","csr":"","hostname":"h"}`); resp.StatusCode < 400 {
+				t.Errorf("%s: enrollment without a valid token answered %d", name, resp.StatusCode)
+			}
+			continue
+		}
+		if resp := ts.do(t, rt.Method, path, "", "{}"); resp.StatusCode != 401 {
+			t.Errorf("%s without a token: %d, want 401", name, resp.StatusCode)
+		}
+		if resp := ts.do(t, rt.Method, path, "pbt_forged", "{}"); resp.StatusCode != 401 {
+			t.Errorf("%s with a forged token: %d, want 401", name, resp.StatusCode)
+		}
+		for _, role := range Roles() {
+			resp := ts.do(t, rt.Method, path, tokens[role], "{}")
+			allowed := RoleAllows(role, rt.Perm)
+			if allowed && (resp.StatusCode == 401 || resp.StatusCode == 403) {
+				t.Errorf("%s as %s: refused with %d, but the role holds %s", name, role, resp.StatusCode, rt.Perm)
+			}
+			if !allowed && resp.StatusCode != 403 {
+				t.Errorf("%s as %s: answered %d, want 403 (role lacks %s)", name, role, resp.StatusCode, rt.Perm)
+			}
+		}
+	}
+}
+
+func TestRevokedAndExpiredAPITokensAreRefused(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	past := time.Now().Add(-time.Minute)
+	secret, tok := newAPIToken("old", RoleAdmin, "", &past, time.Now().Add(-time.Hour))
+	if err := ts.db.CreateAPIToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if resp := ts.do(t, "GET", "/api/v1/hosts", secret, ""); resp.StatusCode != 401 {
+		t.Errorf("expired token: %d, want 401", resp.StatusCode)
+	}
+	live := ts.tokenFor(t, RoleAdmin)
+	if resp := ts.do(t, "GET", "/api/v1/hosts", live, ""); resp.StatusCode != 200 {
+		t.Fatalf("live token: %d", resp.StatusCode)
+	}
+	toks, err := ts.db.ListAPITokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range toks {
+		if string(k.Hash) == string(HashSecret(live)) {
+			if err := ts.db.RevokeAPIToken(ctx, k.ID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if strings.Contains(string(k.Hash), live) {
+			t.Errorf("token secret stored in clear")
+		}
+	}
+	if resp := ts.do(t, "GET", "/api/v1/hosts", live, ""); resp.StatusCode != 401 {
+		t.Errorf("revoked token: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestPasswordHashesVerifyAndDiffer(t *testing.T) {
+	h1, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := HashPassword("correct horse")
+	if h1 == h2 {
+		t.Error("two hashes of one password are equal: salt missing")
+	}
+	if ok, err := CheckPassword(h1, "correct horse"); !ok || err != nil {
+		t.Errorf("right password refused: %v %v", ok, err)
+	}
+	if ok, _ := CheckPassword(h1, "wrong horse"); ok {
+		t.Error("wrong password accepted")
+	}
+}

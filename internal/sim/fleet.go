@@ -1,0 +1,272 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/agent"
+	"github.com/patchbay/patchbay/internal/inventory"
+)
+
+// Config is a simulated fleet.
+type Config struct {
+	Server      string
+	EnrollToken string
+	CAFile      string
+	Hosts       int
+	Packages    int           // packages per host; real lists are padded with derived names to reach it
+	Interval    time.Duration // check-in interval of each host
+	Changes     int           // packages changed per host between check-ins
+	Duration    time.Duration // how long to run delta check-ins after the fleet is up
+	Concurrency int           // enrollments and full reports in flight at once
+	Bases       []Base
+	Seed        uint64
+	Logger      *slog.Logger
+}
+
+// Report holds the figures of a run.
+type Report struct {
+	Hosts          int
+	Packages       int
+	EnrollTime     time.Duration
+	EnrollFailures int
+	FullReports    int
+	FullPackages   int
+	FullTime       time.Duration
+	Deltas         int
+	DeltaFailures  int
+	DeltaP50       time.Duration
+	DeltaP99       time.Duration
+	DeltaMax       time.Duration
+	FullP50        time.Duration
+	FullP99        time.Duration
+}
+
+// String renders the report for people.
+func (r Report) String() string {
+	rate := 0.0
+	if r.FullTime > 0 {
+		rate = float64(r.FullPackages) / r.FullTime.Seconds()
+	}
+	return fmt.Sprintf("hosts %d (~%d packages each); enroll+full report of all hosts in %s (%d enroll failures);\n"+
+		"full-inventory ingest: %d reports, %d packages, %.0f packages/s, %.1f hosts/s, latency p50 %s p99 %s;\n"+
+		"delta check-ins: %d (%d failed), latency p50 %s p99 %s max %s",
+		r.Hosts, r.Packages, r.FullTime.Round(time.Millisecond), r.EnrollFailures,
+		r.FullReports, r.FullPackages, rate, float64(r.FullReports)/max(r.FullTime.Seconds(), 1e-9), r.FullP50, r.FullP99,
+		r.Deltas, r.DeltaFailures, r.DeltaP50, r.DeltaP99, r.DeltaMax)
+}
+
+// host is one simulated host: the agent and the package set it reports.
+type host struct {
+	name  string
+	agent *agent.Agent
+	coll  *collector
+}
+
+// collector serves a host's package set and changes it on demand.
+type collector struct {
+	mu    sync.Mutex
+	facts inventory.Facts
+	pkgs  []inventory.Package
+	rng   *rand.Rand
+}
+
+func (c *collector) Collect(context.Context) (inventory.Snapshot, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return inventory.Snapshot{Facts: c.facts, Packages: slices.Clone(c.pkgs)}, nil
+}
+
+// change upgrades n random packages, as an unattended upgrade would.
+func (c *collector) change(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for range n {
+		i := c.rng.IntN(len(c.pkgs))
+		c.pkgs[i].Version = bump(c.pkgs[i].Version)
+	}
+}
+
+func bump(v string) string {
+	return v + ".1"
+}
+
+// newHost builds host i from a base list, padded to n packages, with a
+// spread of versions so that hosts do not all hold the same tuples.
+func newHost(i int, b Base, n int, seed uint64) *collector {
+	rng := rand.New(rand.NewPCG(seed, uint64(i)))
+	pkgs := slices.Clone(b.Packages)
+	for j := 0; len(pkgs) < n && len(b.Packages) > 0; j++ {
+		src := b.Packages[j%len(b.Packages)]
+		p := src
+		p.Name = src.Name + "-extra" + strconv.Itoa(j/len(b.Packages)+1)
+		pkgs = append(pkgs, p)
+	}
+	for k := range pkgs {
+		if rng.IntN(10) == 0 { // one package in ten is a version behind or ahead
+			pkgs[k].Version = bump(pkgs[k].Version)
+		}
+	}
+	sort.Slice(pkgs, func(a, c int) bool { return pkgs[a].Name < pkgs[c].Name })
+	name := fmt.Sprintf("sim-%s-%05d", b.Name, i)
+	return &collector{
+		rng: rng,
+		facts: inventory.Facts{Hostname: name, OS: b.OS, Kernel: "5.15.0-sim", Arch: "x86_64",
+			Addresses: []string{fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)}, Uptime: time.Duration(rng.IntN(1e6)) * time.Second,
+			PackageFormat: b.Format},
+		pkgs: pkgs,
+	}
+}
+
+// Run enrolls the fleet, sends every host's full report, then runs delta
+// check-ins at the interval for the duration, and reports the figures.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.Hosts < 1 || len(cfg.Bases) == 0 {
+		return Report{}, fmt.Errorf("sim needs at least one host and one package list")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 16
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 4
+	timer := &latencies{}
+	hosts := make([]*host, cfg.Hosts)
+	rep := Report{Hosts: cfg.Hosts, Packages: cfg.Packages}
+	for i := range hosts {
+		c := newHost(i, cfg.Bases[i%len(cfg.Bases)], cfg.Packages, cfg.Seed)
+		a, err := agent.New(agent.Config{Server: cfg.Server, EnrollToken: cfg.EnrollToken, CAFile: cfg.CAFile,
+			State: &agent.MemState{}, Collector: c, Logger: cfg.Logger, Transport: transport})
+		if err != nil {
+			return rep, err
+		}
+		hosts[i] = &host{name: c.facts.Hostname, agent: a, coll: c}
+	}
+
+	// Phase 1: enroll and send the full report, Concurrency at a time.
+	start := time.Now()
+	var mu sync.Mutex
+	var fullLat []time.Duration
+	sem := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := h.agent.Enroll(ctx, h.name); err != nil {
+				cfg.Logger.Warn("enroll failed", "host", h.name, "err", err)
+				mu.Lock()
+				rep.EnrollFailures++
+				mu.Unlock()
+				return
+			}
+			t0 := time.Now()
+			_, err := h.agent.CheckinOnce(ctx)
+			d := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				cfg.Logger.Warn("full report failed", "host", h.name, "err", err)
+				rep.EnrollFailures++
+				return
+			}
+			rep.FullReports++
+			rep.FullPackages += len(h.coll.pkgs)
+			fullLat = append(fullLat, d)
+		}()
+	}
+	wg.Wait()
+	rep.FullTime = time.Since(start)
+	rep.FullP50, rep.FullP99, _ = percentiles(fullLat)
+	if ctx.Err() != nil || cfg.Duration <= 0 {
+		return rep, ctx.Err()
+	}
+
+	// Phase 2: every host checks in once per interval, spread evenly, each
+	// time with a few changed packages.
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	for i, h := range hosts {
+		if h.agent.HostID() == "" {
+			continue
+		}
+		offset := time.Duration(int64(cfg.Interval) * int64(i) / int64(len(hosts)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !sleepCtx(runCtx, offset) {
+				return
+			}
+			tick := time.NewTicker(cfg.Interval)
+			defer tick.Stop()
+			for {
+				h.coll.change(cfg.Changes)
+				t0 := time.Now()
+				_, err := h.agent.CheckinOnce(runCtx)
+				if runCtx.Err() != nil {
+					return
+				}
+				timer.add(time.Since(t0), err)
+				select {
+				case <-runCtx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rep.Deltas, rep.DeltaFailures = len(timer.d), timer.failures
+	rep.DeltaP50, rep.DeltaP99, rep.DeltaMax = percentiles(timer.d)
+	return rep, nil
+}
+
+type latencies struct {
+	mu       sync.Mutex
+	d        []time.Duration
+	failures int
+}
+
+func (l *latencies) add(d time.Duration, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.failures++
+		return
+	}
+	l.d = append(l.d, d)
+}
+
+func percentiles(ds []time.Duration) (p50, p99, maxD time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0, 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return at(0.50), at(0.99), s[len(s)-1]
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
