@@ -39,6 +39,8 @@ func errorResponse(err error) *Error {
 		return &Error{http.StatusForbidden, "enroll_refused", ee.Error()}
 	case errors.As(err, &mbe):
 		return &Error{http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit"}
+	case errors.Is(err, store.ErrBadCursor):
+		return &Error{http.StatusBadRequest, "invalid", "invalid page_token; start again from the first page"}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{http.StatusNotFound, "not_found", "not found"}
 	case errors.Is(err, store.ErrConflict):

@@ -1,0 +1,318 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/inventory"
+)
+
+// Update is a newer version of an installed package that the host's
+// repositories offer.
+type Update struct {
+	Name    string
+	Arch    string
+	Version string
+	Repo    string
+}
+
+// Checkin is one validated report from an agent.
+type Checkin struct {
+	Facts        inventory.Facts
+	Full         bool
+	BaseRevision int64
+	Packages     []inventory.Package // Full: the whole inventory
+	Upserts      []inventory.Package // delta: added or changed
+	Removes      []string            // delta: inventory.Package.Key() of removed packages
+	Updates      []Update            // the complete list, when UpdatesChanged or Full
+	// UpdatesChanged says Updates replaces the stored list.
+	UpdatesChanged bool
+	Problems       []string
+}
+
+// HostPackage is one installed package of a host.
+type HostPackage struct {
+	inventory.Package
+	Format        inventory.Format
+	UpdateVersion string // newest version the host's repositories offer; "" when none
+}
+
+// pvKey identifies an interned package version.
+type pvKey struct {
+	format, name, version, arch, source, sourceVersion string
+}
+
+func keyOf(format inventory.Format, p inventory.Package) pvKey {
+	src := p.Source
+	if src == "" {
+		src = p.Name
+	}
+	return pvKey{string(format), p.Name, p.Version, p.Arch, src, p.SourceVersion}
+}
+
+// batchRows bounds the rows in one multi-row INSERT (4 columns each), far
+// below both databases' parameter limits.
+const batchRows = 250
+
+// ApplyCheckin stores a check-in in one transaction and returns the host's
+// new inventory revision. A delta whose BaseRevision is not the stored
+// revision is ErrRevisionMismatch and changes nothing: the agent then sends
+// a full report. A revoked host gets ErrRevoked.
+func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
+	var rev int64
+	var interned map[pvKey]int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		h, err := scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE id = ?`+s.forUpdate()), hostID))
+		if err != nil {
+			return err
+		}
+		if h.RevokedAt != nil {
+			return ErrRevoked
+		}
+		if !c.Full && c.BaseRevision != h.Revision {
+			return ErrRevisionMismatch
+		}
+		format := c.Facts.PackageFormat
+		incoming := c.Upserts
+		if c.Full {
+			incoming = c.Packages
+		}
+		interned = make(map[pvKey]int64, len(incoming))
+		if err := s.intern(ctx, tx, format, incoming, interned); err != nil {
+			return err
+		}
+		type slot struct{ name, arch string }
+		var deletes []slot
+		upserts := make([]inventory.Package, 0, len(incoming))
+		if c.Full {
+			current, err := s.hostSlots(ctx, tx, hostID)
+			if err != nil {
+				return err
+			}
+			seen := make(map[string]bool, len(incoming))
+			for _, p := range incoming {
+				seen[p.Name+"\x00"+p.Arch] = true
+				if current[p.Name+"\x00"+p.Arch] != interned[keyOf(format, p)] {
+					upserts = append(upserts, p)
+				}
+			}
+			for k := range current {
+				if !seen[k] {
+					name, arch, _ := strings.Cut(k, "\x00")
+					deletes = append(deletes, slot{name, arch})
+				}
+			}
+		} else {
+			upserts = append(upserts, incoming...)
+			for _, k := range c.Removes {
+				name, arch, _ := strings.Cut(k, ":")
+				deletes = append(deletes, slot{name, arch})
+			}
+		}
+		for _, d := range deletes {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM host_packages WHERE host_id = ? AND name = ? AND arch = ?`), hostID, d.name, d.arch); err != nil {
+				return err
+			}
+		}
+		for start := 0; start < len(upserts); start += batchRows {
+			end := min(start+batchRows, len(upserts))
+			var b strings.Builder
+			b.WriteString(`INSERT INTO host_packages (host_id, name, arch, pv_id) VALUES `)
+			args := make([]any, 0, 4*(end-start))
+			for i, p := range upserts[start:end] {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString("(?, ?, ?, ?)")
+				args = append(args, hostID, p.Name, p.Arch, interned[keyOf(format, p)])
+			}
+			b.WriteString(` ON CONFLICT (host_id, name, arch) DO UPDATE SET pv_id = excluded.pv_id`)
+			if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+				return fmt.Errorf("store packages: %w", err)
+			}
+		}
+
+		updateCount := h.UpdateCount
+		if c.Full || c.UpdatesChanged {
+			if updateCount, err = s.replaceUpdates(ctx, tx, hostID, c.Updates); err != nil {
+				return err
+			}
+		}
+		rev = h.Revision
+		if c.Full || len(upserts) > 0 || len(deletes) > 0 {
+			rev++
+		}
+		var count int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM host_packages WHERE host_id = ?`), hostID).Scan(&count); err != nil {
+			return err
+		}
+		labels := FactLabels(c.Facts)
+		facts, _ := json.Marshal(c.Facts)
+		lb, _ := json.Marshal(labels)
+		problems, _ := json.Marshal(nonNilSlice(c.Problems))
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET facts = ?, os_id = ?, os_version = ?, package_format = ?,
+			reboot_required = ?, labels = ?, problems = ?, last_seen_at = ?, revision = ?, package_count = ?, update_count = ?
+			WHERE id = ?`),
+			string(facts), c.Facts.OS.ID, c.Facts.OS.VersionID, string(format), c.Facts.RebootRequired, string(lb),
+			string(problems), ms(now), rev, count, updateCount, hostID); err != nil {
+			return err
+		}
+		if !maps.Equal(labels, h.Labels) {
+			h.Labels = labels
+			return s.writeHostLabels(ctx, tx, hostID, h.EffectiveLabels())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Only committed IDs enter the cache.
+	s.mu.Lock()
+	for k, id := range interned {
+		s.pvCache[k] = id
+	}
+	s.mu.Unlock()
+	return rev, nil
+}
+
+func nonNilSlice(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// hostSlots maps "name\x00arch" to the interned version ID installed there.
+func (s *DB) hostSlots(ctx context.Context, q queryer, hostID string) (map[string]int64, error) {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT name, arch, pv_id FROM host_packages WHERE host_id = ?`), hostID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name, arch string
+		var id int64
+		if err := rows.Scan(&name, &arch, &id); err != nil {
+			return nil, err
+		}
+		out[name+"\x00"+arch] = id
+	}
+	return out, rows.Err()
+}
+
+// intern finds or creates the package_versions rows of pkgs and records
+// their IDs in out.
+func (s *DB) intern(ctx context.Context, tx *sql.Tx, format inventory.Format, pkgs []inventory.Package, out map[pvKey]int64) error {
+	var missing []pvKey
+	s.mu.RLock()
+	for _, p := range pkgs {
+		k := keyOf(format, p)
+		if id, ok := s.pvCache[k]; ok {
+			out[k] = id
+		} else if _, dup := out[k]; !dup {
+			out[k] = 0
+			missing = append(missing, k)
+		}
+	}
+	s.mu.RUnlock()
+	for _, k := range missing {
+		args := []any{k.format, k.name, k.version, k.arch, k.source, k.sourceVersion}
+		var id int64
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`), args...).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
+				AND arch = ? AND source = ? AND source_version = ?`), args...).Scan(&id)
+		}
+		if err != nil {
+			return fmt.Errorf("intern package %s %s: %w", k.name, k.version, err)
+		}
+		out[k] = id
+	}
+	return nil
+}
+
+func (s *DB) replaceUpdates(ctx context.Context, tx *sql.Tx, hostID string, us []Update) (int, error) {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM host_updates WHERE host_id = ?`), hostID); err != nil {
+		return 0, err
+	}
+	// One row per package slot: the newest the repositories offer is the
+	// last one the agent lists for it.
+	bySlot := make(map[string]Update, len(us))
+	order := make([]string, 0, len(us))
+	for _, u := range us {
+		k := u.Name + "\x00" + u.Arch
+		if _, ok := bySlot[k]; !ok {
+			order = append(order, k)
+		}
+		bySlot[k] = u
+	}
+	for start := 0; start < len(order); start += batchRows {
+		end := min(start+batchRows, len(order))
+		var b strings.Builder
+		b.WriteString(`INSERT INTO host_updates (host_id, name, arch, version, repo) VALUES `)
+		args := make([]any, 0, 5*(end-start))
+		for i, k := range order[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?, ?, ?, ?, ?)")
+			u := bySlot[k]
+			args = append(args, hostID, u.Name, u.Arch, u.Version, u.Repo)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+			return 0, fmt.Errorf("store updates: %w", err)
+		}
+	}
+	return len(order), nil
+}
+
+// ListHostPackages returns the host's installed packages by name and arch,
+// each with the update its repositories offer, if any.
+func (s *DB) ListHostPackages(ctx context.Context, hostID string) ([]HostPackage, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pv.name, pv.version, pv.arch, pv.source, pv.source_version, pv.format,
+			COALESCE((SELECT u.version FROM host_updates u WHERE u.host_id = hp.host_id AND u.name = hp.name
+				AND (u.arch = hp.arch OR u.arch = '') ORDER BY u.arch DESC LIMIT 1), '')
+		FROM host_packages hp JOIN package_versions pv ON pv.id = hp.pv_id
+		WHERE hp.host_id = ? ORDER BY hp.name, hp.arch`), hostID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []HostPackage
+	for rows.Next() {
+		var p HostPackage
+		var format string
+		if err := rows.Scan(&p.Name, &p.Version, &p.Arch, &p.Source, &p.SourceVersion, &format, &p.UpdateVersion); err != nil {
+			return nil, err
+		}
+		p.Format = inventory.Format(format)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ListHostUpdates returns the updates the host's repositories offer.
+func (s *DB) ListHostUpdates(ctx context.Context, hostID string) ([]Update, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name, arch, version, repo FROM host_updates WHERE host_id = ? ORDER BY name, arch`), hostID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Update
+	for rows.Next() {
+		var u Update
+		if err := rows.Scan(&u.Name, &u.Arch, &u.Version, &u.Repo); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// User is a person who signs in to the console or owns API tokens.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string // argon2id, encoded by the server
+	Role         string
+	CreatedAt    time.Time
+	DisabledAt   *time.Time
+}
+
+// CreateUser stores a new user; a taken username is ErrConflict.
+func (s *DB) CreateUser(ctx context.Context, u User) (User, error) {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (id, username, password_hash, role, created_at, disabled_at)
+		VALUES (?, ?, ?, ?, ?, ?)`), u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), msPtr(u.DisabledAt))
+	if isUniqueViolation(err) {
+		return User{}, ErrConflict
+	}
+	if err != nil {
+		return User{}, err
+	}
+	u.CreatedAt = fromMS(ms(u.CreatedAt))
+	return u, nil
+}
+
+const userCols = `id, username, password_hash, role, created_at, disabled_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	var disabled sql.NullInt64
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &created, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	u.CreatedAt, u.DisabledAt = fromMS(created), fromMSPtr(disabled)
+	return u, err
+}
+
+// GetUser returns the user with the ID.
+func (s *DB) GetUser(ctx context.Context, id string) (User, error) {
+	return scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE id = ?`), id))
+}
+
+// GetUserByName returns the user with the username.
+func (s *DB) GetUserByName(ctx context.Context, username string) (User, error) {
+	return scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE username = ?`), username))
+}
+
+// ListUsers returns every user, by username.
+func (s *DB) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
