@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -82,9 +83,9 @@ func principalFrom(ctx context.Context) Principal {
 
 // HashSecret is how API and enrollment token secrets are kept: SHA-256 is
 // right for 256-bit random secrets, which no dictionary reaches.
-func HashSecret(secret string) []byte {
+func HashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
-	return sum[:]
+	return hex.EncodeToString(sum[:])
 }
 
 // authenticate resolves the bearer token of an API request.

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/patchbay/patchbay/internal/store"
 )
 
 // serverMetrics is this server's own Prometheus registry: no global state,
