@@ -319,7 +319,7 @@ func (s *DB) CountHosts(ctx context.Context, f HostFilter) (int, error) {
 
 // RevokeHost revokes a host: its certificate is refused from now on.
 func (s *DB) RevokeHost(ctx context.Context, id string, now time.Time) error {
-	return affected(s.db.ExecContext(ctx, s.q(`UPDATE hosts SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id))
+	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE hosts SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id))
 }
 
 // RenewHostCert records a host's new certificate; the previous one stays
@@ -361,5 +361,5 @@ func (s *DB) SetHostUserLabels(ctx context.Context, id string, labels map[string
 
 // TouchHost records that the host was seen.
 func (s *DB) TouchHost(ctx context.Context, id string, now time.Time) error {
-	return affected(s.db.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen_at = ? WHERE id = ?`), ms(now), id))
+	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen_at = ? WHERE id = ?`), ms(now), id))
 }

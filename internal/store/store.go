@@ -51,7 +51,8 @@ var migrations embed.FS
 
 // DB is the store. It is safe for concurrent use.
 type DB struct {
-	db      *sql.DB
+	db      *sql.DB // reads
+	wdb     *sql.DB // writes: on SQLite one connection, so writers queue in Go instead of sleeping in SQLite's busy handler; on PostgreSQL the same pool as db
 	dialect Dialect
 
 	mu       sync.RWMutex
@@ -64,9 +65,9 @@ type DB struct {
 // knows. It refuses a database whose schema is newer.
 func Open(ctx context.Context, url string) (*DB, error) {
 	var (
-		d   Dialect
-		db  *sql.DB
-		err error
+		d       Dialect
+		db, wdb *sql.DB
+		err     error
 	)
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
@@ -77,28 +78,35 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			db.SetMaxIdleConns(16)
 			db.SetConnMaxIdleTime(5 * time.Minute)
 		}
+		wdb = db
 	case strings.HasPrefix(url, "sqlite:"):
 		d = SQLite
-		db, err = openSQLite(strings.TrimPrefix(url, "sqlite:"))
+		path := strings.TrimPrefix(url, "sqlite:")
+		if wdb, err = openSQLite(path, 1); err == nil {
+			db, err = openSQLite(path, 8)
+			if err != nil {
+				wdb.Close()
+			}
+		}
 	default:
 		return nil, fmt.Errorf("database %q: use sqlite:PATH or postgres://USER@HOST/DB", redact(url))
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	s := &DB{db: db, wdb: wdb, dialect: d, pvCache: map[pvKey]int64{}}
+	if err := wdb.PingContext(ctx); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("connect to %s: %w", redact(url), err)
 	}
-	s := &DB{db: db, dialect: d, pvCache: map[pvKey]int64{}}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func openSQLite(path string) (*sql.DB, error) {
+func openSQLite(path string, conns int) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
@@ -118,8 +126,8 @@ func openSQLite(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	return db, nil
 }
 
@@ -151,7 +159,7 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, s.db, sub, opts...)
+	p, err := goose.NewProvider(gd, s.wdb, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -176,7 +184,13 @@ func (s *DB) SchemaVersion(ctx context.Context) (int64, error) {
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	err := s.db.Close()
+	if s.wdb != s.db {
+		err = errors.Join(err, s.wdb.Close())
+	}
+	return err
+}
 
 // Dialect says which database this is.
 func (s *DB) Dialect() Dialect { return s.dialect }
@@ -213,7 +227,7 @@ type queryer interface {
 
 // tx runs fn in a transaction and commits when it returns nil.
 func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func TestMigrationsAndNewerSchema(t *testing.T) {
 		}
 		db2.Close()
 		// A schema from the future is refused.
-		if _, err := db.db.ExecContext(ctx, db.q(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, ?)`), 99999, true); err != nil {
+		if _, err := db.wdb.ExecContext(ctx, db.q(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, ?)`), 99999, true); err != nil {
 			t.Fatal(err)
 		}
 		_, err = Open(ctx, u)

@@ -19,7 +19,7 @@ type User struct {
 
 // CreateUser stores a new user; a taken username is ErrConflict.
 func (s *DB) CreateUser(ctx context.Context, u User) (User, error) {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (id, username, password_hash, role, created_at, disabled_at)
+	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO users (id, username, password_hash, role, created_at, disabled_at)
 		VALUES (?, ?, ?, ?, ?, ?)`), u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), msPtr(u.DisabledAt))
 	if isUniqueViolation(err) {
 		return User{}, ErrConflict
