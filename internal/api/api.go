@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/inventory"
@@ -105,4 +106,83 @@ type Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// Finding is one advisory affecting one installed package of one host.
+type Finding struct {
+	ID               string     `json:"id"`
+	HostID           string     `json:"host_id"`
+	Hostname         string     `json:"hostname"`
+	Package          string     `json:"package"`
+	Arch             string     `json:"arch,omitempty"`
+	AdvisoryID       string     `json:"advisory_id"`
+	CVEs             []string   `json:"cves"`
+	Summary          string     `json:"summary,omitempty"`
+	InstalledVersion string     `json:"installed_version"`
+	FixedVersion     string     `json:"fixed_version,omitempty"` // empty: no fix published yet
+	FixAvailable     bool       `json:"fix_available"`           // the host's repositories offer the fix
+	Status           string     `json:"status"`                  // open, resolved
+	FirstSeenAt      time.Time  `json:"first_seen_at"`
+	ResolvedAt       *time.Time `json:"resolved_at,omitempty"`
+	Resolution       string     `json:"resolution,omitempty"`
+	Reopened         int        `json:"reopened,omitempty"`
+	Severity         string     `json:"severity"`
+	Priority         float64    `json:"priority"`
+	SSVC             string     `json:"ssvc"`
+	Reasons          []string   `json:"reasons"` // how the priority was reached
+	KEV              bool       `json:"kev"`
+	DueAt            *time.Time `json:"due_at,omitempty"`
+	DueReason        string     `json:"due_reason,omitempty"`
+	Overdue          bool       `json:"overdue"`
+	History          []Event    `json:"history,omitempty"`
+}
+
+// Event is one entry of a finding's history.
+type Event struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail"`
+}
+
+// Vulnerability is an advisory with the hosts it affects.
+type Vulnerability struct {
+	ID        string          `json:"id"`
+	Source    string          `json:"source"`
+	Feed      string          `json:"feed"`
+	Summary   string          `json:"summary"`
+	Severity  string          `json:"severity,omitempty"`
+	CVSS      []string        `json:"cvss,omitempty"`
+	CVEs      []string        `json:"cves"`
+	Published time.Time       `json:"published"`
+	Modified  time.Time       `json:"modified"`
+	Withdrawn *time.Time      `json:"withdrawn,omitempty"`
+	Advisory  json.RawMessage `json:"advisory"` // the whole record as imported
+	Findings  []Finding       `json:"findings"` // open findings: the affected hosts
+}
+
+// FeedStatus is what the last import or sync of a feed did.
+type FeedStatus struct {
+	Name       string      `json:"name"`
+	Kind       string      `json:"kind"`
+	Origin     string      `json:"origin"`
+	LastSync   time.Time   `json:"last_sync"`
+	Records    int         `json:"records"`
+	Changed    int         `json:"changed"`
+	Rejected   int         `json:"rejected"`
+	Rejections []Rejection `json:"rejections,omitempty"`
+	Error      string      `json:"error,omitempty"`
+}
+
+// Rejection is a feed record refused, and why.
+type Rejection struct {
+	Record string `json:"record"`
+	Reason string `json:"reason"`
+}
+
+// ImportResult is the answer to a feed import or sync.
+type ImportResult struct {
+	Feed             FeedStatus `json:"feed"`
+	ChangedRecords   int        `json:"changed_records"`
+	HostsReconciled  int        `json:"hosts_reconciled"`
+	FindingsRescored int        `json:"findings_rescored"`
 }

@@ -113,6 +113,9 @@ func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	default:
 		resp.Revision = rev
+		if rev != h.Revision || req.UpdatesChanged {
+			s.vulns.enqueue(h.ID)
+		}
 	}
 	s.metrics.checkins.WithLabelValues(checkinKind(req, resp)).Inc()
 	resp.RenewBefore = h.CertNotAfter.Add(-s.cfg.AgentCertTTL / 2)

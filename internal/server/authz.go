@@ -27,6 +27,9 @@ const (
 	PermEnrollManage Permission = "enroll:manage"
 	PermTokensManage Permission = "tokens:manage"
 	PermMetricsRead  Permission = "metrics:read"
+	PermVulnsRead    Permission = "vulns:read"
+	PermFeedsRead    Permission = "feeds:read"
+	PermFeedsManage  Permission = "feeds:manage"
 )
 
 // Roles a user or API token can hold.
@@ -55,7 +58,7 @@ func RoleAllows(role string, p Permission) bool {
 		return true
 	}
 	switch p {
-	case PermHostsRead, PermMetricsRead:
+	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead:
 		for _, r := range Roles() {
 			if r == role {
 				return true
@@ -63,6 +66,8 @@ func RoleAllows(role string, p Permission) bool {
 		}
 	case PermHostsWrite:
 		return role == RoleOperator
+	case PermFeedsManage:
+		return role == RoleSecurity
 	}
 	return false
 }

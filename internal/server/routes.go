@@ -31,6 +31,13 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/api/v1/hosts/{id}/labels", PermHostsWrite, "replace a host's user labels", s.handleSetHostLabels},
 		{"POST", "/api/v1/hosts/{id}/revoke", PermHostsRevoke, "revoke a host: its certificate is refused from now on", s.handleRevokeHost},
 
+		{"GET", "/api/v1/hosts/{id}/findings", PermVulnsRead, "list a host's findings (status=open|resolved|all, history=true)", s.handleHostFindings},
+		{"GET", "/api/v1/vulns", PermVulnsRead, "list findings by priority (filters: host, label, severity, kev, overdue, status)", s.handleListVulns},
+		{"GET", "/api/v1/vulns/{id}", PermVulnsRead, "show an advisory (or every advisory naming a CVE) with the hosts it affects", s.handleShowVuln},
+		{"GET", "/api/v1/feeds", PermFeedsRead, "list feeds with their last sync, records and rejections", s.handleListFeeds},
+		{"POST", "/api/v1/feeds/import", PermFeedsManage, "import a feed file from the body (?name=): OSV zip/JSON, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV", s.handleImportFeed},
+		{"POST", "/api/v1/feeds/sync", PermFeedsManage, "fetch every configured feed source now", s.handleSyncFeeds},
+
 		{"POST", "/api/v1/enroll-tokens", PermEnrollManage, "create an enrollment token", s.handleCreateEnrollToken},
 		{"GET", "/api/v1/enroll-tokens", PermEnrollManage, "list enrollment tokens", s.handleListEnrollTokens},
 		{"POST", "/api/v1/enroll-tokens/{id}/revoke", PermEnrollManage, "revoke an enrollment token", s.handleRevokeEnrollToken},

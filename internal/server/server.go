@@ -26,15 +26,21 @@ type Config struct {
 	SANs            []string      // extra names for the self-issued server certificate
 	CheckinInterval time.Duration // how often agents check in; stale after 3 intervals
 	AgentCertTTL    time.Duration // lifetime of agent client certificates
+	// FeedSources are fetched every FeedSyncInterval (0 disables the
+	// schedule; `feeds sync` still runs on demand).
+	FeedSources      []FeedSource
+	FeedSyncInterval time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:          "127.0.0.1:8443",
-		DataDir:         "./patchbay-data",
-		CheckinInterval: 60 * time.Second,
-		AgentCertTTL:    7 * 24 * time.Hour,
+		Listen:           "127.0.0.1:8443",
+		DataDir:          "./patchbay-data",
+		CheckinInterval:  60 * time.Second,
+		AgentCertTTL:     7 * 24 * time.Hour,
+		FeedSources:      DefaultFeedSources(),
+		FeedSyncInterval: 6 * time.Hour,
 	}
 }
 
@@ -69,6 +75,10 @@ type Server struct {
 	tlsCert tls.Certificate
 	routes  []route
 	metrics *serverMetrics
+	vulns   *vulns
+
+	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
+	feedRetryDelay time.Duration // base delay between feed download attempts
 }
 
 // Identity is what the bootstrap of the data directory produced.
@@ -82,6 +92,8 @@ type Identity struct {
 func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() time.Time) *Server {
 	s := &Server{cfg: cfg, store: st, log: logger, now: now, ca: id.CA, jobKey: id.JobKey, tlsCert: id.TLSCert}
 	s.metrics = newServerMetrics(s)
+	s.vulns = newVulns(s)
+	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()
 	return s
 }
@@ -112,6 +124,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// one) end up here: log them as refusals.
 		ErrorLog: log.New(slogWriter{s.log}, "", 0),
 	}
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }()
 	select {
@@ -124,6 +139,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := hs.Shutdown(shutdownCtx)
 	<-errc
 	return err
+}
+
+// Start loads the advisory index and starts the background loops (findings
+// reconciliation, feed sync) until ctx ends. Serve calls it; tests that
+// mount Handler on their own listener call it themselves.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.vulns.load(ctx); err != nil {
+		return fmt.Errorf("load advisories: %w", err)
+	}
+	go s.vulns.run(ctx)
+	go s.syncLoop(ctx)
+	return s.vulns.reconcileAll(ctx)
 }
 
 type slogWriter struct{ log *slog.Logger }

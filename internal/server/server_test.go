@@ -26,6 +26,7 @@ func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
+	cfg.FeedSources = nil // no internet in tests; feed sync has its own test
 	now := time.Now()
 	id, err := Bootstrap(cfg, now)
 	if err != nil {
@@ -37,6 +38,11 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	t.Cleanup(func() { db.Close() })
 	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewUnstartedServer(s.Handler())
 	hs.TLS = s.TLSConfig()
 	hs.StartTLS()
@@ -78,7 +84,8 @@ func (ts *testServer) do(t *testing.T, method, path, token, body string) *http.R
 func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 	ts := newTestServer(t)
 	known := map[Permission]bool{PermPublic: true, PermAgent: true, PermEnrollToken: true, PermHostsRead: true,
-		PermHostsWrite: true, PermHostsRevoke: true, PermEnrollManage: true, PermTokensManage: true, PermMetricsRead: true}
+		PermHostsWrite: true, PermHostsRevoke: true, PermEnrollManage: true, PermTokensManage: true, PermMetricsRead: true,
+		PermVulnsRead: true, PermFeedsRead: true, PermFeedsManage: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)

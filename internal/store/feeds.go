@@ -21,7 +21,7 @@ type Advisory struct {
 	Published time.Time
 	Modified  time.Time
 	Withdrawn *time.Time
-	Severity  string   // the feed's word: critical, high, medium, low or ""
+	Severity  string // the feed's word: critical, high, medium, low or ""
 	Summary   string
 	CVSS      []string // vectors
 	CVEs      []string
@@ -365,4 +365,10 @@ func (s *DB) AdvisoriesByCVE(ctx context.Context, cve string) ([]string, error) 
 func (s *DB) CountAdvisories(ctx context.Context) (advisories, kev, epss int, err error) {
 	err = s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM advisories), (SELECT COUNT(*) FROM kev), (SELECT COUNT(*) FROM epss)`).Scan(&advisories, &kev, &epss)
 	return
+}
+
+// SetFeedValidators stores the ETag and Last-Modified of a feed's last
+// download, for the next conditional request.
+func (s *DB) SetFeedValidators(ctx context.Context, name, etag, lastModified string) error {
+	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE feeds SET etag = ?, last_modified = ? WHERE name = ?`), etag, lastModified, name))
 }

@@ -208,7 +208,7 @@ func (s *DB) ReconcileFindings(ctx context.Context, hostID, distro, release stri
 		}
 		type have struct {
 			id, name, arch, adv, installed, fixed, status string
-			avail                                     bool
+			avail                                         bool
 		}
 		var haves []have
 		rows, err = tx.QueryContext(ctx, s.q(`SELECT id, name, arch, advisory_id, installed_version, fixed_version, fix_available, status

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/patchbay/patchbay/internal/advisory"
+	"github.com/patchbay/patchbay/internal/inventory"
+	"github.com/patchbay/patchbay/internal/match"
+	"github.com/patchbay/patchbay/internal/risk"
+	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/version"
+)
+
+// vulns keeps the matcher's index in memory and reconciles hosts'
+// findings: after a check-in (queued, so check-ins stay fast) and after a
+// feed import (for the hosts carrying the packages the feed changed).
+type vulns struct {
+	s     *Server
+	index *match.Index
+	sla   risk.SLAPolicy
+
+	mu      sync.Mutex // one reconciliation at a time
+	queue   chan string
+	pending sync.Map // host ID → struct{}: queued, not yet reconciled
+	loaded  chan struct{}
+	once    sync.Once
+}
+
+func newVulns(s *Server) *vulns {
+	return &vulns{s: s, index: match.NewIndex(), sla: risk.DefaultSLA(), queue: make(chan string, 65536), loaded: make(chan struct{})}
+}
+
+// load fills the index from the store.
+func (v *vulns) load(ctx context.Context) error {
+	var advs []advisory.Advisory
+	err := v.s.store.AllAdvisoryData(ctx, func(id string, data []byte) error {
+		var a advisory.Advisory
+		if err := json.Unmarshal(data, &a); err != nil {
+			return fmt.Errorf("stored advisory %s: %w", id, err)
+		}
+		advs = append(advs, a)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	v.index.Put(advs...)
+	v.once.Do(func() { close(v.loaded) })
+	v.s.log.Info("advisory index loaded", "advisories", v.index.Len())
+	return nil
+}
+
+// run reconciles queued hosts until ctx ends.
+func (v *vulns) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-v.queue:
+			v.pending.Delete(id)
+			if err := v.reconcile(ctx, id); err != nil && ctx.Err() == nil {
+				v.s.log.Error("reconcile findings", "host", id, "err", err)
+			}
+		}
+	}
+}
+
+// enqueue asks for a host's findings to be reconciled soon.
+func (v *vulns) enqueue(hostID string) {
+	if _, dup := v.pending.LoadOrStore(hostID, struct{}{}); dup {
+		return
+	}
+	select {
+	case v.queue <- hostID:
+	default:
+		v.pending.Delete(hostID)
+		v.s.log.Warn("reconcile queue full; host will be reconciled at its next check-in", "host", hostID)
+	}
+}
+
+func formatOrdering(f inventory.Format) version.Ecosystem {
+	switch f {
+	case inventory.FormatDpkg:
+		return version.Dpkg
+	case inventory.FormatRPM:
+		return version.RPM
+	case inventory.FormatApk:
+		return version.Apk
+	}
+	return version.Generic
+}
+
+// reconcile matches the host's unmatched package versions, brings its
+// findings in line and rescores them.
+func (v *vulns) reconcile(ctx context.Context, hostID string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	h, err := v.s.store.GetHost(ctx, hostID)
+	if err != nil {
+		return err
+	}
+	if h.RevokedAt != nil {
+		return nil
+	}
+	distro, release, ok := match.Release(h.Facts.OS.ID, h.Facts.OS.VersionID)
+	if !ok {
+		return nil // no feed covers this distribution
+	}
+	tuples, err := v.s.store.UnmatchedTuples(ctx, hostID, distro, release)
+	if err != nil {
+		return err
+	}
+	if len(tuples) > 0 {
+		results := make(map[int64][]match.Match, len(tuples))
+		bad := 0
+		for _, t := range tuples {
+			ms, errs := v.index.Match(t.Tuple)
+			bad += len(errs)
+			results[t.PVID] = ms
+		}
+		if bad > 0 {
+			v.s.log.Warn("versions the ordering cannot read were skipped", "host", hostID, "count", bad)
+		}
+		if err := v.s.store.SaveMatches(ctx, distro, release, results); err != nil {
+			return err
+		}
+	}
+	ord := formatOrdering(h.Facts.PackageFormat)
+	fixAvailable := func(update, fixed string) bool {
+		c, err := version.Compare(ord, update, fixed)
+		return err == nil && c >= 0
+	}
+	now := v.s.now()
+	r, err := v.s.store.ReconcileFindings(ctx, hostID, distro, release, fixAvailable, now)
+	if err != nil {
+		return err
+	}
+	if _, err := v.s.store.Rescore(ctx, hostID, v.score); err != nil {
+		return err
+	}
+	if r != (store.Reconciled{}) {
+		v.s.log.Info("findings reconciled", "host", hostID, "opened", r.Opened, "resolved", r.Resolved, "reopened", r.Reopened, "updated", r.Updated)
+	}
+	return nil
+}
+
+// score turns what the store knows about a finding into its priority and
+// due date. Host criticality and exposure come from the host's labels
+// "criticality" (1–5) and "exposure" ("internet") until groups own them.
+func (v *vulns) score(in store.ScoreInput) store.Score {
+	crit, _ := strconv.Atoi(in.HostLabels["criticality"])
+	if crit < 1 || crit > 5 {
+		crit = 0
+	}
+	exposure := strings.ToLower(in.HostLabels["exposure"])
+	res := risk.Score(risk.Input{
+		CVSS: in.CVSS, FeedSeverity: risk.SeverityFromWord(in.Severity), KEV: in.KEV, Ransomware: in.Ransomware,
+		EPSS: in.EPSS, EPSSPercentile: in.EPSSPercentile, Criticality: crit,
+		InternetFacing: exposure == "internet" || exposure == "internet-facing", FixAvailable: in.FixAvailable,
+	})
+	due, why := v.sla.Due(res.Severity, in.FirstSeenAt, in.KEV, in.KEVDue)
+	return store.Score{Severity: string(res.Severity), Priority: res.Priority, SSVC: string(res.SSVC),
+		Reasons: append(res.Reasons, "SSVC "+res.SSVCPoints.String()+" → "+string(res.SSVC)), KEV: in.KEV, DueAt: &due, DueReason: why}
+}
+
+// ImportResult is what an import did.
+type ImportResult struct {
+	Feed            store.FeedStatus
+	Kind            string
+	ChangedIDs      int
+	HostsReconciled int
+	Rescored        int
+}
+
+// importFeed stores a feed read by package advisory in one transaction,
+// updates the index, and reconciles the hosts whose packages the changed
+// advisories name (a KEV or EPSS update rescores every open finding).
+func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin string) (ImportResult, error) {
+	name := kind + ":" + f.Name
+	in := store.FeedImport{Status: store.FeedStatus{Name: name, Kind: kind, Origin: origin}}
+	st := &in.Status
+	for _, r := range f.Rejected {
+		st.Rejections = append(st.Rejections, store.Rejection{Record: r.Record, Reason: r.Reason})
+	}
+	st.Rejected = len(f.Rejected)
+	switch kind {
+	case advisory.KindKEV:
+		st.Name = "cisa-kev"
+		in.KEV = make([]store.KEV, 0, len(f.KEV))
+		for _, k := range f.KEV {
+			in.KEV = append(in.KEV, store.KEV{CVE: k.CVE, Vendor: k.Vendor, Product: k.Product, Name: k.Name,
+				DateAdded: k.DateAdded.UTC(), DueDate: k.DueDate.UTC(), Ransomware: k.Ransomware})
+		}
+		st.Records = len(f.KEV)
+	case advisory.KindEPSS:
+		st.Name = "first-epss"
+		in.EPSS = make([]store.EPSS, 0, len(f.EPSS))
+		for _, e := range f.EPSS {
+			in.EPSS = append(in.EPSS, store.EPSS{CVE: e.CVE, Score: e.Score, Percentile: e.Percentile})
+		}
+		st.Records = len(f.EPSS)
+	default:
+		for _, a := range f.Advisories {
+			data, err := json.Marshal(a)
+			if err != nil {
+				return ImportResult{}, err
+			}
+			var cvss []string
+			for _, sv := range a.Severity {
+				if strings.HasPrefix(sv.Type, "CVSS_") {
+					cvss = append(cvss, sv.Score)
+				}
+			}
+			in.Advisories = append(in.Advisories, store.Advisory{ID: a.ID, Source: a.Source, Published: a.Published,
+				Modified: a.Modified, Withdrawn: a.Withdrawn, Severity: a.SeverityWord, Summary: a.Summary, CVSS: cvss,
+				CVEs: a.CVEs, Data: data})
+		}
+		st.Records = len(f.Advisories)
+	}
+	changedIDs, err := v.s.store.ImportFeed(ctx, in, v.s.now())
+	if err != nil {
+		_ = v.s.store.RecordFeedError(ctx, st.Name, kind, origin, err.Error())
+		return ImportResult{}, fmt.Errorf("import %s: %w", st.Name, err)
+	}
+	res := ImportResult{Kind: kind, ChangedIDs: len(changedIDs)}
+	if len(changedIDs) > 0 {
+		byID := make(map[string]bool, len(changedIDs))
+		for _, id := range changedIDs {
+			byID[id] = true
+		}
+		var changed []advisory.Advisory
+		for _, a := range f.Advisories {
+			if byID[a.ID] {
+				changed = append(changed, a)
+			}
+		}
+		keys := v.index.Put(changed...)
+		hosts, err := v.s.store.InvalidateMatches(ctx, keys)
+		if err != nil {
+			return res, err
+		}
+		for _, h := range hosts {
+			if err := v.reconcile(ctx, h); err != nil {
+				return res, err
+			}
+		}
+		res.HostsReconciled = len(hosts)
+	}
+	if kind == advisory.KindKEV || kind == advisory.KindEPSS {
+		n, err := v.s.store.Rescore(ctx, "", v.score)
+		if err != nil {
+			return res, err
+		}
+		res.Rescored = n
+	}
+	res.Feed, err = v.s.store.GetFeed(ctx, st.Name)
+	v.s.log.Info("feed imported", "feed", st.Name, "records", st.Records, "changed", res.ChangedIDs, "rejected", st.Rejected,
+		"hosts_reconciled", res.HostsReconciled)
+	return res, err
+}
+
+// waitLoaded blocks until the index is loaded (or ctx ends).
+func (v *vulns) waitLoaded(ctx context.Context) error {
+	select {
+	case <-v.loaded:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// reconcileAll queues every active host, after the index loads at start.
+func (v *vulns) reconcileAll(ctx context.Context) error {
+	hosts, err := v.s.store.ActiveHostReleases(ctx)
+	if err != nil {
+		return err
+	}
+	for id := range hosts {
+		v.enqueue(id)
+	}
+	return nil
+}
