@@ -198,9 +198,9 @@ func ubuntuRoot(t *testing.T, hostname string) string {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		"etc/os-release":        "NAME=\"Ubuntu\"\nVERSION_ID=\"18.04\"\nID=ubuntu\nID_LIKE=debian\nPRETTY_NAME=\"Ubuntu 18.04.6 LTS\"\nVERSION_CODENAME=bionic\n",
-		"etc/hostname":          hostname + "\n",
-		"var/lib/dpkg/status":   string(status),
+		"etc/os-release":          "NAME=\"Ubuntu\"\nVERSION_ID=\"18.04\"\nID=ubuntu\nID_LIKE=debian\nPRETTY_NAME=\"Ubuntu 18.04.6 LTS\"\nVERSION_CODENAME=bionic\n",
+		"etc/hostname":            hostname + "\n",
+		"var/lib/dpkg/status":     string(status),
 		"var/run/reboot-required": "*** System restart required ***\n",
 	}
 	for name, content := range files {

@@ -116,6 +116,10 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var findings api.Page[api.Finding]
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/hosts/"+url.PathEscape(h.ID)+"/findings", nil, nil, &findings); err != nil {
+				return err
+			}
 			var pkgs api.Page[api.Package]
 			if !noPackages {
 				if err := c.Do(cmd.Context(), "GET", "/api/v1/hosts/"+url.PathEscape(h.ID)+"/packages", nil, nil, &pkgs); err != nil {
@@ -124,10 +128,14 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
+				if findings.Items == nil {
+					findings.Items = []api.Finding{}
+				}
 				return printJSON(out, struct {
 					api.Host
+					Findings []api.Finding `json:"findings"`
 					Packages []api.Package `json:"packages"`
-				}{h, nonNilPkgs(pkgs.Items)})
+				}{h, findings.Items, nonNilPkgs(pkgs.Items)})
 			}
 			kv := newTable(out, "FIELD", "VALUE")
 			kv.row("id", h.ID)
@@ -147,8 +155,15 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			kv.row("last seen", h.LastSeenAt.Format(time.RFC3339)+" ("+ago(h.LastSeenAt, time.Now())+")")
 			kv.row("state", hostState(h))
 			kv.row("certificate expires", h.CertNotAfter.Format(time.RFC3339))
+			kv.row("open findings", strconv.Itoa(len(findings.Items)))
 			if err := kv.flush(); err != nil {
 				return err
+			}
+			if len(findings.Items) > 0 {
+				fmt.Fprintln(out)
+				if err := printFindings(out, "table", findings.Items, false); err != nil {
+					return err
+				}
 			}
 			if noPackages {
 				return nil

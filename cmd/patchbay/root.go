@@ -40,6 +40,9 @@ func newRootCmd() *cobra.Command {
 		newEnrollTokenCmd(g),
 		newTokensCmd(g),
 		newHostsCmd(g),
+		newFeedsCmd(g),
+		newVulnsCmd(g),
+		newScanCmd(),
 	)
 	return root
 }

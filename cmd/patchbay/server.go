@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/server"
@@ -44,6 +45,43 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.StringSliceVar(&cfg.SANs, "tls-san", nil, "extra DNS names or IPs for the self-issued server certificate")
 	f.DurationVar(&cfg.CheckinInterval, "checkin-interval", cfg.CheckinInterval, "agent check-in interval; hosts silent for 3 intervals are stale")
 	f.DurationVar(&cfg.AgentCertTTL, "agent-cert-ttl", cfg.AgentCertTTL, "lifetime of agent client certificates (renewed at half-life)")
+	f.Var(&feedSources{cfg: cfg}, "feed-source", "NAME=URL of a feed to sync (repeatable; replaces the official defaults; \"none\" for no sources)")
+	f.DurationVar(&cfg.FeedSyncInterval, "feed-sync-interval", cfg.FeedSyncInterval, "how often to sync feed sources (0: only on `feeds sync`)")
+}
+
+// feedSources is the --feed-source flag: the first use replaces the
+// defaults.
+type feedSources struct {
+	cfg *server.Config
+	set bool
+}
+
+func (f *feedSources) String() string {
+	if f.cfg == nil {
+		return ""
+	}
+	var parts []string
+	for _, s := range f.cfg.FeedSources {
+		parts = append(parts, s.Name+"="+s.URL)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *feedSources) Type() string { return "NAME=URL" }
+
+func (f *feedSources) Set(v string) error {
+	if !f.set {
+		f.cfg.FeedSources, f.set = nil, true
+	}
+	if v == "none" {
+		return nil
+	}
+	name, u, ok := strings.Cut(v, "=")
+	if !ok || name == "" || !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) {
+		return fmt.Errorf("want NAME=https://..., got %q", v)
+	}
+	f.cfg.FeedSources = append(f.cfg.FeedSources, server.FeedSource{Name: name, URL: u})
+	return nil
 }
 
 func newLogger(w io.Writer) *slog.Logger {

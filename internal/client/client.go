@@ -44,7 +44,7 @@ func New(server, token, caFile string) (*Client, error) {
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = tlsCfg
-	return &Client{base: u.String(), token: token, http: &http.Client{Transport: t, Timeout: 60 * time.Second}}, nil
+	return &Client{base: u.String(), token: token, http: &http.Client{Transport: t, Timeout: 30 * time.Minute}}, nil
 }
 
 // Error is an error answer from the API.
@@ -56,10 +56,14 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d %s)", e.Message, e.Status, e.Code) }
 
-// Do sends a request and decodes the JSON answer into out (if not nil).
+// Do calls the API. in is sent as JSON, or as is when it is an io.Reader;
+// out receives the JSON answer.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	var body io.Reader
-	if in != nil {
+	raw := false
+	if r, ok := in.(io.Reader); ok {
+		body, raw = r, true
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
@@ -74,7 +78,10 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	switch {
+	case raw:
+		req.Header.Set("Content-Type", "application/octet-stream")
+	case in != nil:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/api"
+	"github.com/spf13/cobra"
+)
+
+func newFeedsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "feeds", Short: "Import, sync and inspect vulnerability feeds (OSV, Alpine secdb, CISA KEV, EPSS)"}
+	cmd.AddCommand(newFeedsImportCmd(g), newFeedsSyncCmd(g), newFeedsStatusCmd(g))
+	return cmd
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._:+-]+`)
+
+func newFeedsImportCmd(g *globals) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "import PATH",
+		Short: "Import a feed offline: an OSV directory, zip or JSON record, Alpine secdb JSON, CISA KEV JSON or CSV, EPSS CSV (plain or gzip)",
+		Long: `Import a feed from a file or directory, for air-gapped sites. The server recognises the kind from the
+content and stores it in one transaction: either the whole feed lands or none of it. Malformed records are
+rejected one by one with a reason (see 'feeds status') while the rest imports. Re-importing the same content
+changes nothing. A directory is sent as a zip of its *.json files (OSV records).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			path := args[0]
+			info, err := os.Stat(path)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = strings.TrimSuffix(filepath.Base(filepath.Clean(path)), filepath.Ext(path))
+				name = strings.Trim(unsafeName.ReplaceAllString(name, "-"), "-")
+			}
+			var body io.Reader
+			if info.IsDir() {
+				b, n, err := zipJSONDir(path)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					return fmt.Errorf("%s holds no *.json files", path)
+				}
+				body = bytes.NewReader(b)
+			} else {
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				body = f
+			}
+			var res api.ImportResult
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/feeds/import", url.Values{"name": {name}}, body, &res); err != nil {
+				return err
+			}
+			return printImport(cmd.OutOrStdout(), g.output, []api.ImportResult{res})
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "feed name (default: the file or directory name)")
+	return cmd
+}
+
+// zipJSONDir packs the *.json files under dir into a zip, as osv.dev
+// publishes its per-ecosystem archives.
+func zipJSONDir(dir string) ([]byte, int, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.EqualFold(filepath.Ext(p), ".json") || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		w, err := zw.Create(filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		n++
+		_, err = io.Copy(w, f)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, 0, err
+	}
+	return buf.Bytes(), n, nil
+}
+
+func printImport(w io.Writer, output string, rs []api.ImportResult) error {
+	if output == "json" {
+		return printJSON(w, rs)
+	}
+	t := newTable(w, "FEED", "KIND", "RECORDS", "CHANGED", "REJECTED", "HOSTS RECONCILED", "ERROR")
+	for _, r := range rs {
+		t.row(r.Feed.Name, r.Feed.Kind, strconv.Itoa(r.Feed.Records), strconv.Itoa(r.ChangedRecords),
+			strconv.Itoa(r.Feed.Rejected), strconv.Itoa(r.HostsReconciled), r.Feed.Error)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		for i, rej := range r.Feed.Rejections {
+			if i == 10 {
+				fmt.Fprintf(w, "  ... %d more rejected records: patchbay feeds status -o json\n", r.Feed.Rejected-10)
+				break
+			}
+			fmt.Fprintf(w, "  rejected %s: %s\n", inert(rej.Record), inert(rej.Reason))
+		}
+	}
+	return nil
+}
+
+func newFeedsSyncCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sync",
+		Short: "Fetch every configured feed source now (the server also syncs on its schedule)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var page api.Page[api.ImportResult]
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/feeds/sync", nil, nil, &page); err != nil {
+				return err
+			}
+			return printImport(cmd.OutOrStdout(), g.output, page.Items)
+		},
+	}
+}
+
+func newFeedsStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show each feed's source, last sync, records and rejected records",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var page api.Page[api.FeedStatus]
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/feeds", nil, nil, &page); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if g.output == "json" {
+				return printJSON(out, page.Items)
+			}
+			t := newTable(out, "FEED", "KIND", "ORIGIN", "LAST SYNC", "RECORDS", "CHANGED", "REJECTED", "ERROR")
+			for _, f := range page.Items {
+				last := "never"
+				if !f.LastSync.IsZero() && f.LastSync.Unix() > 0 {
+					last = ago(f.LastSync, time.Now())
+				}
+				t.row(f.Name, f.Kind, f.Origin, last, strconv.Itoa(f.Records), strconv.Itoa(f.Changed), strconv.Itoa(f.Rejected), f.Error)
+			}
+			return t.flush()
+		},
+	}
+}
