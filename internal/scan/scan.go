@@ -229,4 +229,3 @@ func Scan(snap inventory.Snapshot, f Feeds, opt Options, now time.Time) ([]Findi
 	})
 	return out, nil
 }
-
