@@ -59,6 +59,12 @@ priority. Parsed feeds are cached under --cache-dir, keyed by the feed files' na
 			if err != nil {
 				return err
 			}
+			src := "read"
+			if cached {
+				src = "from cache"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d packages, %d advisories (%s), %d findings in %s\n",
+				snap.Facts.Hostname, len(snap.Packages), len(f.Advisories), src, len(found), time.Since(start).Round(time.Millisecond))
 			out := cmd.OutOrStdout()
 			if output == "json" {
 				if found == nil {
@@ -84,16 +90,7 @@ priority. Parsed feeds are cached under --cache-dir, keyed by the feed files' na
 				t.row(strconv.FormatFloat(x.Priority, 'f', 1, 64), x.Severity, x.SSVC, kev, x.Package, x.InstalledVersion, fixed,
 					yesNo(x.FixAvailable), x.AdvisoryID, strings.Join(x.CVEs, ","), x.DueAt.Format("2006-01-02"))
 			}
-			if err := t.flush(); err != nil {
-				return err
-			}
-			src := "read"
-			if cached {
-				src = "from cache"
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d packages, %d advisories (%s), %d findings in %s\n",
-				snap.Facts.Hostname, len(snap.Packages), len(f.Advisories), src, len(found), time.Since(start).Round(time.Millisecond))
-			return nil
+			return t.flush()
 		},
 	}
 	fl := cmd.Flags()

@@ -179,3 +179,46 @@ func TestFeedImportRejectsBadRecordsAndKeepsTheRest(t *testing.T) {
 		t.Errorf("feeds status: %+v", status)
 	}
 }
+
+func TestScanWithoutAServer(t *testing.T) {
+	root := ubuntu2204Root(t, "offline-1")
+	feeds := t.TempDir()
+	for _, f := range []string{"testdata/feeds/USN-7768-1.json", "testdata/feeds/UBUNTU-CVE-2025-6297.json",
+		"../../internal/advisory/testdata/kev/known_exploited_vulnerabilities.csv"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(feeds, filepath.Base(f)), b, 0o644)
+	}
+	cache := t.TempDir()
+	type result struct {
+		Host     string `json:"host"`
+		Packages int    `json:"packages"`
+		Findings []struct {
+			Package, AdvisoryID, FixedVersion, Severity string
+			InstalledVersion                           string `json:"installed_version"`
+		} `json:"findings"`
+	}
+	for i, want := range []string{"(read)", "(from cache)"} {
+		out, errOut, err := run(t, "scan", "--root", root, "--feeds", feeds, "--cache-dir", cache, "--no-updates", "-o", "json")
+		if err != nil {
+			t.Fatalf("scan %d: %v\n%s", i, err, errOut)
+		}
+		if !strings.Contains(errOut, want) {
+			t.Errorf("scan %d: stderr %q does not say %s", i, errOut, want)
+		}
+		var r result
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Host != "offline-1" || r.Packages != 90 || len(r.Findings) != 2 {
+			t.Fatalf("scan %d: %+v", i, r)
+		}
+		for _, f := range r.Findings {
+			if f.Package != "dpkg" || f.InstalledVersion != "1.19.0.5ubuntu2" {
+				t.Errorf("scan finding: %+v", f)
+			}
+		}
+	}
+}
