@@ -122,10 +122,10 @@ func printImport(w io.Writer, output string, rs []api.ImportResult) error {
 	if output == "json" {
 		return printJSON(w, rs)
 	}
-	t := newTable(w, "FEED", "KIND", "RECORDS", "CHANGED", "REJECTED", "HOSTS RECONCILED", "ERROR")
+	t := newTable(w, "FEED", "KIND", "RECORDS", "CHANGED", "REJECTED", "DUPLICATES", "HOSTS RECONCILED", "ERROR")
 	for _, r := range rs {
 		t.row(r.Feed.Name, r.Feed.Kind, strconv.Itoa(r.Feed.Records), strconv.Itoa(r.ChangedRecords),
-			strconv.Itoa(r.Feed.Rejected), strconv.Itoa(r.HostsReconciled), r.Feed.Error)
+			strconv.Itoa(r.Feed.Rejected), strconv.Itoa(r.Feed.Duplicates), strconv.Itoa(r.HostsReconciled), r.Feed.Error)
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -179,13 +179,14 @@ func newFeedsStatusCmd(g *globals) *cobra.Command {
 			if g.output == "json" {
 				return printJSON(out, page.Items)
 			}
-			t := newTable(out, "FEED", "KIND", "ORIGIN", "LAST SYNC", "RECORDS", "CHANGED", "REJECTED", "ERROR")
+			t := newTable(out, "FEED", "KIND", "ORIGIN", "LAST SYNC", "RECORDS", "CHANGED", "REJECTED", "DUPLICATES", "ERROR")
 			for _, f := range page.Items {
 				last := "never"
 				if !f.LastSync.IsZero() && f.LastSync.Unix() > 0 {
 					last = ago(f.LastSync, time.Now())
 				}
-				t.row(f.Name, f.Kind, f.Origin, last, strconv.Itoa(f.Records), strconv.Itoa(f.Changed), strconv.Itoa(f.Rejected), f.Error)
+				t.row(f.Name, f.Kind, f.Origin, last, strconv.Itoa(f.Records), strconv.Itoa(f.Changed), strconv.Itoa(f.Rejected),
+					strconv.Itoa(f.Duplicates), f.Error)
 			}
 			return t.flush()
 		},

@@ -197,7 +197,7 @@ func TestScanWithoutAServer(t *testing.T) {
 		Packages int    `json:"packages"`
 		Findings []struct {
 			Package, AdvisoryID, FixedVersion, Severity string
-			InstalledVersion                           string `json:"installed_version"`
+			InstalledVersion                            string `json:"installed_version"`
 		} `json:"findings"`
 	}
 	for i, want := range []string{"(read)", "(from cache)"} {

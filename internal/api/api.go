@@ -169,6 +169,7 @@ type FeedStatus struct {
 	Records    int         `json:"records"`
 	Changed    int         `json:"changed"`
 	Rejected   int         `json:"rejected"`
+	Duplicates int         `json:"duplicates"` // identical copies of a record, read once
 	Rejections []Rejection `json:"rejections,omitempty"`
 	Error      string      `json:"error,omitempty"`
 }

@@ -67,6 +67,19 @@ func LoadFeeds(ctx context.Context, dir, cacheDir string) (f Feeds, cached bool,
 			f.EPSS[e.CVE] = e
 		}
 	}
+	// Scores of CVEs no advisory names can never reach a finding; dropping
+	// them keeps the cache small (EPSS covers 360,000 CVEs).
+	named := map[string]bool{}
+	for _, a := range f.Advisories {
+		for _, c := range a.CVEs {
+			named[c] = true
+		}
+	}
+	for c := range f.EPSS {
+		if !named[c] {
+			delete(f.EPSS, c)
+		}
+	}
 	if cachePath != "" {
 		if err := writeCache(cachePath, f); err != nil {
 			return f, false, fmt.Errorf("write scan cache: %w", err)

@@ -204,7 +204,7 @@ func (s *Server) handleShowVuln(w http.ResponseWriter, r *http.Request) error {
 
 func feedView(f store.FeedStatus) api.FeedStatus {
 	v := api.FeedStatus{Name: f.Name, Kind: f.Kind, Origin: f.Origin, LastSync: f.LastSync, Records: f.Records,
-		Changed: f.Changed, Rejected: f.Rejected, Error: f.Error}
+		Changed: f.Changed, Rejected: f.Rejected, Duplicates: f.Duplicates, Error: f.Error}
 	for _, r := range f.Rejections {
 		v.Rejections = append(v.Rejections, api.Rejection{Record: r.Record, Reason: r.Reason})
 	}
@@ -279,7 +279,7 @@ func (s *Server) handleImportFeed(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, 200, api.ImportResult{Feed: feedView(res.Feed), ChangedRecords: res.ChangedIDs,
+	return writeJSON(w, 200, api.ImportResult{Feed: feedView(res.Feed), ChangedRecords: res.Feed.Changed,
 		HostsReconciled: res.HostsReconciled, FindingsRescored: res.Rescored})
 }
 

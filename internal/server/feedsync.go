@@ -118,7 +118,7 @@ func (s *Server) syncOne(ctx context.Context, src FeedSource) (api.ImportResult,
 	if err := s.store.SetFeedValidators(ctx, res.Feed.Name, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")); err != nil {
 		return api.ImportResult{}, err
 	}
-	return api.ImportResult{Feed: feedView(res.Feed), ChangedRecords: res.ChangedIDs, HostsReconciled: res.HostsReconciled,
+	return api.ImportResult{Feed: feedView(res.Feed), ChangedRecords: res.Feed.Changed, HostsReconciled: res.HostsReconciled,
 		FindingsRescored: res.Rescored}, nil
 }
 

@@ -187,7 +187,7 @@ func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin st
 	for _, r := range f.Rejected {
 		st.Rejections = append(st.Rejections, store.Rejection{Record: r.Record, Reason: r.Reason})
 	}
-	st.Rejected = len(f.Rejected)
+	st.Rejected, st.Duplicates = len(f.Rejected), f.Duplicates
 	switch kind {
 	case advisory.KindKEV:
 		st.Name = "cisa-kev"

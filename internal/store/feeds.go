@@ -56,6 +56,7 @@ type FeedStatus struct {
 	Records      int // records read (advisories, KEV entries or scores)
 	Changed      int // records new or different from the stored ones
 	Rejected     int
+	Duplicates   int         // identical copies of a record read twice (the same record in several folders)
 	Rejections   []Rejection // the first MaxRejections
 	Error        string      // why the last attempt failed as a whole; the previous state stays
 	ETag         string      // for conditional requests
@@ -230,11 +231,12 @@ func (s *DB) putFeedStatus(ctx context.Context, q queryer, st FeedStatus) error 
 	if st.Rejections == nil {
 		rej = []byte("[]")
 	}
-	_, err := q.ExecContext(ctx, s.q(`INSERT INTO feeds (name, kind, origin, last_sync, records, changed, rejected, rejections, error, etag, last_modified)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, origin = excluded.origin,
+	_, err := q.ExecContext(ctx, s.q(`INSERT INTO feeds (name, kind, origin, last_sync, records, changed, rejected, duplicates, rejections, error, etag, last_modified)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, origin = excluded.origin,
 		last_sync = excluded.last_sync, records = excluded.records, changed = excluded.changed, rejected = excluded.rejected,
+		duplicates = excluded.duplicates,
 		rejections = excluded.rejections, error = excluded.error, etag = excluded.etag, last_modified = excluded.last_modified`),
-		st.Name, st.Kind, st.Origin, ms(st.LastSync), st.Records, st.Changed, st.Rejected, string(rej), st.Error, st.ETag, st.LastModified)
+		st.Name, st.Kind, st.Origin, ms(st.LastSync), st.Records, st.Changed, st.Rejected, st.Duplicates, string(rej), st.Error, st.ETag, st.LastModified)
 	return err
 }
 
@@ -253,7 +255,7 @@ func (s *DB) RecordFeedError(ctx context.Context, name, kind, origin, msg string
 
 // ListFeeds returns every feed's status by name.
 func (s *DB) ListFeeds(ctx context.Context) ([]FeedStatus, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, kind, origin, last_sync, records, changed, rejected, rejections, error, etag, last_modified FROM feeds ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, kind, origin, last_sync, records, changed, rejected, duplicates, rejections, error, etag, last_modified FROM feeds ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +265,7 @@ func (s *DB) ListFeeds(ctx context.Context) ([]FeedStatus, error) {
 		var f FeedStatus
 		var last int64
 		var rej string
-		if err := rows.Scan(&f.Name, &f.Kind, &f.Origin, &last, &f.Records, &f.Changed, &f.Rejected, &rej, &f.Error, &f.ETag, &f.LastModified); err != nil {
+		if err := rows.Scan(&f.Name, &f.Kind, &f.Origin, &last, &f.Records, &f.Changed, &f.Rejected, &f.Duplicates, &rej, &f.Error, &f.ETag, &f.LastModified); err != nil {
 			return nil, err
 		}
 		f.LastSync = fromMS(last)

@@ -48,6 +48,7 @@ CREATE TABLE feeds (
     records       INTEGER NOT NULL,
     changed       INTEGER NOT NULL,
     rejected      INTEGER NOT NULL,
+    duplicates    INTEGER NOT NULL DEFAULT 0,
     rejections    TEXT NOT NULL,
     error         TEXT NOT NULL DEFAULT '',
     etag          TEXT NOT NULL DEFAULT '',
