@@ -55,6 +55,11 @@ CREATE TABLE feeds (
     last_modified TEXT NOT NULL DEFAULT ''
 );
 
+-- A changed advisory invalidates the matches of the package versions it
+-- names, by binary or source name.
+CREATE INDEX package_versions_name ON package_versions (name);
+CREATE INDEX package_versions_source ON package_versions (source);
+
 -- Which distinct (release, package version) tuples were matched against
 -- the current advisories, and what matched.
 CREATE TABLE pv_matched (
@@ -116,3 +121,5 @@ DROP TABLE epss;
 DROP TABLE kev;
 DROP TABLE advisory_cves;
 DROP TABLE advisories;
+DROP INDEX package_versions_source;
+DROP INDEX package_versions_name;
