@@ -99,7 +99,11 @@ func printFindings(w io.Writer, output string, fs []api.Finding, withHost bool) 
 		if f.Status == "resolved" && f.ResolvedAt != nil {
 			status = "resolved " + f.ResolvedAt.Format(time.RFC3339)
 		}
-		row := []string{strconv.FormatFloat(f.Priority, 'f', 1, 64), f.Severity, f.SSVC, kev, f.Hostname,
+		sev := f.Severity
+		if sev == "" {
+			sev = "unknown"
+		}
+		row := []string{strconv.FormatFloat(f.Priority, 'f', 1, 64), sev, f.SSVC, kev, f.Hostname,
 			f.Package, f.InstalledVersion, fixed, yesNo(f.FixAvailable), f.AdvisoryID, strings.Join(f.CVEs, ","), due, status}
 		if !withHost {
 			row = append(row[:4], row[5:]...)

@@ -73,8 +73,12 @@ func (s *DB) InvalidateMatches(ctx context.Context, keys []match.Key) ([]string,
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, k := range keys {
 			sub := `SELECT pv.id FROM package_versions pv WHERE pv.name = ? OR pv.source = ?`
+			// Hosts of that release: os-release "9.4" is release "9",
+			// Alpine "3.19.1" is "3.19".
 			rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT hp.host_id FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
-				WHERE hp.pv_id IN (`+sub+`) AND h.revoked_at IS NULL`), k.Package, k.Package)
+				WHERE hp.pv_id IN (`+sub+`) AND h.revoked_at IS NULL AND h.os_id = ?
+				AND (h.os_version = ? OR h.os_version LIKE ? ESCAPE '\')`),
+				k.Package, k.Package, k.Distro, k.Release, likeEscape(k.Release)+".%")
 			if err != nil {
 				return err
 			}
