@@ -17,14 +17,33 @@ import (
 const MaxSecDBSize = 64 << 20
 
 type secdbDocument struct {
-	DistroVersion string `json:"distroversion"`
-	RepoName      string `json:"reponame"`
-	Packages      []struct {
-		Pkg struct {
-			Name     string                     `json:"name"`
-			Secfixes map[string]json.RawMessage `json:"secfixes"`
-		} `json:"pkg"`
-	} `json:"packages"`
+	DistroVersion string        `json:"distroversion"`
+	RepoName      string        `json:"reponame"`
+	Packages      secdbPackages `json:"packages"`
+}
+
+type secdbPackage struct {
+	Pkg struct {
+		Name     string                     `json:"name"`
+		Secfixes map[string]json.RawMessage `json:"secfixes"`
+	} `json:"pkg"`
+}
+
+// secdbPackages also accepts "" and null: an empty YAML list converted to
+// JSON as a string (v3.3/community) means no packages.
+type secdbPackages []secdbPackage
+
+func (p *secdbPackages) UnmarshalJSON(b []byte) error {
+	if s := string(b); s == `""` || s == "null" {
+		*p = nil
+		return nil
+	}
+	var list []secdbPackage
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*p = list
+	return nil
 }
 
 var secdbCVE = regexp.MustCompile(`^CVE[-_]([0-9]{4})-([0-9]{4,})`)

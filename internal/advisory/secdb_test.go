@@ -126,3 +126,12 @@ func FuzzReadAlpineSecDB(f *testing.F) {
 		}
 	})
 }
+
+// v3.3/community.json of the real secdb has "packages": "" (an empty YAML
+// list converted to a string): no advisories, no error.
+func TestSecDBEmptyPackagesString(t *testing.T) {
+	f, err := ReadAlpineSecDB(strings.NewReader(`{"distroversion":"v3.3","reponame":"community","packages":""}`), "community.json")
+	if err != nil || len(f.Advisories) != 0 || len(f.Rejected) != 0 {
+		t.Fatalf("empty secdb: %v, %d advisories, %v", err, len(f.Advisories), f.Rejected)
+	}
+}
