@@ -122,3 +122,20 @@ func FuzzReadKEVCSV(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadKEVJSON(f *testing.F) {
+	f.Add([]byte(`{"catalogVersion":"2025.08.25","count":1,"vulnerabilities":[{"cveID":"CVE-2024-0001","vendorProject":"a","product":"b","vulnerabilityName":"c","dateAdded":"2024-01-01","shortDescription":"d","requiredAction":"e","dueDate":"2024-01-22","knownRansomwareCampaignUse":"Known","notes":"","cwes":["CWE-79"]}]}`))
+	f.Add([]byte(`{"vulnerabilities":[{"cveID":"CVE-1-1"}, null, 5]}`))
+	f.Add([]byte(`{"vulnerabilities":`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, _, err := ReadKEVJSON(strings.NewReader(string(data)))
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if !strictCVE.MatchString(e.CVE) || e.DateAdded.IsZero() || e.DueDate.IsZero() {
+				t.Fatalf("accepted an invalid entry %+v", e)
+			}
+		}
+	})
+}
