@@ -129,6 +129,7 @@ type Finding struct {
 	KEV              bool
 	DueAt            *time.Time
 	DueReason        string
+	ExceptionID      string // an active exception accepts this finding's risk
 }
 
 // FindingEvent is one entry of a finding's history.
@@ -463,6 +464,7 @@ type FindingFilter struct {
 	Severity   string
 	KEV        *bool
 	Overdue    *time.Time // open and due before this time
+	Excepted   *bool      // covered by an active exception, or not
 	Labels     map[string]string
 	Limit      int
 	After      string
@@ -493,6 +495,13 @@ func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, stri
 	if f.KEV != nil {
 		conds, args = append(conds, "f.kev = ?"), append(args, *f.KEV)
 	}
+	if f.Excepted != nil {
+		if *f.Excepted {
+			conds = append(conds, "f.exception_id <> ''")
+		} else {
+			conds = append(conds, "f.exception_id = ''")
+		}
+	}
 	if f.Overdue != nil {
 		conds, args = append(conds, "f.status = 'open' AND f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(*f.Overdue))
 	}
@@ -515,7 +524,7 @@ func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, stri
 	args = append(args, limit+1)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.id, f.host_id, h.hostname, f.name, f.arch, f.advisory_id, a.summary,
 			f.installed_version, f.fixed_version, f.fix_available, f.status, f.first_seen_at, f.resolved_at, f.resolution, f.reopened,
-			f.severity, f.priority, f.ssvc, f.reasons, f.kev, f.due_at, f.due_reason
+			f.severity, f.priority, f.ssvc, f.reasons, f.kev, f.due_at, f.due_reason, f.exception_id
 		FROM findings f JOIN hosts h ON h.id = f.host_id JOIN advisories a ON a.id = f.advisory_id
 		WHERE `+strings.Join(conds, " AND ")+` ORDER BY f.priority DESC, f.id LIMIT ?`), args...)
 	if err != nil {
@@ -530,7 +539,7 @@ func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, stri
 		var reasons string
 		if err := rows.Scan(&x.ID, &x.HostID, &x.Hostname, &x.Name, &x.Arch, &x.AdvisoryID, &x.Summary, &x.InstalledVersion,
 			&x.FixedVersion, &x.FixAvailable, &x.Status, &first, &resolved, &x.Resolution, &x.Reopened, &x.Severity, &x.Priority,
-			&x.SSVC, &reasons, &x.KEV, &due, &x.DueReason); err != nil {
+			&x.SSVC, &reasons, &x.KEV, &due, &x.DueReason, &x.ExceptionID); err != nil {
 			return nil, "", err
 		}
 		x.FirstSeenAt, x.ResolvedAt, x.DueAt = fromMS(first), fromMSPtr(resolved), fromMSPtr(due)
