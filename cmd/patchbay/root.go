@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 		newFeedsCmd(g),
 		newVulnsCmd(g),
 		newScanCmd(),
+		newUsersCmd(g),
 	)
 	return root
 }

@@ -134,6 +134,7 @@ func newTokensCmd(g *globals) *cobra.Command {
 	}
 	create.Flags().StringVar(&req.Role, "role", "auditor", "role: admin, security, operator, approver, stakeholder, auditor")
 	create.Flags().StringVar(&req.Expires, "expires", "", "lifetime, e.g. 720h (default: no expiry)")
+	create.Flags().StringVar(&req.User, "user", "", "the user the token acts as (admin only; default: you)")
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens (never their secrets)",

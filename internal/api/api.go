@@ -84,6 +84,22 @@ type CreateAPITokenRequest struct {
 	Name    string `json:"name"`
 	Role    string `json:"role"`
 	Expires string `json:"expires,omitempty"` // Go duration; empty: never
+	User    string `json:"user,omitempty"`    // username the token acts as (admin only); empty: the caller
+}
+
+// User is a person; the password is never shown except once on creation.
+type User struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	Password  string    `json:"password,omitempty"` // only in the answer to create
+}
+
+// CreateUserRequest creates a user with a generated password.
+type CreateUserRequest struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
 }
 
 // APIToken is an API token; Token (the secret) is set only in the response

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -117,7 +118,21 @@ func (s *Server) handleCreateAPIToken(w http.ResponseWriter, r *http.Request) er
 		t := now.Add(d)
 		expires = &t
 	}
-	secret, tok := newAPIToken(req.Name, req.Role, principalFrom(r.Context()).UserID, expires, now)
+	userID := principalFrom(r.Context()).UserID
+	if req.User != "" {
+		if principalFrom(r.Context()).Role != RoleAdmin {
+			return errForbidden("only an admin may create a token for another user")
+		}
+		u, err := s.store.GetUserByName(r.Context(), req.User)
+		if errors.Is(err, store.ErrNotFound) {
+			return errBadRequest(fmt.Sprintf("no user %q", req.User))
+		}
+		if err != nil {
+			return err
+		}
+		userID = u.ID
+	}
+	secret, tok := newAPIToken(req.Name, req.Role, userID, expires, now)
 	if err := s.store.CreateAPIToken(r.Context(), tok); err != nil {
 		return err
 	}

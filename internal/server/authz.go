@@ -30,6 +30,7 @@ const (
 	PermVulnsRead    Permission = "vulns:read"
 	PermFeedsRead    Permission = "feeds:read"
 	PermFeedsManage  Permission = "feeds:manage"
+	PermUsersManage  Permission = "users:manage"
 )
 
 // Roles a user or API token can hold.

@@ -42,6 +42,9 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/enroll-tokens", PermEnrollManage, "list enrollment tokens", s.handleListEnrollTokens},
 		{"POST", "/api/v1/enroll-tokens/{id}/revoke", PermEnrollManage, "revoke an enrollment token", s.handleRevokeEnrollToken},
 
+		{"POST", "/api/v1/users", PermUsersManage, "create a user with a generated password (shown once)", s.handleCreateUser},
+		{"GET", "/api/v1/users", PermUsersManage, "list users", s.handleListUsers},
+
 		{"POST", "/api/v1/tokens", PermTokensManage, "create an API token", s.handleCreateAPIToken},
 		{"GET", "/api/v1/tokens", PermTokensManage, "list API tokens (secrets are never shown again)", s.handleListAPITokens},
 		{"POST", "/api/v1/tokens/{id}/revoke", PermTokensManage, "revoke an API token", s.handleRevokeAPIToken},

@@ -85,7 +85,8 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 	ts := newTestServer(t)
 	known := map[Permission]bool{PermPublic: true, PermAgent: true, PermEnrollToken: true, PermHostsRead: true,
 		PermHostsWrite: true, PermHostsRevoke: true, PermEnrollManage: true, PermTokensManage: true, PermMetricsRead: true,
-		PermVulnsRead: true, PermFeedsRead: true, PermFeedsManage: true}
+		PermVulnsRead: true, PermFeedsRead: true, PermFeedsManage: true,
+		PermUsersManage: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)
