@@ -150,6 +150,9 @@ type Finding struct {
 	DueAt            *time.Time `json:"due_at,omitempty"`
 	DueReason        string     `json:"due_reason,omitempty"`
 	Overdue          bool       `json:"overdue"`
+	Excepted         bool       `json:"excepted"`               // an active exception accepts the risk
+	ExceptionID      string     `json:"exception_id,omitempty"` // which one
+	Held             string     `json:"held,omitempty"`         // the package is held back by policy: the reason
 	History          []Event    `json:"history,omitempty"`
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/advisory"
 	"github.com/patchbay/patchbay/internal/api"
+	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -34,7 +36,35 @@ func (s *Server) findingView(f store.Finding) api.Finding {
 		v.Reasons = []string{}
 	}
 	v.Overdue = f.Status == "open" && f.DueAt != nil && f.DueAt.Before(s.now())
+	v.ExceptionID, v.Excepted = f.ExceptionID, f.ExceptionID != ""
 	return v
+}
+
+// markHeld fills in which findings' packages the hosts' policies hold back.
+func (s *Server) markHeld(ctx context.Context, fs []api.Finding) {
+	_, org := s.org.get()
+	if len(org.Groups) == 0 {
+		return
+	}
+	eff := map[string]policy.Effective{}
+	now := s.now()
+	for i := range fs {
+		e, ok := eff[fs[i].HostID]
+		if !ok {
+			h, err := s.store.GetHost(ctx, fs[i].HostID)
+			if err != nil {
+				continue
+			}
+			e = org.Effective(hostInfo(h))
+			eff[fs[i].HostID] = e
+		}
+		if hold, held := e.Policy.Held(fs[i].Package, now); held {
+			fs[i].Held = hold.Reason
+			if fs[i].Held == "" {
+				fs[i].Held = "held by policy"
+			}
+		}
+	}
 }
 
 var severities = map[string]bool{"critical": true, "high": true, "medium": true, "low": true, "none": true, "unknown": true}
@@ -70,6 +100,13 @@ func (s *Server) findingFilter(r *http.Request) (store.FindingFilter, error) {
 			return f, errBadRequest("kev must be true or false")
 		}
 		f.KEV = &b
+	}
+	if v := q.Get("excepted"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, errBadRequest("excepted must be true or false")
+		}
+		f.Excepted = &b
 	}
 	if v := q.Get("overdue"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -124,6 +161,7 @@ func (s *Server) handleListVulns(w http.ResponseWriter, r *http.Request) error {
 	for _, x := range fs {
 		page.Items = append(page.Items, s.findingView(x))
 	}
+	s.markHeld(r.Context(), page.Items)
 	return writeJSON(w, 200, page)
 }
 
@@ -155,6 +193,7 @@ func (s *Server) handleHostFindings(w http.ResponseWriter, r *http.Request) erro
 		}
 		page.Items = append(page.Items, v)
 	}
+	s.markHeld(r.Context(), page.Items)
 	return writeJSON(w, 200, page)
 }
 
@@ -194,6 +233,7 @@ func (s *Server) handleShowVuln(w http.ResponseWriter, r *http.Request) error {
 		for _, x := range fs {
 			v.Findings = append(v.Findings, s.findingView(x))
 		}
+		s.markHeld(r.Context(), v.Findings)
 		out = append(out, v)
 	}
 	if len(out) == 0 {

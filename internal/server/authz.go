@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,14 @@ const (
 	PermFeedsRead    Permission = "feeds:read"
 	PermFeedsManage  Permission = "feeds:manage"
 	PermUsersManage  Permission = "users:manage"
+	PermOrgRead      Permission = "org:read"
+	PermOrgApply     Permission = "org:apply"
+	PermCalendars    Permission = "calendars:manage"
+	// PermCalendarToken: the secret calendar token in the path.
+	PermCalendarToken     Permission = "calendar-token"
+	PermExceptionsRead    Permission = "exceptions:read"
+	PermExceptionsRequest Permission = "exceptions:request"
+	PermExceptionsApprove Permission = "exceptions:approve"
 )
 
 // Roles a user or API token can hold.
@@ -53,13 +62,13 @@ func Roles() []string {
 func RoleAllows(role string, p Permission) bool {
 	if role == RoleAdmin {
 		switch p {
-		case PermPublic, PermAgent, PermEnrollToken:
+		case PermPublic, PermAgent, PermEnrollToken, PermCalendarToken:
 			return false
 		}
 		return true
 	}
 	switch p {
-	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead:
+	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead, PermOrgRead, PermExceptionsRead:
 		for _, r := range Roles() {
 			if r == role {
 				return true
@@ -69,6 +78,12 @@ func RoleAllows(role string, p Permission) bool {
 		return role == RoleOperator
 	case PermFeedsManage:
 		return role == RoleSecurity
+	case PermCalendars:
+		return role != RoleAuditor && slices.Contains(Roles(), role)
+	case PermExceptionsRequest:
+		return role == RoleSecurity || role == RoleOperator || role == RoleApprover
+	case PermExceptionsApprove:
+		return role == RoleApprover || role == RoleSecurity
 	}
 	return false
 }

@@ -42,6 +42,20 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/enroll-tokens", PermEnrollManage, "list enrollment tokens", s.handleListEnrollTokens},
 		{"POST", "/api/v1/enroll-tokens/{id}/revoke", PermEnrollManage, "revoke an enrollment token", s.handleRevokeEnrollToken},
 
+		{"GET", "/api/v1/org", PermOrgRead, "export the organisation as YAML (teams, groups, rings, freezes, policies)", s.handleExportOrg},
+		{"POST", "/api/v1/org/apply", PermOrgApply, "apply an organisation YAML as a whole (?dry_run=true, ?prune=true)", s.handleApplyOrg},
+		{"GET", "/api/v1/groups", PermOrgRead, "list groups with their hosts", s.handleListGroups},
+		{"GET", "/api/v1/groups/{name}", PermOrgRead, "show a group with its hosts and next windows (?windows=N)", s.handleGetGroup},
+		{"GET", "/api/v1/hosts/{id}/windows", PermOrgRead, "a host's next maintenance windows, freezes subtracted (?n=N)", s.handleHostWindows},
+		{"POST", "/api/v1/calendars", PermCalendars, "create a secret calendar URL for a team or group", s.handleCreateCalendar},
+		{"GET", "/api/v1/calendars", PermCalendars, "list calendar URLs (never their secrets)", s.handleListCalendars},
+		{"POST", "/api/v1/calendars/{id}/revoke", PermCalendars, "revoke a calendar URL", s.handleRevokeCalendar},
+		{"GET", "/calendar/{token}", PermCalendarToken, "a patch calendar (iCalendar) at its secret URL", s.handleCalendarICS},
+		{"GET", "/api/v1/exceptions", PermExceptionsRead, "list exceptions (?state=pending|active|expired|revoked)", s.handleListExceptions},
+		{"POST", "/api/v1/exceptions", PermExceptionsRequest, "request a risk acceptance (mandatory expiry)", s.handleRequestException},
+		{"POST", "/api/v1/exceptions/{id}/approve", PermExceptionsApprove, "approve an exception (not your own)", s.handleApproveException},
+		{"POST", "/api/v1/exceptions/{id}/revoke", PermExceptionsRequest, "revoke an exception", s.handleRevokeException},
+
 		{"POST", "/api/v1/users", PermUsersManage, "create a user with a generated password (shown once)", s.handleCreateUser},
 		{"GET", "/api/v1/users", PermUsersManage, "list users", s.handleListUsers},
 
@@ -91,8 +105,8 @@ func (s *Server) wrap(rt route) http.Handler {
 func (s *Server) authorize(r *http.Request, perm Permission) (context.Context, error) {
 	ctx := r.Context()
 	switch perm {
-	case PermPublic, PermEnrollToken:
-		return ctx, nil // the enrollment handler checks the token itself
+	case PermPublic, PermEnrollToken, PermCalendarToken:
+		return ctx, nil // the handler checks the token itself
 	case PermAgent:
 		h, err := s.agentHost(r)
 		if err != nil {

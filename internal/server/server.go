@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/pki"
+	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -76,6 +77,7 @@ type Server struct {
 	routes  []route
 	metrics *serverMetrics
 	vulns   *vulns
+	org     orgState
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
@@ -93,6 +95,7 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s := &Server{cfg: cfg, store: st, log: logger, now: now, ca: id.CA, jobKey: id.JobKey, tlsCert: id.TLSCert}
 	s.metrics = newServerMetrics(s)
 	s.vulns = newVulns(s)
+	s.org.set(0, &policy.Org{}, "")
 	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()
 	return s
@@ -145,6 +148,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // reconciliation, feed sync) until ctx ends. Serve calls it; tests that
 // mount Handler on their own listener call it themselves.
 func (s *Server) Start(ctx context.Context) error {
+	if err := s.loadOrg(ctx); err != nil {
+		return fmt.Errorf("load organisation: %w", err)
+	}
+	go s.exceptionLoop(ctx)
 	if err := s.vulns.load(ctx); err != nil {
 		return fmt.Errorf("load advisories: %w", err)
 	}

@@ -86,7 +86,8 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 	known := map[Permission]bool{PermPublic: true, PermAgent: true, PermEnrollToken: true, PermHostsRead: true,
 		PermHostsWrite: true, PermHostsRevoke: true, PermEnrollManage: true, PermTokensManage: true, PermMetricsRead: true,
 		PermVulnsRead: true, PermFeedsRead: true, PermFeedsManage: true,
-		PermUsersManage: true}
+		PermUsersManage: true, PermOrgRead: true, PermOrgApply: true, PermCalendars: true, PermCalendarToken: true,
+		PermExceptionsRead: true, PermExceptionsRequest: true, PermExceptionsApprove: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)
@@ -104,7 +105,7 @@ func TestRoutesAuthorizeEveryRole(t *testing.T) {
 		tokens[r] = ts.tokenFor(t, r)
 	}
 	for _, rt := range ts.routes {
-		path := strings.NewReplacer("{id}", uuid.NewString()).Replace(rt.Path)
+		path := strings.NewReplacer("{id}", uuid.NewString(), "{name}", "no-such-group", "{token}", "pbc_forged.ics").Replace(rt.Path)
 		name := rt.Method + " " + rt.Path
 		switch rt.Perm {
 		case PermPublic:
@@ -115,6 +116,11 @@ func TestRoutesAuthorizeEveryRole(t *testing.T) {
 		case PermAgent:
 			if resp := ts.do(t, rt.Method, path, tokens[RoleAdmin], "{}"); resp.StatusCode != 401 {
 				t.Errorf("%s: agent route without a client certificate answered %d, want 401", name, resp.StatusCode)
+			}
+			continue
+		case PermCalendarToken:
+			if resp := ts.do(t, rt.Method, path, "", ""); resp.StatusCode != 404 {
+				t.Errorf("%s: calendar with a forged token answered %d, want 404", name, resp.StatusCode)
 			}
 			continue
 		case PermEnrollToken:

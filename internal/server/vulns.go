@@ -150,20 +150,39 @@ func (v *vulns) reconcile(ctx context.Context, hostID string) error {
 }
 
 // score turns what the store knows about a finding into its priority and
-// due date. Host criticality and exposure come from the host's labels
-// "criticality" (1–5) and "exposure" ("internet") until groups own them.
+// due date. Criticality, exposure and the SLA policy come from the host's
+// groups (patchbay apply); a host in no group falls back to its labels
+// "criticality" (1–5) and "exposure" ("internet") and the default policy.
 func (v *vulns) score(in store.ScoreInput) store.Score {
-	crit, _ := strconv.Atoi(in.HostLabels["criticality"])
-	if crit < 1 || crit > 5 {
-		crit = 0
+	eff := v.s.hostContext(in.HostLabels, in.HostID, in.Hostname)
+	crit := eff.Criticality
+	if crit == 0 {
+		crit, _ = strconv.Atoi(in.HostLabels["criticality"])
+		if crit < 1 || crit > 5 {
+			crit = 0
+		}
 	}
-	exposure := strings.ToLower(in.HostLabels["exposure"])
+	exposure := eff.Exposure
+	if exposure == "" {
+		exposure = strings.ToLower(in.HostLabels["exposure"])
+	}
 	res := risk.Score(risk.Input{
 		CVSS: in.CVSS, FeedSeverity: risk.SeverityFromWord(in.Severity), KEV: in.KEV, Ransomware: in.Ransomware,
 		EPSS: in.EPSS, EPSSPercentile: in.EPSSPercentile, Criticality: crit,
 		InternetFacing: exposure == "internet" || exposure == "internet-facing", FixAvailable: in.FixAvailable,
 	})
-	due, why := v.sla.Due(res.Severity, in.FirstSeenAt, in.KEV, in.KEVDue)
+	sla := v.sla
+	if len(eff.Groups) > 0 {
+		sla = risk.SLAPolicy{Days: map[risk.Severity]int{}}
+		for _, sev := range []risk.Severity{risk.SeverityCritical, risk.SeverityHigh, risk.SeverityMedium, risk.SeverityLow} {
+			sla.Days[sev] = eff.Policy.SLADays(string(sev))
+		}
+		sla.KEVUseCISADue, sla.KEVMaxDays = eff.Policy.KEVRule()
+	}
+	due, why := sla.Due(res.Severity, in.FirstSeenAt, in.KEV, in.KEVDue)
+	if len(eff.Groups) > 0 {
+		why += " (policy of " + strings.Join(eff.Groups, ", ") + ")"
+	}
 	return store.Score{Severity: string(res.Severity), Priority: res.Priority, SSVC: string(res.SSVC),
 		Reasons: append(res.Reasons, "SSVC "+res.SSVCPoints.String()+" → "+string(res.SSVC)), KEV: in.KEV, DueAt: &due, DueReason: why}
 }

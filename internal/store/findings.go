@@ -307,6 +307,8 @@ func orNone(s string) string {
 // ScoreInput is what scoring one open finding needs.
 type ScoreInput struct {
 	FindingID      string
+	HostID         string
+	Hostname       string
 	AdvisoryID     string
 	Severity       string   // the feed's word
 	CVSS           []string // vectors
@@ -391,7 +393,7 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 	}
 	var all []cur
 	labelsByHost := map[string]map[string]string{}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT f.id, f.host_id, f.advisory_id, a.severity, a.cvss, a.published, f.first_seen_at,
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT f.id, f.host_id, h.hostname, f.advisory_id, a.severity, a.cvss, a.published, f.first_seen_at,
 			f.fix_available, f.severity, f.priority, f.ssvc, f.reasons, f.kev, f.due_at, f.due_reason, h.labels, h.user_labels
 		FROM findings f JOIN advisories a ON a.id = f.advisory_id JOIN hosts h ON h.id = f.host_id WHERE `+cond), args...)
 	if err != nil {
@@ -401,7 +403,7 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 		var c cur
 		var hostID, cvss, labels, user string
 		var pub, first int64
-		if err := rows.Scan(&c.in.FindingID, &hostID, &c.in.AdvisoryID, &c.in.Severity, &cvss, &pub, &first, &c.in.FixAvailable,
+		if err := rows.Scan(&c.in.FindingID, &hostID, &c.in.Hostname, &c.in.AdvisoryID, &c.in.Severity, &cvss, &pub, &first, &c.in.FixAvailable,
 			&c.sev, &c.prio, &c.ssvc, &c.reasons, &c.kev, &c.due, &c.dueRs, &labels, &user); err != nil {
 			rows.Close()
 			return 0, err
@@ -419,7 +421,7 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 			hl = h.EffectiveLabels()
 			labelsByHost[hostID] = hl
 		}
-		c.in.HostLabels = hl
+		c.in.HostLabels, c.in.HostID = hl, hostID
 		if k, ok := kev[c.in.AdvisoryID]; ok {
 			c.in.KEV, c.in.Ransomware = true, k.ransomware
 			d := fromMS(k.due)

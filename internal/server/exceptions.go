@@ -1,0 +1,312 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/policy"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// ExceptionView is an exception as the API shows it.
+type ExceptionView struct {
+	ID            string     `json:"id"`
+	Team          string     `json:"team"`
+	Advisory      string     `json:"advisory,omitempty"`
+	Package       string     `json:"package,omitempty"`
+	Host          string     `json:"host,omitempty"`
+	Group         string     `json:"group,omitempty"`
+	Justification string     `json:"justification"`
+	RequestedBy   string     `json:"requested_by"`
+	RequestedAt   time.Time  `json:"requested_at"`
+	ApprovedBy    string     `json:"approved_by,omitempty"`
+	ApprovedAt    *time.Time `json:"approved_at,omitempty"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+	State         string     `json:"state"` // pending, active, expired, revoked
+}
+
+func exceptionState(e store.Exception, now time.Time) string {
+	switch {
+	case e.RevokedAt != nil:
+		return "revoked"
+	case !now.Before(e.ExpiresAt) || e.ExpiredAt != nil:
+		return "expired"
+	case e.ApprovedAt == nil:
+		return "pending"
+	}
+	return "active"
+}
+
+func (s *Server) exceptionView(e store.Exception) ExceptionView {
+	return ExceptionView{ID: e.ID, Team: e.Team, Advisory: e.AdvisoryID, Package: e.Package, Host: e.HostID, Group: e.Group,
+		Justification: e.Justification, RequestedBy: e.RequestedBy, RequestedAt: e.RequestedAt, ApprovedBy: e.ApprovedBy,
+		ApprovedAt: e.ApprovedAt, ExpiresAt: e.ExpiresAt, RevokedAt: e.RevokedAt, State: exceptionState(e, s.now())}
+}
+
+func toPolicyException(e store.Exception) policy.Exception {
+	return policy.Exception{ID: e.ID, Team: e.Team, Selector: policy.ExceptionSelector{Advisory: e.AdvisoryID, Package: e.Package,
+		Host: e.HostID, Group: e.Group}, Justification: e.Justification, RequestedBy: e.RequestedBy, ApprovedBy: e.ApprovedBy,
+		RequestedAt: e.RequestedAt, ApprovedAt: e.ApprovedAt, Expires: e.ExpiresAt, RevokedAt: e.RevokedAt}
+}
+
+// memberRole says whether the caller holds one of roles in team: a global
+// admin always does; otherwise the organisation's membership decides.
+func (s *Server) memberRole(ctx context.Context, team string, roles ...string) (string, bool) {
+	name := principalName(ctx, s)
+	if principalFrom(ctx).Role == RoleAdmin {
+		return name, true
+	}
+	_, org := s.org.get()
+	for _, t := range org.Teams {
+		if t.Name != team {
+			continue
+		}
+		for _, m := range t.Members {
+			if m.User == name && slices.Contains(roles, m.Role) {
+				return name, true
+			}
+		}
+	}
+	return name, false
+}
+
+// ExceptionRequest asks for a risk acceptance.
+type ExceptionRequest struct {
+	Team          string `json:"team"`
+	Advisory      string `json:"advisory,omitempty"`
+	Package       string `json:"package,omitempty"`
+	Host          string `json:"host,omitempty"` // host ID or hostname
+	Group         string `json:"group,omitempty"`
+	Justification string `json:"justification"`
+	Expires       string `json:"expires"` // RFC 3339 time, or a duration such as 720h
+}
+
+func (s *Server) handleRequestException(w http.ResponseWriter, r *http.Request) error {
+	var req ExceptionRequest
+	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := s.now()
+	_, org := s.org.get()
+	if req.Team == "" && req.Group != "" {
+		if g, err := s.findGroup(org, req.Group); err == nil {
+			req.Team = g.Team
+		}
+	}
+	if !slices.ContainsFunc(org.Teams, func(t policy.Team) bool { return t.Name == req.Team }) {
+		return errBadRequest(fmt.Sprintf("team: %q is not a team (apply the organisation first)", req.Team))
+	}
+	if req.Group != "" {
+		if _, err := s.findGroup(org, req.Group); err != nil {
+			return errBadRequest(fmt.Sprintf("group: %q is not a group", req.Group))
+		}
+	}
+	if req.Host != "" {
+		id, err := s.resolveHost(r, req.Host)
+		if err != nil {
+			return errBadRequest(fmt.Sprintf("host: %q is not a host", req.Host))
+		}
+		req.Host = id
+	}
+	var expires time.Time
+	if t, err := time.Parse(time.RFC3339, req.Expires); err == nil {
+		expires = t
+	} else if d, err := time.ParseDuration(req.Expires); err == nil {
+		expires = now.Add(d)
+	} else {
+		return errBadRequest("expires: give an RFC 3339 time or a duration such as 720h (an expiry is mandatory)")
+	}
+	name, ok := s.memberRole(ctx, req.Team, policy.RoleSecurity, policy.RoleOperator, policy.RoleApprover, policy.RoleAdmin)
+	if !ok {
+		return errForbidden(fmt.Sprintf("%s is not a security, operator or approver member of team %s", name, req.Team))
+	}
+	e := store.Exception{ID: uuid.NewString(), Team: req.Team, AdvisoryID: req.Advisory, Package: req.Package, HostID: req.Host,
+		Group: req.Group, Justification: strings.TrimSpace(req.Justification), RequestedBy: name, RequestedAt: now, ExpiresAt: expires.UTC()}
+	if err := toPolicyException(e).Validate(now); err != nil {
+		return errBadRequest(err.Error())
+	}
+	if err := s.store.CreateException(ctx, e); err != nil {
+		return err
+	}
+	s.log.Info("exception requested", "id", e.ID, "team", e.Team, "by", name)
+	return writeJSON(w, http.StatusCreated, s.exceptionView(e))
+}
+
+func (s *Server) handleApproveException(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	e, err := s.store.GetException(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	name, roleOK := s.memberRole(ctx, e.Team, policy.RoleApprover, policy.RoleSecurity, policy.RoleAdmin)
+	now := s.now()
+	if _, err := toPolicyException(e).Approve(name, roleOK, now); err != nil {
+		switch {
+		case errors.Is(err, policy.ErrSelfApproval), errors.Is(err, policy.ErrForbidden):
+			return errForbidden(err.Error())
+		case errors.Is(err, policy.ErrNotPending):
+			return &Error{http.StatusConflict, "conflict", err.Error()}
+		}
+		return errBadRequest(err.Error())
+	}
+	if err := s.store.ApproveException(ctx, e.ID, name, now); err != nil {
+		return err
+	}
+	if err := s.applyExceptions(ctx); err != nil {
+		return err
+	}
+	e, err = s.store.GetException(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("exception approved", "id", e.ID, "team", e.Team, "by", name)
+	return writeJSON(w, 200, s.exceptionView(e))
+}
+
+func (s *Server) handleRevokeException(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	e, err := s.store.GetException(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if name, ok := s.memberRole(ctx, e.Team, policy.RoleSecurity, policy.RoleApprover, policy.RoleAdmin); !ok && name != e.RequestedBy {
+		return errForbidden(fmt.Sprintf("%s may not revoke exceptions of team %s", name, e.Team))
+	}
+	if err := s.store.RevokeException(ctx, e.ID, s.now()); err != nil {
+		return err
+	}
+	if err := s.applyExceptions(ctx); err != nil {
+		return err
+	}
+	e, _ = s.store.GetException(ctx, e.ID)
+	return writeJSON(w, 200, s.exceptionView(e))
+}
+
+func (s *Server) handleListExceptions(w http.ResponseWriter, r *http.Request) error {
+	es, err := s.store.ListExceptions(r.Context())
+	if err != nil {
+		return err
+	}
+	state := r.URL.Query().Get("state")
+	out := make([]ExceptionView, 0, len(es))
+	for _, e := range es {
+		v := s.exceptionView(e)
+		if state != "" && v.State != state {
+			continue
+		}
+		out = append(out, v)
+	}
+	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})
+}
+
+// applyExceptions marks the open findings that active exceptions cover.
+// An exception covers only hosts of its team, narrowed by its host and
+// group.
+func (s *Server) applyExceptions(ctx context.Context) error {
+	es, err := s.store.ListExceptions(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var active []store.Exception
+	for _, e := range es {
+		if toPolicyException(e).Active(now) && e.ExpiredAt == nil {
+			active = append(active, e)
+		}
+	}
+	var covers []store.ExceptionCover
+	if len(active) > 0 {
+		hosts, err := s.allHosts(ctx)
+		if err != nil {
+			return err
+		}
+		_, org := s.org.get()
+		for _, e := range active {
+			c := store.ExceptionCover{ID: e.ID, AdvisoryID: e.AdvisoryID, Package: e.Package, HostIDs: []string{}}
+			for _, h := range hosts {
+				eff := org.Effective(hostInfo(h))
+				if !slices.Contains(eff.Teams, e.Team) {
+					continue
+				}
+				if e.HostID != "" && e.HostID != h.ID {
+					continue
+				}
+				if e.Group != "" && !slices.Contains(eff.Groups, e.Group) {
+					continue
+				}
+				c.HostIDs = append(c.HostIDs, h.ID)
+			}
+			covers = append(covers, c)
+		}
+	}
+	_, err = s.store.ApplyExceptions(ctx, "", covers)
+	return err
+}
+
+// exceptionLoop expires exceptions every minute.
+func (s *Server) exceptionLoop(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("expire exceptions", "err", err)
+			}
+		}
+	}
+}
+
+// ExpireExceptions ends the exceptions whose expiry has passed: their
+// findings come back in every list and the team's owners are told.
+func (s *Server) ExpireExceptions(ctx context.Context) error {
+	now := s.now()
+	expired, err := s.store.ExpireExceptions(ctx, now)
+	if err != nil || len(expired) == 0 {
+		return err
+	}
+	if err := s.applyExceptions(ctx); err != nil {
+		return err
+	}
+	_, org := s.org.get()
+	for _, e := range expired {
+		rcpt := []string{e.RequestedBy}
+		for _, g := range org.Groups {
+			if g.Team == e.Team && (e.Group == "" || e.Group == g.Name) {
+				rcpt = append(rcpt, g.Stakeholder, g.Sysadmin)
+			}
+		}
+		slices.Sort(rcpt)
+		rcpt = slices.Compact(rcpt)
+		n := store.Notification{At: now, Kind: "exception-expired", Recipients: rcpt,
+			Subject: fmt.Sprintf("Risk acceptance %s for team %s expired", e.ID, e.Team),
+			Body: fmt.Sprintf("The exception (%s) expired at %s; its findings are open again. Justification was: %s",
+				describeSelector(e), e.ExpiresAt.Format(time.RFC3339), e.Justification)}
+		if err := s.store.AddNotification(ctx, n); err != nil {
+			return err
+		}
+		s.log.Info("exception expired", "id", e.ID, "team", e.Team, "notified", strings.Join(rcpt, ","))
+	}
+	return nil
+}
+
+func describeSelector(e store.Exception) string {
+	var parts []string
+	for k, v := range map[string]string{"advisory": e.AdvisoryID, "package": e.Package, "host": e.HostID, "group": e.Group} {
+		if v != "" {
+			parts = append(parts, k+" "+v)
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
