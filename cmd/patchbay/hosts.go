@@ -14,7 +14,7 @@ import (
 
 func newHostsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "hosts", Short: "List, show, label and revoke enrolled hosts"}
-	cmd.AddCommand(newHostsListCmd(g), newHostsShowCmd(g), newHostsRevokeCmd(g), newHostsLabelCmd(g))
+	cmd.AddCommand(newHostsListCmd(g), newHostsShowCmd(g), newHostsRevokeCmd(g), newHostsLabelCmd(g), newHostsWindowsCmd(g))
 	return cmd
 }
 

@@ -44,6 +44,11 @@ func newRootCmd() *cobra.Command {
 		newVulnsCmd(g),
 		newScanCmd(),
 		newUsersCmd(g),
+		newApplyCmd(g),
+		newExportCmd(g),
+		newGroupsCmd(g),
+		newCalendarsCmd(g),
+		newExceptionsCmd(g),
 	)
 	return root
 }

@@ -19,7 +19,7 @@ func newVulnsCmd(g *globals) *cobra.Command {
 }
 
 func newVulnsListCmd(g *globals) *cobra.Command {
-	var host, severity, kev, overdue, status string
+	var host, severity, kev, overdue, status, excepted string
 	var labels []string
 	var limit int
 	cmd := &cobra.Command{
@@ -32,7 +32,7 @@ func newVulnsListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			q := url.Values{}
-			for k, v := range map[string]string{"host": host, "severity": severity, "kev": kev, "overdue": overdue, "status": status} {
+			for k, v := range map[string]string{"host": host, "severity": severity, "kev": kev, "overdue": overdue, "status": status, "excepted": excepted} {
 				if v != "" {
 					q.Set(k, v)
 				}
@@ -63,6 +63,7 @@ func newVulnsListCmd(g *globals) *cobra.Command {
 	f.StringVar(&kev, "kev", "", "true: only in CISA KEV; false: only not")
 	f.StringVar(&overdue, "overdue", "", "true: only findings past their SLA due date")
 	f.StringVar(&status, "status", "", "open (default), resolved or all")
+	f.StringVar(&excepted, "excepted", "", "true: only findings an active exception accepts; false: only the others")
 	f.IntVar(&limit, "limit", 500, "at most this many findings")
 	return cmd
 }
@@ -98,6 +99,12 @@ func printFindings(w io.Writer, output string, fs []api.Finding, withHost bool) 
 		status := f.Status
 		if f.Status == "resolved" && f.ResolvedAt != nil {
 			status = "resolved " + f.ResolvedAt.Format(time.RFC3339)
+		}
+		if f.Excepted {
+			status += " (excepted)"
+		}
+		if f.Held != "" {
+			status += " (held: " + f.Held + ")"
 		}
 		sev := f.Severity
 		if sev == "" {
