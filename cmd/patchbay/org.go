@@ -163,7 +163,6 @@ func rawGet(ctx context.Context, c *client.Client, path string) ([]byte, error) 
 	return buf.Bytes(), nil
 }
 
-
 func newGroupsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "groups", Short: "Groups of hosts with their owners, rings and windows"}
 	list := &cobra.Command{
@@ -404,4 +403,3 @@ func upper(fs []string) []string {
 	}
 	return out
 }
-
