@@ -280,6 +280,9 @@ func (s *Server) ExpireExceptions(ctx context.Context) error {
 	}
 	_, org := s.org.get()
 	for _, e := range expired {
+		if e.ApprovedAt == nil {
+			continue // never in force: nothing comes back
+		}
 		rcpt := []string{e.RequestedBy}
 		for _, g := range org.Groups {
 			if g.Team == e.Team && (e.Group == "" || e.Group == g.Name) {

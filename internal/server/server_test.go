@@ -24,6 +24,12 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
+	return newTestServerAt(t, time.Now)
+}
+
+// newTestServerAt runs a server whose clock is now.
+func newTestServerAt(t *testing.T, clock func() time.Time) *testServer {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.FeedSources = nil // no internet in tests; feed sync has its own test
@@ -37,7 +43,7 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), clock)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if err := s.Start(ctx); err != nil {

@@ -1,0 +1,323 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apognu/gocal"
+	"github.com/patchbay/patchbay/internal/inventory"
+	"github.com/patchbay/patchbay/internal/match"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// userToken creates a user with a fleet-wide role and a token acting as them.
+func (ts *testServer) userToken(t *testing.T, name, role string) string {
+	t.Helper()
+	u, err := ts.db.CreateUser(context.Background(), store.User{ID: "u-" + name, Username: name, PasswordHash: "x", Role: role, CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, tok := newAPIToken(name, role, u.ID, nil, time.Now())
+	if err := ts.db.CreateAPIToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+func (ts *testServer) call(t *testing.T, method, path, token string, body []byte, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, ts.url+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if w, ok := out.(*[]byte); ok {
+			*w = b
+		} else if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, b)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		t.Logf("%s %s → %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// orgServer is a server with the example organisation applied, its users,
+// and one host in payments-prod with two open findings.
+func orgServer(t *testing.T, clock *fakeClock) (*testServer, map[string]string, string) {
+	t.Helper()
+	ts := newTestServerAt(t, clock.now)
+	tokens := map[string]string{"admin": ts.tokenFor(t, RoleAdmin)}
+	for name, role := range map[string]string{"alice": RoleOperator, "bob": RoleApprover, "carol": RoleStakeholder,
+		"dave": RoleAdmin, "erin": RoleSecurity, "frank": RoleAuditor} {
+		tokens[name] = ts.userToken(t, name, role)
+	}
+	org, err := os.ReadFile("../policy/testdata/org.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res OrgApplyResult
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tokens["admin"], org, &res); code != 200 || res.Revision != 1 {
+		t.Fatalf("apply: %d %+v", code, res)
+	}
+	ctx := context.Background()
+	db := ts.db
+	db.ImportFeed(ctx, store.FeedImport{Status: store.FeedStatus{Name: "f", Kind: "osv"}, Advisories: []store.Advisory{
+		{ID: "A-1", Source: "osv", Severity: "high", Data: []byte(`{}`), CVEs: []string{"CVE-2024-0001"}},
+		{ID: "A-2", Source: "osv", Severity: "low", Data: []byte(`{}`)}}}, clock.now())
+	db.CreateEnrollToken(ctx, store.EnrollToken{ID: "tk", Hash: "h", Prefix: "p", ExpiresAt: clock.now().Add(time.Hour), CreatedAt: clock.now(),
+		Labels: map[string]string{"app": "payments", "env": "prod"}})
+	if _, err := db.EnrollHost(ctx, "h", store.Host{ID: "host-1", Hostname: "pay-1", CertSerial: "s", CertNotAfter: clock.now().Add(time.Hour),
+		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	facts := inventory.Facts{Hostname: "pay-1", OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, PackageFormat: inventory.FormatDpkg}
+	db.ApplyCheckin(ctx, "host-1", store.Checkin{Facts: facts, Full: true, Packages: []inventory.Package{
+		{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}, {Name: "bash", Version: "5.1-6", Arch: "amd64"}}}, clock.now())
+	ts.Server.vulns.index.Put() // nothing: matches are injected below
+	tuples, _ := db.UnmatchedTuples(ctx, "host-1", "ubuntu", "22.04")
+	res2 := map[int64][]match.Match{}
+	for _, tu := range tuples {
+		res2[tu.PVID] = []match.Match{{AdvisoryID: map[string]string{"openssl": "A-1", "bash": "A-2"}[tu.Name], Fixed: "9"}}
+	}
+	db.SaveMatches(ctx, "ubuntu", "22.04", res2)
+	if _, err := db.ReconcileFindings(ctx, "host-1", "ubuntu", "22.04", func(string, string) bool { return false }, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Rescore(ctx, "", ts.Server.vulns.score); err != nil {
+		t.Fatal(err)
+	}
+	return ts, tokens, "host-1"
+}
+
+func TestApplyIsAllOrNothingAndIdempotent(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	var exported []byte
+	ts.call(t, "GET", "/api/v1/org", tok["frank"], nil, &exported)
+	var res OrgApplyResult
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tok["admin"], exported, &res); code != 200 || len(res.Changes) != 0 || res.Revision != 1 {
+		t.Fatalf("applying the export: %d %+v", code, res)
+	}
+	// Bad files change nothing and name the field.
+	for name, body := range map[string]string{
+		"unknown field": strings.Replace(string(exported), "      criticality: 5\n", "      criticality: 5\n      critcality: 4\n", 1),
+		"bad rrule":     strings.Replace(string(exported), "FREQ=MONTHLY;BYDAY=2TU", "FREQ=SOMETIMES", 1),
+		"bad tz":        strings.Replace(string(exported), "tz: Europe/Berlin", "tz: Mars/Olympus", 1),
+		"unknown user":  strings.Replace(string(exported), "user: bob", "user: mallory", 1),
+	} {
+		req, _ := http.NewRequest("POST", ts.url+"/api/v1/org/apply", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok["admin"])
+		resp, err := ts.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("%s: status %d", name, resp.StatusCode)
+		}
+		want := map[string]string{"unknown field": "critcality", "bad rrule": "rrule", "bad tz": "Mars/Olympus", "unknown user": "mallory"}[name]
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s: error does not name %q: %s", name, want, b)
+		}
+	}
+	var after []byte
+	ts.call(t, "GET", "/api/v1/org", tok["frank"], nil, &after)
+	if !bytes.Equal(after, exported) {
+		t.Error("a refused apply changed the organisation")
+	}
+	// Leaving a group out needs --prune; the dry run says so.
+	text := string(exported)
+	start, end := strings.Index(text, "    - name: public-web"), strings.Index(text, "rings:")
+	if start < 0 || end < start {
+		t.Fatalf("unexpected export layout:\n%s", text)
+	}
+	cut := text[:start] + text[end:]
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tok["admin"], []byte(cut), nil); code != 409 {
+		t.Errorf("apply without a group and without prune: %d, want 409", code)
+	}
+	var dry OrgApplyResult
+	if code := ts.call(t, "POST", "/api/v1/org/apply?dry_run=true&prune=true", tok["admin"], []byte(cut), &dry); code != 200 ||
+		len(dry.Changes) != 1 || dry.Changes[0].Kind != "delete" || dry.Changes[0].Name != "public-web" {
+		t.Errorf("dry run with prune: %d %+v", code, dry)
+	}
+	if code := ts.call(t, "POST", "/api/v1/org/apply?prune=true", tok["admin"], []byte(cut), &res); code != 200 || res.Revision != 2 {
+		t.Errorf("apply with prune: %d %+v", code, res)
+	}
+	// Only admins apply.
+	if code := ts.call(t, "POST", "/api/v1/org/apply?prune=true", tok["dave"], exported, &res); code != 200 || res.Revision != 3 {
+		t.Errorf("admin user apply: %d %+v", code, res)
+	}
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tok["erin"], exported, nil); code != 403 {
+		t.Errorf("security user apply: %d, want 403", code)
+	}
+}
+
+func TestGroupsDriveScoringWindowsAndCalendar(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, host := orgServer(t, clock)
+	ctx := context.Background()
+	fs, _, _ := ts.db.ListFindings(ctx, store.FindingFilter{HostID: host})
+	for _, f := range fs {
+		// payments-prod overrides critical to 7 days; high stays 30 (team).
+		if f.AdvisoryID == "A-1" && (f.DueAt == nil || f.DueAt.Sub(f.FirstSeenAt) != 30*24*time.Hour || !strings.Contains(f.DueReason, "payments-prod")) {
+			t.Errorf("A-1 due %v (%s)", f.DueAt, f.DueReason)
+		}
+	}
+	// The host's next windows: second Tuesday + 3 days, 22:00 Berlin.
+	var w struct {
+		Groups []string     `json:"groups"`
+		Items  []HostWindow `json:"items"`
+	}
+	if code := ts.call(t, "GET", "/api/v1/hosts/"+host+"/windows?n=3", tok["carol"], nil, &w); code != 200 {
+		t.Fatal(code)
+	}
+	// 2nd Tuesdays: Dec 8 2026, Jan 12 2027, Feb 9 2027; +3 days; 22:00 CET = 21:00 UTC.
+	want := []string{"2026-12-11T21:00:00Z", "2027-01-15T21:00:00Z", "2027-02-12T21:00:00Z"}
+	if len(w.Items) != 3 || len(w.Groups) != 1 || w.Groups[0] != "payments-prod" {
+		t.Fatalf("windows: %+v", w)
+	}
+	for i, it := range w.Items {
+		if it.Start.Format(time.RFC3339) != want[i] || it.HostStart.Before(it.Start) || it.HostStart.Sub(it.Start) >= 30*time.Minute {
+			t.Errorf("window %d: %+v, want start %s", i, it, want[i])
+		}
+	}
+	// A secret calendar URL serves an ICS an independent parser reads.
+	var cal CalendarView
+	if code := ts.call(t, "POST", "/api/v1/calendars", tok["carol"], []byte(`{"scope":"team","name":"payments"}`), &cal); code != 201 {
+		t.Fatal(code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/calendars", tok["frank"], []byte(`{"scope":"team","name":"payments"}`), nil); code != 403 {
+		t.Errorf("auditor created a calendar: %d", code)
+	}
+	path := cal.URL[strings.Index(cal.URL, "/calendar/"):]
+	resp, err := ts.client.Get(ts.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/calendar") {
+		t.Fatalf("calendar: %d %s", resp.StatusCode, body)
+	}
+	from, to := clock.now().AddDate(0, 0, -7), clock.now().AddDate(0, 0, 90)
+	p := gocal.NewParser(bytes.NewReader(body))
+	p.Start, p.End = &from, &to
+	if err := p.Parse(); err != nil {
+		t.Fatal(err)
+	}
+	var tuesday, mornings, freezes int
+	for _, e := range p.Events {
+		switch {
+		case strings.Contains(e.Summary, "patch-tuesday"):
+			tuesday++
+		case strings.Contains(e.Summary, "weekday-mornings"):
+			mornings++
+		case strings.Contains(strings.ToLower(e.Summary), "freeze") || strings.Contains(e.Summary, "year-end"):
+			freezes++
+		}
+	}
+	// Nov 18 – Feb 23: patch-tuesday+3 on Nov 13? no (before), Dec 11, Jan 15, Feb 12 → 3;
+	// weekday mornings every weekday; the global year-end freeze.
+	if tuesday != 3 || mornings < 60 || freezes < 1 {
+		t.Errorf("calendar events: %d patch-tuesday, %d weekday-mornings, %d freezes\n%s", tuesday, mornings, freezes, body[:min(len(body), 600)])
+	}
+	// Revoked: gone.
+	ts.call(t, "POST", "/api/v1/calendars/"+cal.ID+"/revoke", tok["carol"], nil, nil)
+	if resp, _ := ts.client.Get(ts.url + path); resp.StatusCode != 404 {
+		t.Errorf("revoked calendar answered %d", resp.StatusCode)
+	}
+}
+
+func TestExceptionsNeedAnotherApproverAndExpire(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, host := orgServer(t, clock)
+	ctx := context.Background()
+	var ex ExceptionView
+	body := []byte(`{"group":"payments-prod","advisory":"A-1","justification":"WAF rule blocks the vector","expires":"72h"}`)
+	if code := ts.call(t, "POST", "/api/v1/exceptions", tok["alice"], body, &ex); code != 201 || ex.State != "pending" || ex.Team != "payments" {
+		t.Fatalf("request: %d %+v", code, ex)
+	}
+	// Bad requests: no expiry, expiry in the past, someone outside the team.
+	for _, b := range []string{`{"group":"payments-prod","advisory":"A-1","justification":"x"}`,
+		`{"group":"payments-prod","advisory":"A-1","justification":"x","expires":"2020-01-01T00:00:00Z"}`} {
+		if code := ts.call(t, "POST", "/api/v1/exceptions", tok["alice"], []byte(b), nil); code != 400 {
+			t.Errorf("bad exception %s: %d", b, code)
+		}
+	}
+	if code := ts.call(t, "POST", "/api/v1/exceptions", tok["erin"], body, nil); code != 403 {
+		t.Errorf("security user of another team requested: %d, want 403", code)
+	}
+	// The requester cannot approve; an approver of the team can.
+	if code := ts.call(t, "POST", "/api/v1/exceptions/"+ex.ID+"/approve", tok["erin"], nil, nil); code != 403 {
+		t.Errorf("approval by a member of another team: %d, want 403", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/exceptions/"+ex.ID+"/approve", tok["bob"], nil, &ex); code != 200 || ex.State != "active" || ex.ApprovedBy != "bob" {
+		t.Fatalf("approve: %d %+v", code, ex)
+	}
+	yes, no := true, false
+	if got, _, _ := ts.db.ListFindings(ctx, store.FindingFilter{HostID: host, Excepted: &yes}); len(got) != 1 || got[0].AdvisoryID != "A-1" {
+		t.Fatalf("excepted findings: %+v", got)
+	}
+	// The self-approval rule holds for a requester with the approver role.
+	var ex2 ExceptionView
+	ts.call(t, "POST", "/api/v1/exceptions", tok["bob"], []byte(`{"group":"payments-prod","package":"bash","justification":"legacy","expires":"24h"}`), &ex2)
+	if code := ts.call(t, "POST", "/api/v1/exceptions/"+ex2.ID+"/approve", tok["bob"], nil, nil); code != 403 {
+		t.Errorf("self-approval: %d, want 403", code)
+	}
+	// Time passes: the exception expires, the finding is back, owners are told.
+	clock.advance(71 * time.Hour)
+	ts.Server.ExpireExceptions(ctx)
+	if got, _, _ := ts.db.ListFindings(ctx, store.FindingFilter{HostID: host, Excepted: &yes}); len(got) != 1 {
+		t.Fatalf("expired too early: %+v", got)
+	}
+	clock.advance(2 * time.Hour)
+	if err := ts.Server.ExpireExceptions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := ts.db.ListFindings(ctx, store.FindingFilter{HostID: host, Excepted: &no}); len(got) != 2 {
+		t.Fatalf("after expiry, open unexcepted findings: %+v", got)
+	}
+	ns, _ := ts.db.ListNotifications(ctx, 10)
+	if len(ns) != 1 || ns[0].Kind != "exception-expired" || !strings.Contains(strings.Join(ns[0].Recipients, ","), "carol") {
+		t.Fatalf("notifications: %+v", ns)
+	}
+	var list struct {
+		Items []ExceptionView `json:"items"`
+	}
+	ts.call(t, "GET", "/api/v1/exceptions?state=expired", tok["frank"], nil, &list)
+	if len(list.Items) < 1 {
+		t.Errorf("expired exceptions listed: %+v", list)
+	}
+}
