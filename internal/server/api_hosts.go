@@ -146,10 +146,21 @@ func (s *Server) handleSetHostLabels(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	id := r.PathValue("id")
+	h, err := s.store.GetHost(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	// A host owned by teams is changed only by an operator of one of them.
+	_, org := s.org.get()
+	if teams := org.Effective(hostInfo(h)).Teams; len(teams) > 0 {
+		if err := s.requireTeamRole(r.Context(), teams, "operator", "admin"); err != nil {
+			return err
+		}
+	}
 	if err := s.store.SetHostUserLabels(r.Context(), id, req.Labels); err != nil {
 		return err
 	}
-	h, err := s.store.GetHost(r.Context(), id)
+	h, err = s.store.GetHost(r.Context(), id)
 	if err != nil {
 		return err
 	}

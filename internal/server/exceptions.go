@@ -77,6 +77,20 @@ func (s *Server) memberRole(ctx context.Context, team string, roles ...string) (
 	return name, false
 }
 
+// requireTeamRole refuses a caller who holds none of roles in any of teams
+// (a global admin always passes).
+func (s *Server) requireTeamRole(ctx context.Context, teams []string, roles ...string) error {
+	var name string
+	for _, t := range teams {
+		n, ok := s.memberRole(ctx, t, roles...)
+		if ok {
+			return nil
+		}
+		name = n
+	}
+	return errForbidden(fmt.Sprintf("%s is not %s in team %s, which owns this object", name, strings.Join(roles, " or "), strings.Join(teams, " or ")))
+}
+
 // ExceptionRequest asks for a risk acceptance.
 type ExceptionRequest struct {
 	Team          string `json:"team"`

@@ -321,3 +321,18 @@ func TestExceptionsNeedAnotherApproverAndExpire(t *testing.T) {
 		t.Errorf("expired exceptions listed: %+v", list)
 	}
 }
+
+func TestTeamOwnedHostsAreChangedOnlyByTheirTeam(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, host := orgServer(t, clock)
+	// alice is an operator of payments, which owns host-1; a fleet-wide
+	// operator outside the team is refused.
+	other := ts.userToken(t, "oscar", RoleOperator)
+	body := []byte(`{"labels":{"app":"payments","env":"prod","role":"primary"}}`)
+	if code := ts.call(t, "PUT", "/api/v1/hosts/"+host+"/labels", other, body, nil); code != 403 {
+		t.Errorf("operator outside the team: %d, want 403", code)
+	}
+	if code := ts.call(t, "PUT", "/api/v1/hosts/"+host+"/labels", tok["alice"], body, nil); code != 200 {
+		t.Errorf("operator of the owning team: %d, want 200", code)
+	}
+}
