@@ -36,7 +36,7 @@ func newServerMetrics(s *Server) *serverMetrics {
 			cut := s.now().Add(-s.staleAfter())
 			return float64(s.countHosts(store.HostFilter{SeenBefore: &cut}))
 		})
-	m.reg.MustRegister(m.requests, m.checkins, fleet, stale,
+	m.reg.MustRegister(m.requests, m.checkins, fleet, stale, &fleetCollector{s: s},
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
@@ -60,4 +60,53 @@ func (m *serverMetrics) observe(route string, status int, d time.Duration) {
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 	s.metrics.handler.ServeHTTP(w, r)
 	return nil
+}
+
+// fleetCollector reads the fleet's findings and feeds from the store at
+// scrape time.
+type fleetCollector struct{ s *Server }
+
+var (
+	descFindings = prometheus.NewDesc("patchbay_findings_open", "Open findings by severity.", []string{"severity"}, nil)
+	descOverdue  = prometheus.NewDesc("patchbay_findings_overdue", "Open findings past their SLA due date.", nil, nil)
+	descExcepted = prometheus.NewDesc("patchbay_findings_excepted", "Open findings an active exception accepts.", nil, nil)
+	descKEV      = prometheus.NewDesc("patchbay_findings_kev", "Open findings in CISA KEV.", nil, nil)
+	descFeedAge  = prometheus.NewDesc("patchbay_feed_age_seconds", "Seconds since each feed's last successful import.", []string{"feed"}, nil)
+	descFeedErr  = prometheus.NewDesc("patchbay_feed_failing", "1 when the feed's last sync failed.", []string{"feed"}, nil)
+	descQueue    = prometheus.NewDesc("patchbay_reconcile_queue", "Hosts waiting for their findings to be reconciled.", nil, nil)
+)
+
+func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descFindings, descOverdue, descExcepted, descKEV, descFeedAge, descFeedErr, descQueue} {
+		ch <- d
+	}
+}
+
+func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := c.s.now()
+	if fc, err := c.s.store.CountOpenFindings(ctx, now); err == nil {
+		for _, sev := range []string{"critical", "high", "medium", "low", "none", "unknown"} {
+			ch <- prometheus.MustNewConstMetric(descFindings, prometheus.GaugeValue, float64(fc.BySeverity[sev]), sev)
+		}
+		ch <- prometheus.MustNewConstMetric(descOverdue, prometheus.GaugeValue, float64(fc.Overdue))
+		ch <- prometheus.MustNewConstMetric(descExcepted, prometheus.GaugeValue, float64(fc.Excepted))
+		ch <- prometheus.MustNewConstMetric(descKEV, prometheus.GaugeValue, float64(fc.KEV))
+	} else {
+		c.s.log.Error("metrics: count findings", "err", err)
+	}
+	if fs, err := c.s.store.ListFeeds(ctx); err == nil {
+		for _, f := range fs {
+			if f.LastSync.Unix() > 0 {
+				ch <- prometheus.MustNewConstMetric(descFeedAge, prometheus.GaugeValue, now.Sub(f.LastSync).Seconds(), f.Name)
+			}
+			failing := 0.0
+			if f.Error != "" {
+				failing = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descFeedErr, prometheus.GaugeValue, failing, f.Name)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(c.s.vulns.queue)))
 }

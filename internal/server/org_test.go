@@ -336,3 +336,23 @@ func TestTeamOwnedHostsAreChangedOnlyByTheirTeam(t *testing.T) {
 		t.Errorf("operator of the owning team: %d, want 200", code)
 	}
 }
+
+func TestMetricsShowFindingsAndFeeds(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	var body []byte
+	if code := ts.call(t, "GET", "/metrics", tok["frank"], nil, &body); code != 200 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{`patchbay_findings_open{severity="high"} 1`, `patchbay_findings_open{severity="low"} 1`,
+		`patchbay_findings_overdue 0`, `patchbay_feed_age_seconds{feed="f"} 0`, `patchbay_hosts 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	clock.advance(31 * 24 * time.Hour)
+	ts.call(t, "GET", "/metrics", tok["frank"], nil, &body)
+	if !strings.Contains(string(body), "patchbay_findings_overdue 1") {
+		t.Errorf("after 31 days the high finding (30-day SLA) is not overdue:\n%s", body)
+	}
+}

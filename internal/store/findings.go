@@ -642,3 +642,42 @@ func (s *DB) ActiveHostReleases(ctx context.Context) (map[string][2]string, erro
 	}
 	return out, rows.Err()
 }
+
+// FindingCounts are the fleet's open findings by severity, with how many
+// are overdue and how many an exception accepts.
+type FindingCounts struct {
+	BySeverity map[string]int
+	Overdue    int
+	Excepted   int
+	KEV        int
+}
+
+// CountOpenFindings counts the open findings of active hosts.
+func (s *DB) CountOpenFindings(ctx context.Context, now time.Time) (FindingCounts, error) {
+	c := FindingCounts{BySeverity: map[string]int{}}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.severity, COUNT(*),
+			SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END),
+			SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END),
+			SUM(CASE WHEN f.kev THEN 1 ELSE 0 END)
+		FROM findings f JOIN hosts h ON h.id = f.host_id
+		WHERE f.status = 'open' AND h.revoked_at IS NULL GROUP BY f.severity`), ms(now))
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sev string
+		var n, overdue, excepted, kev int
+		if err := rows.Scan(&sev, &n, &overdue, &excepted, &kev); err != nil {
+			return c, err
+		}
+		if sev == "" {
+			sev = "unknown"
+		}
+		c.BySeverity[sev] += n
+		c.Overdue += overdue
+		c.Excepted += excepted
+		c.KEV += kev
+	}
+	return c, rows.Err()
+}
