@@ -40,6 +40,7 @@ const (
 	PermExceptionsRead    Permission = "exceptions:read"
 	PermExceptionsRequest Permission = "exceptions:request"
 	PermExceptionsApprove Permission = "exceptions:approve"
+	PermAuditRead         Permission = "audit:read"
 )
 
 // Roles a user or API token can hold.
@@ -84,6 +85,8 @@ func RoleAllows(role string, p Permission) bool {
 		return role == RoleSecurity || role == RoleOperator || role == RoleApprover
 	case PermExceptionsApprove:
 		return role == RoleApprover || role == RoleSecurity
+	case PermAuditRead:
+		return role == RoleAuditor || role == RoleSecurity
 	}
 	return false
 }

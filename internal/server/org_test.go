@@ -3,10 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -354,5 +356,57 @@ func TestMetricsShowFindingsAndFeeds(t *testing.T) {
 	ts.call(t, "GET", "/metrics", tok["frank"], nil, &body)
 	if !strings.Contains(string(body), "patchbay_findings_overdue 1") {
 		t.Errorf("after 31 days the high finding (30-day SLA) is not overdue:\n%s", body)
+	}
+}
+
+func TestAuditTrailRecordsAndDetectsTampering(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock) // the org apply is entry 1
+	for i := range 5 {
+		ts.call(t, "POST", "/api/v1/tokens", tok["admin"], []byte(`{"name":"t`+string(rune('a'+i))+`","role":"auditor"}`), nil)
+	}
+	ts.call(t, "POST", "/api/v1/org/apply", tok["erin"], []byte("teams: []\n"), nil) // denied: recorded too
+	var v AuditVerifyResult
+	if code := ts.call(t, "GET", "/api/v1/audit/verify", tok["frank"], nil, &v); code != 200 || !v.OK || v.Entries != 7 {
+		t.Fatalf("verify: %d %+v", code, v)
+	}
+	var list struct {
+		Items []struct {
+			Seq     uint64 `json:"seq"`
+			Actor   string `json:"actor"`
+			Action  string `json:"action"`
+			Outcome string `json:"outcome"`
+		} `json:"items"`
+	}
+	ts.call(t, "GET", "/api/v1/audit?from=1&limit=100", tok["frank"], nil, &list)
+	last := list.Items[len(list.Items)-1]
+	if list.Items[0].Action != "POST /api/v1/org/apply" || last.Actor != "erin" || last.Outcome != "denied" {
+		t.Fatalf("entries: %+v", list.Items)
+	}
+	var syslog []byte
+	ts.call(t, "GET", "/api/v1/audit/export?format=syslog", tok["frank"], nil, &syslog)
+	if n := strings.Count(string(syslog), "\n"); n != 7 || !strings.Contains(string(syslog), "patchbay@") {
+		t.Fatalf("syslog export (%d lines):\n%s", n, syslog)
+	}
+	// Someone edits entry 3 in the database: verify names it.
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(ts.Server.cfg.DataDir, "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE audit_log SET entry = replace(entry, '"outcome":"ok"', '"outcome":"denied"') WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	ts.call(t, "GET", "/api/v1/audit/verify", tok["frank"], nil, &v)
+	if v.OK || v.Problem == nil || v.Problem.Seq != 3 {
+		t.Fatalf("edited entry 3: %+v %+v", v, v.Problem)
+	}
+	// Deleting the edited entry instead is caught at the entry after the gap.
+	if _, err := raw.Exec(`DELETE FROM audit_log WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	ts.call(t, "GET", "/api/v1/audit/verify", tok["frank"], nil, &v)
+	if v.OK || v.Problem == nil || v.Problem.Seq != 4 || v.Problem.Kind != "deleted" {
+		t.Fatalf("deleted entry 3: %+v", v.Problem)
 	}
 }

@@ -56,6 +56,10 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/exceptions/{id}/approve", PermExceptionsApprove, "approve an exception (not your own)", s.handleApproveException},
 		{"POST", "/api/v1/exceptions/{id}/revoke", PermExceptionsRequest, "revoke an exception", s.handleRevokeException},
 
+		{"GET", "/api/v1/audit", PermAuditRead, "read the audit trail (?from=SEQ&limit=N)", s.handleAuditList},
+		{"GET", "/api/v1/audit/verify", PermAuditRead, "verify the hash chain and signed checkpoints; names the first bad entry", s.handleAuditVerify},
+		{"GET", "/api/v1/audit/export", PermAuditRead, "export the audit trail (?format=jsonl|syslog)", s.handleAuditExport},
+
 		{"POST", "/api/v1/users", PermUsersManage, "create a user with a generated password (shown once)", s.handleCreateUser},
 		{"GET", "/api/v1/users", PermUsersManage, "list users", s.handleListUsers},
 
@@ -91,6 +95,8 @@ func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
+		reqID := newRequestID()
+		sw.Header().Set("X-Request-ID", reqID)
 		defer func() { s.metrics.observe(label, sw.status, time.Since(start)) }()
 		ctx, err := s.authorize(r, rt.Perm)
 		if err == nil {
@@ -99,6 +105,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		if err != nil {
 			writeError(sw, r, s.log, err)
 		}
+		s.auditRequest(r, rt, ctx, sw.status, reqID)
 	})
 }
 
@@ -119,7 +126,8 @@ func (s *Server) authorize(r *http.Request, perm Permission) (context.Context, e
 		return ctx, err
 	}
 	if !RoleAllows(p.Role, perm) {
-		return ctx, errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", p.Role, r.Method+" "+r.URL.Path, perm))
+		// The caller is known: keep them for the audit entry of the refusal.
+		return context.WithValue(ctx, principalKey{}, p), errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", p.Role, r.Method+" "+r.URL.Path, perm))
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
 }

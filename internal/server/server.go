@@ -78,6 +78,7 @@ type Server struct {
 	metrics *serverMetrics
 	vulns   *vulns
 	org     orgState
+	audit   *auditor
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
@@ -95,6 +96,7 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s := &Server{cfg: cfg, store: st, log: logger, now: now, ca: id.CA, jobKey: id.JobKey, tlsCert: id.TLSCert}
 	s.metrics = newServerMetrics(s)
 	s.vulns = newVulns(s)
+	s.audit = &auditor{s: s}
 	s.org.set(0, &policy.Org{}, "")
 	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()
