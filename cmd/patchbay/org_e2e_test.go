@@ -69,4 +69,11 @@ func TestApplyExportRoundTripThroughTheCLI(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "BEGIN:VCALENDAR") || !strings.Contains(string(body), "patch-tuesday") {
 		t.Fatalf("calendar %s: %d\n%s", url, resp.StatusCode, body)
 	}
+	// Everything above is in the audit trail, intact.
+	if out := sp.mustCLI(t, "audit", "verify"); !strings.Contains(out, "intact") {
+		t.Fatalf("audit verify: %s", out)
+	}
+	if out := sp.mustCLI(t, "audit", "export", "--format", "syslog"); !strings.Contains(out, `action="POST /api/v1/org/apply"`) {
+		t.Fatalf("audit export lacks the apply:\n%s", out)
+	}
 }

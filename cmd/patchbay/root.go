@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newGroupsCmd(g),
 		newCalendarsCmd(g),
 		newExceptionsCmd(g),
+		newAuditCmd(g),
 	)
 	return root
 }
