@@ -50,6 +50,12 @@ type Config struct {
 	// Transport, when set, is cloned for every client: simulated fleets
 	// share connection limits through it.
 	Transport *http.Transport
+	// Jobs: without an Executor, a Journal and a Seq store the agent runs
+	// no jobs (inventory only).
+	Executor JobExecutor
+	Journal  JobJournal
+	Seq      SeqStore
+	Hooks    Hooks // commands jobs may name, from the host's own configuration
 }
 
 // Agent runs the enrollment and check-in protocol for one host.
@@ -219,6 +225,25 @@ func (a *Agent) mtlsClient() (*http.Client, error) {
 // CheckinOnce collects and reports once. After a NeedFull answer it sends
 // the full report at once.
 func (a *Agent) CheckinOnce(ctx context.Context) (protocol.CheckinResponse, error) {
+	if err := a.resumeJob(ctx); err != nil {
+		a.cfg.Logger.Warn("could not finish the interrupted job; will retry", "err", err)
+	}
+	resp, err := a.checkin(ctx)
+	if err != nil {
+		return resp, err
+	}
+	ran, err := a.runJobs(ctx, resp.Jobs)
+	if err != nil {
+		return resp, err
+	}
+	if ran {
+		// Report the changed inventory at once: it verifies the job.
+		return a.checkin(ctx)
+	}
+	return resp, nil
+}
+
+func (a *Agent) checkin(ctx context.Context) (protocol.CheckinResponse, error) {
 	snap, err := a.cfg.Collector.Collect(ctx)
 	if err != nil {
 		return protocol.CheckinResponse{}, fmt.Errorf("collect inventory: %w", err)

@@ -16,9 +16,10 @@ const (
 	syslogSeverityNotice   = 5
 )
 
-// Syslog formats e as one RFC 5424 message, without a trailing newline:
+// Syslog formats e as one RFC 5424 message, without a trailing newline
+// (the caller frames it):
 //
-//	<109>1 2024-05-01T10:42:00.123Z host patchbay - audit [patchbay@32473 seq="1" actor="alice" action="login" target="" outcome="ok"] alice login : ok
+//	<109>1 2024-05-01T10:42:00.123Z host patchbay - audit [patchbay@32473 seq="1" actor="alice" action="login" target="" outcome="ok"] alice login: ok
 //
 // The facility is 13 (log audit); the severity is notice when Outcome is
 // "ok", warning otherwise. Header fields are reduced to printable US-ASCII
@@ -54,7 +55,11 @@ func Syslog(e Entry, hostname, app string) string {
 		writeSDValue(&b, p.v)
 	}
 	b.WriteString(`"] `)
-	writeText(&b, e.Actor+" "+e.Action+" "+e.Target+": "+e.Outcome)
+	msg := e.Actor + " " + e.Action
+	if e.Target != "" {
+		msg += " " + e.Target
+	}
+	writeText(&b, msg+": "+e.Outcome)
 	return b.String()
 }
 

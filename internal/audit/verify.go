@@ -27,6 +27,7 @@ type Problem struct {
 	Detail string
 }
 
+// Error describes p, so that a caller can return a *Problem as an error.
 func (p *Problem) Error() string {
 	return fmt.Sprintf("audit log %s at seq %d: %s", p.Kind, p.Seq, p.Detail)
 }

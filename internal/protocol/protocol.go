@@ -29,6 +29,8 @@ const (
 	PathEnroll  = "/agent/v1/enroll"
 	PathCheckin = "/agent/v1/checkin"
 	PathRenew   = "/agent/v1/renew"
+	// PathJobResult receives the result of a job.
+	PathJobResult = "/agent/v1/jobs/result"
 )
 
 // EnrollRequest is sent once, over server-authenticated TLS, with the
@@ -92,6 +94,46 @@ type CheckinResponse struct {
 	NeedFull        bool      `json:"need_full,omitempty"` // the delta's base is unknown: send a full report
 	CheckinInterval int       `json:"checkin_interval_seconds"`
 	RenewBefore     time.Time `json:"renew_before,omitempty"` // renew the certificate before this time
+	// Jobs are signed jobs for this host not yet finished, in sequence
+	// order; the agent verifies each before it does anything.
+	Jobs []Envelope `json:"jobs,omitempty"`
+}
+
+// JobResult reports how a job ended. Installed holds the versions the
+// host's package database shows afterwards for the job's packages
+// (name or name:arch → version); the server verifies them.
+type JobResult struct {
+	JobID     string            `json:"job_id"`
+	OK        bool              `json:"ok"`
+	Detail    string            `json:"detail,omitempty"`
+	Installed map[string]string `json:"installed,omitempty"`
+	// Previous holds the versions the install replaced, recorded before it
+	// ran, for rollback.
+	Previous map[string]string `json:"previous,omitempty"`
+}
+
+// Validate bounds a job result from an agent.
+func (r *JobResult) Validate() error {
+	if r.JobID == "" || len(r.JobID) > 128 {
+		return &ValidationError{"job_id", "required, at most 128 bytes"}
+	}
+	if err := checkText(r.Detail, 64<<10); err != nil {
+		return &ValidationError{"detail", err.Error()}
+	}
+	for _, m := range []map[string]string{r.Installed, r.Previous} {
+		if len(m) > MaxJobPackages {
+			return &ValidationError{"installed", "too many packages"}
+		}
+		for k, v := range m {
+			if err := checkText(k, MaxFieldBytes); err != nil {
+				return &ValidationError{"installed", err.Error()}
+			}
+			if err := checkText(v, MaxFieldBytes); err != nil {
+				return &ValidationError{"installed", err.Error()}
+			}
+		}
+	}
+	return nil
 }
 
 // ValidationError names the field that is wrong.

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -116,6 +118,17 @@ func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 		if rev != h.Revision || req.UpdatesChanged {
 			s.vulns.enqueue(h.ID)
 		}
+	}
+	jobs, err := s.store.OpenJobs(r.Context(), h.ID, s.now())
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		var env protocol.Envelope
+		if err := json.Unmarshal(j.Envelope, &env); err != nil {
+			return fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		resp.Jobs = append(resp.Jobs, env)
 	}
 	s.metrics.checkins.WithLabelValues(checkinKind(req, resp)).Inc()
 	resp.RenewBefore = h.CertNotAfter.Add(-s.cfg.AgentCertTTL / 2)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -209,4 +210,12 @@ func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) error
 	}
 	_, err = w.Write([]byte(b.String()))
 	return err
+}
+
+func auditEntryForJob(hostname string, j store.Job, res protocol.JobResult) audit.Entry {
+	outcome := "ok"
+	if !res.OK {
+		outcome = "error: " + res.Detail
+	}
+	return audit.Entry{Actor: "host:" + hostname, Action: "job.result " + j.Phase, Target: "change " + j.ChangeID + " job " + j.ID, Outcome: outcome}
 }

@@ -41,6 +41,10 @@ const (
 	PermExceptionsRequest Permission = "exceptions:request"
 	PermExceptionsApprove Permission = "exceptions:approve"
 	PermAuditRead         Permission = "audit:read"
+	PermChangesRead       Permission = "changes:read"
+	PermChangesCreate     Permission = "changes:create"
+	PermChangesApprove    Permission = "changes:approve"
+	PermChangesRun        Permission = "changes:run"
 )
 
 // Roles a user or API token can hold.
@@ -69,7 +73,7 @@ func RoleAllows(role string, p Permission) bool {
 		return true
 	}
 	switch p {
-	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead, PermOrgRead, PermExceptionsRead:
+	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead, PermOrgRead, PermExceptionsRead, PermChangesRead:
 		for _, r := range Roles() {
 			if r == role {
 				return true
@@ -87,6 +91,12 @@ func RoleAllows(role string, p Permission) bool {
 		return role == RoleApprover || role == RoleSecurity
 	case PermAuditRead:
 		return role == RoleAuditor || role == RoleSecurity
+	case PermChangesCreate:
+		return role == RoleOperator || role == RoleSecurity
+	case PermChangesApprove:
+		return role == RoleApprover
+	case PermChangesRun:
+		return role == RoleOperator
 	}
 	return false
 }

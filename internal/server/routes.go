@@ -60,6 +60,17 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/audit/verify", PermAuditRead, "verify the hash chain and signed checkpoints; names the first bad entry", s.handleAuditVerify},
 		{"GET", "/api/v1/audit/export", PermAuditRead, "export the audit trail (?format=jsonl|syslog)", s.handleAuditExport},
 
+		{"POST", "/api/v1/changes", PermChangesCreate, "draft a change from packages or advisories and target groups", s.handleCreateChange},
+		{"GET", "/api/v1/changes", PermChangesRead, "list changes", s.handleListChanges},
+		{"GET", "/api/v1/changes/{id}", PermChangesRead, "show a change: plan, waves, hosts, progress, history", s.handleGetChange},
+		{"POST", "/api/v1/changes/{id}/submit", PermChangesCreate, "submit a draft for approval", s.handleSubmitChange},
+		{"POST", "/api/v1/changes/{id}/approve", PermChangesApprove, "approve a change (not your own)", s.handleApproveChange},
+		{"POST", "/api/v1/changes/{id}/reject", PermChangesApprove, "reject a change", s.handleRejectChange},
+		{"POST", "/api/v1/changes/{id}/start", PermChangesRun, "start an approved change", s.handleStartChange},
+		{"POST", "/api/v1/changes/{id}/halt", PermChangesRun, "halt a running change", s.handleHaltChange},
+		{"POST", "/api/v1/changes/{id}/resume", PermChangesRun, "resume a halted change", s.handleResumeChange},
+		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back hosts of a change (all finished hosts by default)", s.handleRollbackChange},
+
 		{"POST", "/api/v1/users", PermUsersManage, "create a user with a generated password (shown once)", s.handleCreateUser},
 		{"GET", "/api/v1/users", PermUsersManage, "list users", s.handleListUsers},
 
@@ -69,6 +80,7 @@ func (s *Server) routeTable() []route {
 
 		{"POST", "/agent/v1/enroll", PermEnrollToken, "enroll a host with an enrollment token", s.handleEnroll},
 		{"POST", "/agent/v1/checkin", PermAgent, "report facts and inventory", s.handleCheckin},
+		{"POST", "/agent/v1/jobs/result", PermAgent, "report the result of a job", s.handleJobResult},
 		{"POST", "/agent/v1/renew", PermAgent, "renew the host's client certificate", s.handleRenew},
 	}
 }

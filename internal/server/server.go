@@ -31,6 +31,8 @@ type Config struct {
 	// schedule; `feeds sync` still runs on demand).
 	FeedSources      []FeedSource
 	FeedSyncInterval time.Duration
+	// EngineInterval is how often running changes are stepped.
+	EngineInterval time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -42,6 +44,7 @@ func DefaultConfig() Config {
 		AgentCertTTL:     7 * 24 * time.Hour,
 		FeedSources:      DefaultFeedSources(),
 		FeedSyncInterval: 6 * time.Hour,
+		EngineInterval:   2 * time.Second,
 	}
 }
 
@@ -154,6 +157,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("load organisation: %w", err)
 	}
 	go s.exceptionLoop(ctx)
+	if s.cfg.EngineInterval > 0 {
+		go s.engineLoop(ctx)
+	}
 	if err := s.vulns.load(ctx); err != nil {
 		return fmt.Errorf("load advisories: %w", err)
 	}

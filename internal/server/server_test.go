@@ -93,7 +93,8 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 		PermHostsWrite: true, PermHostsRevoke: true, PermEnrollManage: true, PermTokensManage: true, PermMetricsRead: true,
 		PermVulnsRead: true, PermFeedsRead: true, PermFeedsManage: true,
 		PermUsersManage: true, PermOrgRead: true, PermOrgApply: true, PermCalendars: true, PermCalendarToken: true,
-		PermExceptionsRead: true, PermExceptionsRequest: true, PermExceptionsApprove: true, PermAuditRead: true}
+		PermExceptionsRead: true, PermExceptionsRequest: true, PermExceptionsApprove: true, PermAuditRead: true,
+		PermChangesRead: true, PermChangesCreate: true, PermChangesApprove: true, PermChangesRun: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)

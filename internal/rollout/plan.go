@@ -1,0 +1,255 @@
+package rollout
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Target is one package to bring to an exact version on a host.
+type Target struct {
+	Name    string `json:"name"`
+	Arch    string `json:"arch,omitempty"`
+	Version string `json:"version"`
+}
+
+// HostPlan is what the change does to one host.
+type HostPlan struct {
+	HostID string `json:"host_id"`
+	// Group names the host's group; it selects the maintenance windows
+	// and scopes reboot tiers.
+	Group string `json:"group"`
+	// Platform distinguishes package universes that may carry the same
+	// package name at different versions (for example "debian-12" and
+	// "debian-11"); versions are pinned per (Platform, Name, Arch).
+	Platform string `json:"platform,omitempty"`
+	// Ring is the index of the host's wave in Plan.Rings.
+	Ring int `json:"ring"`
+	// Tier is the reboot tier within the group and wave; tier 0 goes first.
+	Tier    int      `json:"tier"`
+	Targets []Target `json:"targets"`
+	// NeedsReboot asks for a Reboot after a successful install.
+	NeedsReboot bool `json:"needs_reboot,omitempty"`
+	// RestartOnly lists services to restart instead of rebooting (as
+	// needrestart reports them); used only when NeedsReboot is false.
+	RestartOnly []string `json:"restart_only,omitempty"`
+}
+
+// Window is one open maintenance period, [Start, End).
+type Window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Plan is the rollout part of an approved change.
+type Plan struct {
+	Hosts []HostPlan `json:"hosts"`
+	// Rings names the waves in the order they run.
+	Rings []string `json:"rings"`
+	// BatchSize or BatchPercent (exactly one is set) caps the hosts in
+	// flight at once within a wave; a percentage is of the wave's hosts,
+	// rounded up, at least 1.
+	BatchSize    int `json:"batch_size,omitempty"`
+	BatchPercent int `json:"batch_percent,omitempty"`
+	// FailureBudget or FailurePercent (at most one is set; neither means 0)
+	// is the number of failed hosts the whole change tolerates; a
+	// percentage is of all hosts of the change, rounded down.
+	FailureBudget  int `json:"failure_budget,omitempty"`
+	FailurePercent int `json:"failure_percent,omitempty"`
+	// Soak is how long a finished wave waits, from its last host result,
+	// before the next wave may start.
+	Soak time.Duration `json:"soak"`
+	// HealthChecks must each be reported ok for a wave after it finished
+	// before the next wave starts.
+	HealthChecks []string `json:"health_checks,omitempty"`
+	// JobTimeout bounds every job: one without a result by its dispatch
+	// time plus JobTimeout has failed.
+	JobTimeout time.Duration `json:"job_timeout"`
+	// Windows maps a group to its open periods, already expanded by the
+	// caller. A group without an entry is never open.
+	Windows map[string][]Window `json:"windows,omitempty"`
+	// AutoRollback rolls back a host whose job failed, and every host of a
+	// wave whose health check failed.
+	AutoRollback bool `json:"auto_rollback,omitempty"`
+}
+
+// FieldError is one problem with a plan, at a path such as "hosts[3].ring".
+type FieldError struct {
+	Path    string
+	Message string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Message }
+
+// ValidationError lists every problem found in a plan.
+type ValidationError struct {
+	Problems []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	if len(e.Problems) == 1 {
+		return "invalid rollout plan: " + e.Problems[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid rollout plan: %d problems:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  " + p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, so errors.As finds a FieldError.
+func (e *ValidationError) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = p
+	}
+	return errs
+}
+
+type problems struct{ list []FieldError }
+
+func (p *problems) add(path, format string, args ...any) {
+	p.list = append(p.list, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: p.list}
+}
+
+// pinKey identifies a package whose version is pinned across the change.
+func pinKey(platform string, t Target) string {
+	return platform + "|" + t.Name + "|" + t.Arch
+}
+
+// Validate reports every problem with the plan, naming the field.
+func (p *Plan) Validate() error {
+	var pr problems
+	if len(p.Rings) == 0 {
+		pr.add("rings", "at least one ring is required")
+	}
+	rings := map[string]bool{}
+	for i, r := range p.Rings {
+		if r == "" {
+			pr.add(fmt.Sprintf("rings[%d]", i), "ring name is required")
+		} else if rings[r] {
+			pr.add(fmt.Sprintf("rings[%d]", i), "ring %q is listed twice", r)
+		}
+		rings[r] = true
+	}
+	switch {
+	case p.BatchSize < 0:
+		pr.add("batch_size", "must not be negative, got %d", p.BatchSize)
+	case p.BatchPercent < 0 || p.BatchPercent > 100:
+		pr.add("batch_percent", "must be between 1 and 100, got %d", p.BatchPercent)
+	case p.BatchSize > 0 && p.BatchPercent > 0:
+		pr.add("batch_size", "set batch_size or batch_percent, not both")
+	case p.BatchSize == 0 && p.BatchPercent == 0:
+		pr.add("batch_size", "set batch_size or batch_percent")
+	}
+	switch {
+	case p.FailureBudget < 0:
+		pr.add("failure_budget", "must not be negative, got %d", p.FailureBudget)
+	case p.FailurePercent < 0 || p.FailurePercent > 100:
+		pr.add("failure_percent", "must be between 0 and 100, got %d", p.FailurePercent)
+	case p.FailureBudget > 0 && p.FailurePercent > 0:
+		pr.add("failure_budget", "set failure_budget or failure_percent, not both")
+	}
+	if p.Soak < 0 {
+		pr.add("soak", "must not be negative, got %s", p.Soak)
+	}
+	if p.JobTimeout <= 0 {
+		pr.add("job_timeout", "must be positive, got %s", p.JobTimeout)
+	}
+	checks := map[string]bool{}
+	for i, c := range p.HealthChecks {
+		if c == "" {
+			pr.add(fmt.Sprintf("health_checks[%d]", i), "check name is required")
+		} else if checks[c] {
+			pr.add(fmt.Sprintf("health_checks[%d]", i), "check %q is listed twice", c)
+		}
+		checks[c] = true
+	}
+	for g, ws := range p.Windows {
+		for i, w := range ws {
+			if !w.Start.Before(w.End) {
+				pr.add(fmt.Sprintf("windows[%q][%d]", g, i), "start %s is not before end %s",
+					w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+			}
+		}
+	}
+	if len(p.Hosts) == 0 {
+		pr.add("hosts", "at least one host is required")
+	}
+	ids := map[string]int{}
+	versions := map[string]string{} // pin key → version, to catch conflicts
+	for i, h := range p.Hosts {
+		path := fmt.Sprintf("hosts[%d]", i)
+		if h.HostID == "" {
+			pr.add(path+".host_id", "host ID is required")
+		} else if j, dup := ids[h.HostID]; dup {
+			pr.add(path+".host_id", "host %q is already hosts[%d]", h.HostID, j)
+		} else {
+			ids[h.HostID] = i
+		}
+		if h.Group == "" {
+			pr.add(path+".group", "group is required")
+		}
+		if h.Ring < 0 || h.Ring >= len(p.Rings) {
+			pr.add(path+".ring", "ring index %d is out of range (%d rings)", h.Ring, len(p.Rings))
+		}
+		if h.Tier < 0 {
+			pr.add(path+".tier", "must not be negative, got %d", h.Tier)
+		}
+		if len(h.Targets) == 0 {
+			pr.add(path+".targets", "at least one target package is required")
+		}
+		seen := map[string]bool{}
+		for j, t := range h.Targets {
+			tp := fmt.Sprintf("%s.targets[%d]", path, j)
+			if t.Name == "" {
+				pr.add(tp+".name", "package name is required")
+			}
+			if t.Version == "" {
+				pr.add(tp+".version", "version is required")
+			}
+			k := pinKey(h.Platform, t)
+			if seen[k] {
+				pr.add(tp, "package %s (%s) is listed twice", t.Name, t.Arch)
+			}
+			seen[k] = true
+			if v, ok := versions[k]; ok && v != t.Version && t.Version != "" {
+				pr.add(tp+".version", "%s %s conflicts with %s planned for other %q hosts; one change carries one version per package",
+					t.Name, t.Version, v, h.Platform)
+			} else if !ok {
+				versions[k] = t.Version
+			}
+		}
+		for j, svc := range h.RestartOnly {
+			if svc == "" {
+				pr.add(fmt.Sprintf("%s.restart_only[%d]", path, j), "service name is required")
+			}
+		}
+	}
+	return pr.err()
+}
+
+// batchLimit is the in-flight cap for a wave of n hosts.
+func (p *Plan) batchLimit(n int) int {
+	if p.BatchSize > 0 {
+		return p.BatchSize
+	}
+	l := (n*p.BatchPercent + 99) / 100
+	return max(l, 1)
+}
+
+// budget is the number of failed hosts the change tolerates.
+func (p *Plan) budget() int {
+	if p.FailurePercent > 0 {
+		return len(p.Hosts) * p.FailurePercent / 100
+	}
+	return p.FailureBudget
+}

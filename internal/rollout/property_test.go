@@ -1,0 +1,517 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 2, 22, 0, 0, 0, time.UTC)
+
+// genPlan makes a random but valid plan.
+func genPlan(r *rand.Rand) Plan {
+	nRings := 1 + r.IntN(4)
+	nGroups := 1 + r.IntN(4)
+	nHosts := 1 + r.IntN(1+r.IntN(200))
+	p := Plan{
+		Soak:         time.Duration(r.IntN(4)) * 30 * time.Minute,
+		JobTimeout:   time.Duration(10+r.IntN(110)) * time.Minute,
+		Windows:      map[string][]Window{},
+		AutoRollback: r.IntN(3) == 0,
+	}
+	for i := range nRings {
+		p.Rings = append(p.Rings, fmt.Sprintf("ring%d", i))
+	}
+	if r.IntN(2) == 0 {
+		p.BatchSize = 1 + r.IntN(20)
+	} else {
+		p.BatchPercent = 1 + r.IntN(100)
+	}
+	switch r.IntN(3) {
+	case 0:
+		p.FailureBudget = r.IntN(5)
+	case 1:
+		p.FailurePercent = r.IntN(30)
+	}
+	for i := range r.IntN(3) {
+		p.HealthChecks = append(p.HealthChecks, fmt.Sprintf("check%d", i))
+	}
+	for g := range nGroups {
+		name := fmt.Sprintf("g%d", g)
+		switch k := r.IntN(20); {
+		case k == 0: // never open
+		case k < 6:
+			p.Windows[name] = []Window{{t0.Add(-time.Hour), t0.Add(365 * 24 * time.Hour)}}
+		default:
+			at := t0.Add(time.Duration(r.IntN(600)-60) * time.Minute)
+			for range 5 + r.IntN(30) {
+				length := time.Duration(20+r.IntN(480)) * time.Minute
+				p.Windows[name] = append(p.Windows[name], Window{at, at.Add(length)})
+				at = at.Add(length + time.Duration(r.IntN(24*60))*time.Minute)
+			}
+		}
+	}
+	platforms := []string{"debian-12", "debian-11", "rocky-9"}
+	for i := range nHosts {
+		plat := platforms[r.IntN(len(platforms))]
+		h := HostPlan{
+			HostID:   fmt.Sprintf("h%03d", i),
+			Group:    fmt.Sprintf("g%d", r.IntN(nGroups)),
+			Platform: plat,
+			Ring:     r.IntN(nRings),
+			Tier:     r.IntN(1 + r.IntN(3)),
+		}
+		for _, pkg := range []string{"openssl", "libc6", "curl"} {
+			if r.IntN(2) == 0 || len(h.Targets) == 0 && pkg == "curl" {
+				h.Targets = append(h.Targets, Target{Name: pkg, Arch: "amd64", Version: plat + "-" + pkg + "-1.1"})
+			}
+		}
+		switch r.IntN(3) {
+		case 0:
+			h.NeedsReboot = true
+		case 1:
+			h.RestartOnly = []string{"nginx", "sshd"}[:1+r.IntN(2)]
+		}
+		if h.NeedsReboot && r.IntN(2) == 0 {
+			h.RestartOnly = []string{"nginx"}
+		}
+		p.Hosts = append(p.Hosts, h)
+	}
+	return p
+}
+
+// job is a job the test fleet is running.
+type job struct {
+	host     string
+	phase    Phase
+	targets  []Target
+	deadline time.Time
+}
+
+// checker holds what the test knows from the actions it saw; it asserts the
+// invariants after every step.
+type checker struct {
+	t        testing.TB
+	seed     uint64
+	plan     Plan
+	jobs     map[string]job        // outstanding, by host
+	sent     map[string]int        // host/phase → times dispatched
+	pins     map[string]string     // pin key → version first dispatched
+	jobEnd   map[int]time.Time     // ring → latest job end (result or deadline)
+	health   map[int]map[string]healthRecord
+	started  map[int]bool          // rings that received a job
+	bound    int                   // budget + in flight at last install dispatch
+	kinds    map[string]ActionKind // host → reboot or restart
+	limitMax int
+}
+
+func (c *checker) fatalf(format string, args ...any) {
+	c.t.Helper()
+	c.t.Fatalf("seed %d: %s", c.seed, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) ringOf(s *State, host string) int { return s.p.Plan.Hosts[s.index[host]].Ring }
+
+// afterStep checks the invariants after Step(now) returned acts; statusBefore
+// is the status before the step.
+func (c *checker) afterStep(s *State, now time.Time, statusBefore Status, acts []Action) {
+	c.t.Helper()
+	p := &s.p.Plan
+	sum := s.Summary()
+	// Jobs past their deadline count as failed.
+	for host, j := range c.jobs {
+		if !now.Before(j.deadline) {
+			h := s.p.Hosts[s.index[host]]
+			if j.phase != PhaseRollback && !h.Failed {
+				c.fatalf("%s %s timed out but the host is not failed (%s)", host, j.phase, h.Status)
+			}
+			c.end(c.ringOf(s, host), j.deadline)
+			delete(c.jobs, host)
+		}
+	}
+	installs := 0
+	for _, a := range acts {
+		switch a.Kind {
+		case ActDispatch, ActReboot, ActRestart, ActRollback:
+			key := a.HostID + "/" + string(a.Phase)
+			c.sent[key]++
+			if c.sent[key] > 1 {
+				c.fatalf("%s dispatched twice", key)
+			}
+			if _, busy := c.jobs[a.HostID]; busy {
+				c.fatalf("host %s got %s while a job is out", a.HostID, a.Kind)
+			}
+			c.jobs[a.HostID] = job{a.HostID, a.Phase, a.Targets, a.Deadline}
+			if !a.Deadline.Equal(now.Add(p.JobTimeout)) {
+				c.fatalf("deadline %s, want now+timeout", a.Deadline)
+			}
+		}
+		if a.Kind == ActRollback {
+			continue
+		}
+		if a.Kind == ActDispatch || a.Kind == ActReboot || a.Kind == ActRestart {
+			hp := p.Hosts[s.index[a.HostID]]
+			if statusBefore != StatusRunning || sum.Status == StatusHalted || sum.Status == StatusCancelled {
+				c.fatalf("%s to %s while %s/%s", a.Kind, a.HostID, statusBefore, sum.Status)
+			}
+			if !c.windowOpen(hp.Group, now) {
+				c.fatalf("%s to %s (group %s) outside a window at %s", a.Kind, a.HostID, hp.Group, now)
+			}
+			if sum.Failed > s.budget {
+				c.fatalf("dispatch with %d failed > budget %d", sum.Failed, s.budget)
+			}
+			switch a.Kind {
+			case ActReboot:
+				if !hp.NeedsReboot {
+					c.fatalf("reboot for %s that does not need one", a.HostID)
+				}
+			case ActRestart:
+				if hp.NeedsReboot || len(hp.RestartOnly) == 0 || !slices.Equal(a.Services, hp.RestartOnly) {
+					c.fatalf("restart for %s: needs reboot %v, services %v", a.HostID, hp.NeedsReboot, a.Services)
+				}
+			}
+			if a.Kind != ActDispatch {
+				if k, ok := c.kinds[a.HostID]; ok && k != a.Kind {
+					c.fatalf("host %s got both %s and %s", a.HostID, k, a.Kind)
+				}
+				c.kinds[a.HostID] = a.Kind
+				continue
+			}
+			installs++
+			for _, t := range a.Targets {
+				k := pinKey(hp.Platform, t)
+				if v, ok := c.pins[k]; ok && v != t.Version {
+					c.fatalf("%s got %s %s, pinned %s", a.HostID, t.Name, t.Version, v)
+				}
+				c.pins[k] = t.Version
+			}
+			c.checkWaveOrder(s, hp.Ring, now)
+			// Reboot tiers: no lower tier of the same group and wave unfinished
+			// other than hosts dispatched... none at all.
+			for j, other := range p.Hosts {
+				if other.Ring == hp.Ring && other.Group == hp.Group && other.Tier < hp.Tier && s.p.Hosts[j].Status.unfinished() {
+					c.fatalf("%s (tier %d) dispatched while %s (tier %d) is %s", a.HostID, hp.Tier, other.HostID, other.Tier, s.p.Hosts[j].Status)
+				}
+			}
+		}
+	}
+	// In flight within the batch limit, all in the current wave.
+	inFlight := 0
+	for i := range s.p.Hosts {
+		h := &s.p.Hosts[i]
+		if h.Status == HostInFlight {
+			inFlight++
+			if p.Hosts[i].Ring != sum.Wave {
+				c.fatalf("%s in flight in ring %d, wave is %d", p.Hosts[i].HostID, p.Hosts[i].Ring, sum.Wave)
+			}
+		}
+		if h.Dispatched && !now.Before(h.DispatchedAt.Add(p.JobTimeout)) {
+			c.fatalf("%s still in flight past its deadline after Step", p.Hosts[i].HostID)
+		}
+	}
+	if inFlight != sum.InFlight || inFlight > s.limits[sum.Wave] {
+		c.fatalf("in flight %d (summary %d), limit %d", inFlight, sum.InFlight, s.limits[sum.Wave])
+	}
+	if installs > 0 {
+		c.bound = s.budget + inFlight
+	}
+	if sum.Failed > c.bound && sum.Failed > s.budget {
+		c.fatalf("failed %d > budget %d + in flight at last dispatch (%d)", sum.Failed, s.budget, c.bound-s.budget)
+	}
+	if sum.Failed > s.budget+c.limitMax {
+		c.fatalf("failed %d > budget %d + batch limit %d", sum.Failed, s.budget, c.limitMax)
+	}
+	if sum.Failed > s.budget && sum.Status == StatusRunning {
+		c.fatalf("failed %d > budget %d but still running", sum.Failed, s.budget)
+	}
+}
+
+func (c *checker) end(ring int, t time.Time) {
+	if t.After(c.jobEnd[ring]) {
+		c.jobEnd[ring] = t
+	}
+}
+
+func (c *checker) windowOpen(group string, now time.Time) bool {
+	for _, w := range c.plan.Windows[group] {
+		if !now.Before(w.Start) && !now.Add(c.plan.JobTimeout).After(w.End) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkWaveOrder asserts, at the first dispatch of ring r, that earlier
+// rings finished, soaked and passed their checks.
+func (c *checker) checkWaveOrder(s *State, r int, now time.Time) {
+	if c.started[r] {
+		return
+	}
+	c.started[r] = true
+	for i, hp := range s.p.Plan.Hosts {
+		if hp.Ring < r && s.p.Hosts[i].Status.unfinished() {
+			c.fatalf("ring %d started while %s of ring %d is %s", r, hp.HostID, hp.Ring, s.p.Hosts[i].Status)
+		}
+	}
+	for prev := range r {
+		if !c.started[prev] {
+			continue // empty ring
+		}
+		fin := c.jobEnd[prev]
+		if now.Before(fin.Add(s.p.Plan.Soak)) {
+			c.fatalf("ring %d started at %s before ring %d soaked (finished %s, soak %s)", r, now, prev, fin, s.p.Plan.Soak)
+		}
+		for _, chk := range s.p.Plan.HealthChecks {
+			rec, ok := c.health[prev][chk]
+			if !ok || !rec.OK || rec.At.Before(fin) {
+				c.fatalf("ring %d started without check %s ok on ring %d after %s (%+v)", r, chk, prev, fin, rec)
+			}
+		}
+	}
+}
+
+// scenario drives one random rollout; twin, if not nil, gets the same events
+// through a JSON round trip before every call and must act identically.
+func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome string) {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	plan := genPlan(r)
+	failPercent := []int{0, 1, 3, 10}[r.IntN(4)]
+	lostPercent := []int{0, 0, 1, 5}[r.IntN(4)] // jobs that never report
+	lost := map[string]bool{}
+	s, err := New(plan)
+	if err != nil {
+		t.Fatalf("seed %d: New: %v", seed, err)
+	}
+	var twin *State
+	if withTwin {
+		twin, _ = New(plan)
+	}
+	c := &checker{
+		t: t, seed: seed, plan: plan, jobs: map[string]job{}, sent: map[string]int{}, pins: map[string]string{},
+		jobEnd: map[int]time.Time{}, health: map[int]map[string]healthRecord{}, started: map[int]bool{},
+		kinds: map[string]ActionKind{},
+	}
+	for _, l := range s.limits {
+		c.limitMax = max(c.limitMax, l)
+	}
+	c.bound = s.budget
+	roundTrip := func() {
+		if twin == nil {
+			return
+		}
+		data, err := json.Marshal(twin)
+		if err != nil {
+			t.Fatalf("seed %d: marshal: %v", seed, err)
+		}
+		var back State
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatalf("seed %d: unmarshal: %v", seed, err)
+		}
+		twin = &back
+	}
+	same := func(what string, a, b any) {
+		if twin != nil && !reflect.DeepEqual(a, b) {
+			t.Fatalf("seed %d: %s differs after JSON round trip:\n%+v\n%+v", seed, what, a, b)
+		}
+	}
+	now := t0.Add(-30 * time.Minute)
+	var lastWake time.Time
+	var replay []func(*State) error
+	for steps = 0; steps < 3000 && now.Before(t0.Add(60*24*time.Hour)); steps++ {
+		// Events.
+		{ // results for most outstanding jobs
+			hosts := make([]string, 0, len(c.jobs))
+			for h := range c.jobs {
+				hosts = append(hosts, h)
+			}
+			slices.Sort(hosts)
+			for _, h := range hosts {
+				j := c.jobs[h]
+				key := h + "/" + string(j.phase)
+				if _, seen := lost[key]; !seen {
+					lost[key] = r.IntN(100) < lostPercent
+				}
+				if lost[key] || r.IntN(5) == 0 || !now.Before(j.deadline) {
+					continue
+				}
+				ok := r.IntN(100) >= failPercent
+				installed := map[string]string{}
+				for _, tg := range j.targets {
+					installed[tg.Name] = tg.Version
+				}
+				if ok && j.phase == PhaseInstall && failPercent > 0 && r.IntN(100) < failPercent {
+					installed[j.targets[0].Name] = "0.9" // verification must catch it
+				}
+				at, phase := now, j.phase
+				ev := func(st *State) error { return st.HostResult(at, h, phase, ok, installed, "test") }
+				if err := ev(s); err != nil {
+					t.Fatalf("seed %d: result %s %s: %v", seed, h, phase, err)
+				}
+				if twin != nil {
+					if err := ev(twin); err != nil {
+						t.Fatalf("seed %d: twin result: %v", seed, err)
+					}
+				}
+				delete(c.jobs, h)
+				c.end(c.ringOf(s, h), now)
+				replay = append(replay, ev)
+			}
+		}
+		switch k := r.IntN(100); {
+		case k < 50: // health checks for the current wave
+			w := s.p.Wave
+			for _, chk := range plan.HealthChecks {
+				ok := r.IntN(200) != 0
+				at := now
+				ev := func(st *State) error { return st.HealthResult(at, w, chk, ok) }
+				err1 := ev(s)
+				if twin != nil {
+					same("health error", err1, ev(twin))
+				}
+				if err1 == nil {
+					if c.health[w] == nil {
+						c.health[w] = map[string]healthRecord{}
+					}
+					if rec, seen := c.health[w][chk]; !seen || !now.Before(rec.At) {
+						c.health[w][chk] = healthRecord{ok, now}
+					}
+				}
+			}
+		case k < 52:
+			reason := "operator"
+			_ = s.Halt(now, reason)
+			if twin != nil {
+				_ = twin.Halt(now, reason)
+			}
+		case k < 60:
+			if s.p.Status == StatusHalted && r.IntN(2) == 0 {
+				err1 := s.Resume(now, "second")
+				if twin != nil {
+					same("resume", err1, twin.Resume(now, "second"))
+				}
+			}
+		case k < 61 && r.IntN(5) == 0:
+			_ = s.Cancel(now, "test")
+			if twin != nil {
+				_ = twin.Cancel(now, "test")
+			}
+		case k < 64: // newer versions offered for a pending host
+			i := r.IntN(len(plan.Hosts))
+			if s.p.Hosts[i].Status == HostPending {
+				offer := slices.Clone(s.p.Hosts[i].Targets)
+				for j := range offer {
+					offer[j].Version += "+new"
+				}
+				clamps, err := s.UpdateTargets(plan.Hosts[i].HostID, offer)
+				if err != nil {
+					t.Fatalf("seed %d: UpdateTargets: %v", seed, err)
+				}
+				for _, cl := range clamps {
+					if cl.Pinned != c.pins[pinKey(plan.Hosts[i].Platform, cl.Offered)] {
+						t.Fatalf("seed %d: clamp %+v does not match pin", seed, cl)
+					}
+				}
+				if twin != nil {
+					twin.UpdateTargets(plan.Hosts[i].HostID, offer)
+				}
+			}
+		case k < 67 && len(replay) > 0: // a replayed result changes nothing
+			ev := replay[r.IntN(len(replay))]
+			before, _ := json.Marshal(s)
+			if err := ev(s); err == nil {
+				t.Fatalf("seed %d: replayed result accepted", seed)
+			}
+			after, _ := json.Marshal(s)
+			if string(before) != string(after) {
+				t.Fatalf("seed %d: replayed result changed the state", seed)
+			}
+			if err := s.HostResult(now, "nobody", PhaseInstall, true, nil, ""); err == nil {
+				t.Fatalf("seed %d: result for unknown host accepted", seed)
+			}
+		}
+		// Clock.
+		switch k := r.IntN(10); {
+		case k < 4 && !lastWake.IsZero() && lastWake.After(now):
+			now = lastWake
+		case k < 9:
+			now = now.Add(time.Duration(1+r.IntN(20)) * time.Minute)
+		case r.IntN(4) == 0:
+			now = now.Add(time.Duration(1+r.IntN(48)) * time.Hour)
+		}
+		before := s.p.Status
+		acts := s.Step(now)
+		roundTrip()
+		if twin != nil {
+			same("actions", acts, twin.Step(now))
+		}
+		c.afterStep(s, now, before, acts)
+		// Idempotence: stepping again at the same time hands out no job.
+		again := s.Step(now)
+		for _, a := range again {
+			if a.Kind != ActWait && a.Kind != ActHalted && a.Kind != ActCancelled && a.Kind != ActCompleted {
+				t.Fatalf("seed %d: second Step at the same time returned %s for %s", seed, a.Kind, a.HostID)
+			}
+		}
+		if twin != nil {
+			twin.Step(now)
+		}
+		lastWake = time.Time{}
+		last := acts[len(acts)-1]
+		lastWake = last.WakeAt
+		if steps%50 == 0 {
+			checkDerived(t, seed, s)
+		}
+		switch {
+		case last.Kind == ActCompleted, last.Kind == ActCancelled && len(c.jobs) == 0:
+			if twin != nil {
+				a, _ := json.Marshal(s)
+				b, _ := json.Marshal(twin)
+				same("final state", string(a), string(b))
+			}
+			return steps, string(last.Kind)
+		case last.Kind == ActHalted && s.failed > s.budget && len(c.jobs) == 0:
+			return steps, "over budget"
+		}
+	}
+	return steps, "stalled"
+}
+
+// checkDerived compares the incremental indexes with a fresh rebuild.
+func checkDerived(t testing.TB, seed uint64, s *State) {
+	t.Helper()
+	fresh := &State{p: s.p}
+	fresh.rebuild()
+	if s.inFlight != fresh.inFlight || s.failed != fresh.failed || !slices.Equal(s.unfinished, fresh.unfinished) ||
+		!slices.Equal(s.active, fresh.active) || !slices.Equal(s.pending[s.p.Wave], fresh.pending[s.p.Wave]) {
+		t.Fatalf("seed %d: derived indexes drifted: inflight %d/%d failed %d/%d unfinished %v/%v active %v/%v",
+			seed, s.inFlight, fresh.inFlight, s.failed, fresh.failed, s.unfinished, fresh.unfinished, s.active, fresh.active)
+	}
+	for k, v := range fresh.tierLeft {
+		if s.tierLeft[k] != v {
+			t.Fatalf("seed %d: tierLeft[%v] = %d, want %d", seed, k, s.tierLeft[k], v)
+		}
+	}
+}
+
+// TestProperties runs thousands of random rollouts and checks every
+// invariant of the package doc after every step; one in twenty also runs a
+// twin that is serialised and restored before every Step and must act the
+// same.
+func TestProperties(t *testing.T) {
+	n := 6000
+	if testing.Short() {
+		n = 600
+	}
+	outcomes := map[string]int{}
+	total := 0
+	for seed := range uint64(n) {
+		steps, outcome := scenario(t, seed, seed%20 == 0)
+		total += steps
+		outcomes[outcome]++
+	}
+	t.Logf("%d scenarios, %d steps, outcomes %v", n, total, outcomes)
+}

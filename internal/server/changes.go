@@ -1,0 +1,675 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/policy"
+	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/rollout"
+	"github.com/patchbay/patchbay/internal/schedule"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// Change states.
+const (
+	ChangeDraft           = "draft"
+	ChangePendingApproval = "pending-approval"
+	ChangeApproved        = "approved"
+	ChangeRejected        = "rejected"
+	ChangeRunning         = "running"
+	ChangeHalted          = "halted"
+	ChangeCompleted       = "completed"
+	ChangeCancelled       = "cancelled"
+)
+
+// ChangeSpec is what an operator asks for.
+type ChangeSpec struct {
+	Title      string          `json:"title"`
+	Groups     []string        `json:"groups"`
+	Packages   []PackageTarget `json:"packages,omitempty"`   // explicit name@version
+	Advisories []string        `json:"advisories,omitempty"` // fix these advisories' open findings
+	// Rollout parameters.
+	BatchSize      int      `json:"batch_size,omitempty"`
+	BatchPercent   int      `json:"batch_percent,omitempty"`
+	FailureBudget  int      `json:"failure_budget,omitempty"`
+	FailurePercent int      `json:"failure_percent,omitempty"`
+	Soak           string   `json:"soak,omitempty"`        // duration
+	JobTimeout     string   `json:"job_timeout,omitempty"` // duration, default 30m
+	HealthChecks   []string `json:"health_checks,omitempty"`
+	AutoRollback   bool     `json:"auto_rollback,omitempty"`
+	// IgnoreWindows runs outside maintenance windows (for an emergency);
+	// it is shown to the approver.
+	IgnoreWindows bool `json:"ignore_windows,omitempty"`
+}
+
+// PackageTarget is an explicit package version.
+type PackageTarget struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// ChangeView is a change as the API shows it.
+type ChangeView struct {
+	ID         string              `json:"id"`
+	Title      string              `json:"title"`
+	State      string              `json:"state"`
+	Author     string              `json:"author"`
+	ApprovedBy string              `json:"approved_by,omitempty"`
+	ApprovedAt *time.Time          `json:"approved_at,omitempty"`
+	CreatedAt  time.Time           `json:"created_at"`
+	Spec       ChangeSpec          `json:"spec"`
+	Plan       rollout.Plan        `json:"plan"`
+	Summary    *rollout.Summary    `json:"summary,omitempty"`
+	Hosts      []rollout.HostView  `json:"hosts,omitempty"`
+	History    []store.ChangeEvent `json:"history,omitempty"`
+}
+
+func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (ChangeView, error) {
+	v := ChangeView{ID: c.ID, Title: c.Title, State: c.State, Author: c.Author, ApprovedBy: c.ApprovedBy, ApprovedAt: c.ApprovedAt, CreatedAt: c.CreatedAt}
+	if err := json.Unmarshal(c.Spec, &v.Spec); err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(c.Plan, &v.Plan); err != nil {
+		return v, err
+	}
+	if len(c.Engine) > 0 {
+		var st rollout.State
+		if err := json.Unmarshal(c.Engine, &st); err != nil {
+			return v, err
+		}
+		sum := st.Summary()
+		v.Summary = &sum
+		if detail {
+			for _, hp := range v.Plan.Hosts {
+				if h, ok := st.Host(hp.HostID); ok {
+					v.Hosts = append(v.Hosts, h)
+				}
+			}
+		}
+	}
+	if detail {
+		h, err := s.store.ChangeHistory(ctx, c.ID)
+		if err != nil {
+			return v, err
+		}
+		v.History = h
+	}
+	return v, nil
+}
+
+func parseDur(field, v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, errBadRequest(fmt.Sprintf("%s: %q is not a duration such as 30m", field, v))
+	}
+	return d, nil
+}
+
+// buildPlan turns a spec into the hosts, exact versions, waves and windows.
+func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, error) {
+	_, org := s.org.get()
+	if len(spec.Groups) == 0 {
+		return rollout.Plan{}, errBadRequest("groups: name at least one target group")
+	}
+	if len(spec.Packages) == 0 && len(spec.Advisories) == 0 {
+		return rollout.Plan{}, errBadRequest("packages or advisories: say what to install")
+	}
+	if len(org.Rings) == 0 {
+		return rollout.Plan{}, errBadRequest("the organisation defines no rings; apply one first")
+	}
+	soak, err := parseDur("soak", spec.Soak, 0)
+	if err != nil {
+		return rollout.Plan{}, err
+	}
+	timeout, err := parseDur("job_timeout", spec.JobTimeout, 30*time.Minute)
+	if err != nil {
+		return rollout.Plan{}, err
+	}
+	plan := rollout.Plan{Rings: org.Rings, BatchSize: spec.BatchSize, BatchPercent: spec.BatchPercent,
+		FailureBudget: spec.FailureBudget, FailurePercent: spec.FailurePercent, Soak: soak, JobTimeout: timeout,
+		HealthChecks: spec.HealthChecks, AutoRollback: spec.AutoRollback, Windows: map[string][]rollout.Window{}}
+	if plan.BatchSize == 0 && plan.BatchPercent == 0 {
+		plan.BatchSize = 1
+	}
+	hosts, err := s.allHosts(ctx)
+	if err != nil {
+		return plan, err
+	}
+	now := s.now()
+	for _, gname := range spec.Groups {
+		g, err := s.findGroup(org, gname)
+		if err != nil {
+			return plan, errBadRequest(fmt.Sprintf("groups: %q is not a group", gname))
+		}
+		ring := slices.Index(org.Rings, g.Ring)
+		var ws []schedule.Window
+		for _, w := range g.Windows {
+			ws = append(ws, toWindow(w))
+		}
+		if spec.IgnoreWindows {
+			plan.Windows[g.Name] = []rollout.Window{{Start: now.Add(-time.Minute), End: now.AddDate(1, 0, 0)}}
+		} else if len(ws) > 0 {
+			occ, err := schedule.Next(ws, freezesFor(org, g.Team), now, 200)
+			if err != nil {
+				return plan, err
+			}
+			for _, o := range occ {
+				plan.Windows[g.Name] = append(plan.Windows[g.Name], rollout.Window{Start: o.Start, End: o.End})
+			}
+		}
+		for _, h := range hosts {
+			hi := hostInfo(h)
+			if !g.Selector.Selects(hi) || slices.ContainsFunc(plan.Hosts, func(p rollout.HostPlan) bool { return p.HostID == h.ID }) {
+				continue
+			}
+			targets, err := s.hostTargets(ctx, h, spec)
+			if err != nil {
+				return plan, err
+			}
+			if len(targets) == 0 {
+				continue
+			}
+			tier, _ := g.TierOf(hi)
+			tierIdx := slices.IndexFunc(g.RebootOrder, func(t policy.RebootTier) bool { return t.Tier == tier })
+			if tierIdx < 0 {
+				tierIdx = len(g.RebootOrder)
+			}
+			reboot := g.Reboot == policy.RebootAlways || (g.Reboot != policy.RebootNever && h.Facts.RebootRequired)
+			plan.Hosts = append(plan.Hosts, rollout.HostPlan{HostID: h.ID, Group: g.Name, Ring: ring, Tier: tierIdx,
+				Platform: h.Facts.OS.ID + "-" + h.Facts.OS.VersionID, Targets: targets, NeedsReboot: reboot})
+		}
+	}
+	if len(plan.Hosts) == 0 {
+		return plan, errBadRequest("no host in these groups needs these packages")
+	}
+	sort.SliceStable(plan.Hosts, func(i, j int) bool { return plan.Hosts[i].Ring < plan.Hosts[j].Ring })
+	return plan, nil
+}
+
+// hostTargets is what one host gets: the explicit versions of packages it
+// has installed at another version, and the fixed versions of the named
+// advisories' open findings.
+func (s *Server) hostTargets(ctx context.Context, h store.Host, spec ChangeSpec) ([]rollout.Target, error) {
+	var out []rollout.Target
+	add := func(t rollout.Target) {
+		if !slices.ContainsFunc(out, func(o rollout.Target) bool { return o.Name == t.Name && o.Arch == t.Arch }) {
+			out = append(out, t)
+		}
+	}
+	if len(spec.Packages) > 0 {
+		pkgs, err := s.store.ListHostPackages(ctx, h.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, want := range spec.Packages {
+			for _, p := range pkgs {
+				if p.Name == want.Name && p.Version != want.Version {
+					add(rollout.Target{Name: p.Name, Arch: p.Arch, Version: want.Version})
+				}
+			}
+		}
+	}
+	for _, adv := range spec.Advisories {
+		fs, _, err := s.store.ListFindings(ctx, store.FindingFilter{HostID: h.ID, AdvisoryID: adv, Limit: 10000})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			if f.FixedVersion != "" {
+				add(rollout.Target{Name: f.Name, Arch: f.Arch, Version: f.FixedVersion})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) handleCreateChange(w http.ResponseWriter, r *http.Request) error {
+	var spec ChangeSpec
+	if err := decodeJSON(w, r, 1<<20, &spec); err != nil {
+		return err
+	}
+	if strings.TrimSpace(spec.Title) == "" {
+		return errBadRequest("title is required")
+	}
+	for _, p := range spec.Packages {
+		if !protocolValidPackage(p.Name, p.Version) {
+			return errBadRequest(fmt.Sprintf("packages: %q@%q is not a valid package name and version", p.Name, p.Version))
+		}
+	}
+	plan, err := s.buildPlan(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	if _, err := rollout.New(plan); err != nil {
+		return errBadRequest(err.Error())
+	}
+	specJSON, _ := json.Marshal(spec)
+	planJSON, _ := json.Marshal(plan)
+	c := store.Change{ID: uuid.NewString(), Title: spec.Title, State: ChangeDraft, Author: principalName(r.Context(), s),
+		Spec: specJSON, Plan: planJSON, CreatedAt: s.now()}
+	if err := s.store.CreateChange(r.Context(), c, c.Author); err != nil {
+		return err
+	}
+	v, err := s.changeView(r.Context(), c, false)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, v)
+}
+
+func protocolValidPackage(name, version string) bool {
+	j := protocol.Job{ID: "x", HostID: "x", Seq: 1, NotBefore: time.Unix(0, 0), Expires: time.Unix(1, 0), Action: protocol.ActionInstall,
+		Packages: []protocol.JobPackage{{Name: name, Version: version}}}
+	return j.Validate() == nil
+}
+
+func (s *Server) handleListChanges(w http.ResponseWriter, r *http.Request) error {
+	cs, err := s.store.ListChanges(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]ChangeView, 0, len(cs))
+	for _, c := range cs {
+		v, err := s.changeView(r.Context(), c, false)
+		if err != nil {
+			return err
+		}
+		v.Plan.Hosts = nil
+		out = append(out, v)
+	}
+	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})
+}
+
+func (s *Server) handleGetChange(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.store.GetChange(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v, err := s.changeView(r.Context(), c, true)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, v)
+}
+
+// transition changes a change's state under optimistic concurrency.
+func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Change, actor string) (string, error)) (store.Change, error) {
+	actor := principalName(ctx, s)
+	for range 5 {
+		c, err := s.store.GetChange(ctx, id)
+		if err != nil {
+			return c, err
+		}
+		detail, err := fn(&c, actor)
+		if err != nil {
+			return c, err
+		}
+		now := s.now()
+		_, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c,
+			Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail}}, now)
+		if errors.Is(err, store.ErrRevisionMismatch) {
+			continue
+		}
+		s.log.Info("change", "id", id, "state", c.State, "by", actor, "detail", detail)
+		return c, err
+	}
+	return store.Change{}, &Error{http.StatusConflict, "conflict", "the change kept changing; try again"}
+}
+
+func wrongState(c *store.Change, want ...string) error {
+	return &Error{http.StatusConflict, "conflict", fmt.Sprintf("change %s is %s; this needs %s", c.ID, c.State, strings.Join(want, " or "))}
+}
+
+func (s *Server) changeAction(w http.ResponseWriter, r *http.Request, fn func(c *store.Change, actor string) (string, error)) error {
+	c, err := s.transition(r.Context(), r.PathValue("id"), fn)
+	if err != nil {
+		return err
+	}
+	v, err := s.changeView(r.Context(), c, false)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, v)
+}
+
+func (s *Server) handleSubmitChange(w http.ResponseWriter, r *http.Request) error {
+	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
+		if c.State != ChangeDraft {
+			return "", wrongState(c, ChangeDraft)
+		}
+		c.State = ChangePendingApproval
+		return "submitted for approval", nil
+	})
+}
+
+func (s *Server) handleApproveChange(w http.ResponseWriter, r *http.Request) error {
+	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
+		if c.State != ChangePendingApproval {
+			return "", wrongState(c, ChangePendingApproval)
+		}
+		if actor == c.Author {
+			return "", errForbidden(fmt.Sprintf("%s wrote this change; another approver must approve it", actor))
+		}
+		now := s.now()
+		c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, actor, &now
+		return "approved by " + actor, nil
+	})
+}
+
+func (s *Server) handleRejectChange(w http.ResponseWriter, r *http.Request) error {
+	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
+		if c.State != ChangePendingApproval {
+			return "", wrongState(c, ChangePendingApproval)
+		}
+		c.State = ChangeRejected
+		return "rejected by " + actor, nil
+	})
+}
+
+func (s *Server) handleStartChange(w http.ResponseWriter, r *http.Request) error {
+	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
+		if c.State != ChangeApproved {
+			return "", wrongState(c, ChangeApproved)
+		}
+		var plan rollout.Plan
+		if err := json.Unmarshal(c.Plan, &plan); err != nil {
+			return "", err
+		}
+		st, err := rollout.New(plan)
+		if err != nil {
+			return "", errBadRequest(err.Error())
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return "", err
+		}
+		c.State, c.Engine = ChangeRunning, b
+		return fmt.Sprintf("started: %d hosts in %d rings", len(plan.Hosts), len(plan.Rings)), nil
+	})
+}
+
+func (s *Server) engineAction(w http.ResponseWriter, r *http.Request, want []string, fn func(st *rollout.State, c *store.Change, actor string) (string, error)) error {
+	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
+		if !slices.Contains(want, c.State) {
+			return "", wrongState(c, want...)
+		}
+		var st rollout.State
+		if err := json.Unmarshal(c.Engine, &st); err != nil {
+			return "", err
+		}
+		detail, err := fn(&st, c, actor)
+		if err != nil {
+			return "", &Error{http.StatusConflict, "conflict", err.Error()}
+		}
+		b, err := json.Marshal(&st)
+		if err != nil {
+			return "", err
+		}
+		c.Engine = b
+		switch st.Summary().Status {
+		case rollout.StatusHalted:
+			c.State = ChangeHalted
+		case rollout.StatusRunning:
+			c.State = ChangeRunning
+		case rollout.StatusCancelled:
+			c.State = ChangeCancelled
+		}
+		return detail, nil
+	})
+}
+
+func (s *Server) handleHaltChange(w http.ResponseWriter, r *http.Request) error {
+	return s.engineAction(w, r, []string{ChangeRunning}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
+		return "halted by " + actor, st.Halt(s.now(), "halted by "+actor)
+	})
+}
+
+func (s *Server) handleResumeChange(w http.ResponseWriter, r *http.Request) error {
+	return s.engineAction(w, r, []string{ChangeHalted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
+		return "resumed by " + actor, st.Resume(s.now(), actor)
+	})
+}
+
+func (s *Server) handleRollbackChange(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Hosts []string `json:"hosts"` // empty: every host that finished its install
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, 1<<20, &req); err != nil {
+			return err
+		}
+	}
+	return s.engineAction(w, r, []string{ChangeRunning, ChangeHalted, ChangeCompleted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
+		hosts := req.Hosts
+		if len(hosts) == 0 {
+			var plan rollout.Plan
+			_ = json.Unmarshal(c.Plan, &plan)
+			for _, hp := range plan.Hosts {
+				if h, ok := st.Host(hp.HostID); ok && (h.Status == rollout.HostSucceeded || h.Status == rollout.HostFailed) {
+					hosts = append(hosts, hp.HostID)
+				}
+			}
+		}
+		if c.State == ChangeCompleted {
+			c.State = ChangeRunning
+		}
+		return fmt.Sprintf("rollback of %d hosts requested by %s", len(hosts), actor), st.RollBack(s.now(), "requested by "+actor, hosts...)
+	})
+}
+
+// engineLoop steps every running or halted change.
+func (s *Server) engineLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.EngineInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cs, err := s.store.ListChanges(ctx, ChangeRunning, ChangeHalted)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("engine: list changes", "err", err)
+			}
+			continue
+		}
+		for _, c := range cs {
+			if err := s.stepChange(ctx, c); err != nil && !errors.Is(err, store.ErrRevisionMismatch) && ctx.Err() == nil {
+				s.log.Error("engine: step", "change", c.ID, "err", err)
+			}
+		}
+	}
+}
+
+// stepChange runs the engine once and stores its new state with the jobs
+// it decided, in one transaction.
+func (s *Server) stepChange(ctx context.Context, c store.Change) error {
+	var st rollout.State
+	if err := json.Unmarshal(c.Engine, &st); err != nil {
+		return err
+	}
+	var plan rollout.Plan
+	if err := json.Unmarshal(c.Plan, &plan); err != nil {
+		return err
+	}
+	now := s.now()
+	acts := st.Step(now)
+	var jobs []store.Job
+	var events []string
+	for _, a := range acts {
+		var job protocol.Job
+		switch a.Kind {
+		case rollout.ActDispatch:
+			job = protocol.Job{Action: protocol.ActionInstall}
+			for _, t := range a.Targets {
+				job.Packages = append(job.Packages, protocol.JobPackage{Name: t.Name, Arch: t.Arch, Version: t.Version})
+			}
+		case rollout.ActReboot:
+			job = protocol.Job{Action: protocol.ActionReboot}
+		case rollout.ActRollback:
+			prev, err := s.previousVersions(ctx, c.ID, a.HostID)
+			if err != nil {
+				return err
+			}
+			job = protocol.Job{Action: protocol.ActionInstall, Rollback: true}
+			for _, t := range hostTargets(plan, a.HostID) {
+				v, ok := prev[t.Name+":"+t.Arch]
+				if !ok {
+					v, ok = prev[t.Name]
+				}
+				if ok && v != "" {
+					job.Packages = append(job.Packages, protocol.JobPackage{Name: t.Name, Arch: t.Arch, Version: v})
+				}
+			}
+			if len(job.Packages) == 0 {
+				events = append(events, "rollback of "+a.HostID+": no recorded previous versions")
+				continue
+			}
+		case rollout.ActHalted:
+			if c.State != ChangeHalted {
+				c.State = ChangeHalted
+				events = append(events, "halted: "+a.Reason)
+			}
+			continue
+		case rollout.ActCancelled:
+			c.State = ChangeCancelled
+			continue
+		case rollout.ActCompleted:
+			if c.State != ChangeCompleted {
+				c.State = ChangeCompleted
+				events = append(events, "completed: every wave passed and every host was verified")
+			}
+			continue
+		default:
+			continue
+		}
+		job.ID, job.HostID, job.ChangeID = uuid.NewString(), a.HostID, c.ID
+		job.NotBefore, job.Expires = now.Add(-time.Minute), a.Deadline
+		phase := string(a.Phase)
+		jobs = append(jobs, store.Job{ID: job.ID, ChangeID: c.ID, HostID: a.HostID, Phase: phase, Sign: func(seq uint64) ([]byte, error) {
+			j := job
+			j.Seq = seq
+			env, err := protocol.SignJob(s.jobKey, j)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(env)
+		}})
+		events = append(events, fmt.Sprintf("%s job for %s", phase, a.HostID))
+	}
+	if len(jobs) == 0 && len(events) == 0 {
+		// Nothing decided: keep the engine's clock-only changes (expired
+		// jobs) too, but only when something in it changed.
+		b, _ := json.Marshal(&st)
+		if string(b) == string(c.Engine) {
+			return nil
+		}
+	}
+	b, err := json.Marshal(&st)
+	if err != nil {
+		return err
+	}
+	c.Engine = b
+	if sum := st.Summary(); sum.Status == rollout.StatusHalted && c.State == ChangeRunning {
+		c.State = ChangeHalted
+	}
+	var ev *store.ChangeEvent
+	if len(events) > 0 {
+		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
+	}
+	_, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now)
+	return err
+}
+
+func hostTargets(plan rollout.Plan, hostID string) []rollout.Target {
+	for _, hp := range plan.Hosts {
+		if hp.HostID == hostID {
+			return hp.Targets
+		}
+	}
+	return nil
+}
+
+// previousVersions are the versions a host's install job replaced, as the
+// agent recorded them before installing.
+func (s *Server) previousVersions(ctx context.Context, changeID, hostID string) (map[string]string, error) {
+	jobs, err := s.store.ChangeJobs(ctx, changeID)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		if j.HostID == hostID && j.Phase == string(rollout.PhaseInstall) && len(j.Result) > 0 {
+			var res protocol.JobResult
+			if err := json.Unmarshal(j.Result, &res); err != nil {
+				return nil, err
+			}
+			return res.Previous, nil
+		}
+	}
+	return nil, nil
+}
+
+// handleJobResult takes an agent's result for one of its jobs: recorded
+// once, fed to the change's engine, and the host's findings reconciled.
+func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) error {
+	h := hostFrom(r.Context())
+	var res protocol.JobResult
+	if err := decodeJSON(w, r, 4<<20, &res); err != nil {
+		return err
+	}
+	if err := res.Validate(); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(res)
+	now := s.now()
+	job, err := s.store.FinishJob(r.Context(), h.ID, res.JobID, b, now)
+	if errors.Is(err, store.ErrConflict) {
+		return &Error{http.StatusConflict, "conflict", "this job's result was recorded already"}
+	}
+	if err != nil {
+		return err
+	}
+	for range 10 {
+		c, err := s.store.GetChange(r.Context(), job.ChangeID)
+		if err != nil {
+			return err
+		}
+		var st rollout.State
+		if err := json.Unmarshal(c.Engine, &st); err != nil {
+			return err
+		}
+		if err := st.HostResult(now, h.ID, rollout.Phase(job.Phase), res.OK, res.Installed, res.Detail); err != nil {
+			s.log.Warn("job result not applied", "change", c.ID, "host", h.ID, "err", err)
+			break
+		}
+		c.Engine, _ = json.Marshal(&st)
+		detail := fmt.Sprintf("%s of %s: ok=%t %s", job.Phase, h.Hostname, res.OK, res.Detail)
+		_, err = s.store.UpdateChange(r.Context(), c.Revision, store.ChangeUpdate{Change: c,
+			Event: &store.ChangeEvent{At: now, Actor: "host:" + h.Hostname, Kind: "result", Detail: detail}}, now)
+		if errors.Is(err, store.ErrRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	_ = s.audit.record(actx, auditEntryForJob(h.Hostname, job, res))
+	s.vulns.enqueue(h.ID)
+	return writeJSON(w, 200, map[string]string{"status": "recorded"})
+}
