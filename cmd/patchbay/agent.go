@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/agent"
@@ -21,6 +23,9 @@ type agentFlags struct {
 	root        string
 	once        bool
 	interval    time.Duration
+	noJobs      bool
+	hooks       string
+	reboot      []string
 }
 
 func newAgentCmd() *cobra.Command {
@@ -41,17 +46,27 @@ func newAgentCmd() *cobra.Command {
 	fl.StringVar(&f.root, "root", "/", "read (and for jobs, change) the host image mounted here")
 	fl.BoolVar(&f.once, "once", false, "check in once, run pending jobs, and exit")
 	fl.DurationVar(&f.interval, "interval", 0, "check-in interval (default: the server's)")
+	fl.BoolVar(&f.noJobs, "no-jobs", false, "report inventory only; run no jobs")
+	fl.StringVar(&f.hooks, "hooks", agent.DefaultHooksPath, "JSON file naming the hooks and health checks jobs may run (name → argv); missing: none")
+	fl.StringSliceVar(&f.reboot, "reboot-command", []string{"/usr/bin/systemctl", "reboot"}, "command that reboots the host (argv, comma-separated)")
 	return cmd
 }
 
 func runAgent(ctx context.Context, log *slog.Logger, server, ca string, f agentFlags) error {
-	a, err := agent.New(agent.Config{
+	collector := inventory.Collector{Root: f.root, Runner: inventory.ExecRunner{}, Now: time.Now}
+	cfg := agent.Config{
 		Server: server, EnrollToken: f.enrollToken, CAFile: ca,
 		State:     agent.DirState{Dir: f.stateDir},
-		Collector: inventory.Collector{Root: f.root, Runner: inventory.ExecRunner{}, Now: time.Now},
+		Collector: collector,
 		Updates:   pkgUpdates{pkgmgr.Manager{Root: f.root, Runner: pkgmgr.ExecRunner{}}},
 		Logger:    log, Interval: f.interval,
-	})
+	}
+	if !f.noJobs {
+		if err := setupJobs(ctx, &cfg, collector, f, log); err != nil {
+			return err
+		}
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -121,4 +136,74 @@ func (p pkgUpdates) AvailableUpdates(ctx context.Context, format inventory.Forma
 		out = append(out, protocol.Update{Name: u.Name, Arch: u.Arch, Version: u.Version, Repo: u.Repo})
 	}
 	return out, nil
+}
+
+// setupJobs lets the agent run signed jobs: its local hooks, the durable
+// sequence and journal in the state directory, and an executor driving the
+// host's package manager.
+func setupJobs(ctx context.Context, cfg *agent.Config, c inventory.Collector, f agentFlags, log *slog.Logger) error {
+	hooks, err := agent.LoadHooks(f.hooks)
+	if errors.Is(err, os.ErrNotExist) {
+		hooks = agent.Hooks{}
+	} else if err != nil {
+		return err
+	}
+	seq, err := agent.OpenSeqFile(filepath.Join(f.stateDir, "job-seq.json"))
+	if err != nil {
+		return err
+	}
+	snap, err := c.Collect(ctx)
+	if err != nil {
+		return fmt.Errorf("collect inventory: %w", err)
+	}
+	cfg.Hooks, cfg.Seq = hooks, seq
+	cfg.Journal = agent.FileJournal{Path: filepath.Join(f.stateDir, "job-journal.json")}
+	cfg.Executor = hostExecutor{m: pkgmgr.Manager{Format: snap.Facts.PackageFormat, Root: f.root, Runner: pkgmgr.ExecRunner{}},
+		reboot: f.reboot, log: log}
+	return nil
+}
+
+// hostExecutor carries out accepted jobs on this host (or the image under
+// --root): package operations through pkgmgr, commands as argv only.
+type hostExecutor struct {
+	m      pkgmgr.Manager
+	reboot []string
+	log    *slog.Logger
+}
+
+func (e hostExecutor) Install(ctx context.Context, pkgs []protocol.JobPackage) ([]byte, error) {
+	if out, err := e.m.Refresh(ctx); err != nil {
+		e.log.Warn("refreshing package lists failed; installing from the lists at hand", "err", err, "output", string(out))
+	}
+	targets := make([]pkgmgr.Target, 0, len(pkgs))
+	for _, p := range pkgs {
+		targets = append(targets, pkgmgr.Target{Name: p.Name, Arch: p.Arch, Version: p.Version})
+	}
+	return e.m.Install(ctx, targets)
+}
+
+func (e hostExecutor) Reboot(ctx context.Context) error {
+	if len(e.reboot) == 0 {
+		return errors.New("no reboot command")
+	}
+	out, err := exec.CommandContext(ctx, e.reboot[0], e.reboot[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+func (e hostExecutor) Run(ctx context.Context, argv []string) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("empty command")
+	}
+	return exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+}
+
+func (e hostExecutor) Repair(ctx context.Context) error {
+	out, err := e.m.Repair(ctx)
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
 }

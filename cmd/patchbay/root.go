@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newCalendarsCmd(g),
 		newExceptionsCmd(g),
 		newAuditCmd(g),
+		newChangesCmd(g),
 	)
 	return root
 }

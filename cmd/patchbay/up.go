@@ -43,7 +43,7 @@ func newUpCmd() *cobra.Command {
 			agentErr := make(chan error, 1)
 			go func() {
 				agentErr <- runAgent(ctx, log.With("component", "agent"), rs.url, caFile,
-					agentFlags{enrollToken: token, stateDir: stateDir, root: root, interval: cfg.CheckinInterval})
+					agentFlags{enrollToken: token, stateDir: stateDir, root: root, interval: cfg.CheckinInterval, noJobs: true})
 			}()
 			fmt.Fprintf(out, "This machine is enrolled by the built-in agent (state in %s).\n", stateDir)
 			fmt.Fprintf(out, "  patchbay hosts list; patchbay hosts show %s\n", mustHostname())

@@ -120,3 +120,56 @@ func (m Manager) root() (string, error) {
 	}
 	return abs, nil
 }
+
+// Refresh updates the package lists from the configured repositories
+// (apt-get update, dnf makecache, apk update), so that an exact version a
+// job names can be found. Jobs call it before installing; check-ins never
+// do.
+func (m Manager) Refresh(ctx context.Context) ([]byte, error) {
+	root, err := m.root()
+	if err != nil {
+		return nil, err
+	}
+	switch m.Format {
+	case inventory.FormatDpkg:
+		args := aptRootOptions(root)
+		if root != "" {
+			// The image's lists directory may not be readable by _apt.
+			args = append(args, "-o", "APT::Sandbox::User=root")
+		}
+		return m.runner().Run(ctx, "apt-get", append(args, "--quiet", "update")...)
+	case inventory.FormatRPM:
+		args := []string{"--quiet", "makecache"}
+		if root != "" {
+			args = append([]string{"--installroot=" + root}, args...)
+		}
+		_, out, err := m.runDNF(ctx, args...)
+		return out, err
+	case inventory.FormatApk:
+		args := []string{"update"}
+		if root != "" {
+			args = append([]string{"--root", root}, args...)
+		}
+		return m.runner().Run(ctx, "apk", args...)
+	}
+	return nil, fmt.Errorf("refresh: %w for format %q", ErrNoPackageManager, m.Format)
+}
+
+// Repair finishes a package transaction that a crash or reboot
+// interrupted: dpkg --configure -a for dpkg; rpm-based and apk systems
+// need nothing here (their transactions are atomic or replayed by the
+// next install).
+func (m Manager) Repair(ctx context.Context) ([]byte, error) {
+	if m.Format != inventory.FormatDpkg {
+		return nil, nil
+	}
+	root, err := m.root()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--configure", "-a"}
+	if root != "" {
+		args = append([]string{"--root=" + root}, args...)
+	}
+	return m.runner().Run(ctx, "dpkg", args...)
+}

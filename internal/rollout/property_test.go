@@ -95,18 +95,19 @@ type job struct {
 // checker holds what the test knows from the actions it saw; it asserts the
 // invariants after every step.
 type checker struct {
-	t        testing.TB
-	seed     uint64
-	plan     Plan
-	jobs     map[string]job        // outstanding, by host
-	sent     map[string]int        // host/phase → times dispatched
-	pins     map[string]string     // pin key → version first dispatched
-	jobEnd   map[int]time.Time     // ring → latest job end (result or deadline)
-	health   map[int]map[string]healthRecord
-	started  map[int]bool          // rings that received a job
-	bound    int                   // budget + in flight at last install dispatch
-	kinds    map[string]ActionKind // host → reboot or restart
-	limitMax int
+	t         testing.TB
+	seed      uint64
+	plan      Plan
+	jobs      map[string]job    // outstanding, by host
+	sent      map[string]int    // host/phase → times dispatched
+	pins      map[string]string // pin key → version first dispatched
+	jobEnd    map[int]time.Time // ring → latest job end (result or deadline)
+	health    map[int]map[string]healthRecord
+	started   map[int]bool          // rings that received a job
+	bound     int                   // budget + in flight at last install dispatch
+	kinds     map[string]ActionKind // host → reboot or restart
+	installed map[string][]Target   // host → targets of its install job
+	limitMax  int
 }
 
 func (c *checker) fatalf(format string, args ...any) {
@@ -182,6 +183,7 @@ func (c *checker) afterStep(s *State, now time.Time, statusBefore Status, acts [
 				continue
 			}
 			installs++
+			c.installed[a.HostID] = a.Targets
 			for _, t := range a.Targets {
 				k := pinKey(hp.Platform, t)
 				if v, ok := c.pins[k]; ok && v != t.Version {
@@ -293,7 +295,7 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 	c := &checker{
 		t: t, seed: seed, plan: plan, jobs: map[string]job{}, sent: map[string]int{}, pins: map[string]string{},
 		jobEnd: map[int]time.Time{}, health: map[int]map[string]healthRecord{}, started: map[int]bool{},
-		kinds: map[string]ActionKind{},
+		kinds: map[string]ActionKind{}, installed: map[string][]Target{},
 	}
 	for _, l := range s.limits {
 		c.limitMax = max(c.limitMax, l)
@@ -340,7 +342,7 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 				}
 				ok := r.IntN(100) >= failPercent
 				installed := map[string]string{}
-				for _, tg := range j.targets {
+				for _, tg := range c.installed[h] {
 					installed[tg.Name] = tg.Version
 				}
 				if ok && j.phase == PhaseInstall && failPercent > 0 && r.IntN(100) < failPercent {
@@ -435,7 +437,7 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 		}
 		// Clock.
 		switch k := r.IntN(10); {
-		case k < 4 && !lastWake.IsZero() && lastWake.After(now):
+		case k < 4 && len(c.jobs) == 0 && !lastWake.IsZero() && lastWake.After(now):
 			now = lastWake
 		case k < 9:
 			now = now.Add(time.Duration(1+r.IntN(20)) * time.Minute)
@@ -474,6 +476,12 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 			}
 			return steps, string(last.Kind)
 		case last.Kind == ActHalted && s.failed > s.budget && len(c.jobs) == 0:
+			for i := range s.p.Hosts {
+				if s.p.Hosts[i].Failed {
+					t.Logf("seed %d fail %s: %s", seed, s.p.Plan.Hosts[i].HostID, s.p.Hosts[i].Detail)
+					break
+				}
+			}
 			return steps, "over budget"
 		}
 	}

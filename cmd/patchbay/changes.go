@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+type changeView struct {
+	ID         string `json:"id"`
+	Title      string `json:"title"`
+	State      string `json:"state"`
+	Author     string `json:"author"`
+	ApprovedBy string `json:"approved_by"`
+	Plan       struct {
+		Rings []string `json:"rings"`
+		Hosts []struct {
+			HostID  string `json:"host_id"`
+			Group   string `json:"group"`
+			Ring    int    `json:"ring"`
+			Tier    int    `json:"tier"`
+			Targets []struct {
+				Name, Arch, Version string
+			} `json:"targets"`
+			NeedsReboot bool `json:"needs_reboot"`
+		} `json:"hosts"`
+		Windows map[string][]struct {
+			Start string `json:"start"`
+			End   string `json:"end"`
+		} `json:"windows"`
+	} `json:"plan"`
+	Summary *struct {
+		Status    string
+		Reason    string
+		Ring      string
+		Hosts     int
+		Pending   int
+		InFlight  int
+		Succeeded int
+		Failed    int
+		Budget    int
+	} `json:"summary"`
+	Hosts []struct {
+		HostID string
+		Status string
+		Phase  string
+		Detail string
+	} `json:"hosts"`
+	History []struct {
+		At     string
+		Actor  string
+		Kind   string
+		Detail string
+	} `json:"history"`
+}
+
+func newChangesCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "changes", Short: "Change requests: create, plan, approve, start, halt, resume, rollback"}
+	var spec struct {
+		Title          string              `json:"title"`
+		Groups         []string            `json:"groups"`
+		Packages       []map[string]string `json:"packages,omitempty"`
+		Advisories     []string            `json:"advisories,omitempty"`
+		BatchSize      int                 `json:"batch_size,omitempty"`
+		BatchPercent   int                 `json:"batch_percent,omitempty"`
+		FailureBudget  int                 `json:"failure_budget,omitempty"`
+		FailurePercent int                 `json:"failure_percent,omitempty"`
+		Soak           string              `json:"soak,omitempty"`
+		JobTimeout     string              `json:"job_timeout,omitempty"`
+		HealthChecks   []string            `json:"health_checks,omitempty"`
+		AutoRollback   bool                `json:"auto_rollback,omitempty"`
+		IgnoreWindows  bool                `json:"ignore_windows,omitempty"`
+	}
+	var pkgs []string
+	create := &cobra.Command{
+		Use: "create TITLE", Short: "Draft a change: --group G (repeatable) and --package NAME@VERSION or --advisory ID", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			spec.Title = args[0]
+			for _, p := range pkgs {
+				name, version, ok := strings.Cut(p, "@")
+				if !ok {
+					return fmt.Errorf("--package %q: use NAME@VERSION", p)
+				}
+				spec.Packages = append(spec.Packages, map[string]string{"name": name, "version": version})
+			}
+			var v changeView
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/changes", nil, spec, &v); err != nil {
+				return err
+			}
+			return printChange(cmd, g, v)
+		},
+	}
+	f := create.Flags()
+	f.StringArrayVar(&spec.Groups, "group", nil, "target group (repeatable)")
+	f.StringArrayVar(&pkgs, "package", nil, "NAME@VERSION to install (repeatable)")
+	f.StringArrayVar(&spec.Advisories, "advisory", nil, "advisory whose open findings to fix (repeatable)")
+	f.IntVar(&spec.BatchSize, "batch", 0, "hosts in flight at once per wave")
+	f.IntVar(&spec.BatchPercent, "batch-percent", 0, "hosts in flight at once, as % of the wave")
+	f.IntVar(&spec.FailureBudget, "failure-budget", 0, "failed hosts the change tolerates before it halts")
+	f.IntVar(&spec.FailurePercent, "failure-percent", 0, "failure budget as % of the change's hosts")
+	f.StringVar(&spec.Soak, "soak", "", "wait after each wave, e.g. 1h")
+	f.StringVar(&spec.JobTimeout, "job-timeout", "", "a host without a result after this has failed (default 30m)")
+	f.StringArrayVar(&spec.HealthChecks, "health-check", nil, "named health check each wave must pass (repeatable)")
+	f.BoolVar(&spec.AutoRollback, "auto-rollback", false, "roll back hosts whose job or health check failed")
+	f.BoolVar(&spec.IgnoreWindows, "ignore-windows", false, "run outside maintenance windows (emergencies; the approver sees it)")
+
+	show := &cobra.Command{
+		Use: "show ID", Short: "Show a change: plan, waves, hosts, progress and history", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var v changeView
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/changes/"+url.PathEscape(args[0]), nil, nil, &v); err != nil {
+				return err
+			}
+			return printChange(cmd, g, v)
+		},
+	}
+	plan := &cobra.Command{Use: "plan ID", Short: "The plan of a change: per wave the hosts, versions, windows and reboots", Args: cobra.ExactArgs(1), RunE: show.RunE}
+	list := simpleList(g, "list", "List changes", "/api/v1/changes", []string{"id", "state", "title", "author", "approved_by", "created_at"})
+	cmd.AddCommand(create, show, plan, list)
+	for _, verb := range []string{"submit", "approve", "reject", "start", "halt", "resume", "rollback"} {
+		cmd.AddCommand(simplePost(g, verb+" ID", strings.ToUpper(verb[:1])+verb[1:]+" a change", "/api/v1/changes/%s/"+verb))
+	}
+	return cmd
+}
+
+func printChange(cmd *cobra.Command, g *globals, v changeView) error {
+	out := cmd.OutOrStdout()
+	if g.output == "json" {
+		return printJSON(out, v)
+	}
+	kv := newTable(out, "FIELD", "VALUE")
+	kv.row("change", v.ID)
+	kv.row("title", v.Title)
+	kv.row("state", v.State)
+	kv.row("author", v.Author)
+	kv.row("approved by", v.ApprovedBy)
+	if s := v.Summary; s != nil {
+		kv.row("progress", fmt.Sprintf("ring %s: %d hosts, %d pending, %d in flight, %d succeeded, %d failed (budget %d) %s",
+			s.Ring, s.Hosts, s.Pending, s.InFlight, s.Succeeded, s.Failed, s.Budget, s.Reason))
+	}
+	if err := kv.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	t := newTable(out, "RING", "GROUP", "HOST", "TIER", "TARGETS", "REBOOT", "STATUS")
+	status := map[string]string{}
+	for _, h := range v.Hosts {
+		status[h.HostID] = strings.TrimSpace(h.Status + " " + h.Phase + " " + h.Detail)
+	}
+	for _, h := range v.Plan.Hosts {
+		var ts []string
+		for _, x := range h.Targets {
+			ts = append(ts, x.Name+"="+x.Version)
+		}
+		ring := fmt.Sprint(h.Ring)
+		if h.Ring < len(v.Plan.Rings) {
+			ring = v.Plan.Rings[h.Ring]
+		}
+		t.row(ring, h.Group, h.HostID, fmt.Sprint(h.Tier), strings.Join(ts, " "), yesNo(h.NeedsReboot), status[h.HostID])
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, e := range v.History {
+		fmt.Fprintln(out, inert(fmt.Sprintf("%s %s %s %s", e.At, e.Actor, e.Kind, e.Detail)))
+	}
+	return nil
+}
