@@ -3,8 +3,6 @@ package pkgmgr
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/inventory"
 )
 
@@ -54,10 +53,10 @@ func TestAptInImageRoot(t *testing.T) {
 	repo := filepath.Join(dir, "repo")
 	root := filepath.Join(dir, "root")
 	for _, v := range []string{"1.0-1", "1.1-1"} {
-		buildDeb(t, dir, repo, "pbtest-hello", v)
+		debtest.BuildDeb(t, dir, repo, "pbtest-hello", v)
 	}
-	writePackagesIndex(t, repo)
-	makeImageRoot(t, root, repo, "pbtest-hello", "1.0-1")
+	debtest.WritePackagesIndex(t, repo)
+	debtest.MakeImageRoot(t, root, repo, "pbtest-hello", "1.0-1")
 
 	// Refresh the image's lists once, as the host's own schedule would.
 	update := append(aptRootOptions(root), "-o", "APT::Sandbox::User=root", "update")
@@ -93,7 +92,7 @@ func TestAptInImageRoot(t *testing.T) {
 		if !bytes.Contains(out, []byte("Inst pbtest-hello [1.0-1] (1.1-1 ")) {
 			t.Errorf("simulate output lacks the upgrade:\n%s", out)
 		}
-		if v := installedVersion(t, root, "pbtest-hello"); v != "1.0-1" {
+		if v := debtest.InstalledVersion(t, root, "pbtest-hello"); v != "1.0-1" {
 			t.Errorf("after simulate, installed version = %q, want 1.0-1", v)
 		}
 	})
@@ -105,7 +104,7 @@ func TestAptInImageRoot(t *testing.T) {
 			if err != nil {
 				t.Fatalf("install %s: %v\n%s", step.version, err, out)
 			}
-			if v := installedVersion(t, root, "pbtest-hello"); v != step.version {
+			if v := debtest.InstalledVersion(t, root, "pbtest-hello"); v != step.version {
 				t.Fatalf("after install, dpkg status says %q, want %s\n%s", v, step.version, out)
 			}
 			content, err := os.ReadFile(filepath.Join(root, "usr/share/pbtest-hello/version"))
@@ -118,11 +117,11 @@ func TestAptInImageRoot(t *testing.T) {
 
 	t.Run("an unknown version fails without changing the image", func(t *testing.T) {
 		requireRoot(t)
-		before := installedVersion(t, root, "pbtest-hello")
+		before := debtest.InstalledVersion(t, root, "pbtest-hello")
 		if _, err := m.Install(ctx, []Target{{Name: "pbtest-hello", Version: "9.9-1"}}); err == nil {
 			t.Error("installing a version no repository has succeeded")
 		}
-		if v := installedVersion(t, root, "pbtest-hello"); v != before {
+		if v := debtest.InstalledVersion(t, root, "pbtest-hello"); v != before {
 			t.Errorf("installed version changed from %s to %s", before, v)
 		}
 	})
@@ -134,61 +133,13 @@ func TestAptInImageRoot(t *testing.T) {
 	})
 }
 
-func buildDeb(t *testing.T, dir, repo, name, version string) {
-	t.Helper()
-	src := filepath.Join(dir, "src-"+version)
-	writeFile(t, filepath.Join(src, "DEBIAN/control"), fmt.Sprintf(
-		"Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: Patchbay Tests <tests@example.invalid>\n"+
-			"Section: misc\nPriority: optional\nDescription: Patchbay test package\n", name, version))
-	writeFile(t, filepath.Join(src, "usr/share", name, "version"), version+"\n")
-	if err := os.MkdirAll(repo, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	deb := filepath.Join(repo, fmt.Sprintf("%s_%s_all.deb", name, version))
-	run(t, "", "dpkg-deb", "--root-owner-group", "-Zgzip", "--build", src, deb)
-}
-
-// writePackagesIndex writes repo/Packages with dpkg-scanpackages when
-// dpkg-dev is installed, otherwise from dpkg-deb -f, the size and the
-// SHA256 of each .deb.
-func writePackagesIndex(t *testing.T, repo string) {
-	t.Helper()
-	var index []byte
-	if _, err := exec.LookPath("dpkg-scanpackages"); err == nil {
-		index = run(t, repo, "dpkg-scanpackages", "--multiversion", ".")
-	} else {
-		index = packagesIndex(t, repo)
-	}
-	writeFile(t, filepath.Join(repo, "Packages"), string(index))
-}
-
-// packagesIndex builds a Packages index without dpkg-dev.
-func packagesIndex(t *testing.T, repo string) []byte {
-	t.Helper()
-	debs, err := filepath.Glob(filepath.Join(repo, "*.deb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	for _, deb := range debs {
-		data, err := os.ReadFile(deb)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(data)
-		b.Write(bytes.TrimRight(run(t, "", "dpkg-deb", "-f", deb), "\n"))
-		fmt.Fprintf(&b, "\nFilename: ./%s\nSize: %d\nSHA256: %s\n\n", filepath.Base(deb), len(data), hex.EncodeToString(sum[:]))
-	}
-	return b.Bytes()
-}
-
 // TestPackagesIndexAgreesWithScanpackages keeps the fallback honest on
 // machines that have dpkg-dev.
 func TestPackagesIndexAgreesWithScanpackages(t *testing.T) {
 	requireTools(t, "dpkg-deb", "dpkg-scanpackages")
 	dir := t.TempDir()
 	repo := filepath.Join(dir, "repo")
-	buildDeb(t, dir, repo, "pbtest-hello", "1.0-1")
+	debtest.BuildDeb(t, dir, repo, "pbtest-hello", "1.0-1")
 	keys := func(index []byte) map[string]string {
 		m := map[string]string{}
 		for line := range strings.SplitSeq(string(index), "\n") {
@@ -198,8 +149,8 @@ func TestPackagesIndexAgreesWithScanpackages(t *testing.T) {
 		}
 		return m
 	}
-	got := keys(packagesIndex(t, repo))
-	want := keys(run(t, repo, "dpkg-scanpackages", "--multiversion", "."))
+	got := keys(debtest.PackagesIndex(t, repo))
+	want := keys(debtest.Run(t, repo, "dpkg-scanpackages", "--multiversion", "."))
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: got %q, dpkg-scanpackages wrote %q", k, got[k], v)
@@ -207,69 +158,3 @@ func TestPackagesIndexAgreesWithScanpackages(t *testing.T) {
 	}
 }
 
-// makeImageRoot creates the minimal tree apt and dpkg need under root,
-// with name at version recorded as installed.
-func makeImageRoot(t *testing.T, root, repo, name, version string) {
-	t.Helper()
-	for _, d := range []string{"etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d",
-		"var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/log/apt",
-		"var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFile(t, filepath.Join(root, "etc/apt/sources.list"), "deb [trusted=yes] file:"+repo+" ./\n")
-	writeFile(t, filepath.Join(root, "var/lib/dpkg/status"), fmt.Sprintf(
-		"Package: %s\nStatus: install ok installed\nPriority: optional\nSection: misc\n"+
-			"Maintainer: Patchbay Tests <tests@example.invalid>\nArchitecture: all\nVersion: %s\n"+
-			"Description: Patchbay test package\n", name, version))
-	writeFile(t, filepath.Join(root, "var/lib/dpkg/available"), "")
-	file := "/usr/share/" + name + "/version"
-	writeFile(t, filepath.Join(root, file), version+"\n")
-	writeFile(t, filepath.Join(root, "var/lib/dpkg/info", name+".list"),
-		"/.\n/usr\n/usr/share\n/usr/share/"+name+"\n"+file+"\n")
-}
-
-// installedVersion reads name's version from the image's dpkg status.
-func installedVersion(t *testing.T, root, name string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/status"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for stanza := range strings.SplitSeq(string(data), "\n\n") {
-		fields := map[string]string{}
-		for line := range strings.SplitSeq(stanza, "\n") {
-			if k, v, ok := strings.Cut(line, ": "); ok {
-				fields[k] = v
-			}
-		}
-		if fields["Package"] == name && fields["Status"] == "install ok installed" {
-			return fields["Version"]
-		}
-	}
-	return ""
-}
-
-func run(t *testing.T, dir, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %q: %v\n%s", name, args, err, stderr.Bytes())
-	}
-	return out
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}

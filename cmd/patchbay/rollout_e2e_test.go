@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/debtest"
+)
+
+func requireRealApt(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"apt-get", "dpkg", "dpkg-deb"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is missing; .ci/run installs it", tool)
+			}
+			t.Skipf("%s is not installed; skipping the rollout test with real packages", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the rollout test installs into image roots with dpkg --root and needs root")
+		}
+		t.Skip("not root: dpkg --root installs need root")
+	}
+}
+
+// TestRolloutWithRealApt: 6 agents in 3 rings upgrade pbtest-hello from
+// 1.0-1 to 1.1-1 with the real apt-get and dpkg inside their own image
+// roots. One pilot host's repository lacks 1.1-1, so its install fails;
+// with a failure budget of 0 the change halts before production. A
+// rollback then returns every host to exactly 1.0-1.
+func TestRolloutWithRealApt(t *testing.T) {
+	requireRealApt(t)
+	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
+	work := t.TempDir()
+	good, bad := filepath.Join(work, "repo"), filepath.Join(work, "repo-old")
+	for _, v := range []string{"1.0-1", "1.1-1"} {
+		debtest.BuildDeb(t, work, good, "pbtest-hello", v)
+	}
+	debtest.BuildDeb(t, filepath.Join(work, "old"), bad, "pbtest-hello", "1.0-1")
+	debtest.WritePackagesIndex(t, good)
+	debtest.WritePackagesIndex(t, bad)
+
+	for _, u := range []string{"alice:operator", "bob:approver"} {
+		name, role, _ := strings.Cut(u, ":")
+		sp.mustCLI(t, "users", "create", name, "--role", role)
+	}
+	orgYAML := `teams:
+  - name: web
+    members: [{user: alice, role: operator}, {user: bob, role: approver}]
+groups:
+  - {name: web-test, team: web, selector: {labels: {ring: test}}, stakeholder: bob, sysadmin: alice, criticality: 2, exposure: internal, ring: test}
+  - {name: web-pilot, team: web, selector: {labels: {ring: pilot}}, stakeholder: bob, sysadmin: alice, criticality: 3, exposure: internal, ring: pilot}
+  - {name: web-prod, team: web, selector: {labels: {ring: production}}, stakeholder: bob, sysadmin: alice, criticality: 5, exposure: internet, ring: production}
+rings: [test, pilot, production]
+`
+	orgFile := filepath.Join(work, "org.yaml")
+	os.WriteFile(orgFile, []byte(orgYAML), 0o644)
+	sp.mustCLI(t, "apply", "-f", orgFile)
+
+	type host struct{ name, root, state string }
+	var hosts []host
+	for _, ring := range []string{"test", "pilot", "production"} {
+		token := sp.enrollToken(t, "--label", "ring="+ring, "--max-hosts", "2")
+		for i := 1; i <= 2; i++ {
+			h := host{name: ring + "-" + string(rune('0'+i)), root: filepath.Join(work, ring+string(rune('0'+i))), state: t.TempDir()}
+			repo := good
+			if h.name == "pilot-2" {
+				repo = bad
+			}
+			debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
+			debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
+			debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+			if out, err := sp.agentJobsRun(t, h.state, h.root, token); err != nil {
+				t.Fatalf("enroll %s: %v\n%s", h.name, err, out)
+			}
+			hosts = append(hosts, h)
+		}
+	}
+	alice := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "alice", "--user", "alice", "--role", "operator"))
+	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
+	as := func(tok string, args ...string) string {
+		t.Helper()
+		all := append([]string{"--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", tok}, args...)
+		out, errOut, err := run(t, all...)
+		if err != nil {
+			t.Fatalf("patchbay %s: %v\n%s", strings.Join(args, " "), err, errOut)
+		}
+		return out
+	}
+	var ch struct {
+		ID    string
+		State string
+		Plan  struct {
+			Hosts []struct{ HostID string }
+		}
+	}
+	json.Unmarshal([]byte(as(alice, "changes", "create", "pbtest-hello 1.1", "--group", "web-test", "--group", "web-pilot",
+		"--group", "web-prod", "--package", "pbtest-hello@1.1-1", "--batch", "2", "--failure-budget", "0",
+		"--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+	if ch.ID == "" || ch.State != "draft" || len(ch.Plan.Hosts) != 6 {
+		t.Fatalf("change: %+v", ch)
+	}
+	as(alice, "changes", "submit", ch.ID)
+	// The author cannot approve; another approver can.
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", alice, "changes", "approve", ch.ID); err == nil {
+		t.Fatal("the author approved their own change")
+	} else if !strings.Contains(errOut, "may not") && !strings.Contains(errOut, "another approver") {
+		t.Fatalf("self-approval refused without a reason: %s", errOut)
+	}
+	as(bob, "changes", "approve", ch.ID)
+	as(alice, "changes", "start", ch.ID)
+
+	state := func() changeView {
+		var v changeView
+		json.Unmarshal([]byte(as(alice, "changes", "show", ch.ID, "-o", "json")), &v)
+		return v
+	}
+	// Agents check in (and run their jobs) until the change halts.
+	deadline := time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) {
+		for _, h := range hosts {
+			if out, err := sp.agentJobsRun(t, h.state, h.root, ""); err != nil {
+				t.Fatalf("agent %s: %v\n%s", h.name, err, out)
+			}
+		}
+		if v := state(); v.State == "halted" || v.State == "completed" {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	v := state()
+	if v.State != "halted" || v.Summary == nil || v.Summary.Failed != 1 {
+		t.Fatalf("after the pilot failure: %+v\n%s", v.Summary, as(alice, "changes", "show", ch.ID))
+	}
+	versions := map[string]string{}
+	for _, h := range hosts {
+		versions[h.name] = debtest.InstalledVersion(t, h.root, "pbtest-hello")
+	}
+	want := map[string]string{"test-1": "1.1-1", "test-2": "1.1-1", "pilot-1": "1.1-1", "pilot-2": "1.0-1", "production-1": "1.0-1", "production-2": "1.0-1"}
+	for name, w := range want {
+		if versions[name] != w {
+			t.Errorf("%s has %s, want %s (production must not be touched after the halt)", name, versions[name], w)
+		}
+	}
+	// Roll back: every host that ran its install returns to exactly 1.0-1.
+	as(alice, "changes", "rollback", ch.ID)
+	deadline = time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		for _, h := range hosts {
+			sp.agentJobsRun(t, h.state, h.root, "")
+		}
+		done := true
+		for _, h := range state().Hosts {
+			if h.Status == "rolling-back" {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for _, h := range hosts {
+		if got := debtest.InstalledVersion(t, h.root, "pbtest-hello"); got != "1.0-1" {
+			t.Errorf("after rollback %s has %s, want 1.0-1", h.name, got)
+		}
+	}
+	rolled := 0
+	for _, h := range state().Hosts {
+		if h.Status == "rolled-back" {
+			rolled++
+		}
+	}
+	if rolled != 4 {
+		t.Errorf("rolled-back hosts: %d, want 4 (3 upgraded and the failed one)\n%s", rolled, as(alice, "changes", "show", ch.ID))
+	}
+	// The running machine was never touched.
+	if out, err := exec.Command("dpkg-query", "-W", "pbtest-hello").CombinedOutput(); err == nil {
+		t.Errorf("pbtest-hello is installed on the test machine: %s", out)
+	}
+}
+
+// agentJobsRun runs `patchbay agent --once` for an image root with jobs
+// enabled and no local hooks.
+func (sp *serverProc) agentJobsRun(t *testing.T, stateDir, root, token string) (string, error) {
+	t.Helper()
+	args := []string{"agent", "--server", sp.url, "--state-dir", stateDir, "--root", root, "--once",
+		"--hooks", filepath.Join(stateDir, "no-hooks.json"), "--reboot-command", "/bin/true"}
+	if token != "" {
+		args = append(args, "--enroll-token", token)
+	}
+	_, errOut, err := run(t, args...)
+	return errOut, err
+}
