@@ -236,7 +236,8 @@ func (p *persisted) check() error {
 		if h.Status != HostPending && ring > p.Wave {
 			return fmt.Errorf("hosts[%d]: %s in ring %d after the current wave %d", i, h.Status, ring, p.Wave)
 		}
-		if h.Status.unfinished() && ring < p.Wave {
+		// A rollback may be asked for hosts of any earlier wave.
+		if h.Status.unfinished() && h.Status != HostRollingBack && ring < p.Wave {
 			return fmt.Errorf("hosts[%d]: %s in ring %d before the current wave %d", i, h.Status, ring, p.Wave)
 		}
 		switch h.Status {
