@@ -200,3 +200,79 @@ func (sp *serverProc) agentJobsRun(t *testing.T, stateDir, root, token string) (
 	_, errOut, err := run(t, args...)
 	return errOut, err
 }
+
+// TestRebootJobSurvivesTheAgentBeingKilled: the group reboots always; the
+// injected reboot command kills the agent process itself, as a real
+// reboot would. The agent started again in its place reports the reboot,
+// once, and the change completes.
+func TestRebootJobSurvivesTheAgentBeingKilled(t *testing.T) {
+	requireRealApt(t)
+	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms")
+	work := t.TempDir()
+	repo := filepath.Join(work, "repo")
+	for _, v := range []string{"1.0-1", "1.1-1"} {
+		debtest.BuildDeb(t, work, repo, "pbtest-hello", v)
+	}
+	debtest.WritePackagesIndex(t, repo)
+	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
+	orgFile := filepath.Join(work, "org.yaml")
+	os.WriteFile(orgFile, []byte(`teams: [{name: ops, members: [{user: bob, role: approver}]}]
+groups:
+  - {name: db, team: ops, selector: {hosts: [db-1]}, stakeholder: bob, sysadmin: bob, criticality: 4, exposure: internal, ring: production, reboot: always}
+rings: [production]
+`), 0o644)
+	sp.mustCLI(t, "apply", "-f", orgFile)
+	root, state := filepath.Join(work, "root"), t.TempDir()
+	debtest.MakeImageRoot(t, root, repo, "pbtest-hello", "1.0-1")
+	debtest.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n")
+	debtest.WriteFile(t, filepath.Join(root, "etc/hostname"), "db-1\n")
+	agentRun := func(token string) (string, error) {
+		args := []string{"agent", "--server", sp.url, "--state-dir", state, "--root", root, "--once",
+			"--hooks", filepath.Join(state, "none.json"), "--reboot-command", "/bin/sh,-c,kill -9 $PPID"}
+		if token != "" {
+			args = append(args, "--enroll-token", token)
+		}
+		_, errOut, err := run(t, args...)
+		return errOut, err
+	}
+	if out, err := agentRun(sp.enrollToken(t)); err != nil {
+		t.Fatalf("enroll: %v\n%s", err, out)
+	}
+	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
+	var ch struct{ ID string }
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "hello with reboot", "--group", "db", "--package", "pbtest-hello@1.1-1",
+		"--ignore-windows", "-o", "json")), &ch)
+	sp.mustCLI(t, "changes", "submit", ch.ID)
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
+		t.Fatalf("approve: %v %s", err, errOut)
+	}
+	sp.mustCLI(t, "changes", "start", ch.ID)
+	killed := false
+	var v changeView
+	for range 40 {
+		_, err := agentRun("")
+		if err != nil && strings.Contains(err.Error(), "killed") {
+			killed = true
+		}
+		json.Unmarshal([]byte(sp.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
+		if v.State == "completed" {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if !killed || v.State != "completed" {
+		t.Fatalf("killed by the reboot: %v; change %s %+v", killed, v.State, v.Summary)
+	}
+	reboots := 0
+	for _, e := range v.History {
+		if strings.Contains(e.Detail, "reboot of db-1") {
+			reboots++
+		}
+	}
+	if reboots != 1 {
+		t.Errorf("reboot results recorded %d times, want once:\n%+v", reboots, v.History)
+	}
+	if got := debtest.InstalledVersion(t, root, "pbtest-hello"); got != "1.1-1" {
+		t.Errorf("installed %s", got)
+	}
+}
