@@ -114,7 +114,7 @@ func newRequestID() string {
 func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, status int, reqID string) {
 	mutating := r.Method != http.MethodGet && r.Method != http.MethodHead
 	denied := status == http.StatusUnauthorized || status == http.StatusForbidden
-	if rt.Perm == PermAgent || (!mutating && !denied) || rt.Perm == PermPublic {
+	if rt.Perm == PermAgent || (!mutating && !denied) || rt.Perm == PermPublic || rt.Perm == PermLogin {
 		return
 	}
 	actor := "anonymous"

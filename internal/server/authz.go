@@ -45,6 +45,8 @@ const (
 	PermChangesCreate     Permission = "changes:create"
 	PermChangesApprove    Permission = "changes:approve"
 	PermChangesRun        Permission = "changes:run"
+	// PermLogin: the username and password in the body.
+	PermLogin Permission = "login"
 )
 
 // Roles a user or API token can hold.
@@ -67,7 +69,7 @@ func Roles() []string {
 func RoleAllows(role string, p Permission) bool {
 	if role == RoleAdmin {
 		switch p {
-		case PermPublic, PermAgent, PermEnrollToken, PermCalendarToken:
+		case PermPublic, PermAgent, PermEnrollToken, PermCalendarToken, PermLogin:
 			return false
 		}
 		return true

@@ -410,3 +410,82 @@ func TestAuditTrailRecordsAndDetectsTampering(t *testing.T) {
 		t.Fatalf("deleted entry 3: %+v", v.Problem)
 	}
 }
+
+// TestEveryMutatingRouteWritesAnAuditEntry walks the route table: each
+// route that changes something, called by an admin, adds exactly one audit
+// entry (whatever the outcome), and so does a refused call.
+func TestEveryMutatingRouteWritesAnAuditEntry(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	ctx := context.Background()
+	count := func() int {
+		n := 0
+		ts.db.AuditRange(ctx, 0, 0, func(store.AuditRecord) error { n++; return nil })
+		return n
+	}
+	checked := 0
+	for _, rt := range ts.routes {
+		if rt.Method == "GET" || rt.Perm == PermAgent || rt.Perm == PermPublic {
+			continue
+		}
+		path := strings.NewReplacer("{id}", "00000000-0000-0000-0000-000000000000", "{name}", "no-such", "{token}", "x").Replace(rt.Path)
+		before := count()
+		ts.call(t, rt.Method, path, tok["admin"], []byte("{}"), nil)
+		if got := count(); got != before+1 {
+			t.Errorf("%s %s: %d audit entries written, want 1", rt.Method, rt.Path, got-before)
+		}
+		checked++
+	}
+	if checked < 20 {
+		t.Fatalf("only %d mutating routes found", checked)
+	}
+	before := count()
+	ts.call(t, "POST", "/api/v1/org/apply", tok["frank"], []byte("teams: []"), nil)
+	if count() != before+1 {
+		t.Error("a refused call was not audited")
+	}
+}
+
+func TestLoginIsAuditedAndRateLimited(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts := newTestServerAt(t, clock.now)
+	hash, _ := HashPassword("correct horse")
+	ts.db.CreateUser(context.Background(), store.User{ID: "u1", Username: "alice", PasswordHash: hash, Role: RoleOperator, CreatedAt: clock.now()})
+	login := func(pw string) int {
+		return ts.call(t, "POST", "/api/v1/auth/login", "", []byte(`{"username":"alice","password":"`+pw+`"}`), nil)
+	}
+	var tok struct {
+		Token string `json:"token"`
+		Role  string `json:"role"`
+	}
+	if code := ts.call(t, "POST", "/api/v1/auth/login", "", []byte(`{"username":"alice","password":"correct horse"}`), &tok); code != 201 || tok.Role != RoleOperator {
+		t.Fatalf("login: %d %+v", code, tok)
+	}
+	if code := ts.call(t, "GET", "/api/v1/hosts", tok.Token, nil, nil); code != 200 {
+		t.Errorf("session token refused: %d", code)
+	}
+	for i := range 5 {
+		if code := login("wrong"); code != 401 {
+			t.Fatalf("failure %d: %d", i, code)
+		}
+	}
+	if code := login("correct horse"); code != 429 {
+		t.Errorf("after 5 failures the right password answered %d, want 429", code)
+	}
+	clock.advance(16 * time.Minute)
+	if code := login("correct horse"); code != 201 {
+		t.Errorf("after the window: %d", code)
+	}
+	var outcomes []string
+	ts.db.AuditRange(context.Background(), 0, 0, func(r store.AuditRecord) error {
+		var e struct{ Action, Actor, Outcome string }
+		json.Unmarshal(r.Entry, &e)
+		if e.Action == "login" {
+			outcomes = append(outcomes, e.Outcome)
+		}
+		return nil
+	})
+	if len(outcomes) != 8 || outcomes[0] != "ok" || !strings.HasPrefix(outcomes[1], "denied") || outcomes[6] != "denied: too many failures" || outcomes[7] != "ok" {
+		t.Errorf("login audit: %q", outcomes)
+	}
+}

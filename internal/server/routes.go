@@ -25,6 +25,8 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/openapi.json", PermPublic, "this API's description", s.handleOpenAPI},
 		{"GET", "/metrics", PermMetricsRead, "Prometheus metrics", s.handleMetrics},
 
+		{"POST", "/api/v1/auth/login", PermLogin, "sign in with a username and password; answers a 12-hour session token", s.handleLogin},
+
 		{"GET", "/api/v1/hosts", PermHostsRead, "list hosts (filters: os, stale, reboot_required, label, q)", s.handleListHosts},
 		{"GET", "/api/v1/hosts/{id}", PermHostsRead, "show a host", s.handleGetHost},
 		{"GET", "/api/v1/hosts/{id}/packages", PermHostsRead, "list a host's installed packages with available updates", s.handleHostPackages},
@@ -124,8 +126,8 @@ func (s *Server) wrap(rt route) http.Handler {
 func (s *Server) authorize(r *http.Request, perm Permission) (context.Context, error) {
 	ctx := r.Context()
 	switch perm {
-	case PermPublic, PermEnrollToken, PermCalendarToken:
-		return ctx, nil // the handler checks the token itself
+	case PermPublic, PermEnrollToken, PermCalendarToken, PermLogin:
+		return ctx, nil // the handler checks the token or credentials itself
 	case PermAgent:
 		h, err := s.agentHost(r)
 		if err != nil {

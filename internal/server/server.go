@@ -82,6 +82,7 @@ type Server struct {
 	vulns   *vulns
 	org     orgState
 	audit   *auditor
+	logins  loginLimiter
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts

@@ -94,7 +94,7 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 		PermVulnsRead: true, PermFeedsRead: true, PermFeedsManage: true,
 		PermUsersManage: true, PermOrgRead: true, PermOrgApply: true, PermCalendars: true, PermCalendarToken: true,
 		PermExceptionsRead: true, PermExceptionsRequest: true, PermExceptionsApprove: true, PermAuditRead: true,
-		PermChangesRead: true, PermChangesCreate: true, PermChangesApprove: true, PermChangesRun: true}
+		PermChangesRead: true, PermChangesCreate: true, PermChangesApprove: true, PermChangesRun: true, PermLogin: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)
@@ -123,6 +123,11 @@ func TestRoutesAuthorizeEveryRole(t *testing.T) {
 		case PermAgent:
 			if resp := ts.do(t, rt.Method, path, tokens[RoleAdmin], "{}"); resp.StatusCode != 401 {
 				t.Errorf("%s: agent route without a client certificate answered %d, want 401", name, resp.StatusCode)
+			}
+			continue
+		case PermLogin:
+			if resp := ts.do(t, rt.Method, path, "", `{"username":"nobody","password":"x"}`); resp.StatusCode != 401 {
+				t.Errorf("%s: bad credentials answered %d, want 401", name, resp.StatusCode)
 			}
 			continue
 		case PermCalendarToken:
