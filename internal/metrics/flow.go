@@ -61,11 +61,10 @@ func (s *scope) flows(days []time.Time, now time.Time) []flow {
 		}
 	}
 
-	type hostDay struct {
-		host string
-		day  int
-	}
-	patched := make(map[hostDay]bool)
+	// Deployment velocity counts distinct hosts per day: the patching jobs'
+	// hosts, numbered, are grouped by day and counted once each.
+	hostNumber := make(map[string]int32, len(s.hosts))
+	var patched []hostDay
 	for _, j := range s.jobs {
 		if j.Finished == nil {
 			continue
@@ -81,9 +80,13 @@ func (s *scope) flows(days []time.Time, now time.Time) []flow {
 					fl[i].firstAttemptsOK++
 				}
 			}
-			if j.OK && !j.RolledBack && !patched[hostDay{j.HostID, i}] {
-				patched[hostDay{j.HostID, i}] = true
-				fl[i].hostsPatched++
+			if j.OK && !j.RolledBack {
+				h, ok := hostNumber[j.HostID]
+				if !ok {
+					h = int32(len(hostNumber))
+					hostNumber[j.HostID] = h
+				}
+				patched = append(patched, hostDay{host: h, day: int32(i)})
 			}
 		}
 		if j.VerifiedAt == nil {
@@ -95,6 +98,8 @@ func (s *scope) flows(days []time.Time, now time.Time) []flow {
 		}
 	}
 
+	countHostDays(fl, patched, len(hostNumber))
+
 	for _, c := range s.changes {
 		if c.Completed == nil {
 			continue
@@ -105,6 +110,36 @@ func (s *scope) flows(days []time.Time, now time.Time) []flow {
 		}
 	}
 	return fl
+}
+
+// hostDay is a host, numbered, patched on a day of the series.
+type hostDay struct{ host, day int32 }
+
+// countHostDays adds to each day's hostsPatched the number of distinct hosts
+// patched that day, in O(len(patched) + hosts + days).
+func countHostDays(fl []flow, patched []hostDay, hosts int) {
+	start := make([]int, len(fl)+1)
+	for _, p := range patched {
+		start[p.day+1]++
+	}
+	for i := range fl {
+		start[i+1] += start[i]
+	}
+	byDay := make([]int32, len(patched))
+	next := slices.Clone(start[:len(fl)])
+	for _, p := range patched {
+		byDay[next[p.day]] = p.host
+		next[p.day]++
+	}
+	seen := make([]int32, hosts) // seen[h] is 1 + the last day h was counted on
+	for i := range fl {
+		for _, h := range byDay[start[i]:start[i+1]] {
+			if seen[h] != int32(i)+1 {
+				seen[h] = int32(i) + 1
+				fl[i].hostsPatched++
+			}
+		}
+	}
 }
 
 // daysBetween is the time from a to b in days; never negative, so a fix

@@ -119,19 +119,27 @@ func Compute(in Input, f Filter, now time.Time) Report {
 	}
 	flows := s.flows(days, now)
 
+	// The state KPIs' instants: each day's last, or now for today, then now
+	// unless the period ended before today.
+	instants := make([]int64, 0, len(days)+1)
+	for _, d := range days {
+		instants = append(instants, min(d.Add(day-1).UnixNano(), now.UnixNano()))
+	}
+	if t := now.UnixNano(); len(instants) == 0 || instants[len(instants)-1] < t {
+		instants = append(instants, t)
+	}
+	st := s.computeStates(instants)
+
 	r := Report{Generated: now, Filter: f, Series: make([]DailyPoint, len(days))}
 	var total flow
 	for i, d := range days {
-		end := d.Add(day - 1)
-		if end.After(now) {
-			end = now
-		}
-		v := s.snapshot(end.UnixNano(), false)
+		v := st.values(i)
 		flows[i].fill(&v, 1)
 		r.Series[i] = DailyPoint{Date: d.Format(time.DateOnly), Values: v}
 		total.add(&flows[i])
 	}
-	r.Values = s.snapshot(now.UnixNano(), true)
+	r.Values = st.values(len(instants) - 1)
+	r.Values.OverdueByOwner = s.overdueByOwner(now.UnixNano())
 	total.fill(&r.Values, len(days))
 	return r
 }
