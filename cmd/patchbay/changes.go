@@ -54,6 +54,13 @@ type changeView struct {
 		Kind   string
 		Detail string
 	} `json:"history"`
+	KnownProblems []struct {
+		ID      string `json:"id"`
+		Title   string `json:"title"`
+		Problem string `json:"problem"`
+		Fix     string `json:"fix"`
+		Status  string `json:"status"`
+	} `json:"known_problems,omitempty"`
 }
 
 func newChangesCmd(g *globals) *cobra.Command {
@@ -130,6 +137,7 @@ func newChangesCmd(g *globals) *cobra.Command {
 	for _, verb := range []string{"submit", "approve", "reject", "start", "halt", "resume", "rollback"} {
 		cmd.AddCommand(simplePost(g, verb+" ID", strings.ToUpper(verb[:1])+verb[1:]+" a change", "/api/v1/changes/%s/"+verb))
 	}
+	changesExtra(g, cmd)
 	return cmd
 }
 
@@ -170,6 +178,9 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 	}
 	if err := t.flush(); err != nil {
 		return err
+	}
+	for _, k := range v.KnownProblems {
+		fmt.Fprintln(out, inert(fmt.Sprintf("KNOWN PROBLEM %s (%s): %s — %s; fix: %s", k.ID, k.Status, k.Title, k.Problem, k.Fix)))
 	}
 	for _, e := range v.History {
 		fmt.Fprintln(out, inert(fmt.Sprintf("%s %s %s %s", e.At, e.Actor, e.Kind, e.Detail)))

@@ -275,4 +275,48 @@ rings: [production]
 	if got := debtest.InstalledVersion(t, root, "pbtest-hello"); got != "1.1-1" {
 		t.Errorf("installed %s", got)
 	}
+
+	// The stakeholder reports a problem: a knowledge-base draft opens, and
+	// the next change touching pbtest-hello shows it in its plan.
+	asBob := func(args ...string) (string, string, error) {
+		return run(t, append([]string{"--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob}, args...)...)
+	}
+	bobStake := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob-stakeholder", "--user", "bob", "--role", "stakeholder"))
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bobStake,
+		"changes", "signoff", ch.ID, "--group", "db", "--problem", "replication lag doubled after the upgrade"); err != nil {
+		t.Fatalf("sign-off: %v\n%s", err, errOut)
+	}
+	_ = asBob
+	var kb []struct {
+		ID, Title, Status string
+		Changes           []string
+	}
+	json.Unmarshal([]byte(sp.mustCLI(t, "kb", "list", "-o", "json")), &kb)
+	if len(kb) != 1 || kb[0].Status != "draft" || len(kb[0].Changes) != 1 || kb[0].Changes[0] != ch.ID {
+		t.Fatalf("knowledge base after the problem report: %+v", kb)
+	}
+	var next struct {
+		ID            string
+		KnownProblems []struct{ ID string } `json:"known_problems"`
+	}
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "hello back", "--group", "db", "--package", "pbtest-hello@1.0-1",
+		"--ignore-windows", "-o", "json")), &next)
+	if len(next.KnownProblems) != 1 || next.KnownProblems[0].ID != kb[0].ID {
+		t.Fatalf("the later change's plan does not show the known problem: %+v", next)
+	}
+	var retro struct {
+		Hosts, Succeeded, Problems int
+		Duration                   string
+		SuccessRate                *float64 `json:"success_rate"`
+	}
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "retrospective", ch.ID, "-o", "json")), &retro)
+	if retro.Hosts != 1 || retro.Succeeded != 1 || retro.Problems != 1 || retro.SuccessRate == nil || *retro.SuccessRate != 1 || retro.Duration == "" {
+		t.Errorf("retrospective: %+v", retro)
+	}
+	evidence := sp.mustCLI(t, "changes", "evidence", ch.ID)
+	for _, want := range []string{`"signoffs"`, "replication lag", `"approved_by": "bob"`, "job.result install"} {
+		if !strings.Contains(evidence, want) {
+			t.Errorf("evidence pack lacks %q", want)
+		}
+	}
 }

@@ -51,6 +51,10 @@ func newRootCmd() *cobra.Command {
 		newExceptionsCmd(g),
 		newAuditCmd(g),
 		newChangesCmd(g),
+		newKBCmd(g),
+		newReportCmd(g),
+		newRetrospectivesCmd(g),
+		newLoginCmd(g),
 	)
 	return root
 }
@@ -83,4 +87,15 @@ func (g *globals) client() (*client.Client, error) {
 		}
 	}
 	return client.New(g.server, token, ca)
+}
+
+// caFile is --ca, or ./patchbay-data/ca.crt beside a local server.
+func (g *globals) caFile() string {
+	if g.ca != "" {
+		return g.ca
+	}
+	if _, err := os.Stat(filepath.Join("patchbay-data", "ca.crt")); err == nil {
+		return filepath.Join("patchbay-data", "ca.crt")
+	}
+	return ""
 }

@@ -315,3 +315,8 @@ func contentSecurityPolicy() string {
 	sum := sha256.Sum256([]byte(reportCSS))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }
+
+// ContentSecurityPolicy is the policy the HTML report needs: a server that
+// sends its own CSP header must send this one with the page, or the
+// page's stylesheet is blocked.
+func ContentSecurityPolicy() string { return contentSecurityPolicy() + "; frame-ancestors 'none'" }

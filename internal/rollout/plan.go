@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -187,7 +188,7 @@ func (p *Plan) Validate() error {
 	ids := map[string]int{}
 	versions := map[string]string{} // pin key → version, to catch conflicts
 	for i, h := range p.Hosts {
-		path := fmt.Sprintf("hosts[%d]", i)
+		path := "hosts[" + strconv.Itoa(i) + "]" // cheap: state decoding validates every plan
 		if h.HostID == "" {
 			pr.add(path+".host_id", "host ID is required")
 		} else if j, dup := ids[h.HostID]; dup {
@@ -209,7 +210,7 @@ func (p *Plan) Validate() error {
 		}
 		seen := map[string]bool{}
 		for j, t := range h.Targets {
-			tp := fmt.Sprintf("%s.targets[%d]", path, j)
+			tp := path + ".targets[" + strconv.Itoa(j) + "]"
 			if t.Name == "" {
 				pr.add(tp+".name", "package name is required")
 			}

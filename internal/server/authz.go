@@ -45,6 +45,11 @@ const (
 	PermChangesCreate     Permission = "changes:create"
 	PermChangesApprove    Permission = "changes:approve"
 	PermChangesRun        Permission = "changes:run"
+	PermSignOff           Permission = "changes:signoff"
+	PermRetroWrite        Permission = "retrospectives:write"
+	PermKBRead            Permission = "kb:read"
+	PermKBWrite           Permission = "kb:write"
+	PermReportRead        Permission = "reports:read"
 	// PermLogin: the username and password in the body.
 	PermLogin Permission = "login"
 )
@@ -75,7 +80,7 @@ func RoleAllows(role string, p Permission) bool {
 		return true
 	}
 	switch p {
-	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead, PermOrgRead, PermExceptionsRead, PermChangesRead:
+	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead, PermOrgRead, PermExceptionsRead, PermChangesRead, PermKBRead, PermReportRead:
 		for _, r := range Roles() {
 			if r == role {
 				return true
@@ -99,6 +104,10 @@ func RoleAllows(role string, p Permission) bool {
 		return role == RoleApprover
 	case PermChangesRun:
 		return role == RoleOperator
+	case PermSignOff:
+		return role == RoleStakeholder
+	case PermRetroWrite, PermKBWrite:
+		return role != RoleAuditor && slices.Contains(Roles(), role)
 	}
 	return false
 }

@@ -71,6 +71,9 @@ type ChangeView struct {
 	Summary    *rollout.Summary    `json:"summary,omitempty"`
 	Hosts      []rollout.HostView  `json:"hosts,omitempty"`
 	History    []store.ChangeEvent `json:"history,omitempty"`
+	// KnownProblems are knowledge-base entries about the packages this
+	// change touches.
+	KnownProblems []KBView `json:"known_problems,omitempty"`
 }
 
 func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (ChangeView, error) {
@@ -81,6 +84,11 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 	if err := json.Unmarshal(c.Plan, &v.Plan); err != nil {
 		return v, err
 	}
+	kp, err := s.knownProblems(ctx, v.Plan)
+	if err != nil {
+		return v, err
+	}
+	v.KnownProblems = kp
 	if len(c.Engine) > 0 {
 		var st rollout.State
 		if err := json.Unmarshal(c.Engine, &st); err != nil {

@@ -73,6 +73,17 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/changes/{id}/resume", PermChangesRun, "resume a halted change", s.handleResumeChange},
 		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back hosts of a change (all finished hosts by default)", s.handleRollbackChange},
 
+		{"POST", "/api/v1/changes/{id}/signoff", PermSignOff, "sign off a completed change for a group, or report a problem (opens a knowledge-base draft)", s.handleSignOff},
+		{"GET", "/api/v1/changes/{id}/retrospective", PermChangesRead, "a change's retrospective: timeline, figures, notes", s.handleRetrospective},
+		{"POST", "/api/v1/changes/{id}/retrospective", PermRetroWrite, "add a note or action item to a retrospective", s.handleRetroNote},
+		{"GET", "/api/v1/changes/{id}/evidence", PermReportRead, "the audit evidence pack of a change", s.handleEvidence},
+		{"GET", "/api/v1/retrospectives", PermChangesRead, "retrospectives of completed changes (?team=, ?month=YYYY-MM)", s.handleListRetrospectives},
+		{"GET", "/api/v1/kb", PermKBRead, "knowledge base entries (?package=)", s.handleListKB},
+		{"GET", "/api/v1/kb/{id}", PermKBRead, "one knowledge base entry", s.handleGetKB},
+		{"POST", "/api/v1/kb", PermKBWrite, "create a knowledge base entry", s.handlePutKB},
+		{"PUT", "/api/v1/kb/{id}", PermKBWrite, "update a knowledge base entry (e.g. publish a draft)", s.handlePutKB},
+		{"GET", "/api/v1/report", PermReportRead, "KPI report for a period (?from=&to=&team=&group=&ring=&severity=&format=json|csv|html)", s.handleReport},
+
 		{"POST", "/api/v1/users", PermUsersManage, "create a user with a generated password (shown once)", s.handleCreateUser},
 		{"GET", "/api/v1/users", PermUsersManage, "list users", s.handleListUsers},
 

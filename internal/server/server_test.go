@@ -94,7 +94,8 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 		PermVulnsRead: true, PermFeedsRead: true, PermFeedsManage: true,
 		PermUsersManage: true, PermOrgRead: true, PermOrgApply: true, PermCalendars: true, PermCalendarToken: true,
 		PermExceptionsRead: true, PermExceptionsRequest: true, PermExceptionsApprove: true, PermAuditRead: true,
-		PermChangesRead: true, PermChangesCreate: true, PermChangesApprove: true, PermChangesRun: true, PermLogin: true}
+		PermChangesRead: true, PermChangesCreate: true, PermChangesApprove: true, PermChangesRun: true, PermLogin: true,
+		PermSignOff: true, PermRetroWrite: true, PermKBRead: true, PermKBWrite: true, PermReportRead: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)

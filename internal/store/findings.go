@@ -681,3 +681,37 @@ func (s *DB) CountOpenFindings(ctx context.Context, now time.Time) (FindingCount
 	}
 	return c, rows.Err()
 }
+
+// ReportFinding is a finding with what reports need.
+type ReportFinding struct {
+	ID, HostID, Name, Severity string
+	KEV, FixAvailable, Excepted bool
+	Priority                   float64
+	Published, FirstSeen       time.Time
+	ResolvedAt, DueAt          *time.Time
+}
+
+// AllFindings streams every finding of active hosts, open or resolved.
+func (s *DB) AllFindings(ctx context.Context, fn func(ReportFinding) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT f.id, f.host_id, f.name, f.severity, f.kev, f.fix_available, f.exception_id <> '',
+			f.priority, a.published, f.first_seen_at, f.resolved_at, f.due_at
+		FROM findings f JOIN hosts h ON h.id = f.host_id JOIN advisories a ON a.id = f.advisory_id
+		WHERE h.revoked_at IS NULL`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f ReportFinding
+		var pub, first int64
+		var res, due sql.NullInt64
+		if err := rows.Scan(&f.ID, &f.HostID, &f.Name, &f.Severity, &f.KEV, &f.FixAvailable, &f.Excepted, &f.Priority, &pub, &first, &res, &due); err != nil {
+			return err
+		}
+		f.Published, f.FirstSeen, f.ResolvedAt, f.DueAt = fromMS(pub), fromMS(first), fromMSPtr(res), fromMSPtr(due)
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,574 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/metrics"
+	"github.com/patchbay/patchbay/internal/policy"
+	"github.com/patchbay/patchbay/internal/rollout"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// KBView is a knowledge-base entry as the API shows it.
+type KBView struct {
+	ID        string            `json:"id"`
+	Title     string            `json:"title"`
+	Problem   string            `json:"problem"`
+	Symptoms  string            `json:"symptoms,omitempty"`
+	Fix       string            `json:"fix,omitempty"`
+	Packages  []store.KBPackage `json:"packages"`
+	Distro    string            `json:"distro,omitempty"`
+	Changes   []string          `json:"changes,omitempty"`
+	Hosts     []string          `json:"hosts,omitempty"`
+	Status    string            `json:"status"`
+	CreatedBy string            `json:"created_by"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+func kbView(e store.KBEntry) KBView {
+	v := KBView{ID: e.ID, Title: e.Title, Problem: e.Problem, Symptoms: e.Symptoms, Fix: e.Fix, Packages: e.Packages,
+		Distro: e.Distro, Changes: e.Changes, Hosts: e.Hosts, Status: e.Status, CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if v.Packages == nil {
+		v.Packages = []store.KBPackage{}
+	}
+	return v
+}
+
+func (s *Server) handlePutKB(w http.ResponseWriter, r *http.Request) error {
+	var v KBView
+	if err := decodeJSON(w, r, 1<<20, &v); err != nil {
+		return err
+	}
+	if strings.TrimSpace(v.Title) == "" || strings.TrimSpace(v.Problem) == "" || len(v.Packages) == 0 {
+		return errBadRequest("title, problem and at least one package are required")
+	}
+	for i, p := range v.Packages {
+		if !protocolValidPackage(p.Name, "1") {
+			return errBadRequest(fmt.Sprintf("packages[%d].name: %q is not a package name", i, p.Name))
+		}
+	}
+	now := s.now()
+	e := store.KBEntry{ID: r.PathValue("id"), Title: v.Title, Problem: v.Problem, Symptoms: v.Symptoms, Fix: v.Fix, Packages: v.Packages,
+		Distro: v.Distro, Changes: v.Changes, Hosts: v.Hosts, Status: v.Status, CreatedBy: principalName(r.Context(), s), CreatedAt: now, UpdatedAt: now}
+	if e.Status == "" {
+		e.Status = "published"
+	}
+	if e.Status != "draft" && e.Status != "published" {
+		return errBadRequest("status must be draft or published")
+	}
+	status := http.StatusOK
+	if e.ID == "" {
+		e.ID, status = uuid.NewString(), http.StatusCreated
+	} else if old, err := s.store.GetKBEntry(r.Context(), e.ID); err == nil {
+		e.CreatedBy, e.CreatedAt = old.CreatedBy, old.CreatedAt
+	} else {
+		return err
+	}
+	if err := s.store.PutKBEntry(r.Context(), e); err != nil {
+		return err
+	}
+	return writeJSON(w, status, kbView(e))
+}
+
+func (s *Server) handleListKB(w http.ResponseWriter, r *http.Request) error {
+	es, err := s.store.ListKBEntries(r.Context())
+	if err != nil {
+		return err
+	}
+	pkg := r.URL.Query().Get("package")
+	out := []KBView{}
+	for _, e := range es {
+		if pkg == "" || slices.ContainsFunc(e.Packages, func(p store.KBPackage) bool { return p.Name == pkg }) {
+			out = append(out, kbView(e))
+		}
+	}
+	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})
+}
+
+func (s *Server) handleGetKB(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.store.GetKBEntry(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, kbView(e))
+}
+
+// knownProblems lists the knowledge-base entries about the packages a plan
+// touches, whatever the versions (the entry says which versions showed the
+// problem), for the hosts' distribution when the entry names one.
+func (s *Server) knownProblems(ctx context.Context, plan rollout.Plan) ([]KBView, error) {
+	es, err := s.store.ListKBEntries(ctx)
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	var out []KBView
+	for _, e := range es {
+		hit := false
+		for _, hp := range plan.Hosts {
+			for _, t := range hp.Targets {
+				for _, p := range e.Packages {
+					if p.Name == t.Name &&
+						(e.Distro == "" || strings.HasPrefix(strings.ReplaceAll(hp.Platform, "-", " "), e.Distro)) {
+						hit = true
+					}
+				}
+			}
+		}
+		if hit {
+			out = append(out, kbView(e))
+		}
+	}
+	return out, nil
+}
+
+// SignOffRequest is a stakeholder's verdict for one group of a change.
+type SignOffRequest struct {
+	Group    string `json:"group"`
+	OK       bool   `json:"ok"`
+	Problem  string `json:"problem,omitempty"`
+	Symptoms string `json:"symptoms,omitempty"`
+}
+
+// handleSignOff records that a group's stakeholder confirms the systems
+// work after the change, or reports a problem, which opens a draft
+// knowledge-base entry linked to the change, its packages and the hosts.
+func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
+	var req SignOffRequest
+	if err := decodeJSON(w, r, 1<<20, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	c, err := s.store.GetChange(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if c.State != ChangeCompleted {
+		return wrongState(&c, ChangeCompleted)
+	}
+	var plan rollout.Plan
+	if err := json.Unmarshal(c.Plan, &plan); err != nil {
+		return err
+	}
+	_, org := s.org.get()
+	g, err := s.findGroup(org, req.Group)
+	if err != nil || !slices.ContainsFunc(plan.Hosts, func(h rollout.HostPlan) bool { return h.Group == req.Group }) {
+		return errBadRequest(fmt.Sprintf("group: %q is not a group of this change", req.Group))
+	}
+	who := principalName(ctx, s)
+	if who != g.Stakeholder && principalFrom(ctx).Role != RoleAdmin {
+		return errForbidden(fmt.Sprintf("%s is the stakeholder of %s; %s may not sign off for it", g.Stakeholder, g.Name, who))
+	}
+	if !req.OK && strings.TrimSpace(req.Problem) == "" {
+		return errBadRequest("problem: say what does not work")
+	}
+	now := s.now()
+	so := store.SignOff{ChangeID: c.ID, Group: g.Name, By: who, OK: req.OK, At: now, Problem: req.Problem}
+	if !req.OK {
+		kb := store.KBEntry{ID: uuid.NewString(), Title: "After change: " + c.Title, Problem: req.Problem, Symptoms: req.Symptoms,
+			Changes: []string{c.ID}, Status: "draft", CreatedBy: who, CreatedAt: now, UpdatedAt: now}
+		seen := map[string]bool{}
+		for _, hp := range plan.Hosts {
+			if hp.Group != g.Name {
+				continue
+			}
+			kb.Hosts = append(kb.Hosts, hp.HostID)
+			for _, t := range hp.Targets {
+				if !seen[t.Name] {
+					seen[t.Name] = true
+					kb.Packages = append(kb.Packages, store.KBPackage{Name: t.Name, Versions: []string{t.Version}})
+				}
+			}
+		}
+		if err := s.store.PutKBEntry(ctx, kb); err != nil {
+			return err
+		}
+		so.KBID = kb.ID
+		_ = s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: []string{c.Author, g.Sysadmin},
+			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + kb.ID})
+	}
+	if err := s.store.PutSignOff(ctx, so); err != nil {
+		return err
+	}
+	return writeJSON(w, 200, so)
+}
+
+// Retrospective is a completed change's timeline and figures, with notes.
+type Retrospective struct {
+	Change         string              `json:"change"`
+	Title          string              `json:"title"`
+	State          string              `json:"state"`
+	Teams          []string            `json:"teams"`
+	Created        time.Time           `json:"created"`
+	Approved       *time.Time          `json:"approved,omitempty"`
+	Started        *time.Time          `json:"started,omitempty"`
+	Finished       *time.Time          `json:"finished,omitempty"`
+	TimeInApproval string              `json:"time_in_approval,omitempty"`
+	Duration       string              `json:"duration,omitempty"`
+	TimeToSignOff  string              `json:"time_to_signoff,omitempty"`
+	Waves          int                 `json:"waves"`
+	Hosts          int                 `json:"hosts"`
+	Succeeded      int                 `json:"succeeded"`
+	Failed         int                 `json:"failed"`
+	RolledBack     int                 `json:"rolled_back"`
+	SuccessRate    *float64            `json:"success_rate"`
+	Problems       int                 `json:"problems"`
+	SignOffs       []store.SignOff     `json:"signoffs"`
+	Timeline       []store.ChangeEvent `json:"timeline"`
+	Notes          []store.RetroNote   `json:"notes"`
+}
+
+func (s *Server) retrospective(ctx context.Context, c store.Change) (Retrospective, error) {
+	r := Retrospective{Change: c.ID, Title: c.Title, State: c.State, Created: c.CreatedAt, Approved: c.ApprovedAt}
+	var plan rollout.Plan
+	if err := json.Unmarshal(c.Plan, &plan); err != nil {
+		return r, err
+	}
+	_, org := s.org.get()
+	for _, hp := range plan.Hosts {
+		if g, err := s.findGroup(org, hp.Group); err == nil && !slices.Contains(r.Teams, g.Team) {
+			r.Teams = append(r.Teams, g.Team)
+		}
+	}
+	slices.Sort(r.Teams)
+	r.Waves, r.Hosts = len(plan.Rings), len(plan.Hosts)
+	hist, err := s.store.ChangeHistory(ctx, c.ID)
+	if err != nil {
+		return r, err
+	}
+	r.Timeline = hist
+	var submitted *time.Time
+	for _, e := range hist {
+		at := e.At
+		switch {
+		case e.Kind == ChangePendingApproval && submitted == nil:
+			submitted = &at
+		case e.Kind == ChangeRunning && r.Started == nil:
+			r.Started = &at
+		case strings.HasPrefix(e.Detail, "completed") || strings.Contains(e.Detail, "; completed"):
+			r.Finished = &at
+		}
+	}
+	if submitted != nil && r.Approved != nil {
+		r.TimeInApproval = r.Approved.Sub(*submitted).Round(time.Second).String()
+	}
+	if r.Started != nil && r.Finished != nil {
+		r.Duration = r.Finished.Sub(*r.Started).Round(time.Second).String()
+	}
+	if len(c.Engine) > 0 {
+		var st rollout.State
+		if err := json.Unmarshal(c.Engine, &st); err != nil {
+			return r, err
+		}
+		sum := st.Summary()
+		r.Succeeded, r.Failed, r.RolledBack = sum.Succeeded, sum.Failed, sum.RolledBack
+		if done := sum.Succeeded + sum.Failed + sum.RolledBack; done > 0 {
+			rate := float64(sum.Succeeded) / float64(done)
+			r.SuccessRate = &rate
+		}
+	}
+	if r.SignOffs, err = s.store.SignOffs(ctx, c.ID); err != nil {
+		return r, err
+	}
+	for _, so := range r.SignOffs {
+		if !so.OK {
+			r.Problems++
+		}
+	}
+	if len(r.SignOffs) > 0 && r.Finished != nil {
+		r.TimeToSignOff = r.SignOffs[0].At.Sub(*r.Finished).Round(time.Second).String()
+	}
+	if r.Notes, err = s.store.RetroNotes(ctx, c.ID); err != nil {
+		return r, err
+	}
+	if r.SignOffs == nil {
+		r.SignOffs = []store.SignOff{}
+	}
+	if r.Notes == nil {
+		r.Notes = []store.RetroNote{}
+	}
+	return r, nil
+}
+
+func (s *Server) handleRetrospective(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.store.GetChange(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	retro, err := s.retrospective(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, retro)
+}
+
+func (s *Server) handleRetroNote(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+	}
+	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
+		return err
+	}
+	if req.Kind != "note" && req.Kind != "action" {
+		return errBadRequest("kind must be note or action")
+	}
+	if strings.TrimSpace(req.Text) == "" {
+		return errBadRequest("text is required")
+	}
+	c, err := s.store.GetChange(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	n := store.RetroNote{At: s.now(), Author: principalName(r.Context(), s), Kind: req.Kind, Text: req.Text}
+	if err := s.store.AddRetroNote(r.Context(), c.ID, n); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, n)
+}
+
+// handleListRetrospectives lists the retrospectives of completed changes,
+// per team (?team=) and for a month (?month=2026-11: the cycle view).
+func (s *Server) handleListRetrospectives(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var from, to time.Time
+	if m := q.Get("month"); m != "" {
+		t, err := time.Parse("2006-01", m)
+		if err != nil {
+			return errBadRequest("month must be YYYY-MM")
+		}
+		from, to = t, t.AddDate(0, 1, 0)
+	}
+	cs, err := s.store.ListChanges(r.Context(), ChangeCompleted)
+	if err != nil {
+		return err
+	}
+	out := []Retrospective{}
+	for _, c := range cs {
+		retro, err := s.retrospective(r.Context(), c)
+		if err != nil {
+			return err
+		}
+		if team := q.Get("team"); team != "" && !slices.Contains(retro.Teams, team) {
+			continue
+		}
+		when := c.CreatedAt
+		if retro.Finished != nil {
+			when = *retro.Finished
+		}
+		if !from.IsZero() && (when.Before(from) || !when.Before(to)) {
+			continue
+		}
+		retro.Timeline = nil
+		out = append(out, retro)
+	}
+	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})
+}
+
+// handleEvidence is the audit evidence pack of one change: the request,
+// approvals, plan, per-host results, verification, sign-offs and every
+// audit entry about it.
+func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := s.store.GetChange(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	view, err := s.changeView(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	jobs, err := s.store.ChangeJobs(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	type jobView struct {
+		ID, Host, Phase, Status string
+		Seq                     uint64
+		Created                 time.Time
+		Finished                *time.Time
+		Result                  json.RawMessage
+	}
+	var jv []jobView
+	for _, j := range jobs {
+		res := json.RawMessage(j.Result)
+		if len(res) == 0 {
+			res = nil
+		}
+		jv = append(jv, jobView{ID: j.ID, Host: j.HostID, Phase: j.Phase, Status: j.Status, Seq: j.Seq, Created: j.CreatedAt, Finished: j.FinishedAt, Result: res})
+	}
+	signoffs, err := s.store.SignOffs(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	var entries []audit.Entry
+	err = s.store.AuditRange(ctx, 0, 0, func(rec store.AuditRecord) error {
+		if bytes.Contains(rec.Entry, []byte(c.ID)) {
+			var e audit.Entry
+			if err := json.Unmarshal(rec.Entry, &e); err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"evidence-%s.json\"", c.ID))
+	return writeJSON(w, 200, map[string]any{"generated": s.now(), "change": view, "jobs": jv, "signoffs": signoffs, "audit": entries})
+}
+
+// handleReport computes the KPIs for a period (?from=&to= as dates,
+// ?team=&group=&ring=&severity=) as JSON, CSV or printable HTML (?format=).
+func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := metrics.Filter{Team: q.Get("team"), Group: q.Get("group"), Ring: q.Get("ring"), Severity: q.Get("severity")}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse("2006-01-02", v)
+			if err != nil {
+				return errBadRequest(name + " must be a date YYYY-MM-DD")
+			}
+			*dst = t
+		}
+	}
+	in, err := s.reportInput(r.Context())
+	if err != nil {
+		return err
+	}
+	rep := metrics.Compute(in, f, s.now())
+	switch q.Get("format") {
+	case "", "json":
+		return writeJSON(w, 200, rep)
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		return rep.CSV(w)
+	case "html":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", metrics.ContentSecurityPolicy())
+		var buf bytes.Buffer
+		if err := rep.HTML(&buf); err != nil {
+			return err
+		}
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
+	return errBadRequest("format must be json, csv or html")
+}
+
+// reportInput gathers the history the KPIs need.
+func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
+	var in metrics.Input
+	hosts, err := s.allHosts(ctx)
+	if err != nil {
+		return in, err
+	}
+	_, org := s.org.get()
+	type hostCtx struct {
+		team, group, ring, owner string
+		crit                     int
+	}
+	hc := map[string]hostCtx{}
+	for _, h := range hosts {
+		eff := org.Effective(hostInfo(h))
+		c := hostCtx{team: eff.Team, ring: eff.Ring, crit: eff.Criticality}
+		if len(eff.Groups) > 0 {
+			c.group = eff.Groups[0]
+		}
+		if len(eff.Stakeholders) > 0 {
+			c.owner = eff.Stakeholders[0]
+		}
+		hc[h.ID] = c
+		in.Hosts = append(in.Hosts, metrics.Host{ID: h.ID, Team: c.team, Group: c.group, Ring: c.ring, Criticality: c.crit})
+	}
+	now := s.now()
+	err = s.store.AllFindings(ctx, func(f store.ReportFinding) error {
+		c := hc[f.HostID]
+		mf := metrics.Finding{ID: f.ID, HostID: f.HostID, Team: c.team, Group: c.group, Ring: c.ring, Severity: f.Severity, KEV: f.KEV,
+			Criticality: c.crit, Priority: f.Priority, Published: f.Published, FirstSeen: f.FirstSeen, ResolvedAt: f.ResolvedAt,
+			DueAt: f.DueAt, Excepted: f.Excepted, Owner: c.owner}
+		if f.FixAvailable {
+			// The store keeps whether a fix is available now, not since
+			// when: first seen is the closest known time.
+			t := f.FirstSeen
+			mf.FixAvailableAt = &t
+		}
+		if eff := org.Effective(policyHost(hosts, f.HostID)); len(eff.Groups) > 0 {
+			if _, held := eff.Policy.Held(f.Name, now); held {
+				mf.Held = true
+			}
+		}
+		if mf.Published.Unix() <= 0 {
+			mf.Published = time.Time{}
+		}
+		in.Findings = append(in.Findings, mf)
+		return nil
+	})
+	if err != nil {
+		return in, err
+	}
+	cs, err := s.store.ListChanges(ctx)
+	if err != nil {
+		return in, err
+	}
+	for _, c := range cs {
+		retro, err := s.retrospective(ctx, c)
+		if err != nil {
+			return in, err
+		}
+		mc := metrics.Change{ID: c.ID, Completed: retro.Finished, ProblemsReported: retro.Problems}
+		if len(retro.Teams) > 0 {
+			mc.Team = retro.Teams[0]
+		}
+		in.Changes = append(in.Changes, mc)
+		jobs, err := s.store.ChangeJobs(ctx, c.ID)
+		if err != nil {
+			return in, err
+		}
+		rolledBack := map[string]bool{}
+		for _, j := range jobs {
+			if j.Phase == string(rollout.PhaseRollback) && j.Status == "done" {
+				rolledBack[j.HostID] = true
+			}
+		}
+		for _, j := range jobs {
+			if j.Phase != string(rollout.PhaseInstall) {
+				continue
+			}
+			mj := metrics.Job{ChangeID: c.ID, HostID: j.HostID, Dispatched: j.CreatedAt, Finished: j.FinishedAt, FirstAttempt: true,
+				RolledBack: rolledBack[j.HostID]}
+			var res struct {
+				OK bool `json:"ok"`
+			}
+			if len(j.Result) > 0 {
+				_ = json.Unmarshal(j.Result, &res)
+			}
+			mj.OK = res.OK
+			if res.OK {
+				// The agent verified the installed versions before reporting.
+				mj.VerifiedAt = j.FinishedAt
+			}
+			in.Jobs = append(in.Jobs, mj)
+		}
+	}
+	return in, nil
+}
+
+func policyHost(hosts []store.Host, id string) policy.HostInfo {
+	for _, h := range hosts {
+		if h.ID == id {
+			return hostInfo(h)
+		}
+	}
+	return policy.HostInfo{ID: id}
+}

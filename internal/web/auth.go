@@ -1,0 +1,88 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+)
+
+type loginView struct {
+	Username string
+	Next     string
+	Error    string
+}
+
+// loginForm shows the sign-in form. It starts an anonymous session (or
+// keeps the current one) to carry the form's CSRF token.
+func (c *console) loginForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	next := safeNext(r.URL.Query().Get("next"))
+	if rc.signed {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	if rc.sessID == "" {
+		id, s, err := c.sessions.create("")
+		if err != nil {
+			return errStatus(http.StatusServiceUnavailable, "The server has too many open sessions. Try again in a few minutes.")
+		}
+		rc.sessID, rc.session = id, s
+		c.setSessionCookie(w, id)
+	}
+	c.render(w, r, rc, http.StatusOK, "login.html", "Sign in", loginView{Next: next})
+	return nil
+}
+
+// login checks the credentials, rate limited per username and per client
+// address. On success it replaces the session with a new one (a new ID), so
+// an ID planted before sign-in is worthless after it.
+func (c *console) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	username := strings.TrimSpace(r.PostFormValue("username"))
+	password := r.PostFormValue("password")
+	next := safeNext(r.PostFormValue("next"))
+	ip := clientIP(r)
+	view := loginView{Username: username, Next: next}
+	entry := AuditEntry{Time: c.opt.Now(), Actor: username, Target: "console", RemoteAddr: ip}
+
+	if c.limiter.blocked(username, ip) {
+		entry.Action, entry.Detail = "login.blocked", "too many failed sign-ins"
+		c.b.Record(r.Context(), entry)
+		view.Error = "Too many failed sign-ins for this account or from this address. Wait 15 minutes, then try again."
+		c.render(w, r, rc, http.StatusTooManyRequests, "login.html", "Sign in", view)
+		return nil
+	}
+	u, err := c.b.Authenticate(r.Context(), username, password)
+	if err != nil {
+		if !errors.Is(err, ErrBadLogin) {
+			return err
+		}
+		c.limiter.fail(username, ip)
+		entry.Action, entry.Detail = "login.failure", "wrong username or password"
+		c.b.Record(r.Context(), entry)
+		view.Error = "Wrong username or password."
+		c.render(w, r, rc, http.StatusUnauthorized, "login.html", "Sign in", view)
+		return nil
+	}
+	c.limiter.succeed(username)
+	if rc.sessID != "" {
+		c.sessions.delete(rc.sessID)
+	}
+	id, _, err := c.sessions.create(u.ID)
+	if err != nil {
+		return errStatus(http.StatusServiceUnavailable, "The server has too many open sessions. Try again in a few minutes.")
+	}
+	c.setSessionCookie(w, id)
+	entry.Actor, entry.Action = u.Username, "login.success"
+	c.b.Record(r.Context(), entry)
+	c.log.InfoContext(r.Context(), "console sign-in", "user", u.Username, "remote", ip)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// logout deletes the session on the server, not just the cookie.
+func (c *console) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	c.sessions.delete(rc.sessID)
+	c.clearSessionCookie(w)
+	c.b.Record(r.Context(), AuditEntry{Time: c.opt.Now(), Actor: rc.user.Username, Action: "logout", Target: "console", RemoteAddr: clientIP(r)})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}

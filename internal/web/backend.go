@@ -1,0 +1,147 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Backend returns where the console must decide what to show.
+var (
+	// ErrBadLogin: the username or password is wrong. The console shows one
+	// message for both so it does not reveal which accounts exist.
+	ErrBadLogin = errors.New("wrong username or password")
+	// ErrNotFound: the host, change or other object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the action is not possible in the object's current state
+	// (for example approving a change that is already running). Its message
+	// is shown to the user.
+	ErrConflict = errors.New("conflict")
+	// ErrForbidden: the backend refused the action for this user.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// User is a signed-in person.
+type User struct{ ID, Username, Role string }
+
+// Backend is what the console needs from the server's services. Package
+// server implements it over the store; tests use an in-memory fake.
+type Backend interface {
+	// Authenticate checks a username and password; wrong credentials give ErrBadLogin.
+	Authenticate(ctx context.Context, username, password string) (User, error)
+	// UserByID loads the user of a session on every request; an error signs the session out.
+	UserByID(ctx context.Context, id string) (User, error)
+	// Allowed says whether the user's role may use a permission named like the
+	// API's ("hosts:read", "vulns:read", "changes:read", "changes:approve", ...).
+	Allowed(u User, perm string) bool
+	// Hosts lists hosts matching q, the cursor of the next page ("" at the end) and the total matching.
+	Hosts(ctx context.Context, q HostQuery) (hosts []Host, next string, total int, err error)
+	// Host returns one host with its installed packages and open findings.
+	Host(ctx context.Context, id string) (Host, []Package, []Finding, error)
+	// Findings lists findings ranked by priority, highest first, and the cursor of the next page.
+	Findings(ctx context.Context, q FindingQuery) (findings []Finding, next string, err error)
+	Changes(ctx context.Context) ([]Change, error)
+	Change(ctx context.Context, id string) (Change, error)
+	// ChangeAction performs submit, approve, reject, start, halt, resume or rollback as u.
+	ChangeAction(ctx context.Context, u User, id, action string) error
+	// Audit returns up to limit entries, newest first, skipping the first from.
+	Audit(ctx context.Context, from, limit int) ([]AuditEntry, error)
+	// Record appends a console event (sign-in success or failure, sign-out) to the audit log.
+	Record(ctx context.Context, e AuditEntry)
+}
+
+// HostQuery filters and pages the host list.
+type HostQuery struct {
+	Search string // substring of the hostname or an address
+	OS     string // exact OS name, "" for any
+	Stale  *bool  // nil for any
+	Limit  int
+	After  string // cursor from the previous page
+}
+
+// FindingQuery filters and pages the ranked findings.
+type FindingQuery struct {
+	Host     string // host ID, "" for any
+	Severity string // critical, high, medium, low, unknown; "" for any
+	KEV      *bool  // nil for any
+	Limit    int
+	After    string
+}
+
+// Host is what the console shows about one host. Every string in it may
+// come from the host's agent and is untrusted.
+type Host struct {
+	ID             string
+	Hostname       string
+	OS             string // e.g. "debian"
+	OSVersion      string // e.g. "12"
+	Kernel         string
+	Arch           string
+	Addresses      []string
+	AgentVersion   string
+	Owner          string
+	Criticality    string
+	LastSeen       time.Time
+	Stale          bool
+	RebootRequired bool
+	Packages       int // number installed
+	Findings       int // number open
+}
+
+// Package is one installed package on a host.
+type Package struct {
+	Name, Version, Arch, Source, Ecosystem string
+}
+
+// Finding is one advisory that applies to one package on one host, with
+// its priority and the reasons for it.
+type Finding struct {
+	ID               string
+	AdvisoryID       string // e.g. CVE-2024-3094 or ALSA-2025:10073
+	Summary          string
+	HostID           string
+	Hostname         string
+	Package          string
+	InstalledVersion string
+	FixedVersion     string // "" when no fix exists yet
+	Severity         string // critical, high, medium, low, unknown
+	Priority         int    // 0 to 100
+	KEV              bool
+	EPSS             float64 // probability 0 to 1
+	SSVC             string
+	Due              time.Time // zero when no SLA applies
+	Reasons          []string  // one line per factor of the priority
+}
+
+// Change is a change request and its rollout.
+type Change struct {
+	ID         string
+	Title      string
+	State      string // e.g. draft, pending_approval, approved, running, halted, done, rolled_back
+	Author     string
+	ApprovedBy string
+	Created    time.Time
+	// Actions are those the change's state machine allows now; the console
+	// shows a button for each one the user is also Allowed to use.
+	Actions []string
+	Hosts   []ChangeHost
+}
+
+// ChangeHost is one host of a change and its progress.
+type ChangeHost struct {
+	HostID   string
+	Hostname string
+	Ring     int // rollout wave, 0 first
+	Status   string
+	Detail   string
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	Time       time.Time
+	Actor      string
+	Action     string // e.g. login.success, login.failure, logout, change.approve
+	Target     string
+	Detail     string
+	RemoteAddr string
+}

@@ -1,0 +1,302 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+)
+
+// dashboardCountCap bounds how many findings the dashboard pages through to
+// count them; past it the page shows "N+".
+const dashboardCountCap = 10_000
+
+type dashboardView struct {
+	Hosts, StaleHosts int
+	ShowFindings      bool
+	Counts            []severityCount
+	KEV               count
+	Top               []Finding
+}
+
+type count struct {
+	N    int
+	More bool // the count stopped at the cap
+}
+
+type severityCount struct {
+	Severity string
+	count
+}
+
+func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	var v dashboardView
+	var err error
+	if _, _, v.Hosts, err = c.b.Hosts(ctx, HostQuery{Limit: 1}); err != nil {
+		return err
+	}
+	stale := true
+	if _, _, v.StaleHosts, err = c.b.Hosts(ctx, HostQuery{Stale: &stale, Limit: 1}); err != nil {
+		return err
+	}
+	if c.b.Allowed(rc.user, permVulnsRead) {
+		v.ShowFindings = true
+		for _, s := range severities {
+			n, err := c.countFindings(ctx, FindingQuery{Severity: s})
+			if err != nil {
+				return err
+			}
+			v.Counts = append(v.Counts, severityCount{s, n})
+		}
+		kev := true
+		if v.KEV, err = c.countFindings(ctx, FindingQuery{KEV: &kev}); err != nil {
+			return err
+		}
+		if v.Top, _, err = c.b.Findings(ctx, FindingQuery{Limit: 10}); err != nil {
+			return err
+		}
+	}
+	c.render(w, r, rc, http.StatusOK, "dashboard.html", "Dashboard", v)
+	return nil
+}
+
+func (c *console) countFindings(ctx context.Context, q FindingQuery) (count, error) {
+	q.Limit = maxPageSize
+	var n count
+	for {
+		fs, next, err := c.b.Findings(ctx, q)
+		if err != nil {
+			return count{}, err
+		}
+		n.N += len(fs)
+		if next == "" {
+			return n, nil
+		}
+		if n.N >= dashboardCountCap {
+			n.More = true
+			return n, nil
+		}
+		q.After = next
+	}
+}
+
+type hostListView struct {
+	Query     HostQuery
+	Stale     string
+	Hosts     []Host
+	Total     int
+	NextURL   string
+	FirstURL  string
+	HasFilter bool
+}
+
+func (c *console) hostList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	q, err := parseHostQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	hosts, next, total, err := c.b.Hosts(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	v := hostListView{Query: q, Stale: r.URL.Query().Get("stale"), Hosts: hosts, Total: total,
+		HasFilter: q.Search != "" || q.OS != "" || q.Stale != nil}
+	if next != "" {
+		v.NextURL = pageURL("/hosts", r.URL.Query(), "after", next)
+	}
+	if q.After != "" {
+		v.FirstURL = pageURL("/hosts", r.URL.Query(), "after", "")
+	}
+	c.render(w, r, rc, http.StatusOK, "hosts.html", "Hosts", v)
+	return nil
+}
+
+// pageURL is path with the query v, key set to val (or removed when empty).
+func pageURL(path string, v url.Values, key, val string) string {
+	q := url.Values{}
+	for k, vs := range v {
+		q[k] = slices.Clone(vs)
+	}
+	if val == "" {
+		q.Del(key)
+	} else {
+		q.Set(key, val)
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+type hostView struct {
+	Host         Host
+	Packages     []Package
+	Findings     []Finding
+	ShowFindings bool
+}
+
+func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	h, pkgs, findings, err := c.b.Host(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v := hostView{Host: h, Packages: pkgs, ShowFindings: c.b.Allowed(rc.user, permVulnsRead)}
+	if v.ShowFindings {
+		v.Findings = findings
+	}
+	c.render(w, r, rc, http.StatusOK, "host.html", "Host "+h.Hostname, v)
+	return nil
+}
+
+type vulnListView struct {
+	Query      FindingQuery
+	KEV        string
+	Severities []string
+	Findings   []Finding
+	NextURL    string
+	FirstURL   string
+	Rank       int // rank of the first finding shown, minus one
+}
+
+func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	q, err := parseFindingQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	findings, next, err := c.b.Findings(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings}
+	if next != "" {
+		v.NextURL = pageURL("/vulns", r.URL.Query(), "after", next)
+	}
+	if q.After != "" {
+		v.FirstURL = pageURL("/vulns", r.URL.Query(), "after", "")
+	}
+	c.render(w, r, rc, http.StatusOK, "vulns.html", "Vulnerabilities", v)
+	return nil
+}
+
+func (c *console) changeList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	changes, err := c.b.Changes(r.Context())
+	if err != nil {
+		return err
+	}
+	c.render(w, r, rc, http.StatusOK, "changes.html", "Changes", changes)
+	return nil
+}
+
+type changeView struct {
+	Change  Change
+	Rings   []ring
+	Actions []actionButton
+	Done    string // confirmation after an action
+}
+
+type ring struct {
+	Ring  int
+	Hosts []ChangeHost
+}
+
+type actionButton struct{ Action, Label string }
+
+func (c *console) changeDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ch, err := c.b.Change(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v := changeView{Change: ch, Rings: groupRings(ch.Hosts)}
+	done := r.URL.Query().Get("done")
+	for _, a := range changeActions {
+		if a.action == done {
+			v.Done = a.done
+		}
+		if slices.Contains(ch.Actions, a.action) && c.b.Allowed(rc.user, a.perm) {
+			v.Actions = append(v.Actions, actionButton{a.action, a.label})
+		}
+	}
+	c.render(w, r, rc, http.StatusOK, "change.html", "Change "+ch.Title, v)
+	return nil
+}
+
+func groupRings(hosts []ChangeHost) []ring {
+	var rings []ring
+	for _, h := range hosts {
+		i := slices.IndexFunc(rings, func(rg ring) bool { return rg.Ring == h.Ring })
+		if i < 0 {
+			rings = append(rings, ring{Ring: h.Ring})
+			i = len(rings) - 1
+		}
+		rings[i].Hosts = append(rings[i].Hosts, h)
+	}
+	slices.SortStableFunc(rings, func(a, b ring) int { return a.Ring - b.Ring })
+	return rings
+}
+
+// changeStatusJSON is what the change page's script polls.
+type changeStatusJSON struct {
+	ID    string           `json:"id"`
+	State string           `json:"state"`
+	Hosts []hostStatusJSON `json:"hosts"`
+}
+
+type hostStatusJSON struct {
+	HostID string `json:"host_id"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func (c *console) changeStatus(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ch, err := c.b.Change(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := changeStatusJSON{ID: ch.ID, State: ch.State, Hosts: []hostStatusJSON{}}
+	for _, h := range ch.Hosts {
+		out.Hosts = append(out.Hosts, hostStatusJSON{h.HostID, h.Status, h.Detail})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// changeAction handles the POST of one action button, then goes back to
+// the change (post, redirect, get).
+func (c *console) changeAction(action string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+		id := r.PathValue("id")
+		if err := c.b.ChangeAction(r.Context(), rc.user, id, action); err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/changes/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
+		return nil
+	}
+}
+
+type auditView struct {
+	Entries  []AuditEntry
+	OlderURL string
+	NewerURL string
+}
+
+func (c *console) auditLog(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	from, limit, err := parseAuditPage(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	entries, err := c.b.Audit(r.Context(), from, limit)
+	if err != nil {
+		return err
+	}
+	v := auditView{Entries: entries}
+	if len(entries) == limit {
+		v.OlderURL = pageURL("/audit", r.URL.Query(), "from", strconv.Itoa(from+limit))
+	}
+	if from > 0 {
+		v.NewerURL = pageURL("/audit", r.URL.Query(), "from", strconv.Itoa(max(0, from-limit)))
+	}
+	c.render(w, r, rc, http.StatusOK, "audit.html", "Audit log", v)
+	return nil
+}

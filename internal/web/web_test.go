@@ -1,0 +1,408 @@
+package web
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("admin")
+	anon := e.browser()
+	for _, tc := range []struct {
+		name string
+		b    *browser
+		path string
+	}{
+		{"sign-in page", anon, "/login"},
+		{"redirect to sign-in", anon, "/hosts"},
+		{"stylesheet", anon, "/static/app.css"},
+		{"script", anon, "/static/app.js"},
+		{"dashboard", b, "/"},
+		{"host page", b, "/hosts/h3"},
+		{"status JSON", b, "/changes/c1/status.json"},
+		{"missing page", b, "/no/such/page"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := tc.b.get(tc.path)
+			for k, want := range securityHeaders {
+				if got := resp.Header.Get(k); got != want {
+					t.Errorf("%s: %s = %q, want %q", tc.path, k, got, want)
+				}
+			}
+		})
+	}
+	resp, _ := b.get("/")
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q is not strict", csp)
+	}
+}
+
+func TestSessionCookieIsHttpOnlySecureStrictAndRandom(t *testing.T) {
+	clk := newClock()
+	h := New(newFakeBackend(t, clk.Now), Options{Secure: true, Now: clk.Now})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "https://console.example/login", nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "pb_session" {
+		t.Fatalf("cookies = %v, want one pb_session", cookies)
+	}
+	c := cookies[0]
+	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+		t.Errorf("cookie %q: HttpOnly=%v Secure=%v SameSite=%v Path=%q", c.Raw, c.HttpOnly, c.Secure, c.SameSite, c.Path)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(raw) != 32 {
+		t.Errorf("session ID %q is not 256 bits of base64url (%v)", c.Value, err)
+	}
+	if rec2 := httptest.NewRecorder(); true {
+		h.ServeHTTP(rec2, httptest.NewRequest("GET", "https://console.example/login", nil))
+		if rec2.Result().Cookies()[0].Value == c.Value {
+			t.Error("two sessions got the same ID")
+		}
+	}
+}
+
+func TestSignInRotatesTheSessionID(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.get("/login")
+	before := b.sessionCookie()
+	b.post("/login", url.Values{"username": {"admin"}, "password": {fakePassword}})
+	after := b.sessionCookie()
+	if before == "" || after == "" || before == after {
+		t.Fatalf("session ID before sign-in %q, after %q: want two different IDs", before, after)
+	}
+	// An attacker who planted the pre-sign-in ID gets nothing.
+	planted := e.browser()
+	u, _ := url.Parse(e.srv.URL)
+	planted.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: before, Path: "/"}})
+	if resp, _ := planted.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the pre-sign-in session ID still opens /hosts: %s", resp.Status)
+	}
+	if e.fake.recorded("login.success") != 1 {
+		t.Error("sign-in was not recorded in the audit log")
+	}
+}
+
+func TestEveryPostRefusesAMissingOrWrongCSRFToken(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("admin")
+	var c console
+	for _, rt := range c.routes() {
+		if rt.method != "POST" {
+			continue
+		}
+		path := strings.Replace(rt.pattern, "{id}", "c1", 1)
+		for _, tc := range []struct {
+			name   string
+			form   url.Values
+			origin string
+		}{
+			{"no token", url.Values{"csrf": {""}}, e.srv.URL},
+			{"wrong token", url.Values{"csrf": {b.csrf + "x"}}, e.srv.URL},
+			{"right token from another site", url.Values{}, "https://evil.example"},
+			{"right token from an opaque origin", url.Values{}, "null"},
+		} {
+			t.Run(path+" "+tc.name, func(t *testing.T) {
+				form := url.Values{"username": {"admin"}, "password": {fakePassword}}
+				for k, v := range tc.form {
+					form[k] = v
+				}
+				if _, ok := form["csrf"]; !ok {
+					form.Set("csrf", b.csrf)
+				}
+				req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", tc.origin)
+				resp, _ := b.do(req)
+				if resp.StatusCode != http.StatusForbidden {
+					t.Errorf("POST %s with %s: %s, want 403", path, tc.name, resp.Status)
+				}
+			})
+		}
+	}
+	if ch, _ := e.fake.Change(t.Context(), "c1"); ch.State != "pending_approval" {
+		t.Errorf("a refused POST changed the change: state %s", ch.State)
+	}
+	// A cross-site Referer (no Origin) is refused too.
+	req, _ := http.NewRequest("POST", e.srv.URL+"/changes/c1/approve", strings.NewReader(url.Values{"csrf": {b.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Referer", "https://evil.example/page")
+	if resp, _ := b.do(req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST with a cross-site Referer: %s, want 403", resp.Status)
+	}
+	// And the right token from this site works.
+	if resp, body := b.post("/changes/c1/approve", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("POST with the right token: %s\n%s", resp.Status, body)
+	}
+}
+
+func TestSessionsExpire(t *testing.T) {
+	t.Run("after 30 minutes idle", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.browser()
+		b.signIn("admin")
+		e.clock.Advance(29 * time.Minute)
+		if resp, _ := b.get("/hosts"); resp.StatusCode != 200 {
+			t.Fatalf("after 29 idle minutes: %s, want 200", resp.Status)
+		}
+		e.clock.Advance(30 * time.Minute)
+		resp, _ := b.get("/hosts")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+			t.Errorf("after 30 idle minutes: %s to %q, want a redirect to /login", resp.Status, resp.Header.Get("Location"))
+		}
+	})
+	t.Run("after 12 hours however busy", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.browser()
+		b.signIn("admin")
+		for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
+			e.clock.Advance(20 * time.Minute)
+			if resp, _ := b.get("/hosts"); resp.StatusCode != 200 {
+				t.Fatalf("after %v of use: %s, want 200", elapsed+20*time.Minute, resp.Status)
+			}
+		}
+		e.clock.Advance(20 * time.Minute)
+		if resp, _ := b.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("after 12 hours: %s, want a redirect to sign in", resp.Status)
+		}
+	})
+}
+
+func TestSignOutDeletesTheSessionOnTheServer(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("admin")
+	id := b.sessionCookie()
+	if resp, _ := b.post("/logout", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /logout: %s", resp.Status)
+	}
+	replay := e.browser()
+	u, _ := url.Parse(e.srv.URL)
+	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: id, Path: "/"}})
+	if resp, _ := replay.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the signed-out session ID still opens /hosts: %s", resp.Status)
+	}
+	if e.fake.recorded("logout") != 1 {
+		t.Error("sign-out was not recorded")
+	}
+}
+
+func TestSignInIsRateLimited(t *testing.T) {
+	t.Run("per username", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.browser()
+		b.get("/login")
+		for i := range loginMaxFailures {
+			if resp, _ := b.post("/login", url.Values{"username": {"admin"}, "password": {"guess"}}); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("failure %d: %s, want 401", i+1, resp.Status)
+			}
+		}
+		resp, body := b.post("/login", url.Values{"username": {"admin"}, "password": {fakePassword}})
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Wait 15 minutes") {
+			t.Fatalf("sixth try with the right password: %s, want 429 with a clear message", resp.Status)
+		}
+		if got := e.fake.recorded("login.failure"); got != loginMaxFailures {
+			t.Errorf("recorded %d failures, want %d", got, loginMaxFailures)
+		}
+		if e.fake.recorded("login.blocked") != 1 {
+			t.Error("the blocked try was not recorded")
+		}
+		e.clock.Advance(loginWindow)
+		if resp, _ := b.post("/login", url.Values{"username": {"admin"}, "password": {fakePassword}}); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("after the window: %s, want a successful sign-in", resp.Status)
+		}
+	})
+	t.Run("per client address across usernames", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.browser()
+		b.get("/login")
+		for i := range loginMaxFailures {
+			b.post("/login", url.Values{"username": {"nobody" + string(rune('a'+i))}, "password": {"guess"}})
+		}
+		if resp, _ := b.post("/login", url.Values{"username": {"approver"}, "password": {fakePassword}}); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("sixth try from the same address: %s, want 429", resp.Status)
+		}
+	})
+}
+
+func TestARoleWithoutThePermissionGets403(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("viewer")
+	for _, path := range []string{"/vulns", "/changes", "/changes/c1", "/changes/c1/status.json", "/audit"} {
+		if resp, body := b.get(path); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer GET %s: %s, want 403", path, resp.Status)
+		} else if !strings.HasSuffix(path, ".json") && !strings.Contains(body, "needs the permission") {
+			t.Errorf("viewer GET %s: the 403 page does not say which permission is missing", path)
+		}
+	}
+	if resp, _ := b.post("/changes/c1/approve", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer POST approve: %s, want 403", resp.Status)
+	}
+	_, body := b.get("/")
+	if strings.Contains(body, `href="/vulns"`) || strings.Contains(body, `href="/audit"`) {
+		t.Error("the viewer's navigation links to pages the role may not open")
+	}
+	if resp, _ := b.get("/hosts/h1"); resp.StatusCode != 200 {
+		t.Errorf("viewer GET /hosts/h1: %s, want 200", resp.Status)
+	}
+}
+
+func TestEveryPageNeedsASignIn(t *testing.T) {
+	e := newEnv(t)
+	anon := e.browser()
+	var c console
+	for _, rt := range c.routes() {
+		if rt.perm == permPublic {
+			continue
+		}
+		path := strings.Replace(strings.Replace(rt.pattern, "{id}", "c1", 1), "{$}", "", 1)
+		var resp *http.Response
+		if rt.method == "GET" {
+			resp, _ = anon.get(path)
+		} else {
+			resp, _ = anon.post(path, nil)
+		}
+		switch {
+		case rt.method == "GET" && !rt.json:
+			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?next=") {
+				t.Errorf("anonymous GET %s: %s, want a redirect to sign in", path, resp.Status)
+			}
+		case resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden:
+			t.Errorf("anonymous %s %s: %s, want 401 or 403", rt.method, path, resp.Status)
+		}
+	}
+}
+
+func TestAgentReportedTextRendersInert(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("admin")
+	for _, path := range []string{"/", "/hosts", "/hosts?q=script", "/hosts/h3", "/vulns", "/changes", "/changes/c1"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := b.get(path)
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %s", path, resp.Status)
+			}
+			for _, raw := range []string{"<script>alert", "<img src=x", "<b>bold", `'!A0`, `href="javascript:`} {
+				if strings.Contains(body, raw) {
+					t.Errorf("GET %s contains the raw %q", path, raw)
+				}
+			}
+			if path != "/changes" && !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+				t.Errorf("GET %s does not show the hostile hostname as text", path)
+			}
+			if strings.Count(body, "<script") != 1 {
+				t.Errorf("GET %s has %d script elements, want only the app's", path, strings.Count(body, "<script"))
+			}
+		})
+	}
+	_, body := b.get("/hosts/h3")
+	if !strings.Contains(body, "=cmd|&#39; /C calc&#39;!A0") {
+		t.Error("the CSV-formula package version is not shown escaped")
+	}
+	resp, body := b.get("/changes/c1/status.json")
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("status.json Content-Type %q", ct)
+	}
+	if strings.Contains(body, "<script>") {
+		t.Error("status.json carries a raw <script>")
+	}
+	var st changeStatusJSON
+	if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Hosts) != 3 || st.Hosts[1].Detail != csvFormula {
+		t.Errorf("status.json = %s (%v)", body, err)
+	}
+}
+
+func TestChangePageShowsOnlyTheActionsTheUserMayUse(t *testing.T) {
+	e := newEnv(t)
+	op := e.browser()
+	op.signIn("operator")
+	_, body := op.get("/changes/c1")
+	if strings.Contains(body, `action="/changes/c1/approve"`) {
+		t.Error("the operator sees an approve button")
+	}
+	ap := e.browser()
+	ap.signIn("approver")
+	_, body = ap.get("/changes/c1")
+	if !strings.Contains(body, `action="/changes/c1/approve"`) || !strings.Contains(body, `action="/changes/c1/reject"`) {
+		t.Fatal("the approver sees no approve and reject buttons")
+	}
+	if strings.Contains(body, `action="/changes/c1/start"`) {
+		t.Error("a start button is shown before approval")
+	}
+	resp, _ := ap.post("/changes/c1/approve", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/changes/c1?done=approve" {
+		t.Fatalf("approve: %s to %q", resp.Status, loc)
+	}
+	_, body = ap.get("/changes/c1?done=approve")
+	if !strings.Contains(body, "Approved.") || !strings.Contains(body, ">approved<") {
+		t.Error("the change page does not show the approval")
+	}
+	if resp, body := ap.post("/changes/c1/approve", nil); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "cannot be") {
+		t.Errorf("approving twice: %s, want 409 with the reason", resp.Status)
+	}
+	_, body = op.get("/changes/c1")
+	if !strings.Contains(body, `action="/changes/c1/start"`) {
+		t.Error("the operator sees no start button on an approved change")
+	}
+}
+
+func TestListsFilterAndPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("admin")
+	_, body := b.get("/hosts?q=web")
+	if !strings.Contains(body, "web-01.example.net") || strings.Contains(body, "db-01.example.net") {
+		t.Error("searching hosts for web did not narrow the list")
+	}
+	_, body = b.get("/hosts?limit=1")
+	if !strings.Contains(body, `rel="next"`) || !strings.Contains(body, "3 hosts") {
+		t.Error("a one-host page has no next link or wrong total")
+	}
+	_, body = b.get("/hosts?stale=yes")
+	if !strings.Contains(body, "1 host match") {
+		t.Error("the stale filter did not apply")
+	}
+	_, body = b.get("/vulns?kev=yes")
+	if !strings.Contains(body, "CVE-2024-3094") || strings.Contains(body, "CVE-2023-4911") {
+		t.Error("the KEV filter did not apply")
+	}
+	for _, path := range []string{"/hosts?limit=0", "/hosts?stale=maybe", "/vulns?severity=bad", "/audit?from=-1"} {
+		if resp, _ := b.get(path); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %s, want 400", path, resp.Status)
+		}
+	}
+	if resp, _ := b.get("/hosts/nope"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET a missing host: %s, want 404", resp.Status)
+	}
+	_, body = b.get("/audit")
+	if !strings.Contains(body, "login.success") {
+		t.Error("the audit page does not show the sign-in")
+	}
+}
+
+func TestSignInGoesBackOnlyToLocalPages(t *testing.T) {
+	for _, tc := range []struct{ next, want string }{
+		{"/hosts?q=a", "/hosts?q=a"},
+		{"", "/"},
+		{"//evil.example/", "/"},
+		{"/\\evil.example", "/"},
+		{"https://evil.example/", "/"},
+		{"javascript:alert(1)", "/"},
+	} {
+		if got := safeNext(tc.next); got != tc.want {
+			t.Errorf("safeNext(%q) = %q, want %q", tc.next, got, tc.want)
+		}
+	}
+}
