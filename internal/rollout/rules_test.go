@@ -89,7 +89,7 @@ func TestDispatchOnlyWhenTheJobFitsTheWindow(t *testing.T) {
 	}{
 		{t0.Add(-time.Minute), false, t0},
 		{t0.Add(31 * time.Minute), false, t0.Add(24 * time.Hour)}, // less than JobTimeout left
-		{t0.Add(30 * time.Minute), true, time.Time{}},            // exactly fits
+		{t0.Add(30 * time.Minute), true, time.Time{}},             // exactly fits
 		{t0, true, time.Time{}},
 		{t0.Add(2 * time.Hour), false, t0.Add(24 * time.Hour)},
 	}

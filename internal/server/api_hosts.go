@@ -157,6 +157,7 @@ func (s *Server) handleSetHostLabels(w http.ResponseWriter, r *http.Request) err
 			return err
 		}
 	}
+	setAuditDiff(r.Context(), map[string]any{"user_labels": h.UserLabels}, map[string]any{"user_labels": req.Labels})
 	if err := s.store.SetHostUserLabels(r.Context(), id, req.Labels); err != nil {
 		return err
 	}

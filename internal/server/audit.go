@@ -132,6 +132,14 @@ func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, st
 		outcome = "error: HTTP " + strconv.Itoa(status)
 	}
 	e := audit.Entry{Actor: actor, Action: rt.Method + " " + rt.Path, Target: r.URL.Path, RequestID: reqID, Outcome: outcome}
+	if d, ok := r.Context().Value(auditDiffKey{}).(*auditDiff); ok && outcome == "ok" {
+		if d.before != nil {
+			e.Before, _ = json.Marshal(d.before)
+		}
+		if d.after != nil {
+			e.After, _ = json.Marshal(d.after)
+		}
+	}
 	// Audit survives the request: a client that hangs up must not lose it.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -218,4 +226,20 @@ func auditEntryForJob(hostname string, j store.Job, res protocol.JobResult) audi
 		outcome = "error: " + res.Detail
 	}
 	return audit.Entry{Actor: "host:" + hostname, Action: "job.result " + j.Phase, Target: "change " + j.ChangeID + " job " + j.ID, Outcome: outcome}
+}
+
+func auditEntryForDispatch(j store.Job) audit.Entry {
+	return audit.Entry{Actor: "engine", Action: "job.dispatch " + j.Phase, Target: "change " + j.ChangeID + " host " + j.HostID + " job " + j.ID, Outcome: "ok"}
+}
+
+// auditDiff carries the before and after of the object a request changed,
+// for its audit entry; handlers fill it with setAuditDiff.
+type auditDiff struct{ before, after any }
+
+type auditDiffKey struct{}
+
+func setAuditDiff(ctx context.Context, before, after any) {
+	if d, ok := ctx.Value(auditDiffKey{}).(*auditDiff); ok {
+		d.before, d.after = before, after
+	}
 }

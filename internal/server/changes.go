@@ -320,6 +320,7 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 		if err != nil {
 			return c, err
 		}
+		before := map[string]string{"state": c.State, "approved_by": c.ApprovedBy}
 		detail, err := fn(&c, actor)
 		if err != nil {
 			return c, err
@@ -329,6 +330,9 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 			Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail}}, now)
 		if errors.Is(err, store.ErrRevisionMismatch) {
 			continue
+		}
+		if err == nil {
+			setAuditDiff(ctx, before, map[string]string{"state": c.State, "approved_by": c.ApprovedBy, "detail": detail})
 		}
 		s.log.Info("change", "id", id, "state", c.State, "by", actor, "detail", detail)
 		return c, err
@@ -445,6 +449,9 @@ func (s *Server) handleHaltChange(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleResumeChange(w http.ResponseWriter, r *http.Request) error {
+	if s.emergencyStopped(r.Context()) {
+		return &Error{http.StatusConflict, "emergency_stop", "the emergency stop is in force; a second user must release it first"}
+	}
 	return s.engineAction(w, r, []string{ChangeHalted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
 		return "resumed by " + actor, st.Resume(s.now(), actor)
 	})
@@ -493,6 +500,9 @@ func (s *Server) engineLoop(ctx context.Context) {
 				s.log.Error("engine: list changes", "err", err)
 			}
 			continue
+		}
+		if s.emergencyStopped(ctx) {
+			continue // nothing is dispatched while the emergency stop is in force
 		}
 		for _, c := range cs {
 			if err := s.stepChange(ctx, c); err != nil && !errors.Is(err, store.ErrRevisionMismatch) && ctx.Err() == nil {
@@ -598,8 +608,15 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
 	}
-	_, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now)
-	return err
+	if _, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := s.audit.record(ctx, auditEntryForDispatch(j)); err != nil {
+			s.log.Error("audit append failed", "err", err)
+		}
+	}
+	return nil
 }
 
 func hostTargets(plan rollout.Plan, hostID string) []rollout.Target {

@@ -74,10 +74,12 @@ var (
 	descFeedAge  = prometheus.NewDesc("patchbay_feed_age_seconds", "Seconds since each feed's last successful import.", []string{"feed"}, nil)
 	descFeedErr  = prometheus.NewDesc("patchbay_feed_failing", "1 when the feed's last sync failed.", []string{"feed"}, nil)
 	descQueue    = prometheus.NewDesc("patchbay_reconcile_queue", "Hosts waiting for their findings to be reconciled.", nil, nil)
+	descJobs     = prometheus.NewDesc("patchbay_jobs_open", "Jobs dispatched and not yet finished, by status (pending: not yet fetched by the agent).", []string{"status"}, nil)
+	descEStop    = prometheus.NewDesc("patchbay_emergency_stop", "1 while the emergency stop is in force.", nil, nil)
 )
 
 func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFindings, descOverdue, descExcepted, descKEV, descFeedAge, descFeedErr, descQueue} {
+	for _, d := range []*prometheus.Desc{descFindings, descOverdue, descExcepted, descKEV, descFeedAge, descFeedErr, descQueue, descJobs, descEStop} {
 		ch <- d
 	}
 }
@@ -109,4 +111,14 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(c.s.vulns.queue)))
+	if counts, err := c.s.store.CountOpenJobs(ctx); err == nil {
+		for _, st := range []string{"pending", "delivered"} {
+			ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(counts[st]), st)
+		}
+	}
+	stop := 0.0
+	if c.s.emergencyStopped(ctx) {
+		stop = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descEStop, prometheus.GaugeValue, stop)
 }

@@ -195,6 +195,7 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.org.set(rev, desired, string(canon))
 	res.Revision = rev
+	setAuditDiff(ctx, map[string]any{"revision": base}, map[string]any{"revision": rev, "changes": changes})
 	s.log.Info("organisation applied", "revision", rev, "changes", len(changes), "by", principalName(ctx, s))
 	// Criticality, exposure and SLA policy may have changed.
 	if _, err := s.store.Rescore(ctx, "", s.vulns.score); err != nil {

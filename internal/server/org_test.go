@@ -489,3 +489,31 @@ func TestLoginIsAuditedAndRateLimited(t *testing.T) {
 		t.Errorf("login audit: %q", outcomes)
 	}
 }
+
+func TestEmergencyStopNeedsASecondUserAndAuditKeepsBeforeAfter(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	var res map[string]any
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop", tok["alice"], []byte(`{"reason":"bad kernel"}`), &res); code != 200 || res["stopped"] != true {
+		t.Fatalf("stop: %d %v", code, res)
+	}
+	if !ts.Server.emergencyStopped(context.Background()) {
+		t.Fatal("flag not set")
+	}
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop/release", tok["alice"], nil, nil); code != 403 {
+		t.Errorf("the same user released the stop: %d", code)
+	}
+	other := ts.userToken(t, "olga", RoleOperator)
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop/release", other, nil, nil); code != 200 {
+		t.Errorf("second user release: %d", code)
+	}
+	// The org apply in orgServer recorded its before and after revisions.
+	var first struct {
+		Before json.RawMessage `json:"before"`
+		After  json.RawMessage `json:"after"`
+	}
+	ts.db.AuditRange(context.Background(), 1, 1, func(r store.AuditRecord) error { return json.Unmarshal(r.Entry, &first) })
+	if string(first.Before) != `{"revision":0}` || !strings.Contains(string(first.After), `"revision":1`) {
+		t.Errorf("apply audit before/after: %s / %s", first.Before, first.After)
+	}
+}

@@ -73,6 +73,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/changes/{id}/resume", PermChangesRun, "resume a halted change", s.handleResumeChange},
 		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back hosts of a change (all finished hosts by default)", s.handleRollbackChange},
 
+		{"POST", "/api/v1/emergency-stop", PermChangesRun, "halt every running change; nothing is dispatched until a second user releases it", s.handleEmergencyStop},
+		{"POST", "/api/v1/emergency-stop/release", PermChangesRun, "release the emergency stop (not by the user who pulled it)", s.handleReleaseEmergencyStop},
 		{"POST", "/api/v1/changes/{id}/signoff", PermSignOff, "sign off a completed change for a group, or report a problem (opens a knowledge-base draft)", s.handleSignOff},
 		{"GET", "/api/v1/changes/{id}/retrospective", PermChangesRead, "a change's retrospective: timeline, figures, notes", s.handleRetrospective},
 		{"POST", "/api/v1/changes/{id}/retrospective", PermRetroWrite, "add a note or action item to a retrospective", s.handleRetroNote},
@@ -122,6 +124,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		reqID := newRequestID()
 		sw.Header().Set("X-Request-ID", reqID)
+		r = r.WithContext(context.WithValue(r.Context(), auditDiffKey{}, &auditDiff{}))
 		defer func() { s.metrics.observe(label, sw.status, time.Since(start)) }()
 		ctx, err := s.authorize(r, rt.Perm)
 		if err == nil {

@@ -306,3 +306,22 @@ func (s *DB) ChangeJobs(ctx context.Context, changeID string) ([]Job, error) {
 	}
 	return out, rows.Err()
 }
+
+// CountOpenJobs counts unfinished jobs by status.
+func (s *DB) CountOpenJobs(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM jobs WHERE status <> 'done' GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}

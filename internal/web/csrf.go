@@ -27,16 +27,18 @@ func validCSRF(r *http.Request, sess session) bool {
 // Origin, against the request's Host. Requests with neither pass: the
 // token and the SameSite=Strict cookie still protect them.
 func sameOrigin(origin, referer, host string) bool {
+	var got string
 	switch {
 	case origin != "":
-		if origin == "null" {
-			return false
-		}
-		return urlHost(origin) == host
+		got = urlHost(origin)
 	case referer != "":
-		return urlHost(referer) == host
+		got = urlHost(referer)
+	default:
+		return true
 	}
-	return true
+	// An unparsable header ("null", garbage) gives "", which must not
+	// match a request that has no Host either.
+	return got != "" && got == host
 }
 
 // urlHost returns the host[:port] of an absolute http(s) URL, or "" when

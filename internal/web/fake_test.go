@@ -170,7 +170,9 @@ func (f *fakeBackend) UserByID(ctx context.Context, id string) (User, error) {
 	return User{}, ErrNotFound
 }
 
-func (f *fakeBackend) Allowed(u User, perm string) bool { return slices.Contains(rolePerms[u.Role], perm) }
+func (f *fakeBackend) Allowed(u User, perm string) bool {
+	return slices.Contains(rolePerms[u.Role], perm)
+}
 
 func pageOf[T any](items []T, after string, limit int) ([]T, string) {
 	start, _ := strconv.Atoi(after)

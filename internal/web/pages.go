@@ -10,7 +10,7 @@ import (
 
 // dashboardCountCap bounds how many findings the dashboard pages through to
 // count them; past it the page shows "N+".
-const dashboardCountCap = 10_000
+const dashboardCountCap = 1_000
 
 type dashboardView struct {
 	Hosts, StaleHosts int

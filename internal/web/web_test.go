@@ -406,3 +406,35 @@ func TestSignInGoesBackOnlyToLocalPages(t *testing.T) {
 		}
 	}
 }
+
+func TestAUserTheBackendNoLongerKnowsIsSignedOut(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("operator")
+	e.fake.mu.Lock()
+	delete(e.fake.users, "operator")
+	e.fake.mu.Unlock()
+	if resp, _ := b.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a deleted user's session still opens /hosts: %s", resp.Status)
+	}
+}
+
+func TestTheSessionStoreIsBounded(t *testing.T) {
+	clk := newClock()
+	s := newSessionStore(clk.Now)
+	for range maxSessions {
+		if _, _, err := s.create(""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.create(""); err == nil {
+		t.Fatal("the store took a session past its bound")
+	}
+	clk.Advance(sessionIdle)
+	if _, _, err := s.create("u1"); err != nil {
+		t.Fatalf("expired sessions were not pruned to make room: %v", err)
+	}
+	if n := s.len(); n != 1 {
+		t.Errorf("%d sessions after pruning, want 1", n)
+	}
+}
