@@ -249,3 +249,24 @@ func newLoginCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from standard input")
 	return cmd
 }
+
+func newEmergencyStopCmd(g *globals) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use: "emergency-stop", Short: "Halt every running change now; nothing is dispatched until a second user runs `emergency-stop release`", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var v any
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/emergency-stop", nil, map[string]string{"reason": reason}, &v); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), v)
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (shown in every halted change's history)")
+	cmd.AddCommand(simplePost(g, "release CONFIRM", "Release the emergency stop (type 'release'; not the user who pulled it)", "/api/v1/emergency-stop/%s"))
+	return cmd
+}

@@ -55,6 +55,7 @@ func newRootCmd() *cobra.Command {
 		newReportCmd(g),
 		newRetrospectivesCmd(g),
 		newLoginCmd(g),
+		newEmergencyStopCmd(g),
 	)
 	return root
 }
