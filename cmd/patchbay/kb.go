@@ -267,6 +267,19 @@ func newEmergencyStopCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (shown in every halted change's history)")
-	cmd.AddCommand(simplePost(g, "release CONFIRM", "Release the emergency stop (type 'release'; not the user who pulled it)", "/api/v1/emergency-stop/%s"))
+	cmd.AddCommand(&cobra.Command{
+		Use: "release", Short: "Release the emergency stop (a user other than the one who pulled it)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var v any
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/emergency-stop/release", nil, nil, &v); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), v)
+		},
+	})
 	return cmd
 }
