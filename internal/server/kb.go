@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/metrics"
-	"github.com/patchbay/patchbay/internal/policy"
+
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
 )
@@ -479,8 +479,14 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 		crit                     int
 	}
 	hc := map[string]hostCtx{}
+	held := map[string]func(string) bool{}
 	for _, h := range hosts {
 		eff := org.Effective(hostInfo(h))
+		if len(eff.Groups) > 0 {
+			p := eff.Policy
+			now := s.now()
+			held[h.ID] = func(pkg string) bool { _, ok := p.Held(pkg, now); return ok }
+		}
 		c := hostCtx{team: eff.Team, ring: eff.Ring, crit: eff.Criticality}
 		if len(eff.Groups) > 0 {
 			c.group = eff.Groups[0]
@@ -491,7 +497,7 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 		hc[h.ID] = c
 		in.Hosts = append(in.Hosts, metrics.Host{ID: h.ID, Team: c.team, Group: c.group, Ring: c.ring, Criticality: c.crit})
 	}
-	now := s.now()
+
 	err = s.store.AllFindings(ctx, func(f store.ReportFinding) error {
 		c := hc[f.HostID]
 		mf := metrics.Finding{ID: f.ID, HostID: f.HostID, Team: c.team, Group: c.group, Ring: c.ring, Severity: f.Severity, KEV: f.KEV,
@@ -503,10 +509,8 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 			t := f.FirstSeen
 			mf.FixAvailableAt = &t
 		}
-		if eff := org.Effective(policyHost(hosts, f.HostID)); len(eff.Groups) > 0 {
-			if _, held := eff.Policy.Held(f.Name, now); held {
-				mf.Held = true
-			}
+		if isHeld := held[f.HostID]; isHeld != nil && isHeld(f.Name) {
+			mf.Held = true
 		}
 		if mf.Published.Unix() <= 0 {
 			mf.Published = time.Time{}
@@ -562,13 +566,4 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 		}
 	}
 	return in, nil
-}
-
-func policyHost(hosts []store.Host, id string) policy.HostInfo {
-	for _, h := range hosts {
-		if h.ID == id {
-			return hostInfo(h)
-		}
-	}
-	return policy.HostInfo{ID: id}
 }
