@@ -503,9 +503,9 @@ func checkDerived(t testing.TB, seed uint64, s *State) {
 	}
 }
 
-// One in twinEvery scenarios (100 of 6000) also runs a crash twin; its JSON round
+// One in twinEvery scenarios (50 of 6000) also runs a crash twin; its JSON round
 // trips cost far more than the engine itself.
-const twinEvery = 60
+const twinEvery = 120
 
 // TestProperties runs thousands of random rollouts and checks every
 // invariant of the package doc after every step; one in twinEvery also runs
