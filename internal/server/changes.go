@@ -356,64 +356,128 @@ func (s *Server) changeAction(w http.ResponseWriter, r *http.Request, fn func(c 
 	return writeJSON(w, 200, v)
 }
 
-func (s *Server) handleSubmitChange(w http.ResponseWriter, r *http.Request) error {
-	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
-		if c.State != ChangeDraft {
-			return "", wrongState(c, ChangeDraft)
-		}
-		c.State = ChangePendingApproval
-		return "submitted for approval", nil
-	})
+// changeActionFn is the state transition an action names, for the API and
+// the console alike.
+func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Change, actor string) (string, error), bool) {
+	switch action {
+	case "submit":
+		return func(c *store.Change, actor string) (string, error) {
+			if c.State != ChangeDraft {
+				return "", wrongState(c, ChangeDraft)
+			}
+			c.State = ChangePendingApproval
+			return "submitted for approval", nil
+		}, true
+	case "approve":
+		return func(c *store.Change, actor string) (string, error) {
+			if c.State != ChangePendingApproval {
+				return "", wrongState(c, ChangePendingApproval)
+			}
+			if actor == c.Author {
+				return "", errForbidden(fmt.Sprintf("%s wrote this change; another approver must approve it", actor))
+			}
+			now := s.now()
+			c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, actor, &now
+			return "approved by " + actor, nil
+		}, true
+	case "reject":
+		return func(c *store.Change, actor string) (string, error) {
+			if c.State != ChangePendingApproval {
+				return "", wrongState(c, ChangePendingApproval)
+			}
+			c.State = ChangeRejected
+			return "rejected by " + actor, nil
+		}, true
+	case "start":
+		return func(c *store.Change, actor string) (string, error) {
+			if c.State != ChangeApproved {
+				return "", wrongState(c, ChangeApproved)
+			}
+			var plan rollout.Plan
+			if err := json.Unmarshal(c.Plan, &plan); err != nil {
+				return "", err
+			}
+			st, err := rollout.New(plan)
+			if err != nil {
+				return "", errBadRequest(err.Error())
+			}
+			b, err := json.Marshal(st)
+			if err != nil {
+				return "", err
+			}
+			c.State, c.Engine = ChangeRunning, b
+			return fmt.Sprintf("started: %d hosts in %d rings", len(plan.Hosts), len(plan.Rings)), nil
+		}, true
+	case "halt":
+		return s.engineFn([]string{ChangeRunning}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
+			return "halted by " + actor, st.Halt(s.now(), "halted by "+actor)
+		}), true
+	case "resume":
+		return s.engineFn([]string{ChangeHalted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
+			if s.emergencyStopped(context.Background()) {
+				return "", errors.New("the emergency stop is in force; a second user must release it first")
+			}
+			return "resumed by " + actor, st.Resume(s.now(), actor)
+		}), true
+	case "rollback":
+		return s.engineFn([]string{ChangeRunning, ChangeHalted, ChangeCompleted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
+			hs := hosts
+			if len(hs) == 0 {
+				var plan rollout.Plan
+				_ = json.Unmarshal(c.Plan, &plan)
+				for _, hp := range plan.Hosts {
+					if h, ok := st.Host(hp.HostID); ok && (h.Status == rollout.HostSucceeded || h.Status == rollout.HostFailed) {
+						hs = append(hs, hp.HostID)
+					}
+				}
+			}
+			if c.State == ChangeCompleted {
+				c.State = ChangeRunning
+			}
+			return fmt.Sprintf("rollback of %d hosts requested by %s", len(hs), actor), st.RollBack(s.now(), "requested by "+actor, hs...)
+		}), true
+	}
+	return nil, false
 }
 
-func (s *Server) handleApproveChange(w http.ResponseWriter, r *http.Request) error {
-	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
-		if c.State != ChangePendingApproval {
-			return "", wrongState(c, ChangePendingApproval)
-		}
-		if actor == c.Author {
-			return "", errForbidden(fmt.Sprintf("%s wrote this change; another approver must approve it", actor))
-		}
-		now := s.now()
-		c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, actor, &now
-		return "approved by " + actor, nil
-	})
+// changeActionsAllowed lists the actions a change's state allows now.
+func changeActionsAllowed(state string) []string {
+	switch state {
+	case ChangeDraft:
+		return []string{"submit"}
+	case ChangePendingApproval:
+		return []string{"approve", "reject"}
+	case ChangeApproved:
+		return []string{"start"}
+	case ChangeRunning:
+		return []string{"halt", "rollback"}
+	case ChangeHalted:
+		return []string{"resume", "rollback"}
+	case ChangeCompleted:
+		return []string{"rollback"}
+	}
+	return nil
 }
 
-func (s *Server) handleRejectChange(w http.ResponseWriter, r *http.Request) error {
-	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
-		if c.State != ChangePendingApproval {
-			return "", wrongState(c, ChangePendingApproval)
+func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var hosts []string
+		if action == "rollback" && r.ContentLength != 0 {
+			var req struct {
+				Hosts []string `json:"hosts"`
+			}
+			if err := decodeJSON(w, r, 1<<20, &req); err != nil {
+				return err
+			}
+			hosts = req.Hosts
 		}
-		c.State = ChangeRejected
-		return "rejected by " + actor, nil
-	})
+		fn, _ := s.changeActionFn(action, hosts)
+		return s.changeAction(w, r, fn)
+	}
 }
 
-func (s *Server) handleStartChange(w http.ResponseWriter, r *http.Request) error {
-	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
-		if c.State != ChangeApproved {
-			return "", wrongState(c, ChangeApproved)
-		}
-		var plan rollout.Plan
-		if err := json.Unmarshal(c.Plan, &plan); err != nil {
-			return "", err
-		}
-		st, err := rollout.New(plan)
-		if err != nil {
-			return "", errBadRequest(err.Error())
-		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return "", err
-		}
-		c.State, c.Engine = ChangeRunning, b
-		return fmt.Sprintf("started: %d hosts in %d rings", len(plan.Hosts), len(plan.Rings)), nil
-	})
-}
-
-func (s *Server) engineAction(w http.ResponseWriter, r *http.Request, want []string, fn func(st *rollout.State, c *store.Change, actor string) (string, error)) error {
-	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
+func (s *Server) engineFn(want []string, fn func(st *rollout.State, c *store.Change, actor string) (string, error)) func(c *store.Change, actor string) (string, error) {
+	return func(c *store.Change, actor string) (string, error) {
 		if !slices.Contains(want, c.State) {
 			return "", wrongState(c, want...)
 		}
@@ -439,49 +503,7 @@ func (s *Server) engineAction(w http.ResponseWriter, r *http.Request, want []str
 			c.State = ChangeCancelled
 		}
 		return detail, nil
-	})
-}
-
-func (s *Server) handleHaltChange(w http.ResponseWriter, r *http.Request) error {
-	return s.engineAction(w, r, []string{ChangeRunning}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-		return "halted by " + actor, st.Halt(s.now(), "halted by "+actor)
-	})
-}
-
-func (s *Server) handleResumeChange(w http.ResponseWriter, r *http.Request) error {
-	if s.emergencyStopped(r.Context()) {
-		return &Error{http.StatusConflict, "emergency_stop", "the emergency stop is in force; a second user must release it first"}
 	}
-	return s.engineAction(w, r, []string{ChangeHalted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-		return "resumed by " + actor, st.Resume(s.now(), actor)
-	})
-}
-
-func (s *Server) handleRollbackChange(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Hosts []string `json:"hosts"` // empty: every host that finished its install
-	}
-	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, 1<<20, &req); err != nil {
-			return err
-		}
-	}
-	return s.engineAction(w, r, []string{ChangeRunning, ChangeHalted, ChangeCompleted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-		hosts := req.Hosts
-		if len(hosts) == 0 {
-			var plan rollout.Plan
-			_ = json.Unmarshal(c.Plan, &plan)
-			for _, hp := range plan.Hosts {
-				if h, ok := st.Host(hp.HostID); ok && (h.Status == rollout.HostSucceeded || h.Status == rollout.HostFailed) {
-					hosts = append(hosts, hp.HostID)
-				}
-			}
-		}
-		if c.State == ChangeCompleted {
-			c.State = ChangeRunning
-		}
-		return fmt.Sprintf("rollback of %d hosts requested by %s", len(hosts), actor), st.RollBack(s.now(), "requested by "+actor, hosts...)
-	})
 }
 
 // engineLoop steps every running or halted change.
