@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/web"
 	"net/http"
 	"strconv"
 	"time"
@@ -109,9 +110,14 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, &Error{http.StatusNotFound, "not_found", "no such route: " + r.Method + " " + r.URL.Path})
-	})
+	}
+	mux.HandleFunc("/api/", notFound)
+	mux.HandleFunc("/agent/", notFound)
+	// Everything else is the web console, on the same services and
+	// permissions as the API.
+	mux.Handle("/", web.New(consoleBackend{s}, web.Options{Secure: true, Now: s.now, Logger: s.log}))
 	return securityHeaders(mux)
 }
 

@@ -1,0 +1,270 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+
+	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/rollout"
+	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/web"
+)
+
+// consoleBackend gives the web console the same services and permissions
+// as the API.
+type consoleBackend struct{ s *Server }
+
+func (b consoleBackend) Authenticate(ctx context.Context, username, password string) (web.User, error) {
+	u, err := b.s.store.GetUserByName(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		return web.User{}, web.ErrBadLogin
+	}
+	if err != nil {
+		return web.User{}, err
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil || !ok || u.DisabledAt != nil {
+		return web.User{}, web.ErrBadLogin
+	}
+	return web.User{ID: u.ID, Username: u.Username, Role: u.Role}, nil
+}
+
+func (b consoleBackend) UserByID(ctx context.Context, id string) (web.User, error) {
+	u, err := b.s.store.GetUser(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.DisabledAt != nil) {
+		return web.User{}, web.ErrNotFound
+	}
+	if err != nil {
+		return web.User{}, err
+	}
+	return web.User{ID: u.ID, Username: u.Username, Role: u.Role}, nil
+}
+
+func (b consoleBackend) Allowed(u web.User, perm string) bool { return RoleAllows(u.Role, Permission(perm)) }
+
+func (b consoleBackend) host(h store.Host) web.Host {
+	s := b.s
+	_, org := s.org.get()
+	eff := org.Effective(hostInfo(h))
+	v := web.Host{ID: h.ID, Hostname: h.Hostname, OS: h.Facts.OS.ID, OSVersion: h.Facts.OS.VersionID, Kernel: h.Facts.Kernel,
+		Arch: h.Facts.Arch, Addresses: h.Facts.Addresses, LastSeen: h.LastSeenAt, Stale: s.now().Sub(h.LastSeenAt) > s.staleAfter(),
+		RebootRequired: h.Facts.RebootRequired, Packages: h.PackageCount}
+	if len(eff.Stakeholders) > 0 {
+		v.Owner = eff.Stakeholders[0]
+	}
+	if eff.Criticality > 0 {
+		v.Criticality = string(rune('0' + eff.Criticality))
+	}
+	return v
+}
+
+func (b consoleBackend) Hosts(ctx context.Context, q web.HostQuery) ([]web.Host, string, int, error) {
+	f := store.HostFilter{Search: q.Search, OS: q.OS, Limit: q.Limit, After: q.After}
+	if q.Stale != nil {
+		cut := b.s.now().Add(-b.s.staleAfter())
+		if *q.Stale {
+			f.SeenBefore = &cut
+		} else {
+			f.SeenSince = &cut
+		}
+	}
+	hs, next, err := b.s.store.ListHosts(ctx, f)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	total, err := b.s.store.CountHosts(ctx, f)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	out := make([]web.Host, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, b.host(h))
+	}
+	return out, next, total, nil
+}
+
+func (b consoleBackend) finding(f store.Finding) web.Finding {
+	v := web.Finding{ID: f.ID, AdvisoryID: f.AdvisoryID, Summary: f.Summary, HostID: f.HostID, Hostname: f.Hostname, Package: f.Name,
+		InstalledVersion: f.InstalledVersion, FixedVersion: f.FixedVersion, Severity: f.Severity, Priority: int(math.Round(f.Priority)),
+		KEV: f.KEV, SSVC: f.SSVC, Reasons: f.Reasons}
+	if v.Severity == "" {
+		v.Severity = "unknown"
+	}
+	if f.DueAt != nil {
+		v.Due = *f.DueAt
+	}
+	return v
+}
+
+func (b consoleBackend) Host(ctx context.Context, id string) (web.Host, []web.Package, []web.Finding, error) {
+	h, err := b.s.store.GetHost(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return web.Host{}, nil, nil, web.ErrNotFound
+	}
+	if err != nil {
+		return web.Host{}, nil, nil, err
+	}
+	pkgs, err := b.s.store.ListHostPackages(ctx, id)
+	if err != nil {
+		return web.Host{}, nil, nil, err
+	}
+	fs, _, err := b.s.store.ListFindings(ctx, store.FindingFilter{HostID: id, Limit: 10000})
+	if err != nil {
+		return web.Host{}, nil, nil, err
+	}
+	v := b.host(h)
+	v.Findings = len(fs)
+	var wp []web.Package
+	for _, p := range pkgs {
+		wp = append(wp, web.Package{Name: p.Name, Version: p.Version, Arch: p.Arch, Source: p.Source, Ecosystem: string(p.Format)})
+	}
+	var wf []web.Finding
+	for _, f := range fs {
+		wf = append(wf, b.finding(f))
+	}
+	return v, wp, wf, nil
+}
+
+func (b consoleBackend) Findings(ctx context.Context, q web.FindingQuery) ([]web.Finding, string, error) {
+	f := store.FindingFilter{Severity: q.Severity, KEV: q.KEV, Limit: q.Limit, After: q.After}
+	if f.Severity == "unknown" {
+		f.Severity = ""
+	}
+	if q.Host != "" {
+		if _, err := b.s.store.GetHost(ctx, q.Host); err == nil {
+			f.HostID = q.Host
+		} else {
+			hs, _, err := b.s.store.ListHosts(ctx, store.HostFilter{Search: q.Host, Limit: 1000})
+			if err != nil {
+				return nil, "", err
+			}
+			f.HostID = "no-such-host"
+			for _, h := range hs {
+				if h.Hostname == q.Host {
+					f.HostID = h.ID
+				}
+			}
+		}
+	}
+	fs, next, err := b.s.store.ListFindings(ctx, f)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]web.Finding, 0, len(fs))
+	for _, x := range fs {
+		out = append(out, b.finding(x))
+	}
+	return out, next, nil
+}
+
+func (b consoleBackend) change(ctx context.Context, c store.Change) (web.Change, error) {
+	v := web.Change{ID: c.ID, Title: c.Title, State: c.State, Author: c.Author, ApprovedBy: c.ApprovedBy, Created: c.CreatedAt,
+		Actions: changeActionsAllowed(c.State)}
+	var plan rollout.Plan
+	if err := json.Unmarshal(c.Plan, &plan); err != nil {
+		return v, err
+	}
+	var st *rollout.State
+	if len(c.Engine) > 0 {
+		st = &rollout.State{}
+		if err := json.Unmarshal(c.Engine, st); err != nil {
+			return v, err
+		}
+	}
+	for _, hp := range plan.Hosts {
+		ch := web.ChangeHost{HostID: hp.HostID, Hostname: hp.HostID, Ring: hp.Ring, Status: "planned"}
+		if h, err := b.s.store.GetHost(ctx, hp.HostID); err == nil {
+			ch.Hostname = h.Hostname
+		}
+		if st != nil {
+			if hv, ok := st.Host(hp.HostID); ok {
+				ch.Status, ch.Detail = string(hv.Status), hv.Detail
+			}
+		}
+		v.Hosts = append(v.Hosts, ch)
+	}
+	return v, nil
+}
+
+func (b consoleBackend) Changes(ctx context.Context) ([]web.Change, error) {
+	cs, err := b.s.store.ListChanges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.Change
+	for _, c := range cs {
+		v, err := b.change(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		v.Hosts = nil
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (b consoleBackend) Change(ctx context.Context, id string) (web.Change, error) {
+	c, err := b.s.store.GetChange(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return web.Change{}, web.ErrNotFound
+	}
+	if err != nil {
+		return web.Change{}, err
+	}
+	return b.change(ctx, c)
+}
+
+// ChangeAction runs the same transition as the API, as the signed-in user,
+// and records it in the audit trail.
+func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action string) error {
+	fn, ok := b.s.changeActionFn(action, nil)
+	if !ok {
+		return web.ErrNotFound
+	}
+	ctx = context.WithValue(ctx, principalKey{}, Principal{UserID: u.ID, Role: u.Role, TokenID: "console"})
+	_, err := b.s.transition(ctx, id, fn)
+	outcome := "ok"
+	if err != nil {
+		outcome = "error: " + err.Error()
+	}
+	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change." + action, Target: "change " + id, Outcome: outcome})
+	var e *Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return web.ErrNotFound
+	case errors.As(err, &e) && e.Status == 403:
+		return web.ErrForbidden
+	case errors.As(err, &e) && e.Status == 409:
+		return web.ErrConflict
+	}
+	return err
+}
+
+func (b consoleBackend) Audit(ctx context.Context, from, limit int) ([]web.AuditEntry, error) {
+	var out []web.AuditEntry
+	err := b.s.store.AuditRange(ctx, uint64(max(from, 1)), uint64(max(from, 1)+max(limit, 1)-1), func(r store.AuditRecord) error {
+		var e audit.Entry
+		if err := json.Unmarshal(r.Entry, &e); err != nil {
+			return err
+		}
+		out = append(out, web.AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Outcome})
+		return nil
+	})
+	return out, err
+}
+
+func (b consoleBackend) Record(ctx context.Context, e web.AuditEntry) {
+	t := e.Time
+	if t.IsZero() {
+		t = b.s.now()
+	}
+	if err := b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Time: t, Actor: e.Actor, Action: e.Action,
+		Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}); err != nil {
+		b.s.log.Error("audit append failed", "err", err)
+	}
+}
+
