@@ -46,6 +46,8 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.DurationVar(&cfg.CheckinInterval, "checkin-interval", cfg.CheckinInterval, "agent check-in interval; hosts silent for 3 intervals are stale")
 	f.DurationVar(&cfg.AgentCertTTL, "agent-cert-ttl", cfg.AgentCertTTL, "lifetime of agent client certificates (renewed at half-life)")
 	f.Var(&feedSources{cfg: cfg}, "feed-source", "NAME=URL of a feed to sync (repeatable; replaces the official defaults; \"none\" for no sources)")
+	f.StringVar(&cfg.WebhookURL, "webhook", "", "URL that receives every notification as JSON (change approved, started, halted, ended; exceptions expired)")
+	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("PATCHBAY_WEBHOOK_SECRET"), "HMAC-SHA256 key for X-Patchbay-Signature (env PATCHBAY_WEBHOOK_SECRET)")
 	f.DurationVar(&cfg.EngineInterval, "engine-interval", cfg.EngineInterval, "how often running changes are stepped")
 	f.DurationVar(&cfg.FeedSyncInterval, "feed-sync-interval", cfg.FeedSyncInterval, "how often to sync feed sources (0: only on `feeds sync`)")
 }

@@ -333,6 +333,9 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 		}
 		if err == nil {
 			setAuditDiff(ctx, before, map[string]string{"state": c.State, "approved_by": c.ApprovedBy, "detail": detail})
+			if c.State != before["state"] {
+				s.notifyChange(ctx, c, detail)
+			}
 		}
 		s.log.Info("change", "id", id, "state", c.State, "by", actor, "detail", detail)
 		return c, err
@@ -546,6 +549,7 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 		return err
 	}
 	now := s.now()
+	prevState := c.State
 	acts := st.Step(now)
 	var jobs []store.Job
 	var events []string
@@ -632,6 +636,9 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 	}
 	if _, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now); err != nil {
 		return err
+	}
+	if c.State != prevState {
+		s.notifyChange(ctx, c, strings.Join(events, "; "))
 	}
 	for _, j := range jobs {
 		if err := s.audit.record(ctx, auditEntryForDispatch(j)); err != nil {

@@ -42,7 +42,9 @@ func (b consoleBackend) UserByID(ctx context.Context, id string) (web.User, erro
 	return web.User{ID: u.ID, Username: u.Username, Role: u.Role}, nil
 }
 
-func (b consoleBackend) Allowed(u web.User, perm string) bool { return RoleAllows(u.Role, Permission(perm)) }
+func (b consoleBackend) Allowed(u web.User, perm string) bool {
+	return RoleAllows(u.Role, Permission(perm))
+}
 
 func (b consoleBackend) host(h store.Host) web.Host {
 	s := b.s
@@ -267,4 +269,3 @@ func (b consoleBackend) Record(ctx context.Context, e web.AuditEntry) {
 		b.s.log.Error("audit append failed", "err", err)
 	}
 }
-

@@ -312,6 +312,7 @@ func (s *Server) ExpireExceptions(ctx context.Context) error {
 		if err := s.store.AddNotification(ctx, n); err != nil {
 			return err
 		}
+		s.sendWebhook(n)
 		s.log.Info("exception expired", "id", e.ID, "team", e.Team, "notified", strings.Join(rcpt, ","))
 	}
 	return nil

@@ -3,12 +3,17 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -515,5 +520,50 @@ func TestEmergencyStopNeedsASecondUserAndAuditKeepsBeforeAfter(t *testing.T) {
 	ts.db.AuditRange(context.Background(), 1, 1, func(r store.AuditRecord) error { return json.Unmarshal(r.Entry, &first) })
 	if string(first.Before) != `{"revision":0}` || !strings.Contains(string(first.After), `"revision":1`) {
 		t.Errorf("apply audit before/after: %s / %s", first.Before, first.After)
+	}
+}
+
+func TestChangeNotificationsReachTheWebhookSigned(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	got := make(chan *http.Request, 10)
+	bodies := make(chan []byte, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+	}))
+	defer hook.Close()
+	ts.Server.cfg.WebhookURL, ts.Server.cfg.WebhookSecret = hook.URL, "s3cret"
+	var ch ChangeView
+	if code := ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
+		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"ignore_windows":true}`), &ch); code != 201 {
+		t.Fatal(code)
+	}
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, nil)
+	if code := ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/approve", tok["alice"], nil, nil); code != 403 {
+		t.Errorf("author approved: %d", code)
+	}
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/approve", tok["bob"], nil, nil)
+	for _, want := range []string{"change-pending-approval", "change-approved"} {
+		select {
+		case r := <-got:
+			b := <-bodies
+			mac := hmac.New(sha256.New, []byte("s3cret"))
+			mac.Write(b)
+			if r.Header.Get("X-Patchbay-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+				t.Errorf("bad signature on %s", b)
+			}
+			var n struct {
+				Kind       string   `json:"kind"`
+				Recipients []string `json:"recipients"`
+			}
+			json.Unmarshal(b, &n)
+			if n.Kind != want || !slices.Contains(n.Recipients, "carol") {
+				t.Errorf("notification %s, want %s to carol", b, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s notification", want)
+		}
 	}
 }

@@ -33,6 +33,10 @@ type Config struct {
 	FeedSyncInterval time.Duration
 	// EngineInterval is how often running changes are stepped.
 	EngineInterval time.Duration
+	// WebhookURL receives every notification as signed JSON (HMAC-SHA256
+	// with WebhookSecret in X-Patchbay-Signature).
+	WebhookURL    string
+	WebhookSecret string
 }
 
 // DefaultConfig returns the documented defaults.
