@@ -239,9 +239,19 @@ rings: [production]
 		t.Fatalf("enroll: %v\n%s", err, out)
 	}
 	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
+	// An advisory says pbtest-hello is fixed in 1.1-1 on Debian 12: the
+	// change is drafted from the advisory's finding.
+	adv := filepath.Join(work, "PBTEST-2026-0001.json")
+	os.WriteFile(adv, []byte(`{"id":"PBTEST-2026-0001","modified":"2026-11-01T00:00:00Z","published":"2026-11-01T00:00:00Z",
+"summary":"pbtest-hello: test vulnerability","affected":[{"package":{"ecosystem":"Debian:12","name":"pbtest-hello"},
+"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.1-1"}]}]}]}`), 0o644)
+	sp.mustCLI(t, "feeds", "import", adv)
 	var ch struct{ ID string }
-	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "hello with reboot", "--group", "db", "--package", "pbtest-hello@1.1-1",
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "hello with reboot", "--group", "db", "--advisory", "PBTEST-2026-0001",
 		"--ignore-windows", "-o", "json")), &ch)
+	if ch.ID == "" {
+		t.Fatal("no change drafted from the advisory")
+	}
 	sp.mustCLI(t, "changes", "submit", ch.ID)
 	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
 		t.Fatalf("approve: %v %s", err, errOut)
@@ -275,6 +285,10 @@ rings: [production]
 	if got := debtest.InstalledVersion(t, root, "pbtest-hello"); got != "1.1-1" {
 		t.Errorf("installed %s", got)
 	}
+	// The finding resolves from the fresh inventory, with the change as cause.
+	waitFor(t, func() bool {
+		return strings.Contains(sp.mustCLI(t, "vulns", "list", "--host", "db-1", "--status", "all", "-o", "json"), "by change "+ch.ID)
+	}, "the finding resolves by the change")
 
 	// The stakeholder reports a problem: a knowledge-base draft opens, and
 	// the next change touching pbtest-hello shows it in its plan.

@@ -727,3 +727,31 @@ func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) error {
 	s.vulns.enqueue(h.ID)
 	return writeJSON(w, 200, map[string]string{"status": "recorded"})
 }
+
+// jobCause maps a package to the change whose install job on the host
+// (in the last week, finished ok) touched it, for findings' resolutions.
+func (s *Server) jobCause(ctx context.Context, hostID string, now time.Time) func(string) string {
+	jobs, err := s.store.HostJobsSince(ctx, hostID, now.AddDate(0, 0, -7))
+	if err != nil || len(jobs) == 0 {
+		return nil
+	}
+	by := map[string]string{}
+	for _, j := range jobs {
+		var env protocol.Envelope
+		if json.Unmarshal(j.Envelope, &env) != nil {
+			continue
+		}
+		var job protocol.Job
+		if json.Unmarshal(env.Payload, &job) != nil || job.Action != protocol.ActionInstall {
+			continue
+		}
+		var res protocol.JobResult
+		if json.Unmarshal(j.Result, &res) != nil || !res.OK {
+			continue
+		}
+		for _, p := range job.Packages {
+			by[p.Name] = "change " + j.ChangeID
+		}
+	}
+	return func(pkg string) string { return by[pkg] }
+}

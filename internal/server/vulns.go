@@ -136,7 +136,7 @@ func (v *vulns) reconcile(ctx context.Context, hostID string) error {
 		return err == nil && c >= 0
 	}
 	now := v.s.now()
-	r, err := v.s.store.ReconcileFindings(ctx, hostID, distro, release, fixAvailable, now)
+	r, err := v.s.store.ReconcileFindingsCause(ctx, hostID, distro, release, fixAvailable, v.s.jobCause(ctx, hostID, now), now)
 	if err != nil {
 		return err
 	}

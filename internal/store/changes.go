@@ -325,3 +325,22 @@ func (s *DB) CountOpenJobs(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// HostJobsSince returns a host's finished jobs created since t.
+func (s *DB) HostJobsSince(ctx context.Context, hostID string, since time.Time) ([]Job, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+jobCols+` FROM jobs WHERE host_id = ? AND status = 'done' AND created_at >= ? ORDER BY seq`),
+		hostID, ms(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}

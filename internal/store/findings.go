@@ -150,6 +150,14 @@ type Reconciled struct {
 // affected), every change lands in the finding's history. fixAvailable
 // says whether an offered update reaches the fixed version.
 func (s *DB) ReconcileFindings(ctx context.Context, hostID, distro, release string, fixAvailable func(update, fixed string) bool, now time.Time) (Reconciled, error) {
+	return s.ReconcileFindingsCause(ctx, hostID, distro, release, fixAvailable, nil, now)
+}
+
+// ReconcileFindingsCause is ReconcileFindings where cause names what
+// changed a package ("change 1234") for the resolution text; "" or a nil
+// cause says nothing more.
+func (s *DB) ReconcileFindingsCause(ctx context.Context, hostID, distro, release string, fixAvailable func(update, fixed string) bool,
+	cause func(pkg string) string, now time.Time) (Reconciled, error) {
 	var r Reconciled
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		type want struct{ name, arch, version, adv, fixed string }
@@ -270,6 +278,11 @@ func (s *DB) ReconcileFindings(ctx context.Context, hostID, distro, release stri
 					reason = "package " + h.name + " removed"
 				} else if v != h.installed {
 					reason = fmt.Sprintf("%s upgraded from %s to %s", h.name, h.installed, v)
+				}
+				if cause != nil {
+					if c := cause(h.name); c != "" {
+						reason += " by " + c
+					}
 				}
 				if _, err := tx.ExecContext(ctx, s.q(`UPDATE findings SET status = 'resolved', resolved_at = ?, resolution = ? WHERE id = ?`),
 					ms(now), reason, h.id); err != nil {
@@ -684,11 +697,11 @@ func (s *DB) CountOpenFindings(ctx context.Context, now time.Time) (FindingCount
 
 // ReportFinding is a finding with what reports need.
 type ReportFinding struct {
-	ID, HostID, Name, Severity string
+	ID, HostID, Name, Severity  string
 	KEV, FixAvailable, Excepted bool
-	Priority                   float64
-	Published, FirstSeen       time.Time
-	ResolvedAt, DueAt          *time.Time
+	Priority                    float64
+	Published, FirstSeen        time.Time
+	ResolvedAt, DueAt           *time.Time
 }
 
 // AllFindings streams every finding of active hosts, open or resolved.
