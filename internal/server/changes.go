@@ -550,6 +550,32 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 	}
 	now := s.now()
 	prevState := c.State
+	// A result stored as a job's (FinishJob) whose effect on the engine was
+	// lost to a crash between the two writes is applied now, at the time
+	// it arrived: no result an agent had confirmed is lost.
+	recovered := 0
+	if sum := st.Summary(); sum.InFlight > 0 || sum.Status != rollout.StatusCompleted {
+		jobs, err := s.store.ChangeJobs(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if j.Status != "done" || j.FinishedAt == nil {
+				continue
+			}
+			hv, ok := st.Host(j.HostID)
+			if !ok || !hv.Dispatched || string(hv.Phase) != j.Phase {
+				continue
+			}
+			var res protocol.JobResult
+			if err := json.Unmarshal(j.Result, &res); err != nil {
+				continue
+			}
+			if err := st.HostResult(*j.FinishedAt, j.HostID, hv.Phase, res.OK, res.Installed, res.Detail); err == nil {
+				recovered++
+			}
+		}
+	}
 	acts := st.Step(now)
 	var jobs []store.Job
 	var events []string
@@ -613,6 +639,9 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 			return json.Marshal(env)
 		}})
 		events = append(events, fmt.Sprintf("%s job for %s", phase, a.HostID))
+	}
+	if recovered > 0 {
+		events = append(events, fmt.Sprintf("%d stored results applied after a restart", recovered))
 	}
 	if len(jobs) == 0 && len(events) == 0 {
 		// Nothing decided: keep the engine's clock-only changes (expired

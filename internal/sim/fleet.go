@@ -15,6 +15,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/inventory"
+	"github.com/patchbay/patchbay/internal/protocol"
 )
 
 // Config is a simulated fleet.
@@ -31,6 +32,11 @@ type Config struct {
 	Bases       []Base
 	Seed        uint64
 	Logger      *slog.Logger
+	// Jobs lets the simulated agents run signed jobs: an install sets the
+	// package versions in the host's simulated inventory; OnInstall, when
+	// set, is told of every install a host runs.
+	Jobs      bool
+	OnInstall func(hostname string, pkgs []protocol.JobPackage)
 }
 
 // Report holds the figures of a run.
@@ -146,8 +152,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Hosts: cfg.Hosts, Packages: cfg.Packages}
 	for i := range hosts {
 		c := newHost(i, cfg.Bases[i%len(cfg.Bases)], cfg.Packages, cfg.Seed)
-		a, err := agent.New(agent.Config{Server: cfg.Server, EnrollToken: cfg.EnrollToken, CAFile: cfg.CAFile,
-			State: &agent.MemState{}, Collector: c, Logger: cfg.Logger, Transport: transport})
+		ac := agent.Config{Server: cfg.Server, EnrollToken: cfg.EnrollToken, CAFile: cfg.CAFile,
+			State: &agent.MemState{}, Collector: c, Logger: cfg.Logger, Transport: transport}
+		if cfg.Jobs {
+			ac.Executor = &executor{coll: c, onInstall: cfg.OnInstall}
+			ac.Journal, ac.Seq, ac.Hooks = &agent.MemJournal{}, &agent.MemSeq{}, agent.Hooks{}
+		}
+		a, err := agent.New(ac)
 		if err != nil {
 			return rep, err
 		}
@@ -270,3 +281,30 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// executor carries out a simulated host's jobs on its simulated inventory.
+type executor struct {
+	coll      *collector
+	onInstall func(string, []protocol.JobPackage)
+}
+
+func (e *executor) Install(_ context.Context, pkgs []protocol.JobPackage) ([]byte, error) {
+	e.coll.mu.Lock()
+	for _, p := range pkgs {
+		for i := range e.coll.pkgs {
+			if e.coll.pkgs[i].Name == p.Name && (p.Arch == "" || e.coll.pkgs[i].Arch == p.Arch) {
+				e.coll.pkgs[i].Version = p.Version
+			}
+		}
+	}
+	name := e.coll.facts.Hostname
+	e.coll.mu.Unlock()
+	if e.onInstall != nil {
+		e.onInstall(name, pkgs)
+	}
+	return []byte("simulated install\n"), nil
+}
+
+func (e *executor) Reboot(context.Context) error                  { return nil }
+func (e *executor) Run(context.Context, []string) ([]byte, error) { return nil, nil }
+func (e *executor) Repair(context.Context) error                  { return nil }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/sim"
+)
+
+// killableServer is a server process that the test kills with SIGKILL and
+// starts again on the same address and data directory.
+type killableServer struct {
+	sp   *serverProc
+	cmd  *exec.Cmd
+	args []string
+}
+
+func (k *killableServer) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(binary, k.args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = k.sp.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := bannerURL.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case k.sp.url = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not start:\n%s", k.sp.stderr.String())
+	}
+	k.cmd = cmd
+}
+
+func (k *killableServer) kill() {
+	k.cmd.Process.Signal(syscall.SIGKILL)
+	k.cmd.Wait()
+}
+
+// TestRolloutSurvivesServerCrashes: 200 simulated hosts (the real agent
+// code, in memory) roll out a package while the server is killed with
+// SIGKILL at random moments 20 times. After every restart the rollout
+// goes on; in the end every host ran its install exactly once and every
+// result the agents had confirmed is in the change.
+func TestRolloutSurvivesServerCrashes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long crash test")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dataDir := t.TempDir()
+	k := &killableServer{sp: &serverProc{dataDir: dataDir, stderr: &syncBuffer{}},
+		args: []string{"server", "--listen", addr, "--data-dir", dataDir, "--feed-source", "none", "--engine-interval", "100ms", "--checkin-interval", "1s"}}
+	k.start(t)
+	t.Cleanup(func() {
+		k.kill()
+		if t.Failed() {
+			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 4000))
+		}
+	})
+	sp := k.sp
+	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
+	orgFile := filepath.Join(t.TempDir(), "org.yaml")
+	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
+groups:
+  - {name: fleet, team: sim, selector: {labels: {fleet: sim}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
+rings: [production]
+`), 0o644)
+	sp.mustCLI(t, "apply", "-f", orgFile)
+	token := sp.enrollToken(t, "--label", "fleet=sim", "--max-hosts", "200")
+
+	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
+	if err != nil || len(bases) == 0 {
+		t.Skipf("shared/data is not beside the repository: %v", err)
+	}
+	var ubuntu []sim.Base
+	for _, b := range bases {
+		if strings.Contains(b.Name, "ubuntu") {
+			ubuntu = append(ubuntu, b)
+		}
+	}
+	var mu sync.Mutex
+	installs := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	simDone := make(chan error, 1)
+	go func() {
+		_, err := sim.Run(ctx, sim.Config{Server: sp.url, EnrollToken: token, CAFile: filepath.Join(dataDir, "ca.crt"),
+			Hosts: 200, Packages: 40, Interval: 400 * time.Millisecond, Duration: 10 * time.Minute, Concurrency: 8,
+			Bases: ubuntu, Seed: 7, Jobs: true,
+			OnInstall: func(host string, _ []protocol.JobPackage) {
+				mu.Lock()
+				installs[host]++
+				mu.Unlock()
+			}})
+		simDone <- err
+	}()
+	waitFor(t, func() bool { return len(sp.hosts(t)) == 200 }, "200 simulated hosts enrolled")
+
+	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
+	var ch struct{ ID string }
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "bash everywhere", "--group", "fleet", "--package", "bash@9.9-9",
+		"--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+	sp.mustCLI(t, "changes", "submit", ch.ID)
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
+		t.Fatalf("approve: %v %s", err, errOut)
+	}
+	sp.mustCLI(t, "changes", "start", ch.ID)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20 {
+		time.Sleep(time.Duration(150+rng.IntN(700)) * time.Millisecond)
+		k.kill()
+		k.start(t)
+		_ = i
+	}
+	var v changeView
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		json.Unmarshal([]byte(sp.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
+		if v.State == "completed" || v.State == "halted" {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	cancel()
+	<-simDone
+	if v.State != "completed" || v.Summary == nil || v.Summary.Succeeded != 200 {
+		t.Fatalf("after 20 crashes the change is %s: %+v", v.State, v.Summary)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(installs) != 200 {
+		t.Errorf("%d hosts ran the install, want 200", len(installs))
+	}
+	for host, n := range installs {
+		if n != 1 {
+			t.Errorf("%s ran its install %d times", host, n)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return fmt.Sprint(s)
+}
