@@ -368,6 +368,11 @@ func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Ch
 			if c.State != ChangeDraft {
 				return "", wrongState(c, ChangeDraft)
 			}
+			if rule, ok := s.autoApproval(context.Background(), c); ok {
+				now := s.now()
+				c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, "auto-approval rule "+rule, &now
+				return "submitted and approved automatically by policy rule " + rule, nil
+			}
 			c.State = ChangePendingApproval
 			return "submitted for approval", nil
 		}, true
@@ -783,4 +788,59 @@ func (s *Server) jobCause(ctx context.Context, hostID string, now time.Time) fun
 		}
 	}
 	return func(pkg string) string { return by[pkg] }
+}
+
+// autoApproval says whether the policy of every group a change targets
+// approves it by one of its auto-approval rules, and names the rule. The
+// change's facts: the highest severity of the findings it fixes, whether
+// it fixes only advisories (security only), the days since its newest
+// advisory was published, and each group's ring.
+func (s *Server) autoApproval(ctx context.Context, c *store.Change) (string, bool) {
+	var spec ChangeSpec
+	var plan rollout.Plan
+	if json.Unmarshal(c.Spec, &spec) != nil || json.Unmarshal(c.Plan, &plan) != nil || len(spec.Advisories) == 0 || spec.IgnoreWindows {
+		return "", false
+	}
+	facts := policy.ChangeFacts{SecurityOnly: len(spec.Packages) == 0, AgeDays: 1 << 30}
+	for _, id := range spec.Advisories {
+		a, err := s.store.GetAdvisory(ctx, id)
+		if err != nil {
+			return "", false
+		}
+		fs, _, err := s.store.ListFindings(ctx, store.FindingFilter{AdvisoryID: id, Limit: 1})
+		if err == nil && len(fs) > 0 && severityRank(fs[0].Severity) > severityRank(facts.Severity) {
+			facts.Severity = fs[0].Severity
+		}
+		if days := int(s.now().Sub(a.Published).Hours() / 24); days < facts.AgeDays {
+			facts.AgeDays = days
+		}
+	}
+	_, org := s.org.get()
+	groups := map[string]bool{}
+	for _, hp := range plan.Hosts {
+		groups[hp.Group] = true
+	}
+	rule := ""
+	for name := range groups {
+		g, err := s.findGroup(org, name)
+		if err != nil {
+			return "", false
+		}
+		p, ok := org.GroupPolicy(name)
+		if !ok {
+			return "", false
+		}
+		f := facts
+		f.Ring = g.Ring
+		r, ok := p.AutoApprove(f, org.Rings)
+		if !ok {
+			return "", false
+		}
+		rule = r
+	}
+	return rule, rule != ""
+}
+
+func severityRank(s string) int {
+	return map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}[s]
 }

@@ -567,3 +567,28 @@ func TestChangeNotificationsReachTheWebhookSigned(t *testing.T) {
 		}
 	}
 }
+
+func TestAutoApprovalRulesApplyAndSaySo(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, host := orgServer(t, clock)
+	// host-1 moves to payments-staging (ring pilot), where the payments
+	// team's rule sec-high-test approves security changes of high severity
+	// three days after release.
+	if code := ts.call(t, "PUT", "/api/v1/hosts/"+host+"/labels", tok["alice"], []byte(`{"labels":{"app":"payments","env":"staging"}}`), nil); code != 200 {
+		t.Fatal(code)
+	}
+	var ch ChangeView
+	if code := ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"A-1","groups":["payments-staging"],"advisories":["A-1"]}`), &ch); code != 201 {
+		t.Fatal(code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, &ch); code != 200 || ch.State != ChangeApproved || ch.ApprovedBy != "auto-approval rule sec-high-test" {
+		t.Fatalf("submit: %d %s by %q", code, ch.State, ch.ApprovedBy)
+	}
+	// The low finding (A-2) does not qualify: it waits for a person.
+	var ch2 ChangeView
+	ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"A-2","groups":["payments-staging"],"advisories":["A-2"]}`), &ch2)
+	ts.call(t, "POST", "/api/v1/changes/"+ch2.ID+"/submit", tok["alice"], nil, &ch2)
+	if ch2.State != ChangePendingApproval {
+		t.Errorf("low-severity change: %s by %q", ch2.State, ch2.ApprovedBy)
+	}
+}
