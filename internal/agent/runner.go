@@ -128,7 +128,6 @@ func (a *Agent) verifier() (*JobVerifier, error) {
 	return &JobVerifier{Key: key, HostID: a.st.HostID, State: a.cfg.Seq, Hooks: a.cfg.Hooks, Now: a.cfg.Now}, nil
 }
 
-
 // runJobs verifies and runs the jobs of a check-in answer, one at a time.
 // It reports whether any job ran.
 func (a *Agent) runJobs(ctx context.Context, envs []protocol.Envelope) (bool, error) {
@@ -320,4 +319,3 @@ func tail(b []byte) string {
 	}
 	return string(b)
 }
-

@@ -157,4 +157,3 @@ func TestPackagesIndexAgreesWithScanpackages(t *testing.T) {
 		}
 	}
 }
-

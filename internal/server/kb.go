@@ -499,7 +499,10 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 	}
 
 	err = s.store.AllFindings(ctx, func(f store.ReportFinding) error {
-		c := hc[f.HostID]
+		c, active := hc[f.HostID]
+		if !active {
+			return nil // a revoked host's findings are not the fleet's
+		}
 		mf := metrics.Finding{ID: f.ID, HostID: f.HostID, Team: c.team, Group: c.group, Ring: c.ring, Severity: f.Severity, KEV: f.KEV,
 			Criticality: c.crit, Priority: f.Priority, Published: f.Published, FirstSeen: f.FirstSeen, ResolvedAt: f.ResolvedAt,
 			DueAt: f.DueAt, Excepted: f.Excepted, Owner: c.owner}

@@ -704,24 +704,41 @@ type ReportFinding struct {
 	ResolvedAt, DueAt           *time.Time
 }
 
-// AllFindings streams every finding of active hosts, open or resolved.
+// AllFindings streams every finding, open or resolved, with its
+// advisory's publication time. It reads the findings table alone (the
+// advisories' times come from one small query) because reports read every
+// row; the caller skips revoked hosts.
 func (s *DB) AllFindings(ctx context.Context, fn func(ReportFinding) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT f.id, f.host_id, f.name, f.severity, f.kev, f.fix_available, f.exception_id <> '',
-			f.priority, a.published, f.first_seen_at, f.resolved_at, f.due_at
-		FROM findings f JOIN hosts h ON h.id = f.host_id JOIN advisories a ON a.id = f.advisory_id
-		WHERE h.revoked_at IS NULL`)
+	published := map[string]int64{}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, published FROM advisories`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var p int64
+		if err := rows.Scan(&id, &p); err != nil {
+			rows.Close()
+			return err
+		}
+		published[id] = p
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT id, host_id, name, advisory_id, severity, kev, fix_available, exception_id <> '',
+			priority, first_seen_at, resolved_at, due_at FROM findings`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var f ReportFinding
-		var pub, first int64
+		var adv string
+		var first int64
 		var res, due sql.NullInt64
-		if err := rows.Scan(&f.ID, &f.HostID, &f.Name, &f.Severity, &f.KEV, &f.FixAvailable, &f.Excepted, &f.Priority, &pub, &first, &res, &due); err != nil {
+		if err := rows.Scan(&f.ID, &f.HostID, &f.Name, &adv, &f.Severity, &f.KEV, &f.FixAvailable, &f.Excepted, &f.Priority, &first, &res, &due); err != nil {
 			return err
 		}
-		f.Published, f.FirstSeen, f.ResolvedAt, f.DueAt = fromMS(pub), fromMS(first), fromMSPtr(res), fromMSPtr(due)
+		f.Published, f.FirstSeen, f.ResolvedAt, f.DueAt = fromMS(published[adv]), fromMS(first), fromMSPtr(res), fromMSPtr(due)
 		if err := fn(f); err != nil {
 			return err
 		}
