@@ -28,24 +28,29 @@ func requireRealApt(t *testing.T) {
 		}
 		t.Skip("not root: dpkg --root installs need root")
 	}
+	if _, err := exec.LookPath("busybox"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("busybox is missing; .ci/run installs busybox-static")
+		}
+		t.Skip("busybox (busybox-static) is not installed; maintainer scripts cannot run in the image roots")
+	}
 }
 
 // TestRolloutWithRealApt: 6 agents in 3 rings upgrade pbtest-hello from
 // 1.0-1 to 1.1-1 with the real apt-get and dpkg inside their own image
-// roots. One pilot host's repository lacks 1.1-1, so its install fails;
-// with a failure budget of 0 the change halts before production. A
-// rollback then returns every host to exactly 1.0-1.
+// roots. The 1.1-1 postinst fails on one pilot host (it finds
+// /etc/pbtest-fail there), so dpkg reports the error; with a failure
+// budget of 0 the change halts before production. A rollback then returns
+// every host to exactly 1.0-1.
 func TestRolloutWithRealApt(t *testing.T) {
 	requireRealApt(t)
 	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
 	work := t.TempDir()
-	good, bad := filepath.Join(work, "repo"), filepath.Join(work, "repo-old")
-	for _, v := range []string{"1.0-1", "1.1-1"} {
-		debtest.BuildDeb(t, work, good, "pbtest-hello", v)
-	}
-	debtest.BuildDeb(t, filepath.Join(work, "old"), bad, "pbtest-hello", "1.0-1")
+	good := filepath.Join(work, "repo")
+	debtest.BuildDeb(t, work, good, "pbtest-hello", "1.0-1")
+	debtest.BuildDebWithPostinst(t, work, good, "pbtest-hello", "1.1-1",
+		"#!/bin/sh\nif [ -e /etc/pbtest-fail ]; then echo \"pbtest-hello: postinst failed on purpose\" >&2; exit 1; fi\nexit 0\n")
 	debtest.WritePackagesIndex(t, good)
-	debtest.WritePackagesIndex(t, bad)
 
 	for _, u := range []string{"alice:operator", "bob:approver"} {
 		name, role, _ := strings.Cut(u, ":")
@@ -70,11 +75,11 @@ rings: [test, pilot, production]
 		token := sp.enrollToken(t, "--label", "ring="+ring, "--max-hosts", "2")
 		for i := 1; i <= 2; i++ {
 			h := host{name: ring + "-" + string(rune('0'+i)), root: filepath.Join(work, ring+string(rune('0'+i))), state: t.TempDir()}
-			repo := good
+			debtest.MakeImageRoot(t, h.root, good, "pbtest-hello", "1.0-1")
+			debtest.AddStaticShell(t, h.root)
 			if h.name == "pilot-2" {
-				repo = bad
+				debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
 			}
-			debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
 			debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
 			debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
 			if out, err := sp.agentJobsRun(t, h.state, h.root, token); err != nil {
@@ -137,6 +142,15 @@ rings: [test, pilot, production]
 		time.Sleep(300 * time.Millisecond)
 	}
 	v := state()
+	failedDetail := ""
+	for _, h := range v.Hosts {
+		if h.Status == "failed" {
+			failedDetail = h.Detail
+		}
+	}
+	if !strings.Contains(failedDetail, "postinst failed on purpose") && !strings.Contains(failedDetail, "post-installation script") {
+		t.Errorf("the failed host's detail does not show the postinst failure: %q", failedDetail)
+	}
 	if v.State != "halted" || v.Summary == nil || v.Summary.Failed != 1 {
 		t.Fatalf("after the pilot failure: %+v\n%s", v.Summary, as(alice, "changes", "show", ch.ID))
 	}
@@ -144,7 +158,8 @@ rings: [test, pilot, production]
 	for _, h := range hosts {
 		versions[h.name] = debtest.InstalledVersion(t, h.root, "pbtest-hello")
 	}
-	want := map[string]string{"test-1": "1.1-1", "test-2": "1.1-1", "pilot-1": "1.1-1", "pilot-2": "1.0-1", "production-1": "1.0-1", "production-2": "1.0-1"}
+	// pilot-2's dpkg left 1.1-1 half-configured: not installed.
+	want := map[string]string{"test-1": "1.1-1", "test-2": "1.1-1", "pilot-1": "1.1-1", "pilot-2": "", "production-1": "1.0-1", "production-2": "1.0-1"}
 	for name, w := range want {
 		if versions[name] != w {
 			t.Errorf("%s has %s, want %s (production must not be touched after the halt)", name, versions[name], w)
@@ -224,6 +239,7 @@ rings: [production]
 	sp.mustCLI(t, "apply", "-f", orgFile)
 	root, state := filepath.Join(work, "root"), t.TempDir()
 	debtest.MakeImageRoot(t, root, repo, "pbtest-hello", "1.0-1")
+	debtest.AddStaticShell(t, root)
 	debtest.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n")
 	debtest.WriteFile(t, filepath.Join(root, "etc/hostname"), "db-1\n")
 	agentRun := func(token string) (string, error) {

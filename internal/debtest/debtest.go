@@ -129,3 +129,34 @@ func WriteFile(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// BuildDebWithPostinst is BuildDeb with a maintainer postinst script.
+func BuildDebWithPostinst(t testing.TB, dir, repo, name, version, postinst string) {
+	t.Helper()
+	src := filepath.Join(dir, "src-"+version)
+	WriteFile(t, filepath.Join(src, "DEBIAN/postinst"), postinst)
+	if err := os.Chmod(filepath.Join(src, "DEBIAN/postinst"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	BuildDeb(t, dir, repo, name, version)
+}
+
+// AddStaticShell puts a statically linked busybox at ROOT/bin/sh, so that
+// dpkg can run maintainer scripts chrooted into the image.
+func AddStaticShell(t testing.TB, root string) {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox (Debian: busybox-static) is needed to run maintainer scripts in an image root: %v", err)
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/sh"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
