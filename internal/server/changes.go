@@ -844,3 +844,43 @@ func (s *Server) autoApproval(ctx context.Context, c *store.Change) (string, boo
 func severityRank(s string) int {
 	return map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}[s]
 }
+
+// handleEditChange replaces a change's spec and plan before it starts. An
+// edit voids an approval: the change goes back to pending approval.
+func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error {
+	var spec ChangeSpec
+	if err := decodeJSON(w, r, 1<<20, &spec); err != nil {
+		return err
+	}
+	if strings.TrimSpace(spec.Title) == "" {
+		return errBadRequest("title is required")
+	}
+	for _, p := range spec.Packages {
+		if !protocolValidPackage(p.Name, p.Version) {
+			return errBadRequest(fmt.Sprintf("packages: %q@%q is not a valid package name and version", p.Name, p.Version))
+		}
+	}
+	plan, err := s.buildPlan(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	if _, err := rollout.New(plan); err != nil {
+		return errBadRequest(err.Error())
+	}
+	specJSON, _ := json.Marshal(spec)
+	planJSON, _ := json.Marshal(plan)
+	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
+		switch c.State {
+		case ChangeDraft, ChangePendingApproval:
+		case ChangeApproved:
+			voided := c.ApprovedBy
+			c.State, c.ApprovedBy, c.ApprovedAt = ChangePendingApproval, "", nil
+			c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
+			return "edited by " + actor + "; the approval by " + voided + " is void", nil
+		default:
+			return "", wrongState(c, ChangeDraft, ChangePendingApproval, ChangeApproved)
+		}
+		c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
+		return "edited by " + actor, nil
+	})
+}

@@ -592,3 +592,27 @@ func TestAutoApprovalRulesApplyAndSaySo(t *testing.T) {
 		t.Errorf("low-severity change: %s by %q", ch2.State, ch2.ApprovedBy)
 	}
 }
+
+func TestEditingAnApprovedChangeVoidsTheApproval(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	spec := `{"title":"openssl","groups":["payments-prod"],"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}]}`
+	var ch ChangeView
+	ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(spec), &ch)
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, nil)
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/approve", tok["bob"], nil, &ch)
+	if ch.State != ChangeApproved {
+		t.Fatalf("approve: %s", ch.State)
+	}
+	edited := strings.Replace(spec, "3.0.2-0ubuntu1.9", "3.0.2-0ubuntu1.10", 1)
+	var after ChangeView
+	if code := ts.call(t, "PUT", "/api/v1/changes/"+ch.ID, tok["alice"], []byte(edited), &after); code != 200 {
+		t.Fatal(code)
+	}
+	if after.State != ChangePendingApproval || after.ApprovedBy != "" || after.Plan.Hosts[0].Targets[0].Version != "3.0.2-0ubuntu1.10" {
+		t.Fatalf("after the edit: %s by %q, %+v", after.State, after.ApprovedBy, after.Plan.Hosts)
+	}
+	if code := ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/start", tok["alice"], nil, nil); code != 409 {
+		t.Errorf("started an unapproved change: %d", code)
+	}
+}

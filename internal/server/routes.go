@@ -66,6 +66,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/changes", PermChangesCreate, "draft a change from packages or advisories and target groups", s.handleCreateChange},
 		{"GET", "/api/v1/changes", PermChangesRead, "list changes", s.handleListChanges},
 		{"GET", "/api/v1/changes/{id}", PermChangesRead, "show a change: plan, waves, hosts, progress, history", s.handleGetChange},
+		{"PUT", "/api/v1/changes/{id}", PermChangesCreate, "edit a change before it starts (an edit voids its approval)", s.handleEditChange},
 		{"POST", "/api/v1/changes/{id}/submit", PermChangesCreate, "submit a draft for approval", s.handleChangeAction("submit")},
 		{"POST", "/api/v1/changes/{id}/approve", PermChangesApprove, "approve a change (not your own)", s.handleChangeAction("approve")},
 		{"POST", "/api/v1/changes/{id}/reject", PermChangesApprove, "reject a change", s.handleChangeAction("reject")},
