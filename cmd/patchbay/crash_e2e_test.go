@@ -146,14 +146,14 @@ rings: [production]
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		json.Unmarshal([]byte(sp.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
-		if v.State == "completed" || v.State == "halted" {
+		if v.State == "awaiting-signoff" || v.State == "halted" {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	cancel()
 	<-simDone
-	if v.State != "completed" || v.Summary == nil || v.Summary.Succeeded != 200 {
+	if v.State != "awaiting-signoff" || v.Summary == nil || v.Summary.Succeeded != 200 {
 		t.Fatalf("after 20 crashes the change is %s: %+v", v.State, v.Summary)
 	}
 	mu.Lock()

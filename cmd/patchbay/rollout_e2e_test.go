@@ -136,7 +136,7 @@ rings: [test, pilot, production]
 			}
 		}
 		// Jobs already out when the change halted still finish.
-		if v := state(); (v.State == "halted" || v.State == "completed") && v.Summary != nil && v.Summary.InFlight == 0 {
+		if v := state(); (v.State == "halted" || v.State == "awaiting-signoff") && v.Summary != nil && v.Summary.InFlight == 0 {
 			break
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -281,12 +281,12 @@ rings: [production]
 			killed = true
 		}
 		json.Unmarshal([]byte(sp.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
-		if v.State == "completed" {
+		if v.State == "awaiting-signoff" {
 			break
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if !killed || v.State != "completed" {
+	if !killed || v.State != "awaiting-signoff" {
 		t.Fatalf("killed by the reboot: %v; change %s %+v", killed, v.State, v.Summary)
 	}
 	reboots := 0
@@ -317,6 +317,10 @@ rings: [production]
 		t.Fatalf("sign-off: %v\n%s", err, errOut)
 	}
 	_ = asBob
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
+	if v.State != "completed" {
+		t.Errorf("after the only group signed off the change is %s, want completed", v.State)
+	}
 	var kb []struct {
 		ID, Title, Status string
 		Changes           []string

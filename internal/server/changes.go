@@ -27,7 +27,8 @@ const (
 	ChangeRejected        = "rejected"
 	ChangeRunning         = "running"
 	ChangeHalted          = "halted"
-	ChangeCompleted       = "completed"
+	ChangeAwaitingSignOff = "awaiting-signoff" // every host verified; the groups' stakeholders are asked to sign off
+	ChangeCompleted       = "completed"        // every group signed off
 	ChangeCancelled       = "cancelled"
 )
 
@@ -428,7 +429,7 @@ func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Ch
 			return "resumed by " + actor, st.Resume(s.now(), actor)
 		}), true
 	case "rollback":
-		return s.engineFn([]string{ChangeRunning, ChangeHalted, ChangeCompleted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
+		return s.engineFn([]string{ChangeRunning, ChangeHalted, ChangeAwaitingSignOff, ChangeCompleted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
 			hs := hosts
 			if len(hs) == 0 {
 				var plan rollout.Plan
@@ -439,7 +440,7 @@ func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Ch
 					}
 				}
 			}
-			if c.State == ChangeCompleted {
+			if c.State == ChangeCompleted || c.State == ChangeAwaitingSignOff {
 				c.State = ChangeRunning
 			}
 			return fmt.Sprintf("rollback of %d hosts requested by %s", len(hs), actor), st.RollBack(s.now(), "requested by "+actor, hs...)
@@ -461,7 +462,7 @@ func changeActionsAllowed(state string) []string {
 		return []string{"halt", "rollback"}
 	case ChangeHalted:
 		return []string{"resume", "rollback"}
-	case ChangeCompleted:
+	case ChangeAwaitingSignOff, ChangeCompleted:
 		return []string{"rollback"}
 	}
 	return nil
@@ -623,9 +624,9 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 			c.State = ChangeCancelled
 			continue
 		case rollout.ActCompleted:
-			if c.State != ChangeCompleted {
-				c.State = ChangeCompleted
-				events = append(events, "completed: every wave passed and every host was verified")
+			if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
+				c.State = ChangeAwaitingSignOff
+				events = append(events, "completed: every wave passed and every host was verified; awaiting sign-off")
 			}
 			continue
 		default:

@@ -152,8 +152,8 @@ func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if c.State != ChangeCompleted {
-		return wrongState(&c, ChangeCompleted)
+	if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
+		return wrongState(&c, ChangeAwaitingSignOff)
 	}
 	var plan rollout.Plan
 	if err := json.Unmarshal(c.Plan, &plan); err != nil {
@@ -198,6 +198,32 @@ func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.store.PutSignOff(ctx, so); err != nil {
 		return err
+	}
+	// When every group of the change has signed off, the change is complete.
+	sos, err := s.store.SignOffs(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	signed := map[string]bool{}
+	for _, x := range sos {
+		signed[x.Group] = true
+	}
+	all := true
+	for _, hp := range plan.Hosts {
+		if !signed[hp.Group] {
+			all = false
+		}
+	}
+	if all {
+		if _, err := s.transition(ctx, c.ID, func(c *store.Change, actor string) (string, error) {
+			if c.State != ChangeAwaitingSignOff {
+				return "", wrongState(c, ChangeAwaitingSignOff)
+			}
+			c.State = ChangeCompleted
+			return "every group signed off", nil
+		}); err != nil {
+			return err
+		}
 	}
 	return writeJSON(w, 200, so)
 }
@@ -348,7 +374,7 @@ func (s *Server) handleListRetrospectives(w http.ResponseWriter, r *http.Request
 		}
 		from, to = t, t.AddDate(0, 1, 0)
 	}
-	cs, err := s.store.ListChanges(r.Context(), ChangeCompleted)
+	cs, err := s.store.ListChanges(r.Context(), ChangeAwaitingSignOff, ChangeCompleted)
 	if err != nil {
 		return err
 	}
