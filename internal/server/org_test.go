@@ -22,6 +22,7 @@ import (
 	"github.com/apognu/gocal"
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/match"
+	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -614,5 +615,86 @@ func TestEditingAnApprovedChangeVoidsTheApproval(t *testing.T) {
 	}
 	if code := ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/start", tok["alice"], nil, nil); code != 409 {
 		t.Errorf("started an unapproved change: %d", code)
+	}
+}
+
+// TestRolloutWaitsForWindowsAndResumesInTheNext drives the real engine loop
+// step with an injected clock: started outside payments-prod's window
+// (second Tuesday + 3 days, 22:00 Berlin, 4 h), nothing is dispatched; in
+// the window one host goes (batch 1); the window ends before the second
+// can start, so it waits for the next month's window and goes then.
+func TestRolloutWaitsForWindowsAndResumesInTheNext(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	ctx := context.Background()
+	db := ts.db
+	// A second host in payments-prod.
+	db.CreateEnrollToken(ctx, store.EnrollToken{ID: "tk2", Hash: "h2", Prefix: "p2", ExpiresAt: clock.now().Add(time.Hour), CreatedAt: clock.now(),
+		Labels: map[string]string{"app": "payments", "env": "prod"}})
+	db.EnrollHost(ctx, "h2", store.Host{ID: "host-2", Hostname: "pay-2", CertSerial: "s2", CertNotAfter: clock.now().AddDate(1, 0, 0),
+		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now())
+	db.ApplyCheckin(ctx, "host-2", store.Checkin{Facts: inventory.Facts{OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, PackageFormat: inventory.FormatDpkg},
+		Full: true, Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}}, clock.now())
+	var ch ChangeView
+	ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
+		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"batch_size":1,"job_timeout":"3h"}`), &ch)
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, nil)
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/approve", tok["bob"], nil, nil)
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/start", tok["alice"], nil, nil)
+	step := func() []store.Job {
+		t.Helper()
+		c, err := db.GetChange(ctx, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.Server.stepChange(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		jobs, _ := db.ChangeJobs(ctx, ch.ID)
+		return jobs
+	}
+	finish := func(j store.Job) {
+		t.Helper()
+		res, _ := json.Marshal(protocol.JobResult{JobID: j.ID, OK: true, Installed: map[string]string{"openssl:amd64": "3.0.2-0ubuntu1.9"}})
+		if _, err := db.FinishJob(ctx, j.HostID, j.ID, res, clock.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if jobs := step(); len(jobs) != 0 {
+		t.Fatalf("dispatched outside the window: %d jobs", len(jobs))
+	}
+	// 2026-12-11 21:00Z is 22:00 in Berlin: the window opens.
+	clock.t = time.Date(2026, 12, 11, 21, 5, 0, 0, time.UTC)
+	jobs := step()
+	if len(jobs) != 1 {
+		t.Fatalf("in the window: %d jobs, want 1 (batch 1)", len(jobs))
+	}
+	clock.advance(85 * time.Minute) // 22:30Z
+	finish(jobs[0])
+	// The window closes at 01:00Z; a job started at 22:30Z with a 3 h
+	// timeout could run past it, so the second host waits.
+	if jobs := step(); len(jobs) != 1 {
+		t.Fatalf("dispatched although the job could not finish inside the window: %d jobs", len(jobs))
+	}
+	clock.t = time.Date(2026, 12, 12, 2, 0, 0, 0, time.UTC)
+	if jobs := step(); len(jobs) != 1 {
+		t.Fatalf("dispatched after the window closed: %d jobs", len(jobs))
+	}
+	// Next window: 2027-01-15 21:00Z (second Tuesday of January is the 12th).
+	clock.t = time.Date(2027, 1, 15, 21, 1, 0, 0, time.UTC)
+	jobs = step()
+	if len(jobs) != 2 || jobs[0].HostID == jobs[1].HostID {
+		t.Fatalf("the next window did not pick up where it stopped: %+v", jobs)
+	}
+	clock.advance(10 * time.Minute)
+	for _, j := range jobs {
+		if j.Status != "done" {
+			finish(j)
+		}
+	}
+	step()
+	c, _ := db.GetChange(ctx, ch.ID)
+	if c.State != ChangeAwaitingSignOff {
+		t.Fatalf("after both hosts: %s", c.State)
 	}
 }
