@@ -2,14 +2,22 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/patchbay/patchbay/internal/agent"
+	"github.com/patchbay/patchbay/internal/inventory"
 )
 
 // TestConsoleAgainstTheRealServer signs in to the console of a real server
@@ -25,6 +33,21 @@ func TestConsoleAgainstTheRealServer(t *testing.T) {
 	}
 	sp := startServerProc(t, "server", "--feed-source", "none")
 	root, state := ubuntuRoot(t, "web-console-1"), t.TempDir()
+	// A hostile agent on the same server speaks the real protocol with XSS
+	// in every field, a CSV formula and control characters (the real
+	// collectors refuse such names; a compromised host need not use them).
+	hostile := agent.Config{Server: sp.url, EnrollToken: sp.enrollToken(t), State: &agent.MemState{},
+		Collector: hostileCollector{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ha, err := agent.New(hostile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ha.Enroll(t.Context(), "<script>alert('host')</script>"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ha.CheckinOnce(t.Context()); err != nil {
+		t.Fatalf("hostile check-in: %v", err)
+	}
 	if out, err := sp.agentRun(t, state, root, sp.enrollToken(t)); err != nil {
 		t.Fatalf("agent: %v\n%s", err, out)
 	}
@@ -38,7 +61,26 @@ func TestConsoleAgainstTheRealServer(t *testing.T) {
 		chromedp.NoSandbox, chromedp.WindowSize(1280, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	var mu sync.Mutex
+	var problems []string
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
+		var p string
+		switch ev := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError || strings.Contains(ev.Entry.Text, "Content Security Policy") {
+				p = "log: " + ev.Entry.Text
+			}
+		case *runtime.EventExceptionThrown:
+			p = "exception: " + ev.ExceptionDetails.Text
+		case *page.EventJavascriptDialogOpening:
+			p = "dialog: " + ev.Message
+		}
+		if p != "" {
+			mu.Lock()
+			problems = append(problems, p)
+			mu.Unlock()
+		}
+	}))
 	defer cancelBrowser()
 	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -69,6 +111,26 @@ func TestConsoleAgainstTheRealServer(t *testing.T) {
 	}
 	run("audit", chromedp.Navigate(sp.url+"/audit"), chromedp.WaitVisible(chromedp.CSS("main")))
 	auditText := text("main")
+
+	// The hostile host's pages show its payloads as text and run nothing.
+	run("hostile hosts", chromedp.Navigate(sp.url+"/hosts?q=script"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if list := text("main"); !strings.Contains(list, "<script>alert('host')</script>") {
+		t.Errorf("the hostile hostname is not shown as text:\n%.400s", list)
+	}
+	run("hostile host", chromedp.Click(chromedp.CSS(`main a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.CSS("main")))
+	page := text("main")
+	if !strings.Contains(page, "<img src=x onerror=alert('pkg')>") || !strings.Contains(page, "=cmd|' /C calc'!A0") {
+		t.Errorf("the hostile package is not shown as text:\n%.600s", page)
+	}
+	injected, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('img[onerror], main script').length`))
+	if err != nil || injected != 0 {
+		t.Errorf("elements injected by agent data: %d (%v)", injected, err)
+	}
+	mu.Lock()
+	if len(problems) > 0 {
+		t.Errorf("the browser reported: %q", problems)
+	}
+	mu.Unlock()
 	if !strings.Contains(hosts, "web-console-1") {
 		t.Errorf("hosts page lacks the enrolled host:\n%s", hosts)
 	}
@@ -82,4 +144,21 @@ func TestConsoleAgainstTheRealServer(t *testing.T) {
 		t.Errorf("screenshot of %d bytes", len(shot))
 	}
 	os.WriteFile(filepath.Join(t.TempDir(), "host.jpg"), shot, 0o644)
+}
+
+// hostileCollector reports payloads in every field.
+type hostileCollector struct{}
+
+func (hostileCollector) Collect(context.Context) (inventory.Snapshot, error) {
+	return inventory.Snapshot{
+		Facts: inventory.Facts{Hostname: "<script>alert('host')</script>",
+			OS:     inventory.OS{ID: "ubuntu", VersionID: "22.04", PrettyName: "<b onmouseover=alert('os')>Ubuntu</b>"},
+			Kernel: "6.1\x1b[31m<svg onload=alert('k')>", Arch: "x86_64", PackageFormat: inventory.FormatDpkg,
+			Addresses: []string{"=HYPERLINK(\"http://evil\")"}, RebootReasons: []string{"<iframe src=javascript:alert(1)>"}},
+		Packages: []inventory.Package{
+			{Name: "<img src=x onerror=alert('pkg')>", Version: "=cmd|' /C calc'!A0\x1b[31m", Arch: "amd64", Source: "\"><svg onload=alert('src')>"},
+			{Name: "bash", Version: "5.1-6ubuntu1", Arch: "amd64"},
+		},
+		Problems: []string{"<script>alert('problem')</script>"},
+	}, nil
 }
