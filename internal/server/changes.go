@@ -249,26 +249,8 @@ func (s *Server) handleCreateChange(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeJSON(w, r, 1<<20, &spec); err != nil {
 		return err
 	}
-	if strings.TrimSpace(spec.Title) == "" {
-		return errBadRequest("title is required")
-	}
-	for _, p := range spec.Packages {
-		if !protocolValidPackage(p.Name, p.Version) {
-			return errBadRequest(fmt.Sprintf("packages: %q@%q is not a valid package name and version", p.Name, p.Version))
-		}
-	}
-	plan, err := s.buildPlan(r.Context(), spec)
+	c, err := s.createChange(r.Context(), principalName(r.Context(), s), spec)
 	if err != nil {
-		return err
-	}
-	if _, err := rollout.New(plan); err != nil {
-		return errBadRequest(err.Error())
-	}
-	specJSON, _ := json.Marshal(spec)
-	planJSON, _ := json.Marshal(plan)
-	c := store.Change{ID: uuid.NewString(), Title: spec.Title, State: ChangeDraft, Author: principalName(r.Context(), s),
-		Spec: specJSON, Plan: planJSON, CreatedAt: s.now()}
-	if err := s.store.CreateChange(r.Context(), c, c.Author); err != nil {
 		return err
 	}
 	v, err := s.changeView(r.Context(), c, false)
@@ -884,4 +866,31 @@ func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error 
 		c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
 		return "edited by " + actor, nil
 	})
+}
+
+// createChange validates a spec, plans it and stores the draft; the API
+// and the console call it.
+func (s *Server) createChange(ctx context.Context, author string, spec ChangeSpec) (store.Change, error) {
+	if strings.TrimSpace(spec.Title) == "" {
+		return store.Change{}, errBadRequest("title is required")
+	}
+	for _, p := range spec.Packages {
+		if !protocolValidPackage(p.Name, p.Version) {
+			return store.Change{}, errBadRequest(fmt.Sprintf("packages: %q@%q is not a valid package name and version", p.Name, p.Version))
+		}
+	}
+	plan, err := s.buildPlan(ctx, spec)
+	if err != nil {
+		return store.Change{}, err
+	}
+	if _, err := rollout.New(plan); err != nil {
+		return store.Change{}, errBadRequest(err.Error())
+	}
+	specJSON, _ := json.Marshal(spec)
+	planJSON, _ := json.Marshal(plan)
+	c := store.Change{ID: uuid.NewString(), Title: spec.Title, State: ChangeDraft, Author: author, Spec: specJSON, Plan: planJSON, CreatedAt: s.now()}
+	if err := s.store.CreateChange(ctx, c, c.Author); err != nil {
+		return store.Change{}, err
+	}
+	return c, nil
 }

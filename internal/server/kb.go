@@ -148,28 +148,37 @@ func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	c, err := s.store.GetChange(ctx, r.PathValue("id"))
+	so, err := s.signOff(ctx, principalName(ctx, s), principalFrom(ctx).Role == RoleAdmin, r.PathValue("id"), req)
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, 200, so)
+}
+
+// signOff records a stakeholder's verdict for one group of a change; see
+// handleSignOff. The console calls it too.
+func (s *Server) signOff(ctx context.Context, who string, admin bool, changeID string, req SignOffRequest) (store.SignOff, error) {
+	c, err := s.store.GetChange(ctx, changeID)
+	if err != nil {
+		return store.SignOff{}, err
+	}
 	if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
-		return wrongState(&c, ChangeAwaitingSignOff)
+		return store.SignOff{}, wrongState(&c, ChangeAwaitingSignOff)
 	}
 	var plan rollout.Plan
 	if err := json.Unmarshal(c.Plan, &plan); err != nil {
-		return err
+		return store.SignOff{}, err
 	}
 	_, org := s.org.get()
 	g, err := s.findGroup(org, req.Group)
 	if err != nil || !slices.ContainsFunc(plan.Hosts, func(h rollout.HostPlan) bool { return h.Group == req.Group }) {
-		return errBadRequest(fmt.Sprintf("group: %q is not a group of this change", req.Group))
+		return store.SignOff{}, errBadRequest(fmt.Sprintf("group: %q is not a group of this change", req.Group))
 	}
-	who := principalName(ctx, s)
-	if who != g.Stakeholder && principalFrom(ctx).Role != RoleAdmin {
-		return errForbidden(fmt.Sprintf("%s is the stakeholder of %s; %s may not sign off for it", g.Stakeholder, g.Name, who))
+	if who != g.Stakeholder && !admin {
+		return store.SignOff{}, errForbidden(fmt.Sprintf("%s is the stakeholder of %s; %s may not sign off for it", g.Stakeholder, g.Name, who))
 	}
 	if !req.OK && strings.TrimSpace(req.Problem) == "" {
-		return errBadRequest("problem: say what does not work")
+		return store.SignOff{}, errBadRequest("problem: say what does not work")
 	}
 	now := s.now()
 	so := store.SignOff{ChangeID: c.ID, Group: g.Name, By: who, OK: req.OK, At: now, Problem: req.Problem}
@@ -190,19 +199,19 @@ func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if err := s.store.PutKBEntry(ctx, kb); err != nil {
-			return err
+			return store.SignOff{}, err
 		}
 		so.KBID = kb.ID
 		_ = s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: []string{c.Author, g.Sysadmin},
 			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + kb.ID})
 	}
 	if err := s.store.PutSignOff(ctx, so); err != nil {
-		return err
+		return store.SignOff{}, err
 	}
 	// When every group of the change has signed off, the change is complete.
 	sos, err := s.store.SignOffs(ctx, c.ID)
 	if err != nil {
-		return err
+		return store.SignOff{}, err
 	}
 	signed := map[string]bool{}
 	for _, x := range sos {
@@ -222,10 +231,10 @@ func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
 			c.State = ChangeCompleted
 			return "every group signed off", nil
 		}); err != nil {
-			return err
+			return store.SignOff{}, err
 		}
 	}
-	return writeJSON(w, 200, so)
+	return so, nil
 }
 
 // Retrospective is a completed change's timeline and figures, with notes.
