@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 
 	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/rollout"
@@ -186,6 +187,16 @@ func (b consoleBackend) change(ctx context.Context, c store.Change) (web.Change,
 			}
 		}
 		v.Hosts = append(v.Hosts, ch)
+		if !slices.Contains(v.Groups, hp.Group) && hp.Group != "" {
+			v.Groups = append(v.Groups, hp.Group)
+		}
+	}
+	sos, err := b.s.store.SignOffs(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, so := range sos {
+		v.SignOffs = append(v.SignOffs, web.SignOffView{Group: so.Group, By: so.By, OK: so.OK, Problem: so.Problem})
 	}
 	return v, nil
 }
@@ -218,20 +229,8 @@ func (b consoleBackend) Change(ctx context.Context, id string) (web.Change, erro
 	return b.change(ctx, c)
 }
 
-// ChangeAction runs the same transition as the API, as the signed-in user,
-// and records it in the audit trail.
-func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action string) error {
-	fn, ok := b.s.changeActionFn(action, nil)
-	if !ok {
-		return web.ErrNotFound
-	}
-	ctx = context.WithValue(ctx, principalKey{}, Principal{UserID: u.ID, Role: u.Role, TokenID: "console"})
-	_, err := b.s.transition(ctx, id, fn)
-	outcome := "ok"
-	if err != nil {
-		outcome = "error: " + err.Error()
-	}
-	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change." + action, Target: "change " + id, Outcome: outcome})
+// consoleError maps the API's errors onto the console's.
+func consoleError(err error) error {
 	var e *Error
 	switch {
 	case err == nil:
@@ -244,6 +243,69 @@ func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action
 		return web.ErrConflict
 	}
 	return err
+}
+
+func asPrincipal(ctx context.Context, u web.User) context.Context {
+	return context.WithValue(ctx, principalKey{}, Principal{UserID: u.ID, Role: u.Role, TokenID: "console"})
+}
+
+// CreateChange drafts a change exactly as the API does and submits it for
+// approval, as the signed-in user.
+func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.ChangeRequest) (string, error) {
+	ctx = asPrincipal(ctx, u)
+	spec := ChangeSpec{Title: req.Title, Groups: req.Groups, Advisories: req.Advisories, BatchSize: req.BatchSize,
+		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows}
+	c, err := b.s.createChange(ctx, u.Username, spec)
+	outcome := "ok"
+	if err == nil {
+		fn, _ := b.s.changeActionFn("submit", nil)
+		_, err = b.s.transition(ctx, c.ID, fn)
+	}
+	if err != nil {
+		outcome = "error: " + err.Error()
+	}
+	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change.create", Target: "change " + c.ID, Outcome: outcome})
+	return c.ID, consoleError(err)
+}
+
+// Groups lists the organisation's group names.
+func (b consoleBackend) Groups(ctx context.Context) ([]string, error) {
+	_, org := b.s.org.get()
+	var out []string
+	for _, g := range org.Groups {
+		out = append(out, g.Name)
+	}
+	return out, nil
+}
+
+// SignOff records a stakeholder's verdict through the same rules as the API.
+func (b consoleBackend) SignOff(ctx context.Context, u web.User, changeID, group string, ok bool, problem string) error {
+	ctx = asPrincipal(ctx, u)
+	_, err := b.s.signOff(ctx, u.Username, u.Role == RoleAdmin, changeID, SignOffRequest{Group: group, OK: ok, Problem: problem})
+	outcome := "ok"
+	if err != nil {
+		outcome = "error: " + err.Error()
+	}
+	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change.signoff",
+		Target: "change " + changeID + " group " + group, Outcome: outcome})
+	return consoleError(err)
+}
+
+// ChangeAction runs the same transition as the API, as the signed-in user,
+// and records it in the audit trail.
+func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action string) error {
+	fn, ok := b.s.changeActionFn(action, nil)
+	if !ok {
+		return web.ErrNotFound
+	}
+	ctx = asPrincipal(ctx, u)
+	_, err := b.s.transition(ctx, id, fn)
+	outcome := "ok"
+	if err != nil {
+		outcome = "error: " + err.Error()
+	}
+	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change." + action, Target: "change " + id, Outcome: outcome})
+	return consoleError(err)
 }
 
 func (b consoleBackend) Audit(ctx context.Context, from, limit int) ([]web.AuditEntry, error) {

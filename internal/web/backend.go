@@ -44,10 +44,27 @@ type Backend interface {
 	Change(ctx context.Context, id string) (Change, error)
 	// ChangeAction performs submit, approve, reject, start, halt, resume or rollback as u.
 	ChangeAction(ctx context.Context, u User, id, action string) error
+	// CreateChange drafts and submits a change fixing the given advisories on the hosts of the given groups;
+	// it returns the new change's ID. Errors: ErrForbidden, ErrConflict, or a plain error whose text is shown.
+	CreateChange(ctx context.Context, u User, req ChangeRequest) (string, error)
+	// Groups lists the group names a change may target.
+	Groups(ctx context.Context) ([]string, error)
+	// SignOff records the stakeholder's verdict for one group of a change (ok, or a problem text).
+	SignOff(ctx context.Context, u User, changeID, group string, ok bool, problem string) error
 	// Audit returns up to limit entries, newest first, skipping the first from.
 	Audit(ctx context.Context, from, limit int) ([]AuditEntry, error)
 	// Record appends a console event (sign-in success or failure, sign-out) to the audit log.
 	Record(ctx context.Context, e AuditEntry)
+}
+
+// ChangeRequest is what the console asks CreateChange to draft and submit.
+type ChangeRequest struct {
+	Title         string
+	Advisories    []string // advisory IDs, e.g. CVE-2024-3094
+	Groups        []string // target groups, from Groups
+	BatchSize     int      // hosts patched at once, at least 1
+	FailureBudget int      // failed hosts tolerated before the rollout halts
+	IgnoreWindows bool     // run outside the hosts' maintenance windows
 }
 
 // HostQuery filters and pages the host list.
@@ -117,7 +134,7 @@ type Finding struct {
 type Change struct {
 	ID         string
 	Title      string
-	State      string // e.g. draft, pending_approval, approved, running, halted, done, rolled_back
+	State      string // e.g. draft, pending_approval, approved, running, halted, awaiting-signoff, done, rolled_back
 	Author     string
 	ApprovedBy string
 	Created    time.Time
@@ -125,6 +142,17 @@ type Change struct {
 	// shows a button for each one the user is also Allowed to use.
 	Actions []string
 	Hosts   []ChangeHost
+	// Groups are the change's target groups; in state awaiting-signoff a
+	// stakeholder signs off each one.
+	Groups   []string
+	SignOffs []SignOffView
+}
+
+// SignOffView is one stakeholder's verdict on one group of a change.
+type SignOffView struct {
+	Group, By string
+	OK        bool
+	Problem   string // what does not work, when !OK
 }
 
 // ChangeHost is one host of a change and its progress.

@@ -63,7 +63,9 @@ func (w *consoleWatch) take() []string {
 
 // TestConsoleInChromium drives the console in real headless Chromium over
 // TLS: sign in, find a host, read a finding's reasons, approve a change and
-// watch its rollout progress, read the audit log, with no CSP violation.
+// watch its rollout progress; create a change from selected findings and
+// take it through approval, rollout, halt, resume and sign-off; read the
+// audit log; all with no CSP violation.
 func TestConsoleInChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -251,19 +253,102 @@ func TestConsoleInChromium(t *testing.T) {
 	waitText(`tr[data-host-id="h1"] .detail`, "installed 2 packages", 2*time.Second)
 	screenshot("change-running")
 
-	// Sign out, sign in as the admin and read the audit log.
-	run("sign out",
-		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), "admin"),
-		chromedp.SendKeys(chromedp.ID("password"), fakePassword),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("count-hosts")),
+	// signInAs signs the current user out and signs user in.
+	signInAs := func(user string) {
+		t.Helper()
+		run("sign in as "+user,
+			chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+			chromedp.WaitVisible(chromedp.ID("username")),
+			chromedp.SendKeys(chromedp.ID("username"), user),
+			chromedp.SendKeys(chromedp.ID("password"), fakePassword),
+			chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.ID("count-hosts")),
+		)
+	}
+
+	// The operator selects findings and creates a change from them.
+	signInAs("operator")
+	run("select findings",
+		chromedp.Navigate(srv.URL+"/vulns"),
+		chromedp.WaitVisible(chromedp.ID("findings")),
+		chromedp.Click(chromedp.CSS(`#finding-f1 input[name=advisory]`)),
+		chromedp.Click(chromedp.CSS(`#finding-f2 input[name=advisory]`)),
+	)
+	screenshot("vulns-selected")
+	run("open the create form", chromedp.Click(chromedp.ID("create-change")), chromedp.WaitVisible(chromedp.ID("title")))
+	if got := text("#advisories"); !strings.Contains(got, "CVE-2024-3094") || !strings.Contains(got, "CVE-2023-4911") {
+		t.Errorf("the create form lists advisories %q, want the two selected", got)
+	}
+	run("fill in the create form",
+		chromedp.Click(chromedp.ID("group-0")),
+		chromedp.Click(chromedp.ID("group-1")),
+		chromedp.SetValue(chromedp.ID("failure_budget"), "1"),
+	)
+	screenshot("change-new")
+	run("create the change", chromedp.Click(chromedp.ID("create")))
+	waitText(".notice", "Change created", 5*time.Second)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.HasSuffix(loc, "/changes/c2?done=create") {
+		t.Fatalf("after creating, the browser is at %q (%v), want /changes/c2", loc, err)
+	}
+	if got := text("#change-state"); got != "pending approval" {
+		t.Errorf("the new change is %q, want pending approval", got)
+	}
+	if got := text("#change-groups"); got != "web, databases" {
+		t.Errorf("the new change targets %q", got)
+	}
+	screenshot("change-created")
+
+	// The approver approves it.
+	signInAs("approver")
+	run("approve the new change", chromedp.Navigate(srv.URL+"/changes/c2"), chromedp.Click(chromedp.ID("action-approve")))
+	waitText("#change-state", "approved", 5*time.Second)
+	screenshot("change-new-approved")
+
+	// The operator starts it, watches it, halts and resumes it.
+	signInAs("operator")
+	run("start the rollout", chromedp.Navigate(srv.URL+"/changes/c2"), chromedp.Click(chromedp.ID("action-start")))
+	waitText("#change-state", "running", 5*time.Second)
+	fake.setHostStatus("c2", "h1", "succeeded", "upgraded xz-utils")
+	waitText(`tr[data-host-id="h1"] .detail`, "upgraded xz-utils", 8*time.Second)
+	screenshot("change-progress")
+	run("halt", chromedp.Click(chromedp.ID("action-halt")))
+	waitText("#change-state", "halted", 5*time.Second)
+	screenshot("change-halted")
+	run("resume", chromedp.Click(chromedp.ID("action-resume")))
+	waitText("#change-state", "running", 5*time.Second)
+	screenshot("change-resumed")
+	fake.finishRollout("c2")
+	waitText("#change-state", "awaiting-signoff", 8*time.Second)
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("form.signoff").length`)); err != nil || n != 0 {
+		t.Errorf("the operator sees %d sign-off forms (%v), want none", n, err)
+	}
+
+	// The stakeholder signs off one group and reports a problem in the other.
+	signInAs("stakeholder")
+	run("open the change to sign off", chromedp.Navigate(srv.URL+"/changes/c2"), chromedp.WaitVisible(chromedp.ID("signoff-ok-0")))
+	screenshot("change-signoff")
+	run("sign off web", chromedp.Click(chromedp.ID("signoff-ok-0")))
+	waitText(".notice", "Sign-off recorded.", 5*time.Second)
+	run("report a problem with databases",
+		chromedp.SendKeys(chromedp.ID("problem-1"), "nightly reports fail since the update"),
+		chromedp.Click(chromedp.ID("signoff-problem-1")),
+	)
+	waitText("#change-state", "done", 5*time.Second)
+	if got := text("#signoffs"); !strings.Contains(got, "systems work") || !strings.Contains(got, "nightly reports fail since the update") {
+		t.Errorf("the sign-offs read %q", got)
+	}
+	screenshot("change-signed-off")
+
+	// The admin reads the audit log.
+	signInAs("admin")
+	run("read the audit log",
 		chromedp.Click(chromedp.CSS(`nav a[href="/audit"]`)),
 		chromedp.WaitVisible(chromedp.ID("audit")),
 	)
-	if got := text("#audit"); !strings.Contains(got, "change.approve") || !strings.Contains(got, "logout") {
-		t.Errorf("the audit log lacks the approval or the sign-out: %q", got)
+	if got := text("#audit"); !strings.Contains(got, "change.approve") || !strings.Contains(got, "logout") ||
+		!strings.Contains(got, "change.create") || !strings.Contains(got, "change.signoff") {
+		t.Errorf("the audit log lacks the creation, approval, sign-off or sign-out: %q", got)
 	}
 	screenshot("audit")
 
@@ -271,7 +356,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("the browser reported problems on the console's pages:\n%s", strings.Join(p, "\n"))
 	}
 	entries, _ := os.ReadDir(shots)
-	if len(entries) < 7 {
-		t.Errorf("%d screenshots in %s, want 7", len(entries), shots)
+	if len(entries) < 17 {
+		t.Errorf("%d screenshots in %s, want 17", len(entries), shots)
 	}
 }

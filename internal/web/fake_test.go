@@ -31,20 +31,34 @@ type fakeBackend struct {
 	findings []Finding // ranked
 	changes  []Change
 	audit    []AuditEntry // oldest first
+	groups   []fakeGroup
+	created  []ChangeRequest // what CreateChange was asked, in order
+	// createErr, when set, is what CreateChange returns.
+	createErr error
 }
+
+// fakeGroup is a named set of hosts a change may target.
+type fakeGroup struct {
+	name  string
+	hosts []string
+}
+
+// hostileGroup is a group name with markup in it; it must render as text.
+const hostileGroup = `lab <script>alert(5)</script>`
 
 // rolePerms is the fake's role model, shaped like the server's.
 var rolePerms = map[string][]string{
-	"admin":    {"hosts:read", "vulns:read", "changes:read", "changes:create", "changes:approve", "changes:run", "audit:read"},
-	"approver": {"hosts:read", "vulns:read", "changes:read", "changes:approve"},
-	"operator": {"hosts:read", "vulns:read", "changes:read", "changes:create", "changes:run"},
-	"viewer":   {"hosts:read"},
+	"admin":       {"hosts:read", "vulns:read", "changes:read", "changes:create", "changes:approve", "changes:run", "changes:signoff", "audit:read"},
+	"approver":    {"hosts:read", "vulns:read", "changes:read", "changes:approve"},
+	"operator":    {"hosts:read", "vulns:read", "changes:read", "changes:create", "changes:run"},
+	"stakeholder": {"hosts:read", "changes:read", "changes:signoff"},
+	"viewer":      {"hosts:read"},
 }
 
 func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 	t.Helper()
 	f := &fakeBackend{now: now, users: map[string]User{}, packages: map[string][]Package{}}
-	for i, name := range []string{"admin", "approver", "operator", "viewer"} {
+	for i, name := range []string{"admin", "approver", "operator", "viewer", "stakeholder"} {
 		f.users[name] = User{ID: "u" + strconv.Itoa(i+1), Username: name, Role: name}
 	}
 	seen := now().Add(-5 * time.Minute)
@@ -83,8 +97,9 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 			}
 		}
 	}
+	f.groups = []fakeGroup{{"web", []string{"h1"}}, {"databases", []string{"h2"}}, {hostileGroup, []string{"h3"}}}
 	f.changes = []Change{{ID: "c1", Title: "Patch xz on databases", State: "pending_approval", Author: "operator",
-		Created: now().Add(-time.Hour),
+		Created: now().Add(-time.Hour), Groups: []string{"web", "databases", hostileGroup},
 		Hosts: []ChangeHost{
 			{HostID: "h1", Hostname: "web-01.example.net", Ring: 0, Status: "pending"},
 			{HostID: "h3", Hostname: xssHostname, Ring: 0, Status: "pending", Detail: csvFormula},
@@ -250,6 +265,8 @@ func (f *fakeBackend) Change(ctx context.Context, id string) (Change, error) {
 	for _, c := range f.changes {
 		if c.ID == id {
 			c.Hosts = slices.Clone(c.Hosts)
+			c.Groups = slices.Clone(c.Groups)
+			c.SignOffs = slices.Clone(c.SignOffs)
 			return c, nil
 		}
 	}
@@ -294,6 +311,102 @@ func (f *fakeBackend) setHostStatus(changeID, hostID, status, detail string) {
 				h.Status, h.Detail = status, detail
 			}
 		}
+	}
+}
+
+func (f *fakeBackend) CreateChange(ctx context.Context, u User, req ChangeRequest) (string, error) {
+	if !f.Allowed(u, "changes:create") {
+		return "", ErrForbidden
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.createErr != nil {
+		return "", f.createErr
+	}
+	if req.Title == "" || len(req.Advisories) == 0 || len(req.Groups) == 0 || req.BatchSize < 1 || req.FailureBudget < 0 {
+		return "", fmt.Errorf("incomplete change request %+v", req)
+	}
+	f.created = append(f.created, req)
+	ch := Change{ID: "c" + strconv.Itoa(len(f.changes)+1), Title: req.Title, State: "pending_approval",
+		Author: u.Username, Created: f.now(), Groups: slices.Clone(req.Groups)}
+	for _, name := range req.Groups {
+		i := slices.IndexFunc(f.groups, func(g fakeGroup) bool { return g.name == name })
+		if i < 0 {
+			return "", fmt.Errorf("there is no group %q", name)
+		}
+		for _, id := range f.groups[i].hosts {
+			for _, h := range f.hosts {
+				if h.ID == id {
+					ring := len(ch.Hosts) / req.BatchSize
+					ch.Hosts = append(ch.Hosts, ChangeHost{HostID: h.ID, Hostname: h.Hostname, Ring: ring, Status: "pending"})
+				}
+			}
+		}
+	}
+	ch.Actions = changeStateActions(ch.State)
+	f.changes = append(f.changes, ch)
+	f.audit = append(f.audit, AuditEntry{Time: f.now(), Actor: u.Username, Action: "change.create", Target: ch.ID,
+		Detail: strings.Join(req.Advisories, " ")})
+	return ch.ID, nil
+}
+
+func (f *fakeBackend) Groups(ctx context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var names []string
+	for _, g := range f.groups {
+		names = append(names, g.name)
+	}
+	return names, nil
+}
+
+func (f *fakeBackend) SignOff(ctx context.Context, u User, changeID, group string, ok bool, problem string) error {
+	if !f.Allowed(u, "changes:signoff") {
+		return ErrForbidden
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.changes {
+		c := &f.changes[i]
+		if c.ID != changeID {
+			continue
+		}
+		switch {
+		case c.State != "awaiting-signoff":
+			return fmt.Errorf("a change in state %s cannot be signed off: %w", c.State, ErrConflict)
+		case !slices.Contains(c.Groups, group):
+			return fmt.Errorf("change %s does not target group %q", changeID, group)
+		case slices.ContainsFunc(c.SignOffs, func(s SignOffView) bool { return s.Group == group }):
+			return fmt.Errorf("group %s is already signed off: %w", group, ErrConflict)
+		case !ok && problem == "":
+			return fmt.Errorf("a problem report needs a description")
+		}
+		c.SignOffs = append(c.SignOffs, SignOffView{Group: group, By: u.Username, OK: ok, Problem: problem})
+		if len(c.SignOffs) == len(c.Groups) {
+			c.State = "done"
+		}
+		f.audit = append(f.audit, AuditEntry{Time: f.now(), Actor: u.Username, Action: "change.signoff", Target: changeID,
+			Detail: group})
+		return nil
+	}
+	return fmt.Errorf("change %q: %w", changeID, ErrNotFound)
+}
+
+// finishRollout completes every host of a change and leaves it awaiting
+// sign-off, as the rollout engine would.
+func (f *fakeBackend) finishRollout(changeID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.changes {
+		c := &f.changes[i]
+		if c.ID != changeID {
+			continue
+		}
+		for j := range c.Hosts {
+			c.Hosts[j].Status, c.Hosts[j].Detail = "succeeded", "patched"
+		}
+		c.State = "awaiting-signoff"
+		c.Actions = changeStateActions(c.State)
 	}
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -98,9 +99,74 @@ func FuzzSafeNext(f *testing.F) {
 
 // The seed corpus in testdata/fuzz must stay readable by the fuzz targets.
 func TestFuzzCorpusIsPresent(t *testing.T) {
-	for _, dir := range []string{"FuzzParseHostQuery", "FuzzSameOrigin"} {
+	for _, dir := range []string{"FuzzParseHostQuery", "FuzzSameOrigin", "FuzzParseChangeForm", "FuzzParseSignOff"} {
 		if entries, err := os.ReadDir("testdata/fuzz/" + dir); err != nil || len(entries) == 0 {
 			t.Errorf("testdata/fuzz/%s has no seeds: %v", dir, err)
 		}
 	}
+}
+
+// FuzzParseChangeForm: a create form the parser accepts keeps every bound,
+// and only names known groups.
+func FuzzParseChangeForm(f *testing.F) {
+	for _, s := range []string{
+		createForm().Encode(),
+		"title=x&advisory=CVE-2024-3094&group=web",
+		"title=&advisory=&group=mainframes&batch_size=0&failure_budget=-1",
+		"title=x&advisory=ALSA-2025%3A10073&advisory=ALSA-2025%3A10073&group=web&group=web&batch_size=10000",
+		"title=x&advisory=CVE%201&group=" + url.QueryEscape(hostileGroup) + "&batch_size=99999999999999999999",
+	} {
+		f.Add(s)
+	}
+	known := []string{"web", "databases", hostileGroup}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		form := parseChangeForm(v, known)
+		if len(form.problems) > 0 {
+			return
+		}
+		req := form.req
+		if req.Title == "" || len(req.Title) > maxTitleLen || req.BatchSize < 1 || req.BatchSize > maxBatchSize ||
+			req.FailureBudget < 0 || req.FailureBudget > maxBatchSize {
+			t.Fatalf("parseChangeForm(%q) = %+v breaks a bound", raw, req)
+		}
+		if len(req.Advisories) == 0 || len(req.Advisories) > maxChangeAdvisories || len(req.Groups) == 0 {
+			t.Fatalf("parseChangeForm(%q) accepted %d advisories and %d groups", raw, len(req.Advisories), len(req.Groups))
+		}
+		for i, a := range req.Advisories {
+			if !validAdvisoryID(a) || slices.Contains(req.Advisories[:i], a) {
+				t.Fatalf("parseChangeForm(%q) accepted advisory %q", raw, a)
+			}
+		}
+		for i, g := range req.Groups {
+			if !slices.Contains(known, g) || slices.Contains(req.Groups[:i], g) {
+				t.Fatalf("parseChangeForm(%q) accepted group %q", raw, g)
+			}
+		}
+	})
+}
+
+// FuzzParseSignOff: an accepted sign-off names a group and is either OK
+// without a problem or a problem with a bounded description.
+func FuzzParseSignOff(f *testing.F) {
+	for _, s := range []string{"group=web&ok=1", "group=web&ok=0&problem=login+fails", "group=&ok=1", "group=web&ok=0&problem=+", "group=web&ok=yes"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		in, problem := parseSignOff(v)
+		if problem != "" {
+			return
+		}
+		if in.group == "" || len(in.group) > maxGroupLen || (in.ok && in.problem != "") ||
+			(!in.ok && (in.problem == "" || len(in.problem) > maxProblemLen)) {
+			t.Fatalf("parseSignOff(%q) = %+v", raw, in)
+		}
+	})
 }

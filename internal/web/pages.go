@@ -157,7 +157,8 @@ type vulnListView struct {
 	Findings   []Finding
 	NextURL    string
 	FirstURL   string
-	Rank       int // rank of the first finding shown, minus one
+	Rank       int  // rank of the first finding shown, minus one
+	CanCreate  bool // the user may create a change from selected findings
 }
 
 func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -169,7 +170,8 @@ func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings}
+	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings,
+		CanCreate: c.b.Allowed(rc.user, permChangesCreate)}
 	if next != "" {
 		v.NextURL = pageURL("/vulns", r.URL.Query(), "after", next)
 	}
@@ -190,10 +192,12 @@ func (c *console) changeList(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 }
 
 type changeView struct {
-	Change  Change
-	Rings   []ring
-	Actions []actionButton
-	Done    string // confirmation after an action
+	Change   Change
+	Rings    []ring
+	Actions  []actionButton
+	Done     string // confirmation after an action
+	SignOffs []signOffForm
+	Error    string // why the last sign-off was not recorded
 }
 
 type ring struct {
@@ -208,18 +212,37 @@ func (c *console) changeDetail(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	v := changeView{Change: ch, Rings: groupRings(ch.Hosts)}
-	done := r.URL.Query().Get("done")
+	c.renderChange(w, r, rc, http.StatusOK, ch, changeView{Done: doneMessage(r.URL.Query().Get("done"))})
+	return nil
+}
+
+// renderChange shows the change with the buttons and sign-off forms u may
+// use; v carries any notice, error or draft problem text.
+func (c *console) renderChange(w http.ResponseWriter, r *http.Request, rc *reqCtx, status int, ch Change, v changeView) {
+	v.Change, v.Rings = ch, groupRings(ch.Hosts)
 	for _, a := range changeActions {
-		if a.action == done {
-			v.Done = a.done
-		}
 		if slices.Contains(ch.Actions, a.action) && c.b.Allowed(rc.user, a.perm) {
 			v.Actions = append(v.Actions, actionButton{a.action, a.label})
 		}
 	}
-	c.render(w, r, rc, http.StatusOK, "change.html", "Change "+ch.Title, v)
-	return nil
+	v.SignOffs = c.signOffForms(rc.user, ch, v.SignOffs)
+	c.render(w, r, rc, status, "change.html", "Change "+ch.Title, v)
+}
+
+// doneMessage is the confirmation shown after the action named done.
+func doneMessage(done string) string {
+	switch done {
+	case "create":
+		return "Change created and submitted for approval."
+	case "signoff":
+		return "Sign-off recorded."
+	}
+	for _, a := range changeActions {
+		if a.action == done {
+			return a.done
+		}
+	}
+	return ""
 }
 
 func groupRings(hosts []ChangeHost) []ring {

@@ -13,6 +13,7 @@ const (
 	permChangesCreate  = "changes:create"
 	permChangesApprove = "changes:approve"
 	permChangesRun     = "changes:run"
+	permChangesSignOff = "changes:signoff"
 	permAuditRead      = "audit:read"
 )
 
@@ -48,8 +49,11 @@ func (c *console) routes() []route {
 		{method: "GET", pattern: "/hosts/{id}", perm: permHostsRead, h: c.hostDetail},
 		{method: "GET", pattern: "/vulns", perm: permVulnsRead, h: c.vulnList},
 		{method: "GET", pattern: "/changes", perm: permChangesRead, h: c.changeList},
+		{method: "GET", pattern: "/changes/new", perm: permChangesCreate, h: c.newChangeForm},
+		{method: "POST", pattern: "/changes/new", perm: permChangesCreate, h: c.createChange},
 		{method: "GET", pattern: "/changes/{id}", perm: permChangesRead, h: c.changeDetail},
 		{method: "GET", pattern: "/changes/{id}/status.json", perm: permChangesRead, json: true, h: c.changeStatus},
+		{method: "POST", pattern: "/changes/{id}/signoff", perm: permChangesSignOff, h: c.signOff},
 		{method: "GET", pattern: "/audit", perm: permAuditRead, h: c.auditLog},
 	}
 	for _, a := range changeActions {

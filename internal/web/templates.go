@@ -74,7 +74,7 @@ var templateFuncs = template.FuncMap{
 			return "st-ok"
 		case "failed", "rolled_back", "rejected", "halted":
 			return "st-bad"
-		case "running", "installing", "rebooting", "verifying", "rolling_back":
+		case "running", "installing", "rebooting", "verifying", "rolling_back", "awaiting-signoff":
 			return "st-busy"
 		}
 		return "st-idle"

@@ -23,7 +23,7 @@
         return "st-ok";
       case "failed": case "rolled_back": case "rejected": case "halted":
         return "st-bad";
-      case "running": case "installing": case "rebooting": case "verifying": case "rolling_back":
+      case "running": case "installing": case "rebooting": case "verifying": case "rolling_back": case "awaiting-signoff":
         return "st-busy";
     }
     return "st-idle";
