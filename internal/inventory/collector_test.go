@@ -197,7 +197,7 @@ func TestCollectReadsAnRPMImageRootThroughRPM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCall := "rpm --root " + root + " -qa --qf " + rpmQueryFormat
+	wantCall := "rpm --root " + root + " --dbpath /var/lib/rpm -qa --qf " + rpmQueryFormat
 	if !slices.Equal(runner.calls, []string{wantCall}) {
 		t.Errorf("calls %q, want %q", runner.calls, wantCall)
 	}

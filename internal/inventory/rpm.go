@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -19,12 +20,49 @@ const rpmQueryFields = 6
 // queryRPM lists the packages in the rpm database under root by running rpm
 // through runner. rpm reads every database backend (Berkeley DB, ndb,
 // sqlite) itself, so Patchbay needs no cgo and no database code of its own.
+//
+// The database directory is passed with --dbpath rather than left to the
+// rpm binary's %_dbpath: Debian's and Ubuntu's rpm keep their database in
+// ~/.rpmdb, so `rpm --root IMAGE -qa` there reads IMAGE/root/.rpmdb, finds
+// nothing and exits 0, which would report an RHEL image as having no
+// packages.
 func queryRPM(ctx context.Context, runner Runner, root string) ([]Package, []string, error) {
-	out, err := runner.Output(ctx, "rpm", "--root", root, "-qa", "--qf", rpmQueryFormat)
+	args := []string{"--root", root}
+	if dbpath := RPMDatabaseDir(root); dbpath != "" {
+		args = append(args, "--dbpath", dbpath)
+	}
+	out, err := runner.Output(ctx, "rpm", append(args, "-qa", "--qf", rpmQueryFormat)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("query rpm database under %s: %w", root, err)
 	}
 	return ParseRPMQuery(out, "rpm -qa")
+}
+
+// RPMDatabaseDir returns where the image (or host) at root keeps its rpm
+// database, as an absolute path inside root the way rpm's --dbpath and the
+// %_dbpath macro want it: "/var/lib/rpm" (also a link to
+// /usr/lib/sysimage/rpm on newer Fedora, RHEL and SUSE) or
+// "/usr/lib/sysimage/rpm". It returns "" when root has no rpm database.
+// Links are followed only inside root.
+func RPMDatabaseDir(root string) string {
+	if root == "" {
+		root = "/"
+	}
+	fsys, err := os.OpenRoot(root)
+	if err != nil {
+		return ""
+	}
+	defer fsys.Close()
+	for _, rel := range rpmDBPaths {
+		if _, err := fsys.Stat(rel); err != nil {
+			continue
+		}
+		if dir, _, isFile := strings.Cut(rel, "/rpm/"); isFile {
+			return "/" + dir + "/rpm" // a database file: its directory
+		}
+		return "/" + rel
+	}
+	return ""
 }
 
 // ParseRPMQuery reads the output of rpm -qa with rpmQueryFormat: per line

@@ -102,3 +102,23 @@ func TestSplitSourceRPM(t *testing.T) {
 		}
 	}
 }
+
+func TestRPMDatabaseDirIsWhereTheImageKeepsItsDatabase(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"EL7 Berkeley DB", map[string]string{"var/lib/rpm/Packages": ""}, "/var/lib/rpm"},
+		{"EL9 sqlite", map[string]string{"var/lib/rpm/rpmdb.sqlite": ""}, "/var/lib/rpm"},
+		{"openSUSE ndb under sysimage", map[string]string{"usr/lib/sysimage/rpm/Packages.db": ""}, "/usr/lib/sysimage/rpm"},
+		{"no rpm database", map[string]string{"var/lib/dpkg/status": ""}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RPMDatabaseDir(writeTree(t, tt.files)); got != tt.want {
+				t.Errorf("RPMDatabaseDir = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
