@@ -34,7 +34,7 @@ const maxProblems = 200
 // var/run/ for that reason.
 type Collector struct {
 	Root   string
-	Runner Runner // runs rpm and needs-restarting; nil means ExecRunner
+	Runner Runner // runs rpm, needrestart and needs-restarting; nil means ExecRunner
 	// Now is the clock. Snapshot carries no timestamp today, so Collect
 	// does not read it; nil means time.Now.
 	Now func() time.Time
@@ -45,8 +45,10 @@ type Collector struct {
 	lookPath func(file string) (string, error)
 }
 
-// Collect reads os-release, the package database, host facts and whether a
-// reboot is required.
+// Collect reads os-release, the package database, host facts, whether a
+// reboot is required and, on a live host, which services need a restart
+// (needrestart -b on dpkg hosts, needs-restarting -s on rpm hosts, when
+// installed).
 //
 // Malformed records and missing optional files are reported in
 // Snapshot.Problems (at most 200). Collect returns an error when Root
@@ -100,6 +102,7 @@ func (c Collector) Collect(ctx context.Context) (Snapshot, error) {
 	}
 	col.readHostFacts()
 	col.readRebootRequired()
+	col.readRestarts()
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}

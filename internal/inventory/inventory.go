@@ -52,7 +52,13 @@ type Facts struct {
 	// RebootReasons says why a reboot is required: packages named in
 	// reboot-required.pkgs, "running kernel 5.14.0-1 older than installed 5.14.0-2".
 	RebootReasons []string `json:"reboot_reasons,omitempty"`
-	PackageFormat Format   `json:"package_format,omitempty"`
+	// ServicesNeedingRestart are the systemd service units that still run
+	// replaced binaries or libraries, as needrestart or needs-restarting
+	// report them on a live host: sorted, each a valid ".service" unit name,
+	// at most MaxRestartServices. A pending kernel upgrade is a reboot
+	// reason instead.
+	ServicesNeedingRestart []string `json:"services_needing_restart,omitempty"`
+	PackageFormat          Format   `json:"package_format,omitempty"`
 }
 
 // Snapshot is everything collected from one host at one time.
