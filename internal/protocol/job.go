@@ -31,6 +31,12 @@ const (
 	ActionInstall Action = "install"
 	// ActionReboot reboots the host.
 	ActionReboot Action = "reboot"
+	// ActionRestartServices restarts the services that still run replaced
+	// binaries or libraries, a narrower form of reboot. The job names no
+	// unit: the agent restarts only the units its own detection on the host
+	// reports (needrestart, needs-restarting), and refuses when that
+	// detection says the host needs a reboot instead.
+	ActionRestartServices Action = "restart_services"
 	// ActionHook runs the hook the host declares under Name.
 	ActionHook Action = "hook"
 	// ActionHealthCheck runs the health check the host declares under Name.
@@ -209,12 +215,12 @@ func (j Job) Validate() error {
 		if !ValidCommandName(j.Name) {
 			return &ValidationError{"name", fmt.Sprintf("%s name %q must match [a-z0-9][a-z0-9_-]{0,63}", j.Action, truncate(j.Name))}
 		}
-	case ActionReboot, ActionInventory:
+	case ActionReboot, ActionRestartServices, ActionInventory:
 		if j.Name != "" {
 			return &ValidationError{"name", fmt.Sprintf("a %s job takes no name", j.Action)}
 		}
 	default:
-		return &ValidationError{"action", fmt.Sprintf("unknown action %q; the agent only does install, reboot, hook, health_check and inventory", truncate(string(j.Action)))}
+		return &ValidationError{"action", fmt.Sprintf("unknown action %q; the agent only does install, reboot, restart_services, hook, health_check and inventory", truncate(string(j.Action)))}
 	}
 	if len(j.Packages) > 0 {
 		return &ValidationError{"packages", fmt.Sprintf("a %s job takes no packages", j.Action)}

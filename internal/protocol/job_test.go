@@ -47,6 +47,7 @@ func TestSignedJobsOpenToTheSameJob(t *testing.T) {
 		"reboot":                      {ID: "j3", HostID: "h1", Seq: 2, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionReboot},
 		"hook":                        {ID: "j4", HostID: "h1", Seq: 3, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionHook, Name: "db-backup"},
 		"health check":                {ID: "j5", HostID: "h1", Seq: 4, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionHealthCheck, Name: "nginx_up"},
+		"restart services":            {ID: "j8", HostID: "h1", Seq: 7, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionRestartServices},
 		"inventory":                   {ID: "j6", HostID: "h1", Seq: 5, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionInventory},
 		"times in another zone":       {ID: "j7", HostID: "h1", Seq: 6, NotBefore: jobTime.In(berlin), Expires: jobTime.Add(time.Hour + 123*time.Nanosecond).In(berlin), Action: ActionInventory},
 	}
@@ -286,6 +287,9 @@ func TestValidate(t *testing.T) {
 		{"a hook job with packages is refused", base(func(j *Job) { j.Action = ActionHook; j.Name = "backup" }), "packages"},
 		{"a reboot job with packages is refused", base(func(j *Job) { j.Action = ActionReboot; j.Name = "" }), "packages"},
 		{"an inventory job with a name is refused", base(func(j *Job) { j.Action = ActionInventory; j.Packages = nil }), "name"},
+		{"a restart_services job naming a unit is refused: the agent detects its own", base(func(j *Job) { j.Action = ActionRestartServices; j.Packages = nil; j.Name = "ssh-service" }), "name"},
+		{"a restart_services job with packages is refused", base(func(j *Job) { j.Action = ActionRestartServices; j.Name = "" }), "packages"},
+		{"a rollback restart_services is refused", base(func(j *Job) { j.Action = ActionRestartServices; j.Packages = nil; j.Name = ""; j.Rollback = true }), "rollback"},
 		{"a rollback reboot is refused", base(func(j *Job) { j.Action = ActionReboot; j.Packages = nil; j.Name = ""; j.Rollback = true }), "rollback"},
 		{"expires equal to not_before is refused", base(func(j *Job) { j.Expires = j.NotBefore }), "expires"},
 		{"expires before not_before is refused", base(func(j *Job) { j.Expires = j.NotBefore.Add(-time.Second) }), "expires"},
@@ -384,7 +388,7 @@ func FuzzOpen(f *testing.F) {
 			if !fuzzCommand.MatchString(j.Name) || len(j.Packages) > 0 {
 				t.Fatalf("bad %s job accepted: %+v", j.Action, j)
 			}
-		case ActionReboot, ActionInventory:
+		case ActionReboot, ActionRestartServices, ActionInventory:
 			if j.Name != "" || len(j.Packages) > 0 || j.Rollback {
 				t.Fatalf("bad %s job accepted: %+v", j.Action, j)
 			}
@@ -409,6 +413,8 @@ func FuzzJobFields(f *testing.F) {
 	f.Add("install", "pre-snapshot", "openssl", "3.0.15-1~deb12u1", "amd64", "host-1", uint64(7), false)
 	f.Add("install", "", "-oAPT::Update::Pre-Invoke::=id", "1.0", "", "host-1", uint64(7), true)
 	f.Add("hook", "db_backup", "", "", "", "host-1", uint64(1), false)
+	f.Add("restart_services", "", "", "", "", "host-1", uint64(2), false)
+	f.Add("restart_services", "ssh.service", "", "", "", "host-1", uint64(2), false)
 	f.Add("exec", "rm", "openssl;id", "$(id)", "AMD64", "host 1", uint64(0), false)
 	key := testJobKey(f, 1)
 	pub := key.Public().(ed25519.PublicKey)
@@ -430,7 +436,7 @@ func FuzzJobFields(f *testing.F) {
 				fuzzArch.MatchString(arch) && (name == "" || fuzzCommand.MatchString(name))
 		case ActionHook, ActionHealthCheck:
 			wantOK = wantOK && len(j.Packages) == 0 && fuzzCommand.MatchString(name) && !rollback
-		case ActionReboot, ActionInventory:
+		case ActionReboot, ActionRestartServices, ActionInventory:
 			wantOK = wantOK && len(j.Packages) == 0 && name == "" && !rollback
 		default:
 			wantOK = false

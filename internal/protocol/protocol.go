@@ -255,6 +255,14 @@ func validateFacts(f *inventory.Facts) error {
 			return &ValidationError{"facts.reboot_reasons", err.Error()}
 		}
 	}
+	if len(f.ServicesNeedingRestart) > inventory.MaxRestartServices {
+		return &ValidationError{"facts.services_needing_restart", fmt.Sprintf("more than %d services", inventory.MaxRestartServices)}
+	}
+	for _, u := range f.ServicesNeedingRestart {
+		if !inventory.ValidServiceUnit(u) {
+			return &ValidationError{"facts.services_needing_restart", fmt.Sprintf("%q is not a systemd service unit name", truncate(u))}
+		}
+	}
 	if f.Uptime < 0 {
 		return &ValidationError{"facts.uptime", "is negative"}
 	}

@@ -31,6 +31,12 @@ func TestValidateRefusesHostileCheckins(t *testing.T) {
 		{"a delta mixed into a full report", func(c *CheckinRequest) { c.Removes = []string{"x:amd64"} }, "upserts"},
 		{"packages in a delta", func(c *CheckinRequest) { c.Full = false }, "packages"},
 		{"a negative uptime", func(c *CheckinRequest) { c.Facts.Uptime = -1 }, "facts.uptime"},
+		{"a service that is not a unit name", func(c *CheckinRequest) { c.Facts.ServicesNeedingRestart = []string{"-H.service"} }, "facts.services_needing_restart"},
+		{"too many services", func(c *CheckinRequest) {
+			for range inventory.MaxRestartServices + 1 {
+				c.Facts.ServicesNeedingRestart = append(c.Facts.ServicesNeedingRestart, "ssh.service")
+			}
+		}, "facts.services_needing_restart"},
 		{"an update without a version", func(c *CheckinRequest) { c.Updates = []Update{{Name: "bash"}} }, "updates[0]"},
 	}
 	for _, tt := range tests {
@@ -45,6 +51,7 @@ func TestValidateRefusesHostileCheckins(t *testing.T) {
 		})
 	}
 	c := validCheckin()
+	c.Facts.ServicesNeedingRestart = []string{"ssh.service", "user@1000.service"}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("valid check-in refused: %v", err)
 	}
