@@ -5,28 +5,94 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/patchbay/patchbay/internal/inventory"
 )
 
 // dnfCheckUpdateAvailable is the exit status of "dnf check-update" (and
 // yum's) when updates are available.
 const dnfCheckUpdateAvailable = 100
 
+// ErrScriptletFailed reports that a package's scriptlet (%pre, %post,
+// %preun, %postun, a trigger) failed during an install. dnf and yum exit 0
+// when only a %post-like scriptlet failed and the package is recorded at
+// the new version, so the exit status alone would call it a success.
+var ErrScriptletFailed = errors.New("package scriptlet failed")
+
 // runDNF runs dnf, or yum on hosts that have no dnf (EL7).
 func (m Manager) runDNF(ctx context.Context, args ...string) (tool string, out []byte, err error) {
-	out, err = m.runner().Run(ctx, "dnf", args...)
+	root, err := m.root()
+	if err != nil {
+		return "dnf", nil, err
+	}
+	r, cleanup, err := m.dnfRunner(root)
+	if err != nil {
+		return "dnf", nil, err
+	}
+	defer cleanup()
+	out, err = r.Run(ctx, "dnf", args...)
 	if errors.Is(err, ErrNoPackageManager) {
-		out, err = m.runner().Run(ctx, "yum", args...)
+		out, err = r.Run(ctx, "yum", args...)
 		return "yum", out, err
 	}
 	return "dnf", out, err
 }
 
+// dnfRootOptions points dnf (or yum) at the image under root. dnf takes
+// the image's dnf.conf and repository files when the image has them, but
+// falls back to the running host's when it has none; reposdir is named
+// explicitly so that an image is only ever patched from its own
+// repositories. releasever is detected from the image's rpm database (its
+// system-release package), as dnf does by itself.
 func dnfRootOptions(root string) []string {
 	if root == "" {
 		return nil
 	}
-	return []string{"--installroot=" + root}
+	return []string{"--installroot=" + root,
+		"--setopt=reposdir=" + root + "/etc/yum.repos.d," + root + "/etc/yum/repos.d"}
+}
+
+// envRunner is a Runner that can run commands with added environment
+// variables (ExecRunner).
+type envRunner interface {
+	WithEnv(env ...string) Runner
+}
+
+// dnfRunner returns the runner for dnf on the image under root, and what
+// to call when dnf is done.
+//
+// Even with --installroot, dnf opens the rpm database where the running
+// host's rpm macros say (%_dbpath), inside the root. Debian's and Ubuntu's
+// rpm say ~/.rpmdb, so dnf there would read ROOT/root/.rpmdb, see an image
+// with nothing installed, and record what it installs where the image's
+// own rpm never looks. dnf has no --dbpath; the last macro file rpm reads
+// is ~/.rpmmacros, so under a root dnf runs with HOME set to a private
+// directory whose .rpmmacros names the image's database directory. On an
+// rpm host that already agrees this changes nothing.
+func (m Manager) dnfRunner(root string) (Runner, func(), error) {
+	r := m.runner()
+	er, ok := r.(envRunner)
+	if root == "" || !ok {
+		return r, func() {}, nil
+	}
+	dbpath := inventory.RPMDatabaseDir(root)
+	if dbpath == "" {
+		dbpath = "/var/lib/rpm" // where rpm and dnf create one in an empty root
+	}
+	home, err := os.MkdirTemp("", "patchbay-dnf-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("dnf: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(home) }
+	if err := os.WriteFile(filepath.Join(home, ".rpmmacros"), []byte("%_dbpath "+dbpath+"\n"), 0o600); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("dnf: %w", err)
+	}
+	return er.WithEnv("HOME=" + home), cleanup, nil
 }
 
 // dnfUpdates runs "dnf --quiet check-update": exit status 100 means
@@ -73,7 +139,7 @@ func (m Manager) dnfInstall(ctx context.Context, targets []Target, dryRun bool) 
 		}
 		args = append(args, spec)
 	}
-	_, out, err := m.runDNF(ctx, args...)
+	tool, out, err := m.runDNF(ctx, args...)
 	var exitErr *ExitError
 	if dryRun && errors.As(err, &exitErr) && exitErr.Code == 1 &&
 		(bytes.Contains(out, []byte("Operation aborted")) || strings.Contains(exitErr.Stderr, "Operation aborted")) {
@@ -81,7 +147,35 @@ func (m Manager) dnfInstall(ctx context.Context, targets []Target, dryRun bool) 
 		// reports as exit status 1 after printing the transaction.
 		err = nil
 	}
+	if err == nil && !dryRun {
+		if failed := scriptletFailures(out); len(failed) > 0 {
+			err = fmt.Errorf("%s: %w: %s", tool, ErrScriptletFailed, strings.Join(failed, "; "))
+		}
+	}
 	return out, err
+}
+
+// scriptletFailures returns rpm's reports of failed scriptlets from dnf's
+// (or yum's) standard output, which relays them as
+//
+//	warning: %post(pbtest-hello-1.1-1.noarch) scriptlet failed, exit status 1
+//
+// ("error:" for the scriptlets that stop a package, such as %pre). dnf
+// adds "Error in POSTIN scriptlet in rpm package NAME" on standard error
+// and still exits 0.
+func scriptletFailures(out []byte) []string {
+	var failed []string
+	for line := range strings.SplitSeq(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		msg, ok := strings.CutPrefix(line, "warning: ")
+		if !ok {
+			msg, ok = strings.CutPrefix(line, "error: ")
+		}
+		if ok && strings.HasPrefix(msg, "%") && strings.Contains(msg, ") scriptlet failed") {
+			failed = append(failed, msg)
+		}
+	}
+	return failed
 }
 
 // parseDNFCheckUpdate reads dnf (or yum) check-update output:

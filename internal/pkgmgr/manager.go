@@ -139,11 +139,7 @@ func (m Manager) Refresh(ctx context.Context) ([]byte, error) {
 		}
 		return m.runner().Run(ctx, "apt-get", append(args, "--quiet", "update")...)
 	case inventory.FormatRPM:
-		args := []string{"--quiet", "makecache"}
-		if root != "" {
-			args = append([]string{"--installroot=" + root}, args...)
-		}
-		_, out, err := m.runDNF(ctx, args...)
+		_, out, err := m.runDNF(ctx, append(dnfRootOptions(root), "--quiet", "makecache")...)
 		return out, err
 	case inventory.FormatApk:
 		args := []string{"update"}

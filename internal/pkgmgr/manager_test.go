@@ -80,7 +80,8 @@ func TestAvailableUpdatesArgv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"dnf", "--installroot=/mnt/img", "--quiet", "check-update"}; !slices.Equal(r.calls[0], want) {
+		if want := []string{"dnf", "--installroot=/mnt/img",
+			"--setopt=reposdir=/mnt/img/etc/yum.repos.d,/mnt/img/etc/yum/repos.d", "--quiet", "check-update"}; !slices.Equal(r.calls[0], want) {
 			t.Errorf("argv = %q, want %q", r.calls[0], want)
 		}
 		if len(us) != 10 {
@@ -167,7 +168,8 @@ func TestInstallArgv(t *testing.T) {
 		{"dnf installs name-epoch:version-release.arch", Manager{Format: inventory.FormatRPM}, rpmTargets, false,
 			[]string{"dnf", "-y", "install", "--", "openssl-libs-1:3.0.7-27.el9.x86_64", "tzdata-2024a-1.el9"}},
 		{"dnf simulates with --assumeno in an image", Manager{Format: inventory.FormatRPM, Root: "/mnt/img"}, rpmTargets[:1], true,
-			[]string{"dnf", "--assumeno", "--installroot=/mnt/img", "install", "--", "openssl-libs-1:3.0.7-27.el9.x86_64"}},
+			[]string{"dnf", "--assumeno", "--installroot=/mnt/img", "--setopt=reposdir=/mnt/img/etc/yum.repos.d,/mnt/img/etc/yum/repos.d",
+				"install", "--", "openssl-libs-1:3.0.7-27.el9.x86_64"}},
 		{"apk adds name=version", Manager{Format: inventory.FormatApk}, apkTargets, false,
 			[]string{"apk", "add", "--", "busybox=1.36.1-r19"}},
 		{"apk simulates in an image", Manager{Format: inventory.FormatApk, Root: "/mnt/img"}, apkTargets, true,
@@ -196,6 +198,20 @@ func TestInstallArgv(t *testing.T) {
 		out, err := Manager{Format: inventory.FormatRPM, Runner: r}.Simulate(ctx, rpmTargets)
 		if err != nil || !strings.Contains(string(out), "Upgrading") {
 			t.Errorf("out %q, err %v", out, err)
+		}
+	})
+	t.Run("a failed %post is an install error although dnf exits 0", func(t *testing.T) {
+		// As dnf 4.14 printed it for a %post that exited 1.
+		out := "Running transaction\n  Upgrading        : pbtest-hello-1.1-1.noarch    1/2 \n" +
+			"  Running scriptlet: pbtest-hello-1.1-1.noarch    1/2 \npbtest-hello: post failed on purpose\n" +
+			"warning: %post(pbtest-hello-1.1-1.noarch) scriptlet failed, exit status 1\n\nUpgraded:\n  pbtest-hello-1.1-1.noarch\n\nComplete!\n"
+		r := &recorder{answers: map[string]answer{"dnf": {out: []byte(out)}}}
+		_, err := (Manager{Format: inventory.FormatRPM, Runner: r}).Install(ctx, rpmTargets)
+		if !errors.Is(err, ErrScriptletFailed) || !strings.Contains(err.Error(), "%post(pbtest-hello-1.1-1.noarch) scriptlet failed, exit status 1") {
+			t.Errorf("err = %v, want ErrScriptletFailed naming the scriptlet", err)
+		}
+		if _, err := (Manager{Format: inventory.FormatRPM, Runner: r}).Simulate(ctx, rpmTargets); err != nil {
+			t.Errorf("simulate: %v", err)
 		}
 	})
 	t.Run("a real dnf failure during install is an error", func(t *testing.T) {

@@ -47,6 +47,13 @@ type ExecRunner struct {
 	Env []string
 }
 
+// WithEnv returns a copy of r that also sets env ("KEY=value") for the
+// commands it runs.
+func (r ExecRunner) WithEnv(env ...string) Runner {
+	r.Env = append(r.Env[:len(r.Env):len(r.Env)], env...)
+	return r
+}
+
 // waitDelay bounds how long Run waits for output after ctx is cancelled
 // and the process is killed (a child may hold the pipes open).
 const waitDelay = 10 * time.Second
