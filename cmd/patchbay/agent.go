@@ -26,6 +26,7 @@ type agentFlags struct {
 	noJobs      bool
 	hooks       string
 	reboot      []string
+	restart     []string
 }
 
 func newAgentCmd() *cobra.Command {
@@ -49,6 +50,7 @@ func newAgentCmd() *cobra.Command {
 	fl.BoolVar(&f.noJobs, "no-jobs", false, "report inventory only; run no jobs")
 	fl.StringVar(&f.hooks, "hooks", agent.DefaultHooksPath, "JSON file naming the hooks and health checks jobs may run (name → argv); missing: none")
 	fl.StringSliceVar(&f.reboot, "reboot-command", []string{"/usr/bin/systemctl", "reboot"}, "command that reboots the host (argv, comma-separated)")
+	fl.StringSliceVar(&f.restart, "restart-command", agent.DefaultRestartCommand, "command that restarts services (argv, comma-separated); restart_services jobs append -- and the units this host's needrestart or needs-restarting reports")
 	return cmd
 }
 
@@ -156,7 +158,10 @@ func setupJobs(ctx context.Context, cfg *agent.Config, c inventory.Collector, f 
 	if err != nil {
 		return fmt.Errorf("collect inventory: %w", err)
 	}
-	cfg.Hooks, cfg.Seq = hooks, seq
+	if err := agent.ValidateRestartCommand(f.restart); err != nil {
+		return fmt.Errorf("--restart-command: %w", err)
+	}
+	cfg.Hooks, cfg.Seq, cfg.RestartCommand = hooks, seq, f.restart
 	cfg.Journal = agent.FileJournal{Path: filepath.Join(f.stateDir, "job-journal.json")}
 	cfg.Executor = hostExecutor{m: pkgmgr.Manager{Format: snap.Facts.PackageFormat, Root: f.root, Runner: pkgmgr.ExecRunner{}},
 		reboot: f.reboot, log: log}

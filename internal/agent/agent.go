@@ -56,6 +56,10 @@ type Config struct {
 	Journal  JobJournal
 	Seq      SeqStore
 	Hooks    Hooks // commands jobs may name, from the host's own configuration
+	// RestartCommand is the argv that restarts services; a restart_services
+	// job runs it with "--" and the units the agent's own detection found
+	// appended. Nil means DefaultRestartCommand.
+	RestartCommand []string
 }
 
 // Agent runs the enrollment and check-in protocol for one host.

@@ -37,6 +37,10 @@ type JournalEntry struct {
 	Job    protocol.Job       `json:"job"`
 	Stage  string             `json:"stage"`
 	Result protocol.JobResult `json:"result"`
+	// Units are the services a restart_services job is restarting, from the
+	// agent's own detection, recorded before the command runs: the agent's
+	// own unit may be among them.
+	Units []string `json:"units,omitempty"`
 }
 
 // JobJournal stores the job in progress.
@@ -225,6 +229,8 @@ func (a *Agent) execute(ctx context.Context, job protocol.Job) error {
 			e.Result.Detail = fmt.Sprintf("%s failed: %v: %s", job.Name, err, tail(out))
 		}
 		return a.finish(ctx, e)
+	case protocol.ActionRestartServices:
+		return a.restartServices(ctx, e)
 	case protocol.ActionInventory:
 		e.Result.OK = true
 		return a.finish(ctx, e)
@@ -306,6 +312,12 @@ func (a *Agent) resumeJob(ctx context.Context) error {
 		}
 		e.Result.Detail = "interrupted; verified after repair"
 		return a.finishInstall(ctx, e, true)
+	case protocol.ActionRestartServices:
+		if e.Units != nil {
+			return a.verifyRestart(ctx, e)
+		}
+		e.Result.OK, e.Result.Detail = false, "interrupted before its result was known"
+		return a.finish(ctx, e)
 	default:
 		e.Result.OK, e.Result.Detail = false, "interrupted before its result was known"
 		return a.finish(ctx, e)
