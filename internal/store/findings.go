@@ -273,12 +273,8 @@ func (s *DB) ReconcileFindingsCause(ctx context.Context, hostID, distro, release
 				}
 			case h.status == "open":
 				r.Resolved++
-				reason := "advisory no longer affects " + h.name + " " + h.installed
-				if v, ok := installed[slot{h.name, h.arch}]; !ok {
-					reason = "package " + h.name + " removed"
-				} else if v != h.installed {
-					reason = fmt.Sprintf("%s upgraded from %s to %s", h.name, h.installed, v)
-				}
+				v, ok := installed[slot{h.name, h.arch}]
+				reason := resolutionReason(h.name, h.installed, v, ok)
 				if cause != nil {
 					if c := cause(h.name); c != "" {
 						reason += " by " + c
@@ -305,9 +301,24 @@ func (s *DB) ReconcileFindingsCause(ctx context.Context, hostID, distro, release
 				return err
 			}
 		}
-		return nil
+		if r == (Reconciled{}) {
+			return nil
+		}
+		return s.refreshReport(ctx, tx, []string{hostID})
 	})
 	return r, err
+}
+
+// resolutionReason says why a finding on name at version was resolved,
+// given the version installed now (installed false: none).
+func resolutionReason(name, version, now string, installed bool) string {
+	switch {
+	case !installed:
+		return "package " + name + " removed"
+	case now != version:
+		return fmt.Sprintf("%s upgraded from %s to %s", name, version, now)
+	}
+	return "advisory no longer affects " + name + " " + version
 }
 
 func orNone(s string) string {
@@ -452,6 +463,7 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 	}
 	changed := 0
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var hosts []string
 		for _, c := range all {
 			sc := score(c.in)
 			reasons, _ := json.Marshal(nonNilSlice(sc.Reasons))
@@ -465,8 +477,9 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 				due_at = ?, due_reason = ? WHERE id = ?`), sc.Severity, sc.Priority, sc.SSVC, string(reasons), sc.KEV, due, sc.DueReason, c.in.FindingID); err != nil {
 				return err
 			}
+			hosts = append(hosts, c.in.HostID)
 		}
-		return nil
+		return s.refreshReport(ctx, tx, hosts)
 	})
 	return changed, err
 }
@@ -693,55 +706,4 @@ func (s *DB) CountOpenFindings(ctx context.Context, now time.Time) (FindingCount
 		c.KEV += kev
 	}
 	return c, rows.Err()
-}
-
-// ReportFinding is a finding with what reports need.
-type ReportFinding struct {
-	ID, HostID, Name, Severity  string
-	KEV, FixAvailable, Excepted bool
-	Priority                    float64
-	Published, FirstSeen        time.Time
-	ResolvedAt, DueAt           *time.Time
-}
-
-// AllFindings streams every finding, open or resolved, with its
-// advisory's publication time. It reads the findings table alone (the
-// advisories' times come from one small query) because reports read every
-// row; the caller skips revoked hosts.
-func (s *DB) AllFindings(ctx context.Context, fn func(ReportFinding) error) error {
-	published := map[string]int64{}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, published FROM advisories`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id string
-		var p int64
-		if err := rows.Scan(&id, &p); err != nil {
-			rows.Close()
-			return err
-		}
-		published[id] = p
-	}
-	rows.Close()
-	rows, err = s.db.QueryContext(ctx, `SELECT id, host_id, name, advisory_id, severity, kev, fix_available, exception_id <> '',
-			priority, first_seen_at, resolved_at, due_at FROM findings`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var f ReportFinding
-		var adv string
-		var first int64
-		var res, due sql.NullInt64
-		if err := rows.Scan(&f.ID, &f.HostID, &f.Name, &adv, &f.Severity, &f.KEV, &f.FixAvailable, &f.Excepted, &f.Priority, &first, &res, &due); err != nil {
-			return err
-		}
-		f.Published, f.FirstSeen, f.ResolvedAt, f.DueAt = fromMS(published[adv]), fromMS(first), fromMSPtr(res), fromMSPtr(due)
-		if err := fn(f); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

@@ -191,6 +191,28 @@ func (s *DB) ApplyExceptions(ctx context.Context, hostID string, covers []Except
 		if hostID != "" {
 			scope, args = " AND host_id = ?", []any{hostID}
 		}
+		// The report sees whether a finding is excepted, not by what: its
+		// hosts whose set of excepted findings changes are refreshed.
+		excepted := func() (map[string]string, error) {
+			rows, err := tx.QueryContext(ctx, s.q(`SELECT id, host_id FROM findings WHERE exception_id <> ''`+scope), args...)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			m := map[string]string{}
+			for rows.Next() {
+				var id, host string
+				if err := rows.Scan(&id, &host); err != nil {
+					return nil, err
+				}
+				m[id] = host
+			}
+			return m, rows.Err()
+		}
+		before, err := excepted()
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE findings SET exception_id = '' WHERE exception_id <> ''`+scope), args...); err != nil {
 			return err
 		}
@@ -222,7 +244,22 @@ func (s *DB) ApplyExceptions(ctx context.Context, hostID string, covers []Except
 			n, _ := res.RowsAffected()
 			marked += int(n)
 		}
-		return nil
+		after, err := excepted()
+		if err != nil {
+			return err
+		}
+		var hosts []string
+		for id, host := range before {
+			if _, ok := after[id]; !ok {
+				hosts = append(hosts, host)
+			}
+		}
+		for id, host := range after {
+			if _, ok := before[id]; !ok {
+				hosts = append(hosts, host)
+			}
+		}
+		return s.refreshReport(ctx, tx, hosts)
 	})
 	return marked, err
 }

@@ -173,6 +173,9 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
+	if err := s.fillReport(ctx); err != nil {
+		return fmt.Errorf("fill report rows: %w", err)
+	}
 	return nil
 }
 
