@@ -32,7 +32,13 @@
 //   - Reboot tiers: within a group and wave, no host of tier k+1 is
 //     dispatched while a host of tier <= k is unfinished.
 //   - After a good install, a host gets a Reboot if NeedsReboot, else a
-//     Restart of RestartOnly services if any, never both.
+//     Restart of RestartOnly services if any, never both. A RebootPolicy
+//     sets both from the host's reported needs (AfterPatch): under
+//     restart-services a host that needs a reboot is rebooted, one that
+//     needs only service restarts gets those and is never rebooted, and
+//     one that needs neither gets neither. Reboots and restarts happen
+//     while the host is in flight, so they follow the reboot tiers: one
+//     tier of a group and wave at a time, in order.
 //   - Version pinning: the first dispatch of a package (per Platform, Name,
 //     Arch) pins its version; every later dispatch of it, and every
 //     UpdateTargets offering another version, gets the pinned one

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -253,4 +254,60 @@ func (p *Plan) budget() int {
 		return len(p.Hosts) * p.FailurePercent / 100
 	}
 	return p.FailureBudget
+}
+
+// RebootPolicy decides what a host gets after a good install: a reboot, a
+// restart of the services that need one, or neither. The caller applies it
+// to each host's reported needs when it builds the plan (AfterPatch); the
+// engine then follows HostPlan.NeedsReboot and RestartOnly.
+type RebootPolicy string
+
+// The reboot policies. The empty policy means RebootIfRequired.
+const (
+	// RebootIfRequired reboots a host that reports it needs a reboot.
+	RebootIfRequired RebootPolicy = "if-required"
+	// RebootNever reboots no host and restarts nothing.
+	RebootNever RebootPolicy = "never"
+	// RebootAlways reboots every host.
+	RebootAlways RebootPolicy = "always"
+	// RebootRestartServices reboots a host that needs a reboot; a host that
+	// needs only some services restarted gets a restart of those instead;
+	// a host that needs neither gets neither.
+	RebootRestartServices RebootPolicy = "restart-services"
+)
+
+// Valid reports whether p is one of the policies (or empty).
+func (p RebootPolicy) Valid() bool {
+	switch p {
+	case "", RebootIfRequired, RebootNever, RebootAlways, RebootRestartServices:
+		return true
+	}
+	return false
+}
+
+// Needs is what a host reports it needs to run its patched code.
+type Needs struct {
+	Reboot   bool
+	Services []string // services still running replaced code
+}
+
+// AfterPatch returns a host's NeedsReboot and RestartOnly under policy p.
+// Never both: a reboot restarts every service anyway.
+func (p RebootPolicy) AfterPatch(n Needs) (reboot bool, restart []string) {
+	switch p {
+	case RebootAlways:
+		return true, nil
+	case RebootNever:
+		return false, nil
+	case RebootRestartServices:
+		if n.Reboot {
+			return true, nil
+		}
+		if len(n.Services) > 0 {
+			return false, slices.Clone(n.Services)
+		}
+		return false, nil
+	default:
+		return n.Reboot, nil
+	}
 }

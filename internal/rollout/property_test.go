@@ -84,6 +84,57 @@ func genPlan(r *rand.Rand) Plan {
 	return p
 }
 
+// genPolicyPlan makes a random plan whose reboots and restarts come from
+// a reboot policy applied to each host's random needs, as the server
+// builds them; it returns the policy and needs by host for the checker.
+func genPolicyPlan(r *rand.Rand) (Plan, map[string]hostNeeds) {
+	p := genPlan(r)
+	policies := []RebootPolicy{RebootRestartServices, RebootRestartServices, RebootIfRequired, "", RebootNever, RebootAlways}
+	planWide := policies[r.IntN(len(policies))]
+	needs := map[string]hostNeeds{}
+	for i := range p.Hosts {
+		h := &p.Hosts[i]
+		pol := planWide
+		if r.IntN(4) == 0 { // groups may differ
+			pol = policies[r.IntN(len(policies))]
+		}
+		var n Needs
+		switch r.IntN(4) {
+		case 0:
+			n.Reboot = true
+		case 1:
+			n.Services = []string{"nginx.service", "ssh.service"}[:1+r.IntN(2)]
+		case 2:
+			n.Reboot, n.Services = true, []string{"cron.service"}
+		}
+		h.NeedsReboot, h.RestartOnly = pol.AfterPatch(n)
+		needs[h.HostID] = hostNeeds{pol, n}
+	}
+	return p, needs
+}
+
+// hostNeeds is what the generator decided for a host of a policy plan.
+type hostNeeds struct {
+	policy RebootPolicy
+	needs  Needs
+}
+
+// want is the follow-up job the host must get after a good install:
+// ActReboot, ActRestart or "" for neither.
+func (h hostNeeds) want() ActionKind {
+	switch {
+	case h.policy == RebootAlways:
+		return ActReboot
+	case h.policy == RebootNever:
+		return ""
+	case h.needs.Reboot:
+		return ActReboot
+	case h.policy == RebootRestartServices && len(h.needs.Services) > 0:
+		return ActRestart
+	}
+	return ""
+}
+
 // job is a job the test fleet is running.
 type job struct {
 	host     string
@@ -108,6 +159,11 @@ type checker struct {
 	kinds     map[string]ActionKind // host → reboot or restart
 	installed map[string][]Target   // host → targets of its install job
 	limitMax  int
+	// needs, for plans built from a reboot policy, is each host's policy
+	// and reported needs; verified records hosts whose follow-up job was
+	// checked when they succeeded.
+	needs    map[string]hostNeeds
+	verified map[string]bool
 }
 
 func (c *checker) fatalf(format string, args ...any) {
@@ -176,6 +232,7 @@ func (c *checker) afterStep(s *State, now time.Time, statusBefore Status, acts [
 				}
 			}
 			if a.Kind != ActDispatch {
+				c.checkFollowUp(s, a, hp)
 				if k, ok := c.kinds[a.HostID]; ok && k != a.Kind {
 					c.fatalf("host %s got both %s and %s", a.HostID, k, a.Kind)
 				}
@@ -205,6 +262,14 @@ func (c *checker) afterStep(s *State, now time.Time, statusBefore Status, acts [
 	inFlight := 0
 	for i := range s.p.Hosts {
 		h := &s.p.Hosts[i]
+		if id := p.Hosts[i].HostID; h.Status == HostSucceeded && c.needs != nil && !c.verified[id] {
+			// After patching: rebooted if it needed a reboot, restarted if
+			// it needed only restarts (under restart-services), else neither.
+			if want := c.needs[id].want(); c.kinds[id] != want {
+				c.fatalf("%s succeeded with follow-up %q, want %q (policy %q, needs %+v)", id, c.kinds[id], want, c.needs[id].policy, c.needs[id].needs)
+			}
+			c.verified[id] = true
+		}
 		if h.Status == HostInFlight {
 			inFlight++
 			if p.Hosts[i].Ring != sum.Wave {
@@ -229,6 +294,38 @@ func (c *checker) afterStep(s *State, now time.Time, statusBefore Status, acts [
 	}
 	if sum.Failed > s.budget && sum.Status == StatusRunning {
 		c.fatalf("failed %d > budget %d but still running", sum.Failed, s.budget)
+	}
+}
+
+// checkFollowUp asserts, for a reboot or restart of host hp: under a
+// reboot policy it is what the host's needs call for (no host is rebooted
+// when only services need a restart under restart-services), and reboot
+// tiers run one at a time in order: every lower tier of the host's group
+// and wave has finished and no higher tier has started.
+func (c *checker) checkFollowUp(s *State, a Action, hp HostPlan) {
+	c.t.Helper()
+	if hn, ok := c.needs[a.HostID]; ok {
+		if a.Kind == ActReboot && hn.policy == RebootRestartServices && !hn.needs.Reboot {
+			c.fatalf("%s rebooted under restart-services though it needs only %v", a.HostID, hn.needs.Services)
+		}
+		if want := hn.want(); a.Kind != want {
+			c.fatalf("%s got %s, want %q (policy %q, needs %+v)", a.HostID, a.Kind, want, hn.policy, hn.needs)
+		}
+		if a.Kind == ActRestart && !slices.Equal(a.Services, hn.needs.Services) {
+			c.fatalf("%s restarts %v, needs %v", a.HostID, a.Services, hn.needs.Services)
+		}
+	}
+	for j, other := range s.p.Plan.Hosts {
+		if other.Ring != hp.Ring || other.Group != hp.Group || other.HostID == hp.HostID {
+			continue
+		}
+		st := s.p.Hosts[j].Status
+		if other.Tier < hp.Tier && st.unfinished() {
+			c.fatalf("%s of %s (tier %d) while %s (tier %d) is %s", a.Kind, hp.HostID, hp.Tier, other.HostID, other.Tier, st)
+		}
+		if other.Tier > hp.Tier && st != HostPending {
+			c.fatalf("%s of %s (tier %d) while %s of a later tier %d has started (%s)", a.Kind, hp.HostID, hp.Tier, other.HostID, other.Tier, st)
+		}
 	}
 }
 
@@ -280,7 +377,13 @@ func (c *checker) checkWaveOrder(s *State, r int, now time.Time) {
 // through a JSON round trip before every call and must act identically.
 func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome string) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	plan := genPlan(r)
+	var plan Plan
+	var needs map[string]hostNeeds
+	if seed%2 == 1 { // half the scenarios build reboots from a reboot policy
+		plan, needs = genPolicyPlan(r)
+	} else {
+		plan = genPlan(r)
+	}
 	failPercent := []int{0, 1, 3, 10}[r.IntN(4)]
 	lostPercent := []int{0, 0, 1, 5}[r.IntN(4)] // jobs that never report
 	lost := map[string]bool{}
@@ -296,6 +399,7 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 		t: t, seed: seed, plan: plan, jobs: map[string]job{}, sent: map[string]int{}, pins: map[string]string{},
 		jobEnd: map[int]time.Time{}, health: map[int]map[string]healthRecord{}, started: map[int]bool{},
 		kinds: map[string]ActionKind{}, installed: map[string][]Target{},
+		needs: needs, verified: map[string]bool{},
 	}
 	for _, l := range s.limits {
 		c.limitMax = max(c.limitMax, l)
