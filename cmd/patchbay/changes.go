@@ -24,7 +24,8 @@ type changeView struct {
 			Targets []struct {
 				Name, Arch, Version string
 			} `json:"targets"`
-			NeedsReboot bool `json:"needs_reboot"`
+			NeedsReboot bool     `json:"needs_reboot"`
+			RestartOnly []string `json:"restart_only"`
 		} `json:"hosts"`
 		Windows map[string][]struct {
 			Start string `json:"start"`
@@ -79,6 +80,7 @@ func newChangesCmd(g *globals) *cobra.Command {
 		HealthChecks   []string            `json:"health_checks,omitempty"`
 		AutoRollback   bool                `json:"auto_rollback,omitempty"`
 		IgnoreWindows  bool                `json:"ignore_windows,omitempty"`
+		Reboot         string              `json:"reboot,omitempty"`
 	}
 	var pkgs []string
 	create := &cobra.Command{
@@ -116,6 +118,7 @@ func newChangesCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&spec.HealthChecks, "health-check", nil, "named health check each wave must pass (repeatable)")
 	f.BoolVar(&spec.AutoRollback, "auto-rollback", false, "roll back hosts whose job or health check failed")
 	f.BoolVar(&spec.IgnoreWindows, "ignore-windows", false, "run outside maintenance windows (emergencies; the approver sees it)")
+	f.StringVar(&spec.Reboot, "reboot", "", "if-required (each group's own reboot policy) or restart-services: where a host needs only services restarted, restart them instead of nothing")
 
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show a change: plan, waves, hosts, progress and history", Args: cobra.ExactArgs(1),
@@ -160,7 +163,7 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 		return err
 	}
 	fmt.Fprintln(out)
-	t := newTable(out, "RING", "GROUP", "HOST", "TIER", "TARGETS", "REBOOT", "STATUS")
+	t := newTable(out, "RING", "GROUP", "HOST", "TIER", "TARGETS", "AFTER PATCH", "STATUS")
 	status := map[string]string{}
 	for _, h := range v.Hosts {
 		status[h.HostID] = strings.TrimSpace(h.Status + " " + h.Phase + " " + h.Detail)
@@ -174,7 +177,7 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 		if h.Ring < len(v.Plan.Rings) {
 			ring = v.Plan.Rings[h.Ring]
 		}
-		t.row(ring, h.Group, h.HostID, fmt.Sprint(h.Tier), strings.Join(ts, " "), yesNo(h.NeedsReboot), status[h.HostID])
+		t.row(ring, h.Group, h.HostID, fmt.Sprint(h.Tier), strings.Join(ts, " "), afterPatch(h.NeedsReboot, h.RestartOnly), status[h.HostID])
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -186,4 +189,17 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 		fmt.Fprintln(out, inert(fmt.Sprintf("%s %s %s %s", e.At, e.Actor, e.Kind, e.Detail)))
 	}
 	return nil
+}
+
+// afterPatch says what a host of a plan gets after its install: a reboot,
+// a restart of the services its facts list (the agent restarts what it
+// detects then), or nothing.
+func afterPatch(reboot bool, restart []string) string {
+	switch {
+	case reboot:
+		return "reboot"
+	case len(restart) > 0:
+		return "restart " + strings.Join(restart, " ")
+	}
+	return "nothing"
 }

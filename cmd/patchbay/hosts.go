@@ -149,6 +149,7 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			kv.row("packages", strconv.Itoa(h.PackageCount))
 			kv.row("updates available", strconv.Itoa(h.UpdateCount))
 			kv.row("reboot required", yesNo(h.RebootRequired)+" "+strings.Join(h.RebootReasons, "; "))
+			kv.row("services needing restart", strings.Join(h.ServicesNeedingRestart, " "))
 			kv.row("labels", joinLabels(h.Labels))
 			kv.row("user labels", joinLabels(h.UserLabels))
 			kv.row("enrolled", h.EnrolledAt.Format(time.RFC3339))

@@ -37,6 +37,9 @@ type Host struct {
 	Revision       int64             `json:"inventory_revision"`
 	PackageCount   int               `json:"package_count"`
 	UpdateCount    int               `json:"update_count"`
+	// ServicesNeedingRestart are the services the host's needrestart or
+	// needs-restarting says run replaced code.
+	ServicesNeedingRestart []string `json:"services_needing_restart,omitempty"`
 }
 
 // Package is an installed package with the newer version the host's

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,6 +51,11 @@ type ChangeSpec struct {
 	// IgnoreWindows runs outside maintenance windows (for an emergency);
 	// it is shown to the approver.
 	IgnoreWindows bool `json:"ignore_windows,omitempty"`
+	// Reboot is "" or "if-required" (each group's own reboot policy) or
+	// "restart-services": in groups that reboot if required, a host whose
+	// facts say only services need a restart gets those restarted instead
+	// of nothing. Groups that reboot always or never keep their policy.
+	Reboot string `json:"reboot,omitempty"`
 }
 
 // PackageTarget is an explicit package version.
@@ -146,6 +152,9 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, 
 	if err != nil {
 		return rollout.Plan{}, err
 	}
+	if r := rollout.RebootPolicy(spec.Reboot); r != "" && r != rollout.RebootIfRequired && r != rollout.RebootRestartServices {
+		return rollout.Plan{}, errBadRequest(fmt.Sprintf("reboot: %q is not a change reboot policy; use if-required (each group's own policy) or restart-services", spec.Reboot))
+	}
 	plan := rollout.Plan{Rings: org.Rings, BatchSize: spec.BatchSize, BatchPercent: spec.BatchPercent,
 		FailureBudget: spec.FailureBudget, FailurePercent: spec.FailurePercent, Soak: soak, JobTimeout: timeout,
 		HealthChecks: spec.HealthChecks, AutoRollback: spec.AutoRollback, Windows: map[string][]rollout.Window{}}
@@ -195,9 +204,10 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, 
 			if tierIdx < 0 {
 				tierIdx = len(g.RebootOrder)
 			}
-			reboot := g.Reboot == policy.RebootAlways || (g.Reboot != policy.RebootNever && h.Facts.RebootRequired)
+			reboot, restart := hostRebootPolicy(g.Reboot, spec.Reboot).AfterPatch(
+				rollout.Needs{Reboot: h.Facts.RebootRequired, Services: h.Facts.ServicesNeedingRestart})
 			plan.Hosts = append(plan.Hosts, rollout.HostPlan{HostID: h.ID, Group: g.Name, Ring: ring, Tier: tierIdx,
-				Platform: h.Facts.OS.ID + "-" + h.Facts.OS.VersionID, Targets: targets, NeedsReboot: reboot})
+				Platform: h.Facts.OS.ID + "-" + h.Facts.OS.VersionID, Targets: targets, NeedsReboot: reboot, RestartOnly: restart})
 		}
 	}
 	if len(plan.Hosts) == 0 {
@@ -205,6 +215,18 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, 
 	}
 	sort.SliceStable(plan.Hosts, func(i, j int) bool { return plan.Hosts[i].Ring < plan.Hosts[j].Ring })
 	return plan, nil
+}
+
+// hostRebootPolicy is the reboot policy of a host in a group with policy
+// group under a change asking for change: the group's, except that
+// restart-services replaces if-required. A change never makes a group
+// reboot more, or less, than its stakeholders set.
+func hostRebootPolicy(group, change string) rollout.RebootPolicy {
+	p := rollout.RebootPolicy(cmp.Or(group, policy.RebootIfRequired))
+	if p == rollout.RebootIfRequired && rollout.RebootPolicy(change) == rollout.RebootRestartServices {
+		return rollout.RebootRestartServices
+	}
+	return p
 }
 
 // hostTargets is what one host gets: the explicit versions of packages it
@@ -577,6 +599,9 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 			}
 		case rollout.ActReboot:
 			job = protocol.Job{Action: protocol.ActionReboot}
+		case rollout.ActRestart:
+			// No unit names: the agent restarts what its own detection finds.
+			job = protocol.Job{Action: protocol.ActionRestartServices}
 		case rollout.ActRollback:
 			prev, err := s.previousVersions(ctx, c.ID, a.HostID)
 			if err != nil {
