@@ -255,6 +255,9 @@ func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.Ch
 	ctx = asPrincipal(ctx, u)
 	spec := ChangeSpec{Title: req.Title, Groups: req.Groups, Advisories: req.Advisories, BatchSize: req.BatchSize,
 		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows}
+	if req.Soak > 0 {
+		spec.Soak = req.Soak.String()
+	}
 	c, err := b.s.createChange(ctx, u.Username, spec)
 	outcome := "ok"
 	if err == nil {

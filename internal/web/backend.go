@@ -60,11 +60,12 @@ type Backend interface {
 // ChangeRequest is what the console asks CreateChange to draft and submit.
 type ChangeRequest struct {
 	Title         string
-	Advisories    []string // advisory IDs, e.g. CVE-2024-3094
-	Groups        []string // target groups, from Groups
-	BatchSize     int      // hosts patched at once, at least 1
-	FailureBudget int      // failed hosts tolerated before the rollout halts
-	IgnoreWindows bool     // run outside the hosts' maintenance windows
+	Advisories    []string      // advisory IDs, e.g. CVE-2024-3094
+	Groups        []string      // target groups, from Groups
+	BatchSize     int           // hosts patched at once, at least 1
+	FailureBudget int           // failed hosts tolerated before the rollout halts
+	Soak          time.Duration // wait after each ring before the next starts; 0 for none
+	IgnoreWindows bool          // run outside the hosts' maintenance windows
 }
 
 // HostQuery filters and pages the host list.

@@ -136,6 +136,8 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 		{"a zero batch size", func(v url.Values) { v.Set("batch_size", "0") }, 400, "The batch size must be a whole number from 1"},
 		{"a negative failure budget", func(v url.Values) { v.Set("failure_budget", "-1") }, 400, "The failure budget must be a whole number from 0"},
 		{"a failure budget that is no number", func(v url.Values) { v.Set("failure_budget", "many") }, 400, "The failure budget must be"},
+		{"a soak that is no duration", func(v url.Values) { v.Set("soak", "until friday") }, 400, "The soak time must be a duration"},
+		{"a soak longer than a week", func(v url.Values) { v.Set("soak", "200h") }, 400, "at most 7 days"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)

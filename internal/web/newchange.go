@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Bounds on the change form, which comes from the user's browser.
@@ -30,6 +31,7 @@ type newChangeView struct {
 	Groups        []groupOption
 	BatchSize     string
 	FailureBudget string
+	Soak          string
 	IgnoreWindows bool
 	Errors        []string
 }
@@ -126,8 +128,31 @@ func parseChangeForm(v url.Values, known []string) changeForm {
 	if f.req.FailureBudget, ok = parseCount(v.Get("failure_budget"), 0, 0); !ok {
 		f.problems = append(f.problems, fmt.Sprintf("The failure budget must be a whole number from 0 to %d.", maxBatchSize))
 	}
+	if f.req.Soak, ok = parseSoak(v.Get("soak")); !ok {
+		f.problems = append(f.problems, "The soak time must be a duration such as 30m or 2h, at most 7 days (168h).")
+	}
 	f.req.IgnoreWindows = v.Get("ignore_windows") != ""
 	return f
+}
+
+// maxSoak bounds the wait between rings.
+const maxSoak = 7 * 24 * time.Hour
+
+// parseSoak reads a soak time: a duration such as 45s, 30m or 2h, or a
+// whole number of minutes; empty is none.
+func parseSoak(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, true
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		s = strconv.Itoa(n) + "m"
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > maxSoak {
+		return 0, false
+	}
+	return d, true
 }
 
 // parseCount reads a whole number from lo to maxBatchSize; empty gives def.
@@ -195,6 +220,7 @@ func (c *console) createChange(w http.ResponseWriter, r *http.Request, rc *reqCt
 		Advisories:    f.req.Advisories,
 		BatchSize:     form.Get("batch_size"),
 		FailureBudget: form.Get("failure_budget"),
+		Soak:          form.Get("soak"),
 		IgnoreWindows: f.req.IgnoreWindows,
 		Errors:        f.problems,
 	}

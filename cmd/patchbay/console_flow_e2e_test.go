@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/patchbay/patchbay/internal/api"
+	"github.com/patchbay/patchbay/internal/inventory"
+	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/sim"
+)
+
+// TestConsoleChangeFlowAgainstTheRealServer takes a change through its
+// whole life in the console of a real server process, in headless
+// Chromium, with four people: the operator finds a host and a finding,
+// creates a change from the finding, the approver approves it, the
+// operator starts it, watches the waves progress (canary ring first),
+// halts and resumes it; the simulated agents (the real agent code) run the
+// signed jobs; the stakeholder signs off one group and reports a problem
+// with the other; the admin reads the audit trail.
+func TestConsoleChangeFlowAgainstTheRealServer(t *testing.T) {
+	b := newBrowser(t, 150*time.Second)
+	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "100ms", "--checkin-interval", "1s")
+	ca := filepath.Join(sp.dataDir, "ca.crt")
+	pw := map[string]string{}
+	for user, role := range map[string]string{"carol": "operator", "bob": "approver", "sam": "stakeholder"} {
+		pw[user] = strings.TrimSpace(sp.mustCLI(t, "users", "create", user, "--role", role))
+	}
+	admin, err := os.ReadFile(filepath.Join(sp.dataDir, "admin.password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw["admin"] = strings.TrimSpace(string(admin))
+	work := t.TempDir()
+	orgFile := filepath.Join(work, "org.yaml")
+	os.WriteFile(orgFile, []byte(`teams: [{name: web, members: [{user: carol, role: operator}, {user: bob, role: approver}, {user: sam, role: stakeholder}]}]
+groups:
+  - {name: canary, team: web, selector: {labels: {tier: canary}}, stakeholder: sam, sysadmin: carol, criticality: 2, exposure: internal, ring: test}
+  - {name: web, team: web, selector: {labels: {tier: web}}, stakeholder: sam, sysadmin: carol, criticality: 3, exposure: internet, ring: production}
+rings: [test, production]
+`), 0o644)
+	sp.mustCLI(t, "apply", "-f", orgFile)
+	adv := filepath.Join(work, "PBTEST-2026-0100.json")
+	os.WriteFile(adv, []byte(`{"id":"PBTEST-2026-0100","modified":"2026-11-01T00:00:00Z","published":"2026-11-01T00:00:00Z",
+"summary":"pbtest-hello: remote crash","affected":[{"package":{"ecosystem":"Debian:12","name":"pbtest-hello"},
+"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.1-1"}]}]}]}`), 0o644)
+	sp.mustCLI(t, "feeds", "import", adv)
+
+	// Six simulated hosts: two canaries and four web servers, each with
+	// pbtest-hello 1.0-1. They check in every 700 ms and run their jobs.
+	var mu sync.Mutex
+	installs := map[string][]protocol.JobPackage{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var simWG sync.WaitGroup
+	t.Cleanup(func() { cancel(); simWG.Wait() })
+	for _, fleet := range []struct {
+		tier  string
+		hosts int
+	}{{"canary", 2}, {"web", 4}} {
+		base := sim.Base{Name: fleet.tier, OS: inventory.OS{ID: "debian", VersionID: "12"}, Format: inventory.FormatDpkg,
+			Packages: []inventory.Package{{Name: "pbtest-hello", Version: "1.0-1", Arch: "amd64"}}}
+		token := sp.enrollToken(t, "--label", "tier="+fleet.tier, "--max-hosts", fmt.Sprint(fleet.hosts))
+		simWG.Add(1)
+		go func() {
+			defer simWG.Done()
+			sim.Run(ctx, sim.Config{Server: sp.url, EnrollToken: token, CAFile: ca, Hosts: fleet.hosts, Packages: 1,
+				Interval: 700 * time.Millisecond, Duration: 10 * time.Minute, Concurrency: 2, Bases: []sim.Base{base}, Seed: 3, Jobs: true,
+				OnInstall: func(host string, pkgs []protocol.JobPackage) {
+					mu.Lock()
+					installs[host] = append(installs[host], pkgs...)
+					mu.Unlock()
+				}})
+		}()
+	}
+	waitFor(t, func() bool { return len(findingsOf(sp.findings(t), "PBTEST-2026-0100")) == 6 }, "six open findings")
+
+	// The operator finds a web server and opens the finding.
+	b.signIn(sp.url, "carol", pw["carol"])
+	b.screenshot("real-dashboard")
+	b.run("search hosts", chromedp.Click(chromedp.CSS(`nav a[href="/hosts"]`)), chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "sim-web-00002"), chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)))
+	b.waitText("#host-total", "1 host match", 5*time.Second)
+	b.run("open the host", chromedp.Click(chromedp.CSS(`#hosts a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.ID("hostname")))
+	if got := b.text("#hostname"); got != "sim-web-00002" {
+		t.Errorf("host page shows %q", got)
+	}
+	if got := b.text("main"); !strings.Contains(got, "pbtest-hello") || !strings.Contains(got, "PBTEST-2026-0100") {
+		t.Errorf("the host page lacks its package or finding:\n%.800s", got)
+	}
+	b.screenshot("real-host-detail")
+	b.run("open the findings", chromedp.Navigate(sp.url+"/vulns"), chromedp.WaitVisible(chromedp.ID("findings")),
+		chromedp.Click(chromedp.CSS(`#findings tbody tr:first-child details summary`)),
+		chromedp.WaitVisible(chromedp.CSS(`#findings tbody tr:first-child details li`)))
+	if got := b.text(`#findings tbody tr:first-child details`); !strings.Contains(got, "EPSS") {
+		t.Errorf("the finding's reasons read %q", got)
+	}
+	b.screenshot("real-vulns")
+
+	// The operator creates a change from the selected finding.
+	b.run("select the finding and open the form",
+		chromedp.Click(chromedp.CSS(`#findings tbody tr:first-child input[name=advisory]`)),
+		chromedp.Click(chromedp.ID("create-change")), chromedp.WaitVisible(chromedp.ID("title")))
+	if got := b.text("#advisories"); !strings.Contains(got, "PBTEST-2026-0100") {
+		t.Errorf("the create form lists %q", got)
+	}
+	b.run("fill in the form",
+		chromedp.SetValue(chromedp.ID("title"), "pbtest-hello 1.1 on web"),
+		chromedp.Click(chromedp.ID("group-0")), chromedp.Click(chromedp.ID("group-1")),
+		chromedp.SetValue(chromedp.ID("batch_size"), "1"), chromedp.SetValue(chromedp.ID("failure_budget"), "0"),
+		chromedp.SetValue(chromedp.ID("soak"), "12s"),
+		chromedp.Click(chromedp.ID("ignore_windows")))
+	b.screenshot("real-change-new")
+	b.run("create", chromedp.Click(chromedp.ID("create")))
+	b.waitText(".notice", "Change created", 10*time.Second)
+	if got := b.text("#change-state"); got != "pending-approval" {
+		t.Errorf("the new change is %q, want pending approval", got)
+	}
+	if got := b.text("#change-groups"); got != "canary, web" {
+		t.Errorf("the new change targets %q", got)
+	}
+	if n := b.eval(`document.querySelectorAll('#action-approve').length`); n != 0 {
+		t.Errorf("the author is offered approval of her own change")
+	}
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changeURL := strings.SplitN(loc, "?", 2)[0]
+	changeID := changeURL[strings.LastIndex(changeURL, "/")+1:]
+	b.screenshot("real-change-created")
+
+	// The approver approves.
+	b.signIn(sp.url, "bob", pw["bob"])
+	b.run("approve", chromedp.Navigate(changeURL), chromedp.Click(chromedp.ID("action-approve")))
+	b.waitText("#change-state", "approved", 10*time.Second)
+	if got := b.text("#approved-by"); got != "bob" {
+		t.Errorf("approved by %q", got)
+	}
+	b.screenshot("real-change-approved")
+
+	// The operator starts it and watches the waves: no production host
+	// moves before every canary succeeded.
+	b.signIn(sp.url, "carol", pw["carol"])
+	b.run("start", chromedp.Navigate(changeURL), chromedp.Click(chromedp.ID("action-start")))
+	b.waitText("#change-state", "running", 10*time.Second)
+	const count = `[...document.querySelectorAll('section[aria-labelledby="ring-%d"] tr[data-host-id] .status')].filter(e => %s).length`
+	succeeded := func(ring int) int { return b.eval(fmt.Sprintf(count, ring, `e.textContent.includes("succeeded")`)) }
+	moved := func(ring int) int { return b.eval(fmt.Sprintf(count, ring, `!/pending|planned/.test(e.textContent)`)) }
+	watch := func(until func() bool, what string, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !until() {
+			if moved(1) > 0 && succeeded(0) < 2 {
+				t.Fatalf("a production host moved while %d of 2 canaries had succeeded", succeeded(0))
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after %v; the page reads:\n%s", what, within, b.text("#change"))
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}
+	watch(func() bool { return succeeded(0) == 2 }, "both canaries succeed", 40*time.Second)
+	b.screenshot("real-change-canaries-done")
+	// The canary ring soaks for 12 s; the operator halts the change then.
+	if n := moved(1); n != 0 {
+		t.Fatalf("%d production hosts moved before the canary ring's soak ended", n)
+	}
+	b.run("halt", chromedp.Click(chromedp.ID("action-halt")))
+	b.waitText("#change-state", "halted", 10*time.Second)
+	b.screenshot("real-change-halted")
+	time.Sleep(14 * time.Second) // past the soak, several engine steps and check-ins
+	b.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("change-state")))
+	if got := moved(1); got != 0 {
+		t.Errorf("%d production hosts moved while the change was halted", got)
+	}
+	if got := b.text("#change-state"); got != "halted" {
+		t.Errorf("the halted change is %q", got)
+	}
+	b.run("resume", chromedp.Click(chromedp.ID("action-resume")))
+	b.waitText("#change-state", "running", 10*time.Second)
+	b.screenshot("real-change-resumed")
+	watch(func() bool { return succeeded(1) == 4 }, "every production host succeeds", 60*time.Second)
+	b.waitText("#change-state", "awaiting-signoff", 30*time.Second)
+	b.screenshot("real-change-verified")
+	mu.Lock()
+	for host, pkgs := range installs {
+		if len(pkgs) != 1 || pkgs[0].Name != "pbtest-hello" || pkgs[0].Version != "1.1-1" {
+			t.Errorf("%s installed %+v, want pbtest-hello 1.1-1 once", host, pkgs)
+		}
+	}
+	if len(installs) != 6 {
+		t.Errorf("%d hosts installed, want 6", len(installs))
+	}
+	mu.Unlock()
+	waitFor(t, func() bool {
+		return strings.Count(sp.mustCLI(t, "vulns", "list", "--status", "resolved", "-o", "json"), "by change "+changeID) == 6
+	}, "the six findings resolve by the change")
+
+	// The stakeholder signs off the canaries and reports a problem with web.
+	b.signIn(sp.url, "sam", pw["sam"])
+	b.run("open the change to sign off", chromedp.Navigate(changeURL), chromedp.WaitVisible(chromedp.ID("signoff-ok-0")))
+	b.screenshot("real-change-signoff")
+	b.run("sign off canary", chromedp.Click(chromedp.ID("signoff-ok-0")))
+	b.waitText(".notice", "Sign-off recorded.", 10*time.Second)
+	b.run("report a problem with web",
+		chromedp.SendKeys(chromedp.ID("problem-1"), "<b>login page</b> is slow since the update"),
+		chromedp.Click(chromedp.ID("signoff-problem-1")))
+	b.waitText("#change-state", "completed", 10*time.Second)
+	if got := b.text("#signoffs"); !strings.Contains(got, "systems work") || !strings.Contains(got, "<b>login page</b> is slow") {
+		t.Errorf("the sign-offs read %q", got)
+	}
+	b.screenshot("real-change-signed-off")
+	var kb []struct {
+		Status  string
+		Changes []string
+	}
+	json.Unmarshal([]byte(sp.mustCLI(t, "kb", "list", "-o", "json")), &kb)
+	if len(kb) != 1 || kb[0].Status != "draft" || len(kb[0].Changes) != 1 || kb[0].Changes[0] != changeID {
+		t.Errorf("the problem report opened no knowledge-base draft linked to the change: %+v", kb)
+	}
+
+	// The admin reads who did what in the audit trail.
+	b.signIn(sp.url, "admin", pw["admin"])
+	b.run("read the audit log", chromedp.Click(chromedp.CSS(`nav a[href="/audit"]`)), chromedp.WaitVisible(chromedp.ID("audit")))
+	audit := b.text("#audit")
+	for _, want := range []string{"console change.create", "console change.approve", "console change.start", "console change.halt",
+		"console change.resume", "console change.signoff", "carol", "bob", "sam"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("the audit log lacks %q", want)
+		}
+	}
+	b.screenshot("real-audit")
+	if p := b.takeProblems(); len(p) > 0 {
+		t.Errorf("the browser reported: %q", p)
+	}
+}
+
+// findingsOf returns the findings of one advisory.
+func findingsOf(fs []api.Finding, advisory string) []api.Finding {
+	var out []api.Finding
+	for _, f := range fs {
+		if f.AdvisoryID == advisory {
+			out = append(out, f)
+		}
+	}
+	return out
+}
