@@ -88,7 +88,7 @@ func (s *Server) findingFilter(r *http.Request) (store.FindingFilter, error) {
 	}
 	f.Limit = limit
 	if h := q.Get("host"); h != "" {
-		host, err := s.resolveHost(r, h)
+		host, err := s.resolveHost(r.Context(), h)
 		if err != nil {
 			return f, err
 		}
@@ -132,11 +132,11 @@ func (s *Server) findingFilter(r *http.Request) (store.FindingFilter, error) {
 }
 
 // resolveHost accepts a host ID or an exact hostname.
-func (s *Server) resolveHost(r *http.Request, ref string) (string, error) {
-	if _, err := s.store.GetHost(r.Context(), ref); err == nil {
+func (s *Server) resolveHost(ctx context.Context, ref string) (string, error) {
+	if _, err := s.store.GetHost(ctx, ref); err == nil {
 		return ref, nil
 	}
-	hosts, _, err := s.store.ListHosts(r.Context(), store.HostFilter{Search: ref, Limit: 1000})
+	hosts, _, err := s.store.ListHosts(ctx, store.HostFilter{Search: ref, Limit: 1000})
 	if err != nil {
 		return "", err
 	}

@@ -107,7 +107,16 @@ func (s *Server) handleRequestException(w http.ResponseWriter, r *http.Request) 
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	ctx := r.Context()
+	e, err := s.requestException(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, s.exceptionView(e))
+}
+
+// requestException validates a risk acceptance asked for by the caller in
+// ctx and stores it, pending approval; the API and the console call it.
+func (s *Server) requestException(ctx context.Context, req ExceptionRequest) (store.Exception, error) {
 	now := s.now()
 	_, org := s.org.get()
 	if req.Team == "" && req.Group != "" {
@@ -116,17 +125,17 @@ func (s *Server) handleRequestException(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	if !slices.ContainsFunc(org.Teams, func(t policy.Team) bool { return t.Name == req.Team }) {
-		return errBadRequest(fmt.Sprintf("team: %q is not a team (apply the organisation first)", req.Team))
+		return store.Exception{}, errBadRequest(fmt.Sprintf("team: %q is not a team (apply the organisation first)", req.Team))
 	}
 	if req.Group != "" {
 		if _, err := s.findGroup(org, req.Group); err != nil {
-			return errBadRequest(fmt.Sprintf("group: %q is not a group", req.Group))
+			return store.Exception{}, errBadRequest(fmt.Sprintf("group: %q is not a group", req.Group))
 		}
 	}
 	if req.Host != "" {
-		id, err := s.resolveHost(r, req.Host)
+		id, err := s.resolveHost(ctx, req.Host)
 		if err != nil {
-			return errBadRequest(fmt.Sprintf("host: %q is not a host", req.Host))
+			return store.Exception{}, errBadRequest(fmt.Sprintf("host: %q is not a host", req.Host))
 		}
 		req.Host = id
 	}
@@ -136,72 +145,109 @@ func (s *Server) handleRequestException(w http.ResponseWriter, r *http.Request) 
 	} else if d, err := time.ParseDuration(req.Expires); err == nil {
 		expires = now.Add(d)
 	} else {
-		return errBadRequest("expires: give an RFC 3339 time or a duration such as 720h (an expiry is mandatory)")
+		return store.Exception{}, errBadRequest("expires: give an RFC 3339 time or a duration such as 720h (an expiry is mandatory)")
 	}
 	name, ok := s.memberRole(ctx, req.Team, policy.RoleSecurity, policy.RoleOperator, policy.RoleApprover, policy.RoleAdmin)
 	if !ok {
-		return errForbidden(fmt.Sprintf("%s is not a security, operator or approver member of team %s", name, req.Team))
+		return store.Exception{}, errForbidden(fmt.Sprintf("%s is not a security, operator or approver member of team %s", name, req.Team))
 	}
 	e := store.Exception{ID: uuid.NewString(), Team: req.Team, AdvisoryID: req.Advisory, Package: req.Package, HostID: req.Host,
 		Group: req.Group, Justification: strings.TrimSpace(req.Justification), RequestedBy: name, RequestedAt: now, ExpiresAt: expires.UTC()}
 	if err := toPolicyException(e).Validate(now); err != nil {
-		return errBadRequest(err.Error())
+		return store.Exception{}, errBadRequest(err.Error())
 	}
 	if err := s.store.CreateException(ctx, e); err != nil {
-		return err
+		return store.Exception{}, err
 	}
 	s.log.Info("exception requested", "id", e.ID, "team", e.Team, "by", name)
-	return writeJSON(w, http.StatusCreated, s.exceptionView(e))
+	return e, nil
 }
 
 func (s *Server) handleApproveException(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	e, err := s.store.GetException(ctx, r.PathValue("id"))
+	e, err := s.approveException(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	name, roleOK := s.memberRole(ctx, e.Team, policy.RoleApprover, policy.RoleSecurity, policy.RoleAdmin)
-	now := s.now()
-	if _, err := toPolicyException(e).Approve(name, roleOK, now); err != nil {
-		switch {
-		case errors.Is(err, policy.ErrSelfApproval), errors.Is(err, policy.ErrForbidden):
-			return errForbidden(err.Error())
-		case errors.Is(err, policy.ErrNotPending):
-			return &Error{http.StatusConflict, "conflict", err.Error()}
-		}
-		return errBadRequest(err.Error())
-	}
-	if err := s.store.ApproveException(ctx, e.ID, name, now); err != nil {
-		return err
-	}
-	if err := s.applyExceptions(ctx); err != nil {
-		return err
-	}
-	e, err = s.store.GetException(ctx, e.ID)
-	if err != nil {
-		return err
-	}
-	s.log.Info("exception approved", "id", e.ID, "team", e.Team, "by", name)
 	return writeJSON(w, 200, s.exceptionView(e))
 }
 
+// mayApproveException says whether the caller in ctx may approve e now:
+// a pending exception of a team where they are approver or security (or
+// a global admin), requested by someone else.
+func (s *Server) mayApproveException(ctx context.Context, e store.Exception) (string, error) {
+	name, roleOK := s.memberRole(ctx, e.Team, policy.RoleApprover, policy.RoleSecurity, policy.RoleAdmin)
+	if _, err := toPolicyException(e).Approve(name, roleOK, s.now()); err != nil {
+		switch {
+		case errors.Is(err, policy.ErrSelfApproval), errors.Is(err, policy.ErrForbidden):
+			return name, errForbidden(err.Error())
+		case errors.Is(err, policy.ErrNotPending):
+			return name, &Error{http.StatusConflict, "conflict", err.Error()}
+		}
+		return name, errBadRequest(err.Error())
+	}
+	return name, nil
+}
+
+// approveException approves an exception as the caller in ctx and applies
+// it to the findings; the API and the console call it.
+func (s *Server) approveException(ctx context.Context, id string) (store.Exception, error) {
+	e, err := s.store.GetException(ctx, id)
+	if err != nil {
+		return store.Exception{}, err
+	}
+	name, err := s.mayApproveException(ctx, e)
+	if err != nil {
+		return store.Exception{}, err
+	}
+	if err := s.store.ApproveException(ctx, e.ID, name, s.now()); err != nil {
+		return store.Exception{}, err
+	}
+	if err := s.applyExceptions(ctx); err != nil {
+		return store.Exception{}, err
+	}
+	e, err = s.store.GetException(ctx, e.ID)
+	if err != nil {
+		return store.Exception{}, err
+	}
+	s.log.Info("exception approved", "id", e.ID, "team", e.Team, "by", name)
+	return e, nil
+}
+
 func (s *Server) handleRevokeException(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	e, err := s.store.GetException(ctx, r.PathValue("id"))
+	e, err := s.revokeException(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, 200, s.exceptionView(e))
+}
+
+// mayRevokeException says whether the caller in ctx may revoke e: its
+// requester, or a security or approver member of its team (or an admin).
+func (s *Server) mayRevokeException(ctx context.Context, e store.Exception) error {
 	if name, ok := s.memberRole(ctx, e.Team, policy.RoleSecurity, policy.RoleApprover, policy.RoleAdmin); !ok && name != e.RequestedBy {
 		return errForbidden(fmt.Sprintf("%s may not revoke exceptions of team %s", name, e.Team))
 	}
+	return nil
+}
+
+// revokeException revokes an exception as the caller in ctx and lifts it
+// from the findings; the API and the console call it.
+func (s *Server) revokeException(ctx context.Context, id string) (store.Exception, error) {
+	e, err := s.store.GetException(ctx, id)
+	if err != nil {
+		return store.Exception{}, err
+	}
+	if err := s.mayRevokeException(ctx, e); err != nil {
+		return store.Exception{}, err
+	}
 	if err := s.store.RevokeException(ctx, e.ID, s.now()); err != nil {
-		return err
+		return store.Exception{}, err
 	}
 	if err := s.applyExceptions(ctx); err != nil {
-		return err
+		return store.Exception{}, err
 	}
 	e, _ = s.store.GetException(ctx, e.ID)
-	return writeJSON(w, 200, s.exceptionView(e))
+	return e, nil
 }
 
 func (s *Server) handleListExceptions(w http.ResponseWriter, r *http.Request) error {

@@ -49,35 +49,50 @@ func (s *Server) handlePutKB(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, 1<<20, &v); err != nil {
 		return err
 	}
+	v.ID = r.PathValue("id")
+	e, err := s.putKB(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if v.ID == "" {
+		status = http.StatusCreated
+	}
+	return writeJSON(w, status, kbView(e))
+}
+
+// putKB validates and stores a knowledge-base entry as the caller in ctx:
+// a new one when v.ID is "", else it replaces that entry, keeping its
+// author and creation time. The API and the console call it.
+func (s *Server) putKB(ctx context.Context, v KBView) (store.KBEntry, error) {
 	if strings.TrimSpace(v.Title) == "" || strings.TrimSpace(v.Problem) == "" || len(v.Packages) == 0 {
-		return errBadRequest("title, problem and at least one package are required")
+		return store.KBEntry{}, errBadRequest("title, problem and at least one package are required")
 	}
 	for i, p := range v.Packages {
 		if !protocolValidPackage(p.Name, "1") {
-			return errBadRequest(fmt.Sprintf("packages[%d].name: %q is not a package name", i, p.Name))
+			return store.KBEntry{}, errBadRequest(fmt.Sprintf("packages[%d].name: %q is not a package name", i, p.Name))
 		}
 	}
 	now := s.now()
-	e := store.KBEntry{ID: r.PathValue("id"), Title: v.Title, Problem: v.Problem, Symptoms: v.Symptoms, Fix: v.Fix, Packages: v.Packages,
-		Distro: v.Distro, Changes: v.Changes, Hosts: v.Hosts, Status: v.Status, CreatedBy: principalName(r.Context(), s), CreatedAt: now, UpdatedAt: now}
+	e := store.KBEntry{ID: v.ID, Title: v.Title, Problem: v.Problem, Symptoms: v.Symptoms, Fix: v.Fix, Packages: v.Packages,
+		Distro: v.Distro, Changes: v.Changes, Hosts: v.Hosts, Status: v.Status, CreatedBy: principalName(ctx, s), CreatedAt: now, UpdatedAt: now}
 	if e.Status == "" {
 		e.Status = "published"
 	}
 	if e.Status != "draft" && e.Status != "published" {
-		return errBadRequest("status must be draft or published")
+		return store.KBEntry{}, errBadRequest("status must be draft or published")
 	}
-	status := http.StatusOK
 	if e.ID == "" {
-		e.ID, status = uuid.NewString(), http.StatusCreated
-	} else if old, err := s.store.GetKBEntry(r.Context(), e.ID); err == nil {
+		e.ID = uuid.NewString()
+	} else if old, err := s.store.GetKBEntry(ctx, e.ID); err == nil {
 		e.CreatedBy, e.CreatedAt = old.CreatedBy, old.CreatedAt
 	} else {
-		return err
+		return store.KBEntry{}, err
 	}
-	if err := s.store.PutKBEntry(r.Context(), e); err != nil {
-		return err
+	if err := s.store.PutKBEntry(ctx, e); err != nil {
+		return store.KBEntry{}, err
 	}
-	return writeJSON(w, status, kbView(e))
+	return e, nil
 }
 
 func (s *Server) handleListKB(w http.ResponseWriter, r *http.Request) error {

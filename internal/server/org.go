@@ -370,7 +370,12 @@ func dedupFreezes(fs []schedule.Freeze) []schedule.Freeze {
 // next 90 days (and the last 7), and the freezes that apply.
 func (s *Server) calendarEvents(org *policy.Org, scope, name string) ([]schedule.CalendarEvent, error) {
 	now := s.now()
-	from, to := now.AddDate(0, 0, -7), now.AddDate(0, 0, 90)
+	return calendarEventsBetween(org, scope, name, now.AddDate(0, 0, -7), now.AddDate(0, 0, 90))
+}
+
+// calendarEventsBetween builds a team's or group's calendar over [from, to):
+// its windows' occurrences and the freezes that apply.
+func calendarEventsBetween(org *policy.Org, scope, name string, from, to time.Time) ([]schedule.CalendarEvent, error) {
 	var events []schedule.CalendarEvent
 	team := name
 	found := false
@@ -454,21 +459,32 @@ func (s *Server) handleCreateCalendar(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	if req.Scope != "team" && req.Scope != "group" {
-		return errBadRequest("scope must be team or group")
-	}
-	_, org := s.org.get()
-	if _, err := s.calendarEvents(org, req.Scope, req.Name); err != nil {
-		return err
-	}
-	token := randomSecret("pbc_", 24)
-	c := store.CalendarFeed{ID: uuid.NewString(), Scope: req.Scope, Name: req.Name, TokenHash: HashSecret(token),
-		CreatedBy: principalName(r.Context(), s), CreatedAt: s.now()}
-	if err := s.store.CreateCalendarFeed(r.Context(), c); err != nil {
+	c, path, err := s.createCalendar(r.Context(), req.Scope, req.Name)
+	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, CalendarView{ID: c.ID, Scope: c.Scope, Name: c.Name, CreatedBy: c.CreatedBy,
-		CreatedAt: c.CreatedAt, URL: "https://" + r.Host + "/calendar/" + token + ".ics"})
+		CreatedAt: c.CreatedAt, URL: "https://" + r.Host + path})
+}
+
+// createCalendar makes a secret calendar URL for a team or group as the
+// caller in ctx and returns it with its path, /calendar/SECRET.ics (only a
+// hash of the secret is kept). The API and the console call it.
+func (s *Server) createCalendar(ctx context.Context, scope, name string) (store.CalendarFeed, string, error) {
+	if scope != "team" && scope != "group" {
+		return store.CalendarFeed{}, "", errBadRequest("scope must be team or group")
+	}
+	_, org := s.org.get()
+	if _, err := s.calendarEvents(org, scope, name); err != nil {
+		return store.CalendarFeed{}, "", err
+	}
+	token := randomSecret("pbc_", 24)
+	c := store.CalendarFeed{ID: uuid.NewString(), Scope: scope, Name: name, TokenHash: HashSecret(token),
+		CreatedBy: principalName(ctx, s), CreatedAt: s.now()}
+	if err := s.store.CreateCalendarFeed(ctx, c); err != nil {
+		return store.CalendarFeed{}, "", err
+	}
+	return c, "/calendar/" + token + ".ics", nil
 }
 
 func (s *Server) handleListCalendars(w http.ResponseWriter, r *http.Request) error {

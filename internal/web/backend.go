@@ -27,6 +27,7 @@ type User struct{ ID, Username, Role string }
 // Backend is what the console needs from the server's services. Package
 // server implements it over the store; tests use an in-memory fake.
 type Backend interface {
+	OrgBackend // groups, calendar, exceptions and knowledge base: backend_org.go
 	// Authenticate checks a username and password; wrong credentials give ErrBadLogin.
 	Authenticate(ctx context.Context, username, password string) (User, error)
 	// UserByID loads the user of a session on every request; an error signs the session out.

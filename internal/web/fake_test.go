@@ -35,6 +35,7 @@ type fakeBackend struct {
 	created  []ChangeRequest // what CreateChange was asked, in order
 	// createErr, when set, is what CreateChange returns.
 	createErr error
+	org       fakeOrg // groups, calendar, exceptions and knowledge base: fake_org_test.go
 }
 
 // fakeGroup is a named set of hosts a change may target.
@@ -186,7 +187,7 @@ func (f *fakeBackend) UserByID(ctx context.Context, id string) (User, error) {
 }
 
 func (f *fakeBackend) Allowed(u User, perm string) bool {
-	return slices.Contains(rolePerms[u.Role], perm)
+	return slices.Contains(rolePerms[u.Role], perm) || slices.Contains(orgRolePerms[u.Role], perm)
 }
 
 func pageOf[T any](items []T, after string, limit int) ([]T, string) {

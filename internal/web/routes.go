@@ -59,6 +59,7 @@ func (c *console) routes() []route {
 	for _, a := range changeActions {
 		rs = append(rs, route{method: "POST", pattern: "/changes/{id}/" + a.action, perm: a.perm, h: c.changeAction(a.action)})
 	}
+	rs = append(rs, c.orgRoutes()...) // groups, calendar, exceptions, knowledge base: org_pages.go
 	for _, rt := range rs {
 		if rt.perm == "" || rt.method == "" {
 			panic("web: route " + rt.pattern + " declares no method or permission")

@@ -80,6 +80,10 @@ var templateFuncs = template.FuncMap{
 		return "st-idle"
 	},
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	// pathEscape makes a value one path segment of a link (a group name
+	// may hold "/" or "?").
+	"pathEscape": url.PathEscape,
+	"duration":   formatDuration,
 }
 
 // static serves the embedded stylesheet and script.

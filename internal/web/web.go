@@ -237,6 +237,10 @@ var navigation = []struct{ href, label, perm string }{
 	{"/hosts", "Hosts", permHostsRead},
 	{"/vulns", "Vulnerabilities", permVulnsRead},
 	{"/changes", "Changes", permChangesRead},
+	{"/groups", "Groups", permOrgRead},
+	{"/calendar", "Calendar", permOrgRead},
+	{"/exceptions", "Exceptions", permExceptionsRead},
+	{"/kb", "Knowledge base", permKBRead},
 	{"/audit", "Audit log", permAuditRead},
 }
 
