@@ -45,15 +45,16 @@ func (m Manager) runDNF(ctx context.Context, args ...string) (tool string, out [
 // dnfRootOptions points dnf (or yum) at the image under root. dnf takes
 // the image's dnf.conf and repository files when the image has them, but
 // falls back to the running host's when it has none; reposdir is named
-// explicitly so that an image is only ever patched from its own
-// repositories. releasever is detected from the image's rpm database (its
-// system-release package), as dnf does by itself.
+// explicitly (the directories dnf searches by default, inside the image)
+// so that an image is only ever patched from its own repositories.
+// releasever is detected from the image's rpm database (its system-release
+// package), as dnf does by itself.
 func dnfRootOptions(root string) []string {
 	if root == "" {
 		return nil
 	}
 	return []string{"--installroot=" + root,
-		"--setopt=reposdir=" + root + "/etc/yum.repos.d," + root + "/etc/yum/repos.d"}
+		"--setopt=reposdir=" + root + "/etc/yum.repos.d," + root + "/etc/yum/repos.d," + root + "/etc/distro.repos.d"}
 }
 
 // envRunner is a Runner that can run commands with added environment

@@ -81,7 +81,7 @@ func TestAvailableUpdatesArgv(t *testing.T) {
 			t.Fatal(err)
 		}
 		if want := []string{"dnf", "--installroot=/mnt/img",
-			"--setopt=reposdir=/mnt/img/etc/yum.repos.d,/mnt/img/etc/yum/repos.d", "--quiet", "check-update"}; !slices.Equal(r.calls[0], want) {
+			"--setopt=reposdir=/mnt/img/etc/yum.repos.d,/mnt/img/etc/yum/repos.d,/mnt/img/etc/distro.repos.d", "--quiet", "check-update"}; !slices.Equal(r.calls[0], want) {
 			t.Errorf("argv = %q, want %q", r.calls[0], want)
 		}
 		if len(us) != 10 {
@@ -168,7 +168,7 @@ func TestInstallArgv(t *testing.T) {
 		{"dnf installs name-epoch:version-release.arch", Manager{Format: inventory.FormatRPM}, rpmTargets, false,
 			[]string{"dnf", "-y", "install", "--", "openssl-libs-1:3.0.7-27.el9.x86_64", "tzdata-2024a-1.el9"}},
 		{"dnf simulates with --assumeno in an image", Manager{Format: inventory.FormatRPM, Root: "/mnt/img"}, rpmTargets[:1], true,
-			[]string{"dnf", "--assumeno", "--installroot=/mnt/img", "--setopt=reposdir=/mnt/img/etc/yum.repos.d,/mnt/img/etc/yum/repos.d",
+			[]string{"dnf", "--assumeno", "--installroot=/mnt/img", "--setopt=reposdir=/mnt/img/etc/yum.repos.d,/mnt/img/etc/yum/repos.d,/mnt/img/etc/distro.repos.d",
 				"install", "--", "openssl-libs-1:3.0.7-27.el9.x86_64"}},
 		{"apk adds name=version", Manager{Format: inventory.FormatApk}, apkTargets, false,
 			[]string{"apk", "add", "--", "busybox=1.36.1-r19"}},
