@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/metrics"
+	"github.com/patchbay/patchbay/internal/policy"
 
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
@@ -516,29 +517,30 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	return errBadRequest("format must be json, csv or html")
 }
 
-// reportInput gathers the history the KPIs need.
+// reportInput gathers the history the KPIs need. Hosts and findings come
+// from the store's report rows (one per host); team, group, ring, owner,
+// criticality and holds from the organisation as it is now.
 func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 	var in metrics.Input
-	hosts, err := s.allHosts(ctx)
+	hosts, err := s.store.ReportHosts(ctx)
 	if err != nil {
 		return in, err
 	}
 	_, org := s.org.get()
+	now := s.now()
 	type hostCtx struct {
 		team, group, ring, owner string
 		crit                     int
+		held                     func(pkg string) bool // nil: no group, so no holds
 	}
-	hc := map[string]hostCtx{}
-	held := map[string]func(string) bool{}
+	hc := make(map[string]*hostCtx, len(hosts))
+	in.Hosts = make([]metrics.Host, 0, len(hosts))
 	for _, h := range hosts {
-		eff := org.Effective(hostInfo(h))
+		eff := org.Effective(policy.HostInfo{ID: h.ID, Hostname: h.Hostname, Labels: h.Labels})
+		c := &hostCtx{team: eff.Team, ring: eff.Ring, crit: eff.Criticality}
 		if len(eff.Groups) > 0 {
 			p := eff.Policy
-			now := s.now()
-			held[h.ID] = func(pkg string) bool { _, ok := p.Held(pkg, now); return ok }
-		}
-		c := hostCtx{team: eff.Team, ring: eff.Ring, crit: eff.Criticality}
-		if len(eff.Groups) > 0 {
+			c.held = func(pkg string) bool { _, ok := p.Held(pkg, now); return ok }
 			c.group = eff.Groups[0]
 		}
 		if len(eff.Stakeholders) > 0 {
@@ -548,9 +550,18 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 		in.Hosts = append(in.Hosts, metrics.Host{ID: h.ID, Team: c.team, Group: c.group, Ring: c.ring, Criticality: c.crit})
 	}
 
-	err = s.store.AllFindings(ctx, func(f store.ReportFinding) error {
-		c, active := hc[f.HostID]
-		if !active {
+	rf, err := s.store.ReadReportFindings(ctx)
+	if err != nil {
+		return in, err
+	}
+	in.Findings = make([]metrics.Finding, 0, rf.Len())
+	var lastHost string
+	var c *hostCtx
+	err = rf.Each(func(f store.ReportFinding) error {
+		if f.HostID != lastHost { // findings come host by host
+			lastHost, c = f.HostID, hc[f.HostID]
+		}
+		if c == nil {
 			return nil // a revoked host's findings are not the fleet's
 		}
 		mf := metrics.Finding{ID: f.ID, HostID: f.HostID, Team: c.team, Group: c.group, Ring: c.ring, Severity: f.Severity, KEV: f.KEV,
@@ -562,7 +573,7 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 			t := f.FirstSeen
 			mf.FixAvailableAt = &t
 		}
-		if isHeld := held[f.HostID]; isHeld != nil && isHeld(f.Name) {
+		if c.held != nil && c.held(f.Name) {
 			mf.Held = true
 		}
 		if mf.Published.Unix() <= 0 {

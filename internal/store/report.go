@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -38,49 +39,116 @@ type ReportFinding struct {
 }
 
 // AllFindings streams every finding, open or resolved, with its
-// advisory's publication time, from the packed per-host report rows (the
-// advisories' times come from one small query). The caller skips revoked
-// hosts. Findings come host by host, each host's in ID order.
+// advisory's publication time; see ReadReportFindings.
 func (s *DB) AllFindings(ctx context.Context, fn func(ReportFinding) error) error {
-	published := map[string]int64{}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, published FROM advisories`)
+	r, err := s.ReadReportFindings(ctx)
 	if err != nil {
 		return err
+	}
+	return r.Each(fn)
+}
+
+// ReportFindings is every finding of the fleet as the report rows hold
+// them, read in one go; Len says how many there are before Each decodes
+// them.
+type ReportFindings struct {
+	hosts, packed []string
+	published     map[string]int64
+	n             int
+}
+
+// ReadReportFindings reads the packed per-host report rows (and the
+// advisories' publication times, from one small query). The caller skips
+// revoked hosts.
+func (s *DB) ReadReportFindings(ctx context.Context) (*ReportFindings, error) {
+	r := &ReportFindings{published: map[string]int64{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, published FROM advisories`)
+	if err != nil {
+		return nil, err
 	}
 	for rows.Next() {
 		var id string
 		var p int64
 		if err := rows.Scan(&id, &p); err != nil {
 			rows.Close()
-			return err
+			return nil, err
 		}
-		published[id] = p
+		r.published[id] = p
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	rows, err = s.db.QueryContext(ctx, `SELECT host_id, findings FROM report_hosts`)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
 	var packed []byte
 	for rows.Next() {
 		var hostID string
 		if err := rows.Scan(&hostID, &packed); err != nil {
-			return err
+			return nil, err
 		}
-		err := unpackReportFindings(string(packed), func(f packedFinding) error {
+		p := string(packed) // the findings' strings share this copy
+		n, err := packedCount(p)
+		if err != nil {
+			return nil, fmt.Errorf("report row of host %s: %w", hostID, err)
+		}
+		r.hosts, r.packed, r.n = append(r.hosts, hostID), append(r.packed, p), r.n+n
+	}
+	return r, rows.Err()
+}
+
+// Len is the number of findings.
+func (r *ReportFindings) Len() int { return r.n }
+
+// Each calls fn with every finding, host by host, each host's in ID order.
+func (r *ReportFindings) Each(fn func(ReportFinding) error) error {
+	for i, p := range r.packed {
+		hostID := r.hosts[i]
+		err := unpackReportFindings(p, func(f packedFinding) error {
 			return fn(ReportFinding{ID: f.id, HostID: hostID, Name: f.name, Severity: f.severity, KEV: f.kev,
 				FixAvailable: f.fixAvailable, Excepted: f.excepted, Priority: f.priority,
-				Published: fromMS(published[f.advisoryID]), FirstSeen: fromMS(f.firstSeen), ResolvedAt: fromMSPtr(f.resolvedAt), DueAt: fromMSPtr(f.dueAt)})
+				Published: fromMS(r.published[f.advisoryID]), FirstSeen: fromMS(f.firstSeen), ResolvedAt: fromMSPtr(f.resolvedAt), DueAt: fromMSPtr(f.dueAt)})
 		})
 		if err != nil {
 			return fmt.Errorf("report row of host %s: %w", hostID, err)
 		}
 	}
-	return rows.Err()
+	return nil
+}
+
+// ReportHost is an active host as reports see it.
+type ReportHost struct {
+	ID, Hostname string
+	Labels       map[string]string // effective: the agent's overlaid by the user's
+}
+
+// ReportHosts lists the active (unrevoked) hosts by hostname and ID, with
+// only what reports need (ListHosts also decodes every host's facts).
+func (s *DB) ReportHosts(ctx context.Context) ([]ReportHost, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hostname, labels, user_labels FROM hosts WHERE revoked_at IS NULL ORDER BY hostname, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReportHost
+	for rows.Next() {
+		var h Host
+		var labels, user string
+		if err := rows.Scan(&h.ID, &h.Hostname, &labels, &user); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(labels), &h.Labels); err != nil {
+			return nil, fmt.Errorf("host %s: stored labels: %w", h.ID, err)
+		}
+		if err := json.Unmarshal([]byte(user), &h.UserLabels); err != nil {
+			return nil, fmt.Errorf("host %s: stored labels: %w", h.ID, err)
+		}
+		out = append(out, ReportHost{ID: h.ID, Hostname: h.Hostname, Labels: h.EffectiveLabels()})
+	}
+	return out, rows.Err()
 }
 
 // packedFinding is one finding's report fields as a report row holds them.
@@ -140,6 +208,24 @@ func packReportFindings(fs []packedFinding) []byte {
 
 var errBadReportRow = errors.New("malformed packed findings")
 
+// packedCount reads how many findings a packed report row holds.
+func packedCount(p string) (int, error) {
+	if len(p) < 2 || p[0] != reportFormat {
+		return 0, errBadReportRow
+	}
+	var v uint64
+	for i, shift := 1, uint(0); i < len(p) && shift < 64; i, shift = i+1, shift+7 {
+		v |= uint64(p[i]&0x7f) << shift
+		if p[i] < 0x80 {
+			if v > uint64(len(p)) { // every finding takes more than a byte
+				return 0, errBadReportRow
+			}
+			return int(v), nil
+		}
+	}
+	return 0, errBadReportRow
+}
+
 // unpackReportFindings decodes what packReportFindings wrote. The strings
 // it passes share p's memory, so a host's findings cost one allocation.
 func unpackReportFindings(p string, fn func(packedFinding) error) error {
@@ -173,7 +259,7 @@ func unpackReportFindings(p string, fn func(packedFinding) error) error {
 		return s, true
 	}
 	count, ok := uvarint()
-	if !ok {
+	if !ok || count > uint64(len(p)) {
 		return errBadReportRow
 	}
 	for range count {
