@@ -55,8 +55,8 @@ type Group struct {
 	Criticality int      `yaml:"criticality"` // 1 (low) to 5 (high)
 	Exposure    string   `yaml:"exposure"`    // ExposureInternet or ExposureInternal
 	Ring        string   `yaml:"ring"`        // one of Org.Rings
-	// Reboot is RebootIfRequired (the default when empty), RebootNever or
-	// RebootAlways.
+	// Reboot is RebootIfRequired (the default when empty), RebootNever,
+	// RebootAlways or RebootRestartServices.
 	Reboot      string       `yaml:"reboot,omitempty"`
 	RebootOrder []RebootTier `yaml:"reboot_order,omitempty"`
 	Windows     []WindowSpec `yaml:"windows,omitempty"`
@@ -75,6 +75,10 @@ const (
 	RebootIfRequired = "if-required"
 	RebootNever      = "never"
 	RebootAlways     = "always"
+	// RebootRestartServices reboots a host that needs a reboot and, where
+	// only services need a restart (needrestart, needs-restarting), restarts
+	// those instead.
+	RebootRestartServices = "restart-services"
 )
 
 // Selector picks a group's hosts: either by labels (every label must match)

@@ -85,8 +85,8 @@ type Effective struct {
 	// earlier than any of its groups allows ("" in no group: no rollout
 	// picks it up by ring).
 	Ring string
-	// Reboot is the most cautious: never, then if-required, then always. A
-	// host in no group is never rebooted.
+	// Reboot is the most cautious: never, then if-required, then
+	// restart-services, then always. A host in no group is never rebooted.
 	Reboot string
 	// Policy is fully resolved: defaults, then the team's, then the group's
 	// override, then the strictest across groups.
@@ -144,15 +144,19 @@ func (o *Org) Effective(host HostInfo) Effective {
 	return e
 }
 
-// rebootCaution ranks reboot policies: never is the most cautious.
+// rebootCaution ranks reboot policies: never is the most cautious;
+// restart-services disturbs more than if-required (it restarts services
+// that if-required leaves alone) and less than always.
 func rebootCaution(r string) int {
 	switch r {
 	case RebootNever:
-		return 2
+		return 3
+	case RebootRestartServices:
+		return 1
 	case RebootAlways:
 		return 0
 	}
-	return 1 // if-required, the default
+	return 2 // if-required, the default
 }
 
 // groupPolicy is the resolved policy of one group: defaults, team, group.

@@ -189,3 +189,24 @@ func TestTierOfFollowsTheRebootOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestTheMostCautiousRebootPolicyOfAHostsGroupsApplies(t *testing.T) {
+	tests := []struct {
+		a, b, want string
+	}{
+		{RebootRestartServices, RebootAlways, RebootRestartServices},
+		{RebootRestartServices, RebootIfRequired, RebootIfRequired},
+		{RebootRestartServices, "", RebootIfRequired},
+		{RebootRestartServices, RebootNever, RebootNever},
+		{RebootRestartServices, RebootRestartServices, RebootRestartServices},
+	}
+	for _, tt := range tests {
+		o := &Org{Rings: []string{"production"}, Groups: []Group{
+			{Name: "a", Selector: Selector{Hosts: []string{"h"}}, Ring: "production", Reboot: tt.a},
+			{Name: "b", Selector: Selector{Hosts: []string{"h"}}, Ring: "production", Reboot: tt.b},
+		}}
+		if got := o.Effective(HostInfo{Hostname: "h"}).Reboot; got != tt.want {
+			t.Errorf("groups %q and %q: %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

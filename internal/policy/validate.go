@@ -217,9 +217,9 @@ func (p *problems) group(path string, g Group, o *Org, teams, seen map[string]st
 	}
 	p.ring(path+".ring", g.Ring, o.Rings, true)
 	switch g.Reboot {
-	case "", RebootIfRequired, RebootNever, RebootAlways:
+	case "", RebootIfRequired, RebootNever, RebootAlways, RebootRestartServices:
 	default:
-		p.add(path+".reboot", "%q is not a reboot policy (if-required, never, always)", g.Reboot)
+		p.add(path+".reboot", "%q is not a reboot policy (if-required, restart-services, never, always)", g.Reboot)
 	}
 	tierSeen := map[string]string{}
 	for j, t := range g.RebootOrder {

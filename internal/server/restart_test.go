@@ -11,6 +11,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -149,5 +150,25 @@ func TestRestartServicesPlansAndRunsRebootsAndRestartsTierByTier(t *testing.T) {
 	}
 	if c, _ := db.GetChange(ctx, ch.ID); c.State != ChangeAwaitingSignOff {
 		t.Fatalf("change %s, want %s", c.State, ChangeAwaitingSignOff)
+	}
+}
+
+func TestAChangeNarrowsOnlyGroupsThatRebootIfRequired(t *testing.T) {
+	tests := []struct {
+		group, change string
+		want          rollout.RebootPolicy
+	}{
+		{"", "", rollout.RebootIfRequired},
+		{"", "restart-services", rollout.RebootRestartServices},
+		{"if-required", "restart-services", rollout.RebootRestartServices},
+		{"if-required", "if-required", rollout.RebootIfRequired},
+		{"restart-services", "", rollout.RebootRestartServices},
+		{"never", "restart-services", rollout.RebootNever},
+		{"always", "restart-services", rollout.RebootAlways},
+	}
+	for _, tt := range tests {
+		if got := hostRebootPolicy(tt.group, tt.change); got != tt.want {
+			t.Errorf("group %q, change %q: %q, want %q", tt.group, tt.change, got, tt.want)
+		}
 	}
 }
