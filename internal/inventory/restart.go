@@ -74,6 +74,7 @@ func isHex(c byte) bool {
 func ParseNeedrestartBatch(out []byte) Restarts {
 	var r Restarts
 	var kcur, kexp string
+	kernel, microcode := false, false
 	for _, line := range readLines(out) {
 		key, value, ok := strings.Cut(line, ":")
 		if !ok {
@@ -88,17 +89,18 @@ func ParseNeedrestartBatch(out []byte) Restarts {
 		case "NEEDRESTART-KEXP":
 			kexp = value
 		case "NEEDRESTART-KSTA":
-			if value == "2" || value == "3" {
-				r.Reboot = "needrestart: a kernel upgrade is pending"
-			}
+			kernel = value == "2" || value == "3"
 		case "NEEDRESTART-UCSTA":
-			if value == "2" && r.Reboot == "" {
-				r.Reboot = "needrestart: a CPU microcode update is pending"
-			}
+			microcode = value == "2"
 		}
 	}
-	if strings.Contains(r.Reboot, "kernel") && validKernelRelease(kcur) && validKernelRelease(kexp) {
+	switch {
+	case kernel && validKernelRelease(kcur) && validKernelRelease(kexp):
 		r.Reboot = fmt.Sprintf("needrestart: running kernel %s, expected %s", kcur, kexp)
+	case kernel:
+		r.Reboot = "needrestart: a kernel upgrade is pending"
+	case microcode:
+		r.Reboot = "needrestart: a CPU microcode update is pending"
 	}
 	r.finish()
 	return r

@@ -179,3 +179,19 @@ func FuzzParseNeedsRestartingServices(f *testing.F) {
 	f.Add([]byte("sshd\n-rf\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkRestarts(t, ParseNeedsRestartingServices(data)) })
 }
+
+func TestNeedrestartRebootReasons(t *testing.T) {
+	tests := []struct{ name, out, want string }{
+		{"an ABI-compatible kernel upgrade without kernel names", "NEEDRESTART-KSTA: 2\n", "needrestart: a kernel upgrade is pending"},
+		{"a kernel name that is not a release is not quoted", "NEEDRESTART-KCUR: 1; reboot\nNEEDRESTART-KEXP: 6.1.0-27-amd64\nNEEDRESTART-KSTA: 3\n", "needrestart: a kernel upgrade is pending"},
+		{"a pending microcode update", "NEEDRESTART-KSTA: 1\nNEEDRESTART-UCSTA: 2\n", "needrestart: a CPU microcode update is pending"},
+		{"unknown kernel status is not a reboot", "NEEDRESTART-KSTA: 0\nNEEDRESTART-UCSTA: 0\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ParseNeedrestartBatch([]byte(tt.out)).Reboot; got != tt.want {
+				t.Errorf("reboot %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
