@@ -55,7 +55,11 @@ func newAgentCmd() *cobra.Command {
 }
 
 func runAgent(ctx context.Context, log *slog.Logger, server, ca string, f agentFlags) error {
-	collector := inventory.Collector{Root: f.root, Runner: inventory.ExecRunner{}, Now: time.Now}
+	// needrestart and needs-restarting take seconds: check-ins reuse their
+	// result while the packages are unchanged, for up to 15 minutes; a
+	// restart_services job always detects afresh.
+	collector := inventory.Collector{Root: f.root, Runner: inventory.ExecRunner{}, Now: time.Now,
+		RestartCache: &inventory.RestartCache{TTL: 15 * time.Minute}}
 	cfg := agent.Config{
 		Server: server, EnrollToken: f.enrollToken, CAFile: ca,
 		State:     agent.DirState{Dir: f.stateDir},

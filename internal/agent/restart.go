@@ -34,7 +34,7 @@ func ValidateRestartCommand(argv []string) error {
 // the job fails rather than leave the host half patched; the change's
 // engine counts it as a failed host, and its operator plans a reboot.
 func (a *Agent) restartServices(ctx context.Context, e *JournalEntry) error {
-	snap, err := a.cfg.Collector.Collect(ctx)
+	snap, err := a.collectFresh(ctx)
 	if err != nil {
 		e.Result.Detail = fmt.Sprintf("restart services: detecting services that need a restart failed: %v", err)
 		return a.finish(ctx, e)
@@ -78,7 +78,7 @@ func (a *Agent) restartServices(ctx context.Context, e *JournalEntry) error {
 // in (typically because its own unit was restarted): it succeeded if no
 // unit it was restarting still needs a restart.
 func (a *Agent) verifyRestart(ctx context.Context, e *JournalEntry) error {
-	snap, err := a.cfg.Collector.Collect(ctx)
+	snap, err := a.collectFresh(ctx)
 	if err != nil {
 		e.Result.OK, e.Result.Detail = false, fmt.Sprintf("interrupted while restarting %s; verifying failed: %v", strings.Join(e.Units, " "), err)
 		return a.finish(ctx, e)
@@ -95,6 +95,17 @@ func (a *Agent) verifyRestart(ctx context.Context, e *JournalEntry) error {
 		e.Result.OK, e.Result.Detail = true, "restarted "+strings.Join(e.Units, " ")+" (verified after the agent restarted)"
 	}
 	return a.finish(ctx, e)
+}
+
+// collectFresh collects without reusing a cached restart detection, when
+// the collector caches one (inventory.Collector with a RestartCache).
+func (a *Agent) collectFresh(ctx context.Context) (inventory.Snapshot, error) {
+	if c, ok := a.cfg.Collector.(interface {
+		CollectFresh(context.Context) (inventory.Snapshot, error)
+	}); ok {
+		return c.CollectFresh(ctx)
+	}
+	return a.cfg.Collector.Collect(ctx)
 }
 
 // restartableUnits keeps the well-formed service unit names, sorted and

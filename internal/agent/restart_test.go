@@ -96,21 +96,31 @@ func startJobServer(t *testing.T, s *jobServer) (string, *MemState) {
 
 // detector is the host's inventory as the agent collects it: the check-in
 // sees what the server already knows, every later collection what the
-// host's restart detector says now.
+// host's restart detector says now. With cached set, Collect keeps
+// returning the first facts, as a collector reusing a cached detection
+// would, and only CollectFresh detects.
 type detector struct {
 	mu     sync.Mutex
 	calls  int
 	first  inventory.Facts
 	fresh  inventory.Facts
-	failAt int
+	cached bool
 }
 
 func (d *detector) Collect(context.Context) (inventory.Snapshot, error) {
+	return d.collect(false)
+}
+
+func (d *detector) CollectFresh(context.Context) (inventory.Snapshot, error) {
+	return d.collect(true)
+}
+
+func (d *detector) collect(fresh bool) (inventory.Snapshot, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls++
 	f := d.fresh
-	if d.calls == 1 {
+	if d.calls == 1 || d.cached && !fresh {
 		f = d.first
 	}
 	f.Hostname, f.PackageFormat = "web-1", inventory.FormatDpkg
@@ -159,9 +169,10 @@ func restartJob(seq uint64) protocol.Job {
 func TestRestartServicesRestartsExactlyTheUnitsTheAgentDetectsAndReportsOnce(t *testing.T) {
 	srv := &jobServer{}
 	srv.offer = []protocol.Envelope{sign(t, serverKey, restartJob(1))}
-	// The server last heard of ssh.service; the upgrade since left nginx and
-	// cron on old libraries, and the detector also printed junk.
-	d := &detector{
+	// The server last heard of ssh.service (and the collector's cache still
+	// says so); the upgrade since left nginx and cron on old libraries, and
+	// the detector also printed junk.
+	d := &detector{cached: true,
 		first: inventory.Facts{ServicesNeedingRestart: []string{"ssh.service"}},
 		fresh: inventory.Facts{ServicesNeedingRestart: []string{"nginx.service", "-H.service", "cron.service", "nginx.service", "x;reboot.service"}},
 	}

@@ -35,14 +35,34 @@ const maxProblems = 200
 type Collector struct {
 	Root   string
 	Runner Runner // runs rpm, needrestart and needs-restarting; nil means ExecRunner
-	// Now is the clock. Snapshot carries no timestamp today, so Collect
-	// does not read it; nil means time.Now.
+	// Now is the clock; Collect reads it only to age RestartCache entries.
+	// nil means time.Now.
 	Now func() time.Time
+	// RestartCache, when set, lets Collect reuse the last restart detection
+	// (see RestartCache); nil detects at every Collect.
+	RestartCache *RestartCache
 
 	// uname and lookPath stand in for the live system in tests; nil means
 	// the real ones.
 	uname    func() (release, machine string, err error)
 	lookPath func(file string) (string, error)
+	// fresh makes Collect detect restarts even when RestartCache holds a
+	// current result (CollectFresh).
+	fresh bool
+}
+
+// CollectFresh is Collect without reusing a cached restart detection: for
+// a job that acts on what needs a restart now.
+func (c Collector) CollectFresh(ctx context.Context) (Snapshot, error) {
+	c.fresh = true
+	return c.Collect(ctx)
+}
+
+func (c Collector) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // Collect reads os-release, the package database, host facts, whether a

@@ -3,8 +3,11 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Bounds on what the restart detectors may report. Their output is
@@ -151,6 +154,50 @@ func validKernelRelease(s string) bool {
 	return true
 }
 
+// RestartCache keeps the last restart detection of a live host, so that
+// check-ins do not run needrestart or needs-restarting (seconds of CPU
+// each) every minute. A result is reused while the package set is the one
+// it was detected on and it is younger than TTL; an install or removal
+// therefore always detects afresh. CollectFresh ignores it (and refreshes
+// it). Safe for concurrent use.
+type RestartCache struct {
+	TTL time.Duration
+
+	mu       sync.Mutex
+	key      uint64
+	at       time.Time
+	restarts Restarts
+	tool     string
+	valid    bool
+}
+
+func (c *RestartCache) get(key uint64, now time.Time) (Restarts, string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || c.key != key || now.Sub(c.at) >= c.TTL || now.Before(c.at) {
+		return Restarts{}, "", false
+	}
+	return c.restarts, c.tool, true
+}
+
+func (c *RestartCache) put(key uint64, now time.Time, r Restarts, tool string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.key, c.at, c.restarts, c.tool, c.valid = key, now, r, tool, true
+}
+
+// packagesKey fingerprints the package set a detection ran against,
+// whatever order the database listed it in.
+func packagesKey(format Format, pkgs []Package) uint64 {
+	sum := uint64(len(pkgs))
+	for _, p := range pkgs {
+		h := fnv.New64a()
+		h.Write([]byte(string(format) + "\x00" + p.Name + "\x00" + p.Arch + "\x00" + p.Version))
+		sum += h.Sum64()
+	}
+	return sum
+}
+
 // readRestarts asks the host's restart detector which services run
 // outdated code. Only a live host is asked: an image runs nothing. A
 // pending kernel upgrade is a reboot reason; a missing detector is not a
@@ -160,46 +207,66 @@ func (col *collection) readRestarts() {
 		return
 	}
 	f := &col.snap.Facts
-	var (
-		r    Restarts
-		tool string
-	)
-	switch f.PackageFormat {
-	case FormatDpkg:
-		tool = "needrestart"
-		if _, err := col.c.lookPath(tool); err != nil {
+	cache := col.c.RestartCache
+	var key uint64
+	now := time.Time{}
+	if cache != nil {
+		key = packagesKey(f.PackageFormat, col.snap.Packages)
+		now = col.c.now()
+	}
+	r, tool, ok := Restarts{}, "", false
+	if cache != nil && !col.c.fresh {
+		r, tool, ok = cache.get(key, now)
+	}
+	if !ok {
+		r, tool, ok = col.detectRestarts()
+		if !ok {
 			return
 		}
-		out, err := col.c.Runner.Output(col.ctx, tool, "-b")
-		if err != nil {
-			col.problem("needrestart -b: %v", err)
-			return
+		if cache != nil {
+			cache.put(key, now, r, tool)
 		}
-		r = ParseNeedrestartBatch(out)
-	case FormatRPM:
-		tool = "needs-restarting"
-		if _, err := col.c.lookPath(tool); err != nil {
-			return
-		}
-		out, err := col.c.Runner.Output(col.ctx, tool, "-s")
-		// dnf5 exits 1 when a service needs restarting.
-		var exit interface{ ExitCode() int }
-		if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
-			col.problem("needs-restarting -s: %v", err)
-			return
-		}
-		r = ParseNeedsRestartingServices(out)
-	default:
-		return
 	}
 	if r.Dropped > 0 {
 		col.problem("%s: %d malformed service names ignored", tool, r.Dropped)
 	}
-	f.ServicesNeedingRestart = r.Services
+	f.ServicesNeedingRestart = slices.Clone(r.Services)
 	if r.Reboot != "" {
 		f.RebootRequired = true
 		if len(f.RebootReasons) < maxRebootReasons && !slices.Contains(f.RebootReasons, r.Reboot) {
 			f.RebootReasons = append(f.RebootReasons, r.Reboot)
 		}
 	}
+}
+
+// detectRestarts runs the detector of the host's package format. It
+// reports false when there is none, or it failed (a problem says so).
+func (col *collection) detectRestarts() (Restarts, string, bool) {
+	switch col.snap.Facts.PackageFormat {
+	case FormatDpkg:
+		const tool = "needrestart"
+		if _, err := col.c.lookPath(tool); err != nil {
+			return Restarts{}, "", false
+		}
+		out, err := col.c.Runner.Output(col.ctx, tool, "-b")
+		if err != nil {
+			col.problem("needrestart -b: %v", err)
+			return Restarts{}, "", false
+		}
+		return ParseNeedrestartBatch(out), tool, true
+	case FormatRPM:
+		const tool = "needs-restarting"
+		if _, err := col.c.lookPath(tool); err != nil {
+			return Restarts{}, "", false
+		}
+		out, err := col.c.Runner.Output(col.ctx, tool, "-s")
+		// dnf5 exits 1 when a service needs restarting.
+		var exit interface{ ExitCode() int }
+		if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
+			col.problem("needs-restarting -s: %v", err)
+			return Restarts{}, "", false
+		}
+		return ParseNeedsRestartingServices(out), tool, true
+	}
+	return Restarts{}, "", false
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRestartDetectorOutputIsParsed(t *testing.T) {
@@ -193,5 +194,41 @@ func TestNeedrestartRebootReasons(t *testing.T) {
 				t.Errorf("reboot %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestRestartDetectionIsReusedUntilPackagesChangeOrItAges(t *testing.T) {
+	runner := &fakeRunner{results: map[string]fakeResult{"needrestart": {out: []byte("NEEDRESTART-KSTA: 1\nNEEDRESTART-SVC: ssh.service\n")}}}
+	now := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
+	cache := &RestartCache{TTL: 15 * time.Minute}
+	c := Collector{Runner: runner, RestartCache: cache, Now: func() time.Time { return now },
+		lookPath: func(string) (string, error) { return "/usr/sbin/needrestart", nil }}
+	pkgs := []Package{{Name: "openssl", Arch: "amd64", Version: "3.0.2-0ubuntu1"}, {Name: "bash", Arch: "amd64", Version: "5.1-6"}}
+	collect := func(c Collector, pkgs []Package) []string {
+		t.Helper()
+		col := &collection{c: c, ctx: t.Context(), root: "/", live: true}
+		col.snap.Facts.PackageFormat, col.snap.Packages = FormatDpkg, pkgs
+		col.readRestarts()
+		return col.snap.Facts.ServicesNeedingRestart
+	}
+	steps := []struct {
+		name     string
+		do       func() []string
+		wantRuns int
+	}{
+		{"the first collection detects", func() []string { return collect(c, pkgs) }, 1},
+		{"the same packages a minute later reuse it", func() []string { now = now.Add(time.Minute); return collect(c, pkgs) }, 1},
+		{"the same packages in another order reuse it", func() []string { return collect(c, []Package{pkgs[1], pkgs[0]}) }, 1},
+		{"an upgrade detects afresh", func() []string {
+			return collect(c, []Package{{Name: "openssl", Arch: "amd64", Version: "3.0.2-0ubuntu1.9"}, pkgs[1]})
+		}, 2},
+		{"back on the old set, the cache holds the new one: detect", func() []string { return collect(c, pkgs) }, 3},
+		{"after the TTL it detects again", func() []string { now = now.Add(15 * time.Minute); return collect(c, pkgs) }, 4},
+		{"a fresh collection ignores a current entry", func() []string { fresh := c; fresh.fresh = true; return collect(fresh, pkgs) }, 5},
+	}
+	for _, s := range steps {
+		if got := s.do(); !slices.Equal(got, []string{"ssh.service"}) || len(runner.calls) != s.wantRuns {
+			t.Errorf("%s: services %q after %d runs, want [ssh.service] after %d", s.name, got, len(runner.calls), s.wantRuns)
+		}
 	}
 }
