@@ -87,7 +87,16 @@ func TestOrgPagesInChromium(t *testing.T) {
 	}
 	screenshot := func(name string) {
 		t.Helper()
-		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		// Right after a navigation the page may have no layout yet
+		// ("Cannot take screenshot with 0 width"); wait for it and retry.
+		var buf []byte
+		var err error
+		for try := 0; try < 20; try++ {
+			if buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -147,6 +156,7 @@ func TestOrgPagesInChromium(t *testing.T) {
 	screenshot("calendar-december")
 	run("week view", chromedp.Click(chromedp.ID("cal-other")))
 	waitText("#calendar-title", "Week of Monday 30 November 2026", 5*time.Second)
+	run("wait for the week", chromedp.WaitVisible(chromedp.ID("calendar")))
 	screenshot("calendar-week")
 
 	// A secret calendar URL, shown once.
