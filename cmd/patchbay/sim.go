@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/sim"
@@ -13,6 +15,7 @@ import (
 func newSimCmd() *cobra.Command {
 	cfg := sim.Config{Hosts: 10, Packages: 1000, Interval: 60 * time.Second, Changes: 3, Concurrency: 16, Seed: 1}
 	var dataDir string
+	var fleets []string
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Run a simulated fleet against a server: real protocol, real package lists (for load tests and demos)",
@@ -20,7 +23,15 @@ func newSimCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Server, _ = cmd.Flags().GetString("server")
 			cfg.CAFile, _ = cmd.Flags().GetString("ca")
-			if cfg.EnrollToken == "" {
+			for _, f := range fleets {
+				n, token, ok := strings.Cut(f, ":")
+				hosts, err := strconv.Atoi(n)
+				if !ok || err != nil || hosts < 1 {
+					return fmt.Errorf("--fleet %q: give HOSTS:TOKEN, e.g. 100:PBE1...", f)
+				}
+				cfg.Fleets = append(cfg.Fleets, sim.Fleet{Hosts: hosts, EnrollToken: token})
+			}
+			if cfg.EnrollToken == "" && len(cfg.Fleets) == 0 {
 				return fmt.Errorf("--enroll-token is required (create one with `patchbay enroll-token create`)")
 			}
 			if dataDir == "" {
@@ -45,6 +56,8 @@ func newSimCmd() *cobra.Command {
 	f.IntVar(&cfg.Changes, "changes", cfg.Changes, "packages changed per host between check-ins")
 	f.DurationVar(&cfg.Duration, "duration", 0, "how long to run delta check-ins after the fleet is up (0: enroll and report once)")
 	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "enrollments and full reports in flight")
+	f.StringArrayVar(&fleets, "fleet", nil, "HOSTS:TOKEN: enroll HOSTS hosts with this token (repeatable, in order; replaces --hosts and --enroll-token), to give parts of the fleet different labels")
+	f.BoolVar(&cfg.Jobs, "jobs", false, "run the signed jobs the server sends (installs change the simulated inventory)")
 	f.StringVar(&dataDir, "inventories", "", "directory of trivy-*.json package lists (default: shared/data/inventories/package-lists found above the working directory)")
 	return cmd
 }

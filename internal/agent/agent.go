@@ -60,6 +60,10 @@ type Config struct {
 	// job runs it with "--" and the units the agent's own detection found
 	// appended. Nil means DefaultRestartCommand.
 	RestartCommand []string
+	// Observe, when set, is told how long each request to the server after
+	// enrollment took (until the response headers) and its path, so a
+	// simulated fleet can measure check-ins and job reports separately.
+	Observe func(path string, took time.Duration, err error)
 }
 
 // Agent runs the enrollment and check-in protocol for one host.
@@ -223,7 +227,27 @@ func (a *Agent) mtlsClient() (*http.Client, error) {
 		},
 	})
 	a.client = &http.Client{Transport: t, Timeout: 2 * time.Minute}
+	if a.cfg.Observe != nil {
+		a.client.Transport = observed{t, a.cfg.Observe}
+	}
 	return a.client, nil
+}
+
+// observed times each round trip for Config.Observe.
+type observed struct {
+	next    http.RoundTripper
+	observe func(string, time.Duration, error)
+}
+
+func (o observed) RoundTrip(r *http.Request) (*http.Response, error) {
+	t0 := time.Now()
+	resp, err := o.next.RoundTrip(r)
+	seen := err
+	if err == nil && resp.StatusCode >= 500 {
+		seen = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	o.observe(r.URL.Path, time.Since(t0), seen)
+	return resp, err
 }
 
 // CheckinOnce collects and reports once. After a NeedFull answer it sends

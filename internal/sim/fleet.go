@@ -37,6 +37,15 @@ type Config struct {
 	// set, is told of every install a host runs.
 	Jobs      bool
 	OnInstall func(hostname string, pkgs []protocol.JobPackage)
+	// Fleets, when set, enroll consecutive hosts with different tokens
+	// (and so different labels): Hosts and EnrollToken are then ignored.
+	Fleets []Fleet
+}
+
+// Fleet is a run of hosts enrolled with one token.
+type Fleet struct {
+	Hosts       int
+	EnrollToken string
 }
 
 // Report holds the figures of a run.
@@ -55,6 +64,24 @@ type Report struct {
 	DeltaMax       time.Duration
 	FullP50        time.Duration
 	FullP99        time.Duration
+	// Requests after the fleet is up, timed per request (to the response
+	// headers): check-ins, which are how agents poll for jobs, and job
+	// result reports.
+	Checkins     Latency
+	JobResults   Latency
+	JobsRun      int
+	FirstJobAt   time.Time // when the first job began on any host
+	LastResultAt time.Time // when the last job result was acknowledged
+}
+
+// Latency summarises timed requests.
+type Latency struct {
+	N, Failures   int
+	P50, P99, Max time.Duration
+}
+
+func (l Latency) String() string {
+	return fmt.Sprintf("%d (%d failed), latency p50 %s p99 %s max %s", l.N, l.Failures, l.P50, l.P99, l.Max)
 }
 
 // String renders the report for people.
@@ -68,7 +95,16 @@ func (r Report) String() string {
 		"delta check-ins: %d (%d failed), latency p50 %s p99 %s max %s",
 		r.Hosts, r.Packages, r.FullTime.Round(time.Millisecond), r.EnrollFailures,
 		r.FullReports, r.FullPackages, rate, float64(r.FullReports)/max(r.FullTime.Seconds(), 1e-9), r.FullP50, r.FullP99,
-		r.Deltas, r.DeltaFailures, r.DeltaP50, r.DeltaP99, r.DeltaMax)
+		r.Deltas, r.DeltaFailures, r.DeltaP50, r.DeltaP99, r.DeltaMax) + r.jobsString()
+}
+
+func (r Report) jobsString() string {
+	if r.JobsRun == 0 && r.JobResults.N == 0 {
+		return ""
+	}
+	return fmt.Sprintf(";\ncheck-in requests (job polls): %s;\njob result reports: %s;\njobs run: %d, first began %s, last result acknowledged %s (%s)",
+		r.Checkins, r.JobResults, r.JobsRun, r.FirstJobAt.UTC().Format(time.RFC3339Nano), r.LastResultAt.UTC().Format(time.RFC3339Nano),
+		r.LastResultAt.Sub(r.FirstJobAt).Round(time.Millisecond))
 }
 
 // host is one simulated host: the agent and the package set it reports.
@@ -136,6 +172,14 @@ func newHost(i int, b Base, n int, seed uint64) *collector {
 // Run enrolls the fleet, sends every host's full report, then runs delta
 // check-ins at the interval for the duration, and reports the figures.
 func Run(ctx context.Context, cfg Config) (Report, error) {
+	if len(cfg.Fleets) > 0 {
+		cfg.Hosts = 0
+		for _, f := range cfg.Fleets {
+			cfg.Hosts += f.Hosts
+		}
+	} else {
+		cfg.Fleets = []Fleet{{Hosts: cfg.Hosts, EnrollToken: cfg.EnrollToken}}
+	}
 	if cfg.Hosts < 1 || len(cfg.Bases) == 0 {
 		return Report{}, fmt.Errorf("sim needs at least one host and one package list")
 	}
@@ -148,14 +192,21 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 4
 	timer := &latencies{}
+	reqs := &requestTimes{}
 	hosts := make([]*host, cfg.Hosts)
 	rep := Report{Hosts: cfg.Hosts, Packages: cfg.Packages}
+	fleet, left := 0, cfg.Fleets[0].Hosts
 	for i := range hosts {
+		for left == 0 {
+			fleet++
+			left = cfg.Fleets[fleet].Hosts
+		}
+		left--
 		c := newHost(i, cfg.Bases[i%len(cfg.Bases)], cfg.Packages, cfg.Seed)
-		ac := agent.Config{Server: cfg.Server, EnrollToken: cfg.EnrollToken, CAFile: cfg.CAFile,
-			State: &agent.MemState{}, Collector: c, Logger: cfg.Logger, Transport: transport}
+		ac := agent.Config{Server: cfg.Server, EnrollToken: cfg.Fleets[fleet].EnrollToken, CAFile: cfg.CAFile,
+			State: &agent.MemState{}, Collector: c, Logger: cfg.Logger, Transport: transport, Observe: reqs.observe}
 		if cfg.Jobs {
-			ac.Executor = &executor{coll: c, onInstall: cfg.OnInstall}
+			ac.Executor = &executor{coll: c, onInstall: cfg.OnInstall, reqs: reqs}
 			ac.Journal, ac.Seq, ac.Hooks = &agent.MemJournal{}, &agent.MemSeq{}, agent.Hooks{}
 		}
 		a, err := agent.New(ac)
@@ -205,6 +256,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if ctx.Err() != nil || cfg.Duration <= 0 {
 		return rep, ctx.Err()
 	}
+	cfg.Logger.Info("fleet up: every host enrolled and reported", "hosts", rep.FullReports, "failures", rep.EnrollFailures, "took", rep.FullTime)
+	reqs.start()
 
 	// Phase 2: every host checks in once per interval, spread evenly, each
 	// time with a few changed packages.
@@ -242,7 +295,57 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	wg.Wait()
 	rep.Deltas, rep.DeltaFailures = len(timer.d), timer.failures
 	rep.DeltaP50, rep.DeltaP99, rep.DeltaMax = percentiles(timer.d)
+	reqs.report(&rep)
 	return rep, nil
+}
+
+// requestTimes collects the agents' request latencies by path once the
+// fleet is up, and when jobs ran.
+type requestTimes struct {
+	mu                sync.Mutex
+	on                bool
+	checkins, results latencies
+	jobs              int
+	first, last       time.Time
+}
+
+func (r *requestTimes) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.on = true
+}
+
+func (r *requestTimes) observe(path string, took time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.on {
+		return
+	}
+	switch path {
+	case protocol.PathCheckin:
+		r.checkins.addLocked(took, err)
+	case protocol.PathJobResult:
+		r.results.addLocked(took, err)
+		if err == nil {
+			r.last = time.Now()
+		}
+	}
+}
+
+func (r *requestTimes) jobRan() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jobs == 0 {
+		r.first = time.Now()
+	}
+	r.jobs++
+}
+
+func (r *requestTimes) report(rep *Report) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep.Checkins, rep.JobResults = r.checkins.summary(), r.results.summary()
+	rep.JobsRun, rep.FirstJobAt, rep.LastResultAt = r.jobs, r.first, r.last
 }
 
 type latencies struct {
@@ -254,11 +357,21 @@ type latencies struct {
 func (l *latencies) add(d time.Duration, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addLocked(d, err)
+}
+
+func (l *latencies) addLocked(d time.Duration, err error) {
 	if err != nil {
 		l.failures++
 		return
 	}
 	l.d = append(l.d, d)
+}
+
+func (l *latencies) summary() Latency {
+	s := Latency{N: len(l.d), Failures: l.failures}
+	s.P50, s.P99, s.Max = percentiles(l.d)
+	return s
 }
 
 func percentiles(ds []time.Duration) (p50, p99, maxD time.Duration) {
@@ -286,9 +399,11 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 type executor struct {
 	coll      *collector
 	onInstall func(string, []protocol.JobPackage)
+	reqs      *requestTimes
 }
 
 func (e *executor) Install(_ context.Context, pkgs []protocol.JobPackage) ([]byte, error) {
+	e.reqs.jobRan()
 	e.coll.mu.Lock()
 	for _, p := range pkgs {
 		for i := range e.coll.pkgs {
