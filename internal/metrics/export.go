@@ -139,6 +139,19 @@ func (m metric) raw() string {
 	return strconv.FormatFloat(m.value, 'f', -1, 64)
 }
 
+// Figure is one KPI by its JSON name, with its label and its text for people.
+type Figure struct{ Name, Label, Text string }
+
+// Figures lists every KPI of v in report order.
+func (v Values) Figures() []Figure {
+	ms := v.metrics()
+	out := make([]Figure, len(ms))
+	for i, m := range ms {
+		out[i] = Figure{m.Name, m.Label, m.Text()}
+	}
+	return out
+}
+
 // Text is the metric formatted for people: "87.5%", "3.2 days", "n/a".
 func (m metric) Text() string {
 	if !m.ok {
@@ -209,25 +222,24 @@ Scope: team {{.Team}}, group {{.Group}}, ring {{.Ring}}, severity {{.Severity}}.
 </html>
 `))
 
-type headline struct{ Label, Text string }
-
 type htmlRow struct {
 	Date  string
 	Cells []metric
 }
 
-// HTML writes the report as a self-contained printable page. It is inert: a
-// Content-Security-Policy of default-src 'none' forbids scripts, requests and
-// any style but its own, and html/template escapes every value.
-func (r Report) HTML(w io.Writer) error {
-	all := r.Values.metrics()
-	byName := make(map[string]metric, len(all))
-	for _, m := range all {
+// Headline is one line of a report's summary: a KPI and its context.
+type Headline struct{ Label, Text string }
+
+// Headline lists the report's summary: each headline KPI with the counts
+// behind it ("87.5% of 8 hosts (1 held, 0 excepted)").
+func (r Report) Headline() []Headline {
+	byName := make(map[string]metric)
+	for _, m := range r.Values.metrics() {
 		byName[m.Name] = m
 	}
 	v := r.Values
 	text := func(name string) string { return byName[name].Text() }
-	heads := []headline{
+	return []Headline{
 		{"Patch coverage", fmt.Sprintf("%s of %d hosts (%d held, %d excepted)",
 			text("coverage"), v.Hosts, v.HostsHeld, v.HostsExcepted)},
 		{"Time to patch from publication, mean / median", text("mttp_published_mean_days") + " / " +
@@ -255,6 +267,19 @@ func (r Report) HTML(w io.Writer) error {
 		{"Risk exposure, 90 days", fmt.Sprintf("%s (%s held or excepted)",
 			text("risk_exposure_90d"), text("risk_exposure_90d_held_or_excepted"))},
 	}
+}
+
+// HTML writes the report as a self-contained printable page. It is inert: a
+// Content-Security-Policy of default-src 'none' forbids scripts, requests and
+// any style but its own, and html/template escapes every value.
+func (r Report) HTML(w io.Writer) error {
+	all := r.Values.metrics()
+	byName := make(map[string]metric, len(all))
+	for _, m := range all {
+		byName[m.Name] = m
+	}
+	heads := r.Headline()
+	v := r.Values
 
 	var columns []string
 	for _, name := range seriesColumns {
@@ -284,7 +309,7 @@ func (r Report) HTML(w io.Writer) error {
 		CSS                         template.CSS
 		From, To, Generated         string
 		Team, Group, Ring, Severity string
-		Headline                    []headline
+		Headline                    []Headline
 		Owners                      []OwnerCount
 		All                         []metric
 		Columns                     []string

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -48,29 +49,39 @@ func (s *Server) handleCreateEnrollToken(w http.ResponseWriter, r *http.Request)
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	life, err := parseLife("expires", req.Expires, 24*time.Hour, maxEnrollTokenLife)
+	v, err := s.createEnrollToken(r.Context(), principalFrom(r.Context()), req)
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusCreated, v)
+}
+
+// createEnrollToken creates an enrollment token for p; the answer carries
+// the secret, which is never shown again.
+func (s *Server) createEnrollToken(ctx context.Context, p Principal, req api.CreateEnrollTokenRequest) (api.EnrollToken, error) {
+	life, err := parseLife("expires", req.Expires, 24*time.Hour, maxEnrollTokenLife)
+	if err != nil {
+		return api.EnrollToken{}, err
+	}
 	if req.MaxHosts < 0 {
-		return errBadRequest("max_hosts must be 0 (unlimited) or more")
+		return api.EnrollToken{}, errBadRequest("max_hosts must be 0 (unlimited) or more")
 	}
 	for k := range req.Labels {
 		if !labelKeyRE.MatchString(k) {
-			return errBadRequest(fmt.Sprintf("label key %q is not valid", k))
+			return api.EnrollToken{}, errBadRequest(fmt.Sprintf("label key %q is not valid", k))
 		}
 	}
 	now := s.now()
 	secret := randomSecret("", 24)
 	t := store.EnrollToken{ID: uuid.NewString(), Hash: HashSecret(secret), Prefix: "PBE1." + secret[:6],
-		MaxHosts: req.MaxHosts, ExpiresAt: now.Add(life), CreatedBy: principalFrom(r.Context()).UserID,
+		MaxHosts: req.MaxHosts, ExpiresAt: now.Add(life), CreatedBy: p.UserID,
 		CreatedAt: now, Labels: req.Labels}
-	if err := s.store.CreateEnrollToken(r.Context(), t); err != nil {
-		return err
+	if err := s.store.CreateEnrollToken(ctx, t); err != nil {
+		return api.EnrollToken{}, err
 	}
 	v := s.enrollTokenView(t)
 	v.Token = protocol.FormatEnrollToken(secret, s.ca.Fingerprint())
-	return writeJSON(w, http.StatusCreated, v)
+	return v, nil
 }
 
 func (s *Server) handleListEnrollTokens(w http.ResponseWriter, r *http.Request) error {
@@ -102,43 +113,53 @@ func (s *Server) handleCreateAPIToken(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
+	v, err := s.createAPIToken(r.Context(), principalFrom(r.Context()), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, v)
+}
+
+// createAPIToken creates an API token acting as p's user (or, for an
+// admin, as req.User); the answer carries the secret, never shown again.
+func (s *Server) createAPIToken(ctx context.Context, p Principal, req api.CreateAPITokenRequest) (api.APIToken, error) {
 	if req.Name == "" || len(req.Name) > 128 {
-		return errBadRequest("name is required (at most 128 bytes)")
+		return api.APIToken{}, errBadRequest("name is required (at most 128 bytes)")
 	}
 	if !slices.Contains(Roles(), req.Role) {
-		return errBadRequest(fmt.Sprintf("role %q: use one of %v", req.Role, Roles()))
+		return api.APIToken{}, errBadRequest(fmt.Sprintf("role %q: use one of %v", req.Role, Roles()))
 	}
 	now := s.now()
 	var expires *time.Time
 	if req.Expires != "" {
 		d, err := parseLife("expires", req.Expires, 0, 5*365*24*time.Hour)
 		if err != nil {
-			return err
+			return api.APIToken{}, err
 		}
 		t := now.Add(d)
 		expires = &t
 	}
-	userID := principalFrom(r.Context()).UserID
+	userID := p.UserID
 	if req.User != "" {
-		if principalFrom(r.Context()).Role != RoleAdmin {
-			return errForbidden("only an admin may create a token for another user")
+		if p.Role != RoleAdmin {
+			return api.APIToken{}, errForbidden("only an admin may create a token for another user")
 		}
-		u, err := s.store.GetUserByName(r.Context(), req.User)
+		u, err := s.store.GetUserByName(ctx, req.User)
 		if errors.Is(err, store.ErrNotFound) {
-			return errBadRequest(fmt.Sprintf("no user %q", req.User))
+			return api.APIToken{}, errBadRequest(fmt.Sprintf("no user %q", req.User))
 		}
 		if err != nil {
-			return err
+			return api.APIToken{}, err
 		}
 		userID = u.ID
 	}
 	secret, tok := newAPIToken(req.Name, req.Role, userID, expires, now)
-	if err := s.store.CreateAPIToken(r.Context(), tok); err != nil {
-		return err
+	if err := s.store.CreateAPIToken(ctx, tok); err != nil {
+		return api.APIToken{}, err
 	}
 	v := apiTokenView(tok)
 	v.Token = secret
-	return writeJSON(w, http.StatusCreated, v)
+	return v, nil
 }
 
 func (s *Server) handleListAPITokens(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -17,6 +19,12 @@ func userView(u store.User) api.User {
 	return api.User{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt}
 }
 
+// Bounds on passwords chosen by people; generated ones are 24 characters.
+const (
+	minPasswordLen = 12
+	maxPasswordLen = 1024 // Argon2id hashes the whole input
+)
+
 // handleCreateUser creates a user with a generated password, shown once.
 // The role is the user's fleet-wide role; team roles come from the
 // organisation (patchbay apply).
@@ -25,25 +33,128 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	if !usernameRE.MatchString(req.Username) {
-		return errBadRequest("username: lower-case letters, digits, '.', '_', '-' (at most 63)")
-	}
-	if !slices.Contains(Roles(), req.Role) {
-		return errBadRequest(fmt.Sprintf("role %q: use one of %v", req.Role, Roles()))
-	}
-	password := randomSecret("", 18)
-	hash, err := HashPassword(password)
-	if err != nil {
-		return err
-	}
-	u, err := s.store.CreateUser(r.Context(), store.User{ID: uuid.NewString(), Username: req.Username, PasswordHash: hash,
-		Role: req.Role, CreatedAt: s.now()})
+	u, password, err := s.createUser(r.Context(), req.Username, req.Role, "")
 	if err != nil {
 		return err
 	}
 	v := userView(u)
 	v.Password = password
 	return writeJSON(w, http.StatusCreated, v)
+}
+
+// createUser creates a user with a role and an initial password; an empty
+// password is generated. It returns the user and the password.
+func (s *Server) createUser(ctx context.Context, username, role, password string) (store.User, string, error) {
+	if !usernameRE.MatchString(username) {
+		return store.User{}, "", errBadRequest("username: lower-case letters, digits, '.', '_', '-' (at most 63)")
+	}
+	if !slices.Contains(Roles(), role) {
+		return store.User{}, "", errBadRequest(fmt.Sprintf("role %q: use one of %v", role, Roles()))
+	}
+	if password == "" {
+		password = randomSecret("", 18)
+	} else if err := checkNewPassword(password); err != nil {
+		return store.User{}, "", err
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return store.User{}, "", err
+	}
+	u, err := s.store.CreateUser(ctx, store.User{ID: uuid.NewString(), Username: username, PasswordHash: hash,
+		Role: role, CreatedAt: s.now()})
+	if errors.Is(err, store.ErrConflict) {
+		return store.User{}, "", &Error{http.StatusConflict, "conflict", fmt.Sprintf("the username %q is taken", username)}
+	}
+	return u, password, err
+}
+
+func checkNewPassword(p string) error {
+	if len(p) < minPasswordLen || len(p) > maxPasswordLen {
+		return errBadRequest(fmt.Sprintf("password: use %d to %d characters (a passphrase of several words is easiest)", minPasswordLen, maxPasswordLen))
+	}
+	return nil
+}
+
+// setUserRole changes a user's fleet-wide role. An admin cannot remove
+// their own admin role, so the last admin cannot lock everyone out. It
+// returns the user (as found, when refused).
+func (s *Server) setUserRole(ctx context.Context, actor Principal, id, role string) (store.User, error) {
+	if !slices.Contains(Roles(), role) {
+		return store.User{}, errBadRequest(fmt.Sprintf("role %q: use one of %v", role, Roles()))
+	}
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	if u.ID == actor.UserID && u.Role == RoleAdmin && role != RoleAdmin {
+		return u, &Error{http.StatusConflict, "conflict", "you cannot remove your own admin role; ask another admin to do it"}
+	}
+	if err := s.store.SetUserRole(ctx, id, role); err != nil {
+		return store.User{}, err
+	}
+	u.Role = role
+	return u, nil
+}
+
+// disableUser stops a user from signing in; their console sessions end at
+// their next request. Nobody can disable themselves.
+func (s *Server) disableUser(ctx context.Context, actor Principal, id string) (store.User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	if u.ID == actor.UserID {
+		return u, &Error{http.StatusConflict, "conflict", "you cannot disable yourself; ask another admin to do it"}
+	}
+	if err := s.store.DisableUser(ctx, id, s.now()); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// changePassword sets a user's password after checking the current one.
+// The new hash has a new salt, so the user's session epoch (passwordEpoch)
+// changes and every console session started before ends; the sign-in
+// tokens of the API are revoked too.
+func (s *Server) changePassword(ctx context.Context, userID, current, next string) error {
+	u, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if ok, _ := CheckPassword(u.PasswordHash, current); !ok || u.DisabledAt != nil {
+		return errUnauthorized("the current password is wrong")
+	}
+	if err := checkNewPassword(next); err != nil {
+		return err
+	}
+	if next == current {
+		return errBadRequest("password: choose a new password, not the current one")
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetUserPassword(ctx, userID, hash); err != nil {
+		return err
+	}
+	toks, err := s.store.ListAPITokens(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.UserID == userID && t.RevokedAt == nil && t.Name == "session "+u.Username {
+			if err := s.store.RevokeAPIToken(ctx, t.ID, s.now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// passwordEpoch names the current password of a user without revealing
+// anything about it: a digest of its salted hash.
+func passwordEpoch(u store.User) string {
+	return HashSecret("epoch:" + u.PasswordHash)[:16]
 }
 
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {

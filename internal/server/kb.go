@@ -493,28 +493,59 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 			*dst = t
 		}
 	}
-	in, err := s.reportInput(r.Context())
+	rep, err := s.report(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	rep := metrics.Compute(in, f, s.now())
-	switch q.Get("format") {
-	case "", "json":
-		return writeJSON(w, 200, rep)
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		return rep.CSV(w)
-	case "html":
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", metrics.ContentSecurityPolicy())
-		var buf bytes.Buffer
-		if err := rep.HTML(&buf); err != nil {
-			return err
-		}
-		_, err := w.Write(buf.Bytes())
+	out, err := renderReport(rep, q.Get("format"))
+	if err != nil {
 		return err
 	}
-	return errBadRequest("format must be json, csv or html")
+	w.Header().Set("Content-Type", out.contentType)
+	if out.csp != "" {
+		w.Header().Set("Content-Security-Policy", out.csp)
+	}
+	_, err = w.Write(out.body)
+	return err
+}
+
+// report computes the KPIs for f from the stored history, as of now.
+func (s *Server) report(ctx context.Context, f metrics.Filter) (metrics.Report, error) {
+	in, err := s.reportInput(ctx)
+	if err != nil {
+		return metrics.Report{}, err
+	}
+	return metrics.Compute(in, f, s.now()), nil
+}
+
+// renderedReport is a report in one of the API's formats.
+type renderedReport struct {
+	contentType, csp, ext string
+	body                  []byte
+}
+
+// renderReport renders rep as JSON, formula-safe CSV or the printable
+// HTML page with the Content-Security-Policy it needs.
+func renderReport(rep metrics.Report, format string) (renderedReport, error) {
+	var buf bytes.Buffer
+	switch format {
+	case "", "json":
+		if err := json.NewEncoder(&buf).Encode(rep); err != nil {
+			return renderedReport{}, err
+		}
+		return renderedReport{contentType: "application/json", ext: "json", body: buf.Bytes()}, nil
+	case "csv":
+		if err := rep.CSV(&buf); err != nil {
+			return renderedReport{}, err
+		}
+		return renderedReport{contentType: "text/csv; charset=utf-8", ext: "csv", body: buf.Bytes()}, nil
+	case "html":
+		if err := rep.HTML(&buf); err != nil {
+			return renderedReport{}, err
+		}
+		return renderedReport{contentType: "text/html; charset=utf-8", csp: metrics.ContentSecurityPolicy(), ext: "html", body: buf.Bytes()}, nil
+	}
+	return renderedReport{}, errBadRequest("format must be json, csv or html")
 }
 
 // reportInput gathers the history the KPIs need. Hosts and findings come

@@ -72,3 +72,18 @@ func (s *DB) ListUsers(ctx context.Context) ([]User, error) {
 	}
 	return out, rows.Err()
 }
+
+// SetUserRole changes a user's role.
+func (s *DB) SetUserRole(ctx context.Context, id, role string) error {
+	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE users SET role = ? WHERE id = ?`), role, id))
+}
+
+// SetUserPassword replaces a user's password hash.
+func (s *DB) SetUserPassword(ctx context.Context, id, hash string) error {
+	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id))
+}
+
+// DisableUser stops a user from signing in; disabling twice keeps the first time.
+func (s *DB) DisableUser(ctx context.Context, id string, now time.Time) error {
+	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?`), ms(now), id))
+}
