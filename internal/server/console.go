@@ -29,7 +29,7 @@ func (b consoleBackend) Authenticate(ctx context.Context, username, password str
 	if err != nil || !ok || u.DisabledAt != nil {
 		return web.User{}, web.ErrBadLogin
 	}
-	return web.User{ID: u.ID, Username: u.Username, Role: u.Role}, nil
+	return web.User{ID: u.ID, Username: u.Username, Role: u.Role, Epoch: passwordEpoch(u)}, nil
 }
 
 func (b consoleBackend) UserByID(ctx context.Context, id string) (web.User, error) {
@@ -40,7 +40,7 @@ func (b consoleBackend) UserByID(ctx context.Context, id string) (web.User, erro
 	if err != nil {
 		return web.User{}, err
 	}
-	return web.User{ID: u.ID, Username: u.Username, Role: u.Role}, nil
+	return web.User{ID: u.ID, Username: u.Username, Role: u.Role, Epoch: passwordEpoch(u)}, nil
 }
 
 func (b consoleBackend) Allowed(u web.User, perm string) bool {

@@ -66,7 +66,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	if rc.sessID != "" {
 		c.sessions.delete(rc.sessID)
 	}
-	id, _, err := c.sessions.create(u.ID)
+	id, _, err := c.sessions.createFor(u)
 	if err != nil {
 		return errStatus(http.StatusServiceUnavailable, "The server has too many open sessions. Try again in a few minutes.")
 	}

@@ -22,12 +22,18 @@ var (
 )
 
 // User is a signed-in person.
-type User struct{ ID, Username, Role string }
+type User struct {
+	ID, Username, Role string
+	// Epoch changes whenever the user's password does; a session started
+	// under another epoch is signed out.
+	Epoch string
+}
 
 // Backend is what the console needs from the server's services. Package
 // server implements it over the store; tests use an in-memory fake.
 type Backend interface {
-	OrgBackend // groups, calendar, exceptions and knowledge base: backend_org.go
+	AdminBackend // settings, reports and the dashboard's KPIs: backend_admin.go
+	OrgBackend   // groups, calendar, exceptions and knowledge base: backend_org.go
 	// Authenticate checks a username and password; wrong credentials give ErrBadLogin.
 	Authenticate(ctx context.Context, username, password string) (User, error)
 	// UserByID loads the user of a session on every request; an error signs the session out.

@@ -18,7 +18,8 @@
 // Sessions live in memory (one process). They end on logout, after 30
 // minutes idle or 12 hours in all. The user is loaded through
 // Backend.UserByID on every request, so a role change applies at once and a
-// user the backend no longer returns is signed out. Ending sessions when a
-// password changes is the backend's job for now: it must make UserByID fail
-// for sessions that predate the change (or a later session epoch is added).
+// user the backend no longer returns is signed out. A session also records
+// the user's epoch (User.Epoch) at sign-in; the backend changes the epoch
+// when the password changes, which signs out every session started before,
+// on every replica, while the session that changed it gets a new ID.
 package web

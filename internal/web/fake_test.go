@@ -35,7 +35,8 @@ type fakeBackend struct {
 	created  []ChangeRequest // what CreateChange was asked, in order
 	// createErr, when set, is what CreateChange returns.
 	createErr error
-	org       fakeOrg // groups, calendar, exceptions and knowledge base: fake_org_test.go
+	admin     fakeAdmin // settings, reports and dashboard state: fake_admin_test.go
+	org       fakeOrg   // groups, calendar, exceptions and knowledge base: fake_org_test.go
 }
 
 // fakeGroup is a named set of hosts a change may target.
@@ -169,7 +170,7 @@ func (f *fakeBackend) Authenticate(ctx context.Context, username, password strin
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u, ok := f.users[username]
-	if !ok || password != fakePassword {
+	if !ok || password != f.admin.password(username) {
 		return User{}, ErrBadLogin
 	}
 	return u, nil
@@ -187,7 +188,8 @@ func (f *fakeBackend) UserByID(ctx context.Context, id string) (User, error) {
 }
 
 func (f *fakeBackend) Allowed(u User, perm string) bool {
-	return slices.Contains(rolePerms[u.Role], perm) || slices.Contains(orgRolePerms[u.Role], perm)
+	return slices.Contains(rolePerms[u.Role], perm) || slices.Contains(adminRolePerms[u.Role], perm) ||
+		slices.Contains(orgRolePerms[u.Role], perm)
 }
 
 func pageOf[T any](items []T, after string, limit int) ([]T, string) {

@@ -1,35 +1,34 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 )
 
-// dashboardCountCap bounds how many findings the dashboard pages through to
-// count them; past it the page shows "N+".
-const dashboardCountCap = 1_000
-
 type dashboardView struct {
 	Hosts, StaleHosts int
 	ShowFindings      bool
 	Counts            []severityCount
-	KEV               count
+	KEV               int
 	Top               []Finding
-}
-
-type count struct {
-	N    int
-	More bool // the count stopped at the cap
+	// Status is the fleet's risk, SLA and coverage, windows and open
+	// changes (nil without permission to read reports).
+	Status      *DashboardStatus
+	Trend       *lineChart
+	ShowChanges bool
 }
 
 type severityCount struct {
 	Severity string
-	count
+	N        int
 }
 
+// dashboard shows the fleet at a glance. Its cost does not grow with
+// the fleet beyond the store's aggregates: two host counts, one grouped
+// count of open findings, the top ten findings, and the KPIs the backend
+// computes at most every few minutes (Backend.Dashboard).
 func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
 	var v dashboardView
@@ -41,45 +40,28 @@ func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if _, _, v.StaleHosts, err = c.b.Hosts(ctx, HostQuery{Stale: &stale, Limit: 1}); err != nil {
 		return err
 	}
+	st, err := c.b.Dashboard(ctx)
+	if err != nil {
+		return err
+	}
 	if c.b.Allowed(rc.user, permVulnsRead) {
 		v.ShowFindings = true
 		for _, s := range severities {
-			n, err := c.countFindings(ctx, FindingQuery{Severity: s})
-			if err != nil {
-				return err
-			}
-			v.Counts = append(v.Counts, severityCount{s, n})
+			v.Counts = append(v.Counts, severityCount{s, st.BySeverity[s]})
 		}
-		kev := true
-		if v.KEV, err = c.countFindings(ctx, FindingQuery{KEV: &kev}); err != nil {
-			return err
-		}
+		v.KEV = st.KEV
 		if v.Top, _, err = c.b.Findings(ctx, FindingQuery{Limit: 10}); err != nil {
 			return err
 		}
 	}
+	if c.b.Allowed(rc.user, permReportsRead) {
+		v.Status = &st
+		trend := kpiCharts("dashboard", st.Trend)[0]
+		v.Trend = &trend
+	}
+	v.ShowChanges = c.b.Allowed(rc.user, permChangesRead)
 	c.render(w, r, rc, http.StatusOK, "dashboard.html", "Dashboard", v)
 	return nil
-}
-
-func (c *console) countFindings(ctx context.Context, q FindingQuery) (count, error) {
-	q.Limit = maxPageSize
-	var n count
-	for {
-		fs, next, err := c.b.Findings(ctx, q)
-		if err != nil {
-			return count{}, err
-		}
-		n.N += len(fs)
-		if next == "" {
-			return n, nil
-		}
-		if n.N >= dashboardCountCap {
-			n.More = true
-			return n, nil
-		}
-		q.After = next
-	}
 }
 
 type hostListView struct {

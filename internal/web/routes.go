@@ -60,6 +60,8 @@ func (c *console) routes() []route {
 		rs = append(rs, route{method: "POST", pattern: "/changes/{id}/" + a.action, perm: a.perm, h: c.changeAction(a.action)})
 	}
 	rs = append(rs, c.orgRoutes()...) // groups, calendar, exceptions, knowledge base: org_pages.go
+	// Settings and reports: settings.go, reports.go.
+	rs = append(rs, c.adminRoutes()...)
 	for _, rt := range rs {
 		if rt.perm == "" || rt.method == "" {
 			panic("web: route " + rt.pattern + " declares no method or permission")

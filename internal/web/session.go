@@ -26,6 +26,7 @@ var errTooManySessions = errors.New("too many sessions")
 // empty for the anonymous session that carries the sign-in form's CSRF token.
 type session struct {
 	UserID   string
+	Epoch    string // the user's epoch at sign-in (User.Epoch)
 	CSRF     string
 	Created  time.Time
 	LastSeen time.Time
@@ -53,9 +54,14 @@ func randomToken() string {
 
 // create starts a session and returns its cookie value.
 func (s *sessionStore) create(userID string) (string, session, error) {
+	return s.createFor(User{ID: userID})
+}
+
+// createFor starts a session of u, bound to u's epoch.
+func (s *sessionStore) createFor(u User) (string, session, error) {
 	id := randomToken()
 	now := s.now()
-	sess := &session{UserID: userID, CSRF: randomToken(), Created: now, LastSeen: now}
+	sess := &session{UserID: u.ID, Epoch: u.Epoch, CSRF: randomToken(), Created: now, LastSeen: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= maxSessions {

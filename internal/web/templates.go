@@ -80,6 +80,19 @@ var templateFuncs = template.FuncMap{
 		return "st-idle"
 	},
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	// rate and days show a KPI that may be undefined (nil): "n/a".
+	"rate": func(p *float64) string {
+		if p == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f%%", *p*100)
+	},
+	"days": func(p *float64) string {
+		if p == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f days", *p)
+	},
 	// pathEscape makes a value one path segment of a link (a group name
 	// may hold "/" or "?").
 	"pathEscape": url.PathEscape,

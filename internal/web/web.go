@@ -110,6 +110,9 @@ func (c *console) wrap(rt route) http.Handler {
 		}
 		if rc.session.UserID != "" {
 			u, err := c.b.UserByID(r.Context(), rc.session.UserID)
+			if err == nil && u.Epoch != rc.session.Epoch {
+				err = errStaleSession // the password changed since sign-in
+			}
 			if err != nil {
 				c.sessions.delete(rc.sessID)
 				rc.sessID, rc.session = "", session{}
@@ -126,6 +129,9 @@ func (c *console) wrap(rt route) http.Handler {
 		}
 	})
 }
+
+// errStaleSession: the session predates the user's last password change.
+var errStaleSession = errors.New("session predates a password change")
 
 // errRedirected: authorize already answered with a redirect.
 var errRedirected = errors.New("redirected")
@@ -211,7 +217,7 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, sta
 		u := rc.user
 		d.User = &u
 		for _, n := range navigation {
-			if c.b.Allowed(rc.user, n.perm) {
+			if n.perm == permSession || c.b.Allowed(rc.user, n.perm) {
 				cur := r.URL.Path == n.href || (n.href != "/" && len(r.URL.Path) > len(n.href) && r.URL.Path[:len(n.href)+1] == n.href+"/")
 				d.Nav = append(d.Nav, navItem{Href: n.href, Label: n.label, Current: cur})
 			}
@@ -242,6 +248,8 @@ var navigation = []struct{ href, label, perm string }{
 	{"/exceptions", "Exceptions", permExceptionsRead},
 	{"/kb", "Knowledge base", permKBRead},
 	{"/audit", "Audit log", permAuditRead},
+	{"/reports", "Reports", permReportsRead},
+	{"/settings", "Settings", permSession},
 }
 
 // clientIP is the TCP peer's address. Forwarded headers are not trusted:

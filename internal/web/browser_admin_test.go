@@ -1,0 +1,188 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestSettingsReportsAndDashboardInChromium visits the dashboard, the
+// reports page and the settings page in real headless Chromium as an
+// admin: the charts draw, a created API token is shown once, the password
+// change form works, and the browser reports no CSP violation, script
+// error or dialog. With UPDATE_SCREENSHOTS=1 it saves dashboard.png,
+// reports.png, settings.png (and reports-default.png, settings-token.png) in testdata/screenshots.
+func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("headless Chromium is missing at %s in CI (.ci/run must `apt-get install -y chromium`): %v", chromiumPath, err)
+		}
+		t.Skipf("skipping the browser test: no Chromium at %s (install it with `apt-get install -y chromium`)", chromiumPath)
+	}
+	clk := newClock()
+	fake := newFakeBackend(t, clk.Now)
+	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
+	t.Cleanup(srv.Close)
+
+	shots := t.TempDir()
+	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
+		shots = filepath.Join("testdata", "screenshots")
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.IgnoreCertErrors,
+		chromedp.NoSandbox, // the tests run as root in CI
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	watch := &consoleWatch{}
+	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(watch.listen))
+	defer cancelTab()
+
+	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	count := func(sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+		if err != nil {
+			t.Fatalf("count %s: %v", sel, err)
+		}
+		return n
+	}
+	// waitText waits until sel's text contains want, surviving reloads.
+	waitText := func(sel, want string) {
+		t.Helper()
+		js := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)
+		var got string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js)); err == nil {
+				if got = s; strings.Contains(got, want) {
+					return
+				}
+			}
+		}
+		t.Fatalf("%s says %q, want %q", sel, got, want)
+	}
+	screenshot := func(name string) {
+		t.Helper()
+		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if _, err := png.Decode(bytes.NewReader(buf)); err != nil {
+			t.Fatalf("screenshot %s is not a PNG: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	run("sign in as admin",
+		chromedp.Navigate(srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "admin"),
+		chromedp.SendKeys(chromedp.ID("password"), fakePassword),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("risk-cards")),
+	)
+	if got := text("#coverage"); got != "66.7%" {
+		t.Errorf("the dashboard shows coverage %q", got)
+	}
+	if n := count("#dashboard-mttp polyline"); n < 1 {
+		t.Errorf("the mean-time-to-patch chart draws %d lines", n)
+	}
+	if got := text("#overdue-owners"); !strings.Contains(got, xssHostname) {
+		t.Errorf("the hostile owner does not show as text: %q", got)
+	}
+	screenshot("dashboard")
+
+	run("open the reports",
+		chromedp.Click(chromedp.CSS(`nav a[href="/reports"]`)),
+		chromedp.WaitVisible(chromedp.ID("report-summary")),
+	)
+	if n := count(".charts svg polyline"); n < 3 {
+		t.Errorf("the report's charts draw %d lines, want at least 3", n)
+	}
+	screenshot("reports-default") // also waits for the page to settle before the form is changed
+	run("narrow the report",
+		chromedp.SetValue(chromedp.ID("from"), "2026-10-27"),
+		chromedp.SetValue(chromedp.ID("to"), "2026-11-24"),
+		chromedp.SetValue(chromedp.ID("group"), "web"),
+		chromedp.Click(chromedp.ID("show-report")),
+	)
+	waitText("#report-period", "2026-10-27 to 2026-11-24")
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("download-csv").getAttribute("href")`))
+	if err != nil || !strings.Contains(href, "group=web") {
+		t.Errorf("the CSV link %q (%v) does not carry the scope", href, err)
+	}
+	screenshot("reports")
+
+	run("open the settings",
+		chromedp.Click(chromedp.CSS(`nav a[href="/settings"]`)),
+		chromedp.WaitVisible(chromedp.ID("users")),
+	)
+	if got := text("#feeds"); !strings.Contains(got, "503 Service Unavailable") {
+		t.Errorf("the feeds table reads %q", got)
+	}
+	screenshot("settings")
+	run("create an API token",
+		chromedp.SendKeys(chromedp.ID("token-name"), "nightly export"),
+		chromedp.SetValue(chromedp.ID("token-role"), "viewer"),
+		chromedp.Click(chromedp.ID("create-token")),
+		chromedp.WaitVisible(chromedp.ID("secret-value")),
+	)
+	secret := text("#secret-value")
+	if !strings.HasPrefix(secret, "PBT1.") {
+		t.Errorf("the shown secret is %q", secret)
+	}
+	screenshot("settings-token")
+	run("reload the settings", chromedp.Navigate(srv.URL+"/settings"), chromedp.WaitVisible(chromedp.ID("api-tokens")))
+	if got := text("#api-tokens"); !strings.Contains(got, "nightly export") || strings.Contains(got, secret) {
+		t.Errorf("the token list reads %q: want the token without its secret", got)
+	}
+	if n := count("#secret-value"); n != 0 {
+		t.Error("the secret is shown again after a reload")
+	}
+	const next = "correct horse battery staple two"
+	run("change my password",
+		chromedp.SendKeys(chromedp.ID("current"), fakePassword),
+		chromedp.SendKeys(chromedp.ID("new"), next),
+		chromedp.SendKeys(chromedp.ID("confirm"), next),
+		chromedp.Click(chromedp.ID("change-password")),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if got := text("#done"); !strings.Contains(got, "other sessions have been signed out") {
+		t.Errorf("after the password change the page says %q", got)
+	}
+
+	if p := watch.take(); len(p) > 0 {
+		t.Errorf("the browser reported problems on the console's pages:\n%s", strings.Join(p, "\n"))
+	}
+}
