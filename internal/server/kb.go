@@ -586,6 +586,7 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 		return in, err
 	}
 	in.Findings = make([]metrics.Finding, 0, rf.Len())
+	fixTimes := make([]time.Time, 0, rf.Len()) // FixAvailableAt points here: one allocation, not one per finding
 	var lastHost string
 	var c *hostCtx
 	err = rf.Each(func(f store.ReportFinding) error {
@@ -601,8 +602,8 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 		if f.FixAvailable {
 			// The store keeps whether a fix is available now, not since
 			// when: first seen is the closest known time.
-			t := f.FirstSeen
-			mf.FixAvailableAt = &t
+			fixTimes = append(fixTimes, f.FirstSeen)
+			mf.FixAvailableAt = &fixTimes[len(fixTimes)-1]
 		}
 		if c.held != nil && c.held(f.Name) {
 			mf.Held = true

@@ -107,10 +107,21 @@ func (r *ReportFindings) Len() int { return r.n }
 func (r *ReportFindings) Each(fn func(ReportFinding) error) error {
 	for i, p := range r.packed {
 		hostID := r.hosts[i]
+		// The host's resolved and due times live in one slice: two
+		// allocations fewer per finding.
+		n, _ := packedCount(p)
+		times := make([]time.Time, 0, 2*n)
+		at := func(v sql.NullInt64) *time.Time {
+			if !v.Valid || len(times) == cap(times) {
+				return fromMSPtr(v)
+			}
+			times = append(times, fromMS(v.Int64))
+			return &times[len(times)-1]
+		}
 		err := unpackReportFindings(p, func(f packedFinding) error {
 			return fn(ReportFinding{ID: f.id, HostID: hostID, Name: f.name, Severity: f.severity, KEV: f.kev,
 				FixAvailable: f.fixAvailable, Excepted: f.excepted, Priority: f.priority,
-				Published: fromMS(r.published[f.advisoryID]), FirstSeen: fromMS(f.firstSeen), ResolvedAt: fromMSPtr(f.resolvedAt), DueAt: fromMSPtr(f.dueAt)})
+				Published: fromMS(r.published[f.advisoryID]), FirstSeen: fromMS(f.firstSeen), ResolvedAt: at(f.resolvedAt), DueAt: at(f.dueAt)})
 		})
 		if err != nil {
 			return fmt.Errorf("report row of host %s: %w", hostID, err)
@@ -135,18 +146,20 @@ func (s *DB) ReportHosts(ctx context.Context) ([]ReportHost, error) {
 	defer rows.Close()
 	var out []ReportHost
 	for rows.Next() {
-		var h Host
-		var labels, user string
+		var h ReportHost
+		var labels, user []byte
 		if err := rows.Scan(&h.ID, &h.Hostname, &labels, &user); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal([]byte(labels), &h.Labels); err != nil {
-			return nil, fmt.Errorf("host %s: stored labels: %w", h.ID, err)
+		// The user's labels decode over the agent's into one map: the
+		// effective labels, as Host.EffectiveLabels makes them.
+		h.Labels = map[string]string{}
+		for _, l := range [][]byte{labels, user} {
+			if err := json.Unmarshal(l, &h.Labels); err != nil {
+				return nil, fmt.Errorf("host %s: stored labels: %w", h.ID, err)
+			}
 		}
-		if err := json.Unmarshal([]byte(user), &h.UserLabels); err != nil {
-			return nil, fmt.Errorf("host %s: stored labels: %w", h.ID, err)
-		}
-		out = append(out, ReportHost{ID: h.ID, Hostname: h.Hostname, Labels: h.EffectiveLabels()})
+		out = append(out, h)
 	}
 	return out, rows.Err()
 }
