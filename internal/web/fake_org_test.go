@@ -17,7 +17,7 @@ var orgRolePerms = map[string][]string{
 	"approver":    {"org:read", "calendars:manage", "exceptions:read", "exceptions:request", "exceptions:approve", "kb:read", "kb:write"},
 	"operator":    {"org:read", "calendars:manage", "exceptions:read", "exceptions:request", "kb:read", "kb:write"},
 	"stakeholder": {"org:read", "calendars:manage", "exceptions:read", "kb:read", "kb:write"},
-	"auditor":     {"hosts:read", "org:read", "exceptions:read", "kb:read"},
+	"auditor":     {"hosts:read", "vulns:read", "org:read", "exceptions:read", "kb:read"},
 }
 
 // Hostile strings from the organisation file and users; they must render as text.

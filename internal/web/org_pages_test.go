@@ -413,3 +413,30 @@ func TestKnowledgeBaseSearchDraftsAndForms(t *testing.T) {
 		t.Errorf("editing a missing entry: %s, want 404", resp.Status)
 	}
 }
+
+func TestAFindingLinksToAnExceptionRequestForItsAdvisoryAndHost(t *testing.T) {
+	e := newEnv(t)
+	op := e.browser()
+	op.signIn("operator")
+	_, body := op.get("/vulns")
+	link := `href="/exceptions/new?advisory=CVE-2024-3094&amp;package=acl&amp;host=h2"`
+	if !strings.Contains(body, link) {
+		t.Fatalf("the finding does not link to an exception request (%s)", link)
+	}
+	_, body = op.get("/exceptions/new?advisory=CVE-2024-3094&package=acl&host=h2")
+	for _, want := range []string{`value="CVE-2024-3094"`, `value="acl"`, `id="host" name="host" maxlength="200" value="h2"`, `value="host" checked`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the prefilled form lacks %s", want)
+		}
+	}
+	// The hostile finding's link stays inside its attribute.
+	_, body = op.get("/vulns")
+	if strings.Contains(body, `host=h3"><`) || !strings.Contains(body, `package=musl&amp;host=h3"`) {
+		t.Error("the hostile finding's exception link is not escaped")
+	}
+	au := e.browser()
+	au.signInAuditor()
+	if resp, body := au.get("/vulns"); resp.StatusCode != 200 || strings.Contains(body, "Request an exception") {
+		t.Errorf("the auditor, who may not request exceptions, gets %s with a request link: %v", resp.Status, strings.Contains(body, "Request an exception"))
+	}
+}

@@ -141,6 +141,7 @@ type vulnListView struct {
 	FirstURL   string
 	Rank       int  // rank of the first finding shown, minus one
 	CanCreate  bool // the user may create a change from selected findings
+	CanExcept  bool // the user may request an exception for a finding
 }
 
 func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -153,7 +154,7 @@ func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		return err
 	}
 	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings,
-		CanCreate: c.b.Allowed(rc.user, permChangesCreate)}
+		CanCreate: c.b.Allowed(rc.user, permChangesCreate), CanExcept: c.b.Allowed(rc.user, permExceptionsRequest)}
 	if next != "" {
 		v.NextURL = pageURL("/vulns", r.URL.Query(), "after", next)
 	}
