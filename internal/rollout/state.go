@@ -311,6 +311,21 @@ func (s *State) rebuild() {
 	}
 }
 
+// OutstandingSince is the earliest time a job now out was handed out, and
+// false when no job is out. A caller looking for results not yet applied
+// need look only at jobs created since then.
+func (s *State) OutstandingSince() (time.Time, bool) {
+	var first time.Time
+	found := false
+	for _, i := range s.active {
+		h := &s.p.Hosts[i]
+		if h.Dispatched && (!found || h.DispatchedAt.Before(first)) {
+			first, found = h.DispatchedAt, true
+		}
+	}
+	return first, found
+}
+
 // setStatus moves host i to status st, keeping the derived counts right.
 func (s *State) setStatus(i int, st HostStatus) {
 	h := &s.p.Hosts[i]

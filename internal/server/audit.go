@@ -61,6 +61,50 @@ func (a *auditor) record(ctx context.Context, e audit.Entry) error {
 	return nil
 }
 
+// recordAll appends entries in order in one transaction, chained as
+// record chains one, with the same checkpoints.
+func (a *auditor) recordAll(ctx context.Context, es []audit.Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	now := a.s.now()
+	var chained []audit.Entry
+	_, err := a.s.store.AppendAudits(ctx, len(es), func(prev *store.AuditRecord) (store.AuditRecord, error) {
+		var p *audit.Entry
+		if len(chained) > 0 {
+			p = &chained[len(chained)-1]
+		} else if prev != nil {
+			var pe audit.Entry
+			if err := json.Unmarshal(prev.Entry, &pe); err != nil {
+				return store.AuditRecord{}, fmt.Errorf("audit entry %d: %w", prev.Seq, err)
+			}
+			p = &pe
+		}
+		e := es[len(chained)]
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		c := audit.Chain(p, e)
+		chained = append(chained, c)
+		b, err := json.Marshal(c)
+		if err != nil {
+			return store.AuditRecord{}, err
+		}
+		return store.AuditRecord{Seq: c.Seq, At: c.Time, Entry: b, Hash: c.Hash}, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range chained {
+		if c.Seq%checkpointEvery == 0 {
+			if err := a.checkpoint(ctx, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (a *auditor) checkpoint(ctx context.Context, last audit.Entry) error {
 	cp := audit.SignCheckpoint(a.s.jobKey, last, a.s.now())
 	b, err := json.Marshal(cp)

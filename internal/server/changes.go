@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
@@ -166,6 +167,7 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, 
 		return plan, err
 	}
 	now := s.now()
+	planned := map[string]bool{} // a host in two target groups goes with the first
 	for _, gname := range spec.Groups {
 		g, err := s.findGroup(org, gname)
 		if err != nil {
@@ -189,7 +191,7 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, 
 		}
 		for _, h := range hosts {
 			hi := hostInfo(h)
-			if !g.Selector.Selects(hi) || slices.ContainsFunc(plan.Hosts, func(p rollout.HostPlan) bool { return p.HostID == h.ID }) {
+			if planned[h.ID] || !g.Selector.Selects(hi) {
 				continue
 			}
 			targets, err := s.hostTargets(ctx, h, spec)
@@ -206,6 +208,7 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, 
 			}
 			reboot, restart := hostRebootPolicy(g.Reboot, spec.Reboot).AfterPatch(
 				rollout.Needs{Reboot: h.Facts.RebootRequired, Services: h.Facts.ServicesNeedingRestart})
+			planned[h.ID] = true
 			plan.Hosts = append(plan.Hosts, rollout.HostPlan{HostID: h.ID, Group: g.Name, Ring: ring, Tier: tierIdx,
 				Platform: h.Facts.OS.ID + "-" + h.Facts.OS.VersionID, Targets: targets, NeedsReboot: reboot, RestartOnly: restart})
 		}
@@ -521,6 +524,7 @@ func (s *Server) engineFn(want []string, fn func(st *rollout.State, c *store.Cha
 
 // engineLoop steps every running or halted change.
 func (s *Server) engineLoop(ctx context.Context) {
+	cache := engineCache{}
 	t := time.NewTicker(s.cfg.EngineInterval)
 	defer t.Stop()
 	for {
@@ -539,10 +543,47 @@ func (s *Server) engineLoop(ctx context.Context) {
 		if s.emergencyStopped(ctx) {
 			continue // nothing is dispatched while the emergency stop is in force
 		}
+		cache.keep(cs)
 		for _, c := range cs {
-			if err := s.stepChange(ctx, c); err != nil && !errors.Is(err, store.ErrRevisionMismatch) && ctx.Err() == nil {
+			if err := s.step(ctx, c, cache); err != nil && !errors.Is(err, store.ErrRevisionMismatch) && ctx.Err() == nil {
 				s.log.Error("engine: step", "change", c.ID, "err", err)
 			}
+		}
+	}
+}
+
+// engineCache holds the decoded engine state of each change the engine
+// loop steps, with the revision it was stored at, so that a step decodes
+// megabytes of JSON (at ten thousand hosts) only when someone else wrote
+// the change. It belongs to the engine loop's goroutine.
+type engineCache map[string]cachedEngine
+
+type cachedEngine struct {
+	rev int64
+	st  *rollout.State
+}
+
+// load returns c's engine state: the cached one when c is still at the
+// revision it was cached at, else decoded from c. The caller owns the
+// state it gets until it puts it back.
+func (ec engineCache) load(c store.Change) (*rollout.State, error) {
+	if e, ok := ec[c.ID]; ok && e.rev == c.Revision {
+		delete(ec, c.ID)
+		return e.st, nil
+	}
+	delete(ec, c.ID)
+	st := new(rollout.State)
+	if err := json.Unmarshal(c.Engine, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// keep forgets the changes no longer stepped.
+func (ec engineCache) keep(cs []store.Change) {
+	for id := range ec {
+		if !slices.ContainsFunc(cs, func(c store.Change) bool { return c.ID == id }) {
+			delete(ec, id)
 		}
 	}
 }
@@ -550,27 +591,34 @@ func (s *Server) engineLoop(ctx context.Context) {
 // stepChange runs the engine once and stores its new state with the jobs
 // it decided, in one transaction.
 func (s *Server) stepChange(ctx context.Context, c store.Change) error {
-	var st rollout.State
-	if err := json.Unmarshal(c.Engine, &st); err != nil {
-		return err
-	}
-	var plan rollout.Plan
-	if err := json.Unmarshal(c.Plan, &plan); err != nil {
+	return s.step(ctx, c, nil)
+}
+
+// step is stepChange with the engine loop's cache (nil: none). The state
+// goes back into the cache only once stored, so a failed write leaves
+// nothing stale behind.
+func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) error {
+	st, err := cache.load(c)
+	if err != nil {
 		return err
 	}
 	now := s.now()
 	prevState := c.State
-	// A result stored as a job's (FinishJob) whose effect on the engine was
-	// lost to a crash between the two writes is applied now, at the time
-	// it arrived: no result an agent had confirmed is lost.
-	recovered := 0
-	if sum := st.Summary(); sum.InFlight > 0 || sum.Status != rollout.StatusCompleted {
-		jobs, err := s.store.ChangeJobs(ctx, c.ID)
+	// Results are stored with their jobs (FinishJob) when agents report
+	// them, and applied here, at the time each arrived, in the same write
+	// as the jobs they release: one write of the engine state per step,
+	// not per result. A job handed out has its result among the jobs
+	// created since the oldest job out, and a result is applied only to
+	// the host and phase still waiting for it, so a result survives any
+	// crash and is applied once.
+	applied, failed := 0, []string{}
+	if since, ok := st.OutstandingSince(); ok {
+		jobs, err := s.store.FinishedChangeJobs(ctx, c.ID, since)
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
-			if j.Status != "done" || j.FinishedAt == nil {
+			if j.FinishedAt == nil {
 				continue
 			}
 			hv, ok := st.Host(j.HostID)
@@ -581,12 +629,18 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 			if err := json.Unmarshal(j.Result, &res); err != nil {
 				continue
 			}
-			if err := st.HostResult(*j.FinishedAt, j.HostID, hv.Phase, res.OK, res.Installed, res.Detail); err == nil {
-				recovered++
+			if err := st.HostResult(*j.FinishedAt, j.HostID, hv.Phase, res.OK, res.Installed, res.Detail); err != nil {
+				s.log.Warn("job result not applied", "change", c.ID, "host", j.HostID, "err", err)
+				continue
+			}
+			applied++
+			if after, _ := st.Host(j.HostID); after.Failed && len(failed) < 20 {
+				failed = append(failed, fmt.Sprintf("%s of %s: %s", j.Phase, j.HostID, after.Detail))
 			}
 		}
 	}
 	acts := st.Step(now)
+	var plan *rollout.Plan // decoded only for a rollback
 	var jobs []store.Job
 	var events []string
 	for _, a := range acts {
@@ -607,8 +661,14 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 			if err != nil {
 				return err
 			}
+			if plan == nil {
+				plan = new(rollout.Plan)
+				if err := json.Unmarshal(c.Plan, plan); err != nil {
+					return err
+				}
+			}
 			job = protocol.Job{Action: protocol.ActionInstall, Rollback: true}
-			for _, t := range hostTargets(plan, a.HostID) {
+			for _, t := range hostTargets(*plan, a.HostID) {
 				v, ok := prev[t.Name+":"+t.Arch]
 				if !ok {
 					v, ok = prev[t.Name]
@@ -653,20 +713,24 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 		}})
 		events = append(events, fmt.Sprintf("%s job for %s", phase, a.HostID))
 	}
-	if recovered > 0 {
-		events = append(events, fmt.Sprintf("%d stored results applied after a restart", recovered))
-	}
-	if len(jobs) == 0 && len(events) == 0 {
-		// Nothing decided: keep the engine's clock-only changes (expired
-		// jobs) too, but only when something in it changed.
-		b, _ := json.Marshal(&st)
-		if string(b) == string(c.Engine) {
-			return nil
+	if applied > 0 {
+		ev := fmt.Sprintf("%d results applied", applied)
+		if len(failed) > 0 {
+			ev += " (failed: " + strings.Join(failed, "; ") + ")"
 		}
+		events = append([]string{ev}, events...)
 	}
-	b, err := json.Marshal(&st)
+	b, err := json.Marshal(st)
 	if err != nil {
 		return err
+	}
+	if len(jobs) == 0 && len(events) == 0 && string(b) == string(c.Engine) {
+		// Nothing decided and nothing changed, not even by the clock
+		// (expired jobs): nothing to store.
+		if cache != nil {
+			cache[c.ID] = cachedEngine{c.Revision, st}
+		}
+		return nil
 	}
 	c.Engine = b
 	if sum := st.Summary(); sum.Status == rollout.StatusHalted && c.State == ChangeRunning {
@@ -676,16 +740,22 @@ func (s *Server) stepChange(ctx context.Context, c store.Change) error {
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
 	}
-	if _, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now); err != nil {
+	rev, err := s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now)
+	if err != nil {
 		return err
+	}
+	if cache != nil {
+		cache[c.ID] = cachedEngine{rev, st}
 	}
 	if c.State != prevState {
 		s.notifyChange(ctx, c, strings.Join(events, "; "))
 	}
+	entries := make([]audit.Entry, 0, len(jobs))
 	for _, j := range jobs {
-		if err := s.audit.record(ctx, auditEntryForDispatch(j)); err != nil {
-			s.log.Error("audit append failed", "err", err)
-		}
+		entries = append(entries, auditEntryForDispatch(j))
+	}
+	if err := s.audit.recordAll(ctx, entries); err != nil {
+		s.log.Error("audit append failed", "err", err)
 	}
 	return nil
 }
@@ -738,31 +808,8 @@ func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for range 10 {
-		c, err := s.store.GetChange(r.Context(), job.ChangeID)
-		if err != nil {
-			return err
-		}
-		var st rollout.State
-		if err := json.Unmarshal(c.Engine, &st); err != nil {
-			return err
-		}
-		if err := st.HostResult(now, h.ID, rollout.Phase(job.Phase), res.OK, res.Installed, res.Detail); err != nil {
-			s.log.Warn("job result not applied", "change", c.ID, "host", h.ID, "err", err)
-			break
-		}
-		c.Engine, _ = json.Marshal(&st)
-		detail := fmt.Sprintf("%s of %s: ok=%t %s", job.Phase, h.Hostname, res.OK, res.Detail)
-		_, err = s.store.UpdateChange(r.Context(), c.Revision, store.ChangeUpdate{Change: c,
-			Event: &store.ChangeEvent{At: now, Actor: "host:" + h.Hostname, Kind: "result", Detail: detail}}, now)
-		if errors.Is(err, store.ErrRevisionMismatch) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		break
-	}
+	// The engine applies the stored result at its next step (stepChange),
+	// with every other result that arrived since, in one write.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
 	_ = s.audit.record(actx, auditEntryForJob(h.Hostname, job, res))

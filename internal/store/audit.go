@@ -54,6 +54,47 @@ func (s *DB) AppendAudit(ctx context.Context, next func(prev *AuditRecord) (Audi
 	return rec, err
 }
 
+// AppendAudits appends n entries in one transaction, as AppendAudit does
+// one: next receives each time the record before (the last stored one
+// first), so a batch of entries costs one commit, not n.
+func (s *DB) AppendAudits(ctx context.Context, n int, next func(prev *AuditRecord) (AuditRecord, error)) ([]AuditRecord, error) {
+	var recs []AuditRecord
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		recs = recs[:0]
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7482661)`); err != nil {
+				return err
+			}
+		}
+		var prev *AuditRecord
+		var p AuditRecord
+		var at int64
+		err := tx.QueryRowContext(ctx, `SELECT seq, at, entry, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&p.Seq, &at, &p.Entry, &p.Hash)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			p.At = fromMS(at)
+			prev = &p
+		}
+		for range n {
+			r, err := next(prev)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (seq, at, entry, hash) VALUES (?, ?, ?, ?)`),
+				int64(r.Seq), ms(r.At), string(r.Entry), r.Hash); err != nil {
+				return err
+			}
+			recs = append(recs, r)
+			prev = &recs[len(recs)-1]
+		}
+		return nil
+	})
+	return recs, err
+}
+
 // AuditRange returns entries with from ≤ seq ≤ to (to 0: to the end), in
 // sequence order.
 func (s *DB) AuditRange(ctx context.Context, from, to uint64, fn func(AuditRecord) error) error {

@@ -307,6 +307,27 @@ func (s *DB) ChangeJobs(ctx context.Context, changeID string) ([]Job, error) {
 	return out, rows.Err()
 }
 
+// FinishedChangeJobs returns a change's jobs with a result that were
+// created at or after since, without their envelopes: the results the
+// engine may not have applied yet.
+func (s *DB) FinishedChangeJobs(ctx context.Context, changeID string, since time.Time) ([]Job, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, change_id, host_id, phase, seq, '', status, result, created_at, delivered_at, finished_at
+		FROM jobs WHERE change_id = ? AND status = 'done' AND created_at >= ?`), changeID, ms(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
 // CountOpenJobs counts unfinished jobs by status.
 func (s *DB) CountOpenJobs(ctx context.Context) (map[string]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM jobs WHERE status <> 'done' GROUP BY status`)
