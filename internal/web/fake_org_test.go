@@ -128,7 +128,7 @@ func (f *fakeBackend) fakeGroupHosts(name string) []GroupHost {
 // occurrences lists a window's openings that overlap [from, to).
 func (w fakeWindow) occurrences(from, to time.Time) []WindowPeriod {
 	var out []WindowPeriod
-	for d := from.Truncate(24 * time.Hour).AddDate(0, 0, -1); d.Before(to); d = d.AddDate(0, 0, 1) {
+	for d := from.Truncate(24*time.Hour).AddDate(0, 0, -1); d.Before(to); d = d.AddDate(0, 0, 1) {
 		if !slices.Contains(w.days, d.Weekday()) {
 			continue
 		}

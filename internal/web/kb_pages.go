@@ -96,11 +96,11 @@ func (c *console) kbDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 
 // kbFormView is the create and edit form; fields stay as typed.
 type kbFormView struct {
-	ID                                      string // "" when creating
-	Title, Problem, Symptoms, Fix, Distro   string
-	Packages, Changes, Hosts                string // one package per line: name [versions...]; IDs separated by spaces or commas
-	Status                                  string
-	Errors                                  []string
+	ID                                    string // "" when creating
+	Title, Problem, Symptoms, Fix, Distro string
+	Packages, Changes, Hosts              string // one package per line: name [versions...]; IDs separated by spaces or commas
+	Status                                string
+	Errors                                []string
 }
 
 func kbForm(e KBEntry) kbFormView {
