@@ -95,6 +95,7 @@ func TestConsoleOrgPagesAgainstTheRealServer(t *testing.T) {
 	if got := b.text("#kb"); !strings.Contains(got, "openssl 3.0.2 breaks legacy ciphers") {
 		t.Errorf("the search reads %q", got)
 	}
+	b.screenshot("real-kb")
 
 	// The admin finds the console's actions in the audit trail.
 	b.signIn(sp.url, "admin", strings.TrimSpace(string(admin)))
