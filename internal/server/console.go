@@ -162,7 +162,9 @@ func (b consoleBackend) Findings(ctx context.Context, q web.FindingQuery) ([]web
 	return out, next, nil
 }
 
-func (b consoleBackend) change(ctx context.Context, c store.Change) (web.Change, error) {
+// change shows a change; with hosts, every host of its plan with its
+// status (hostnames read in one batch).
+func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bool) (web.Change, error) {
 	v := web.Change{ID: c.ID, Title: c.Title, State: c.State, Author: c.Author, ApprovedBy: c.ApprovedBy, Created: c.CreatedAt,
 		Actions: changeActionsAllowed(c.State)}
 	var plan rollout.Plan
@@ -170,16 +172,33 @@ func (b consoleBackend) change(ctx context.Context, c store.Change) (web.Change,
 		return v, err
 	}
 	var st *rollout.State
-	if len(c.Engine) > 0 {
+	if withHosts && len(c.Engine) > 0 {
 		st = &rollout.State{}
 		if err := json.Unmarshal(c.Engine, st); err != nil {
 			return v, err
 		}
 	}
+	var names map[string]string
+	if withHosts {
+		ids := make([]string, len(plan.Hosts))
+		for i, hp := range plan.Hosts {
+			ids[i] = hp.HostID
+		}
+		var err error
+		if names, err = b.s.store.Hostnames(ctx, ids); err != nil {
+			return v, err
+		}
+	}
 	for _, hp := range plan.Hosts {
+		if !slices.Contains(v.Groups, hp.Group) && hp.Group != "" {
+			v.Groups = append(v.Groups, hp.Group)
+		}
+		if !withHosts {
+			continue
+		}
 		ch := web.ChangeHost{HostID: hp.HostID, Hostname: hp.HostID, Ring: hp.Ring, Status: "planned"}
-		if h, err := b.s.store.GetHost(ctx, hp.HostID); err == nil {
-			ch.Hostname = h.Hostname
+		if name, ok := names[hp.HostID]; ok {
+			ch.Hostname = name
 		}
 		if st != nil {
 			if hv, ok := st.Host(hp.HostID); ok {
@@ -187,9 +206,6 @@ func (b consoleBackend) change(ctx context.Context, c store.Change) (web.Change,
 			}
 		}
 		v.Hosts = append(v.Hosts, ch)
-		if !slices.Contains(v.Groups, hp.Group) && hp.Group != "" {
-			v.Groups = append(v.Groups, hp.Group)
-		}
 	}
 	sos, err := b.s.store.SignOffs(ctx, c.ID)
 	if err != nil {
@@ -208,11 +224,10 @@ func (b consoleBackend) Changes(ctx context.Context) ([]web.Change, error) {
 	}
 	var out []web.Change
 	for _, c := range cs {
-		v, err := b.change(ctx, c)
+		v, err := b.change(ctx, c, false)
 		if err != nil {
 			return nil, err
 		}
-		v.Hosts = nil
 		out = append(out, v)
 	}
 	return out, nil
@@ -226,7 +241,7 @@ func (b consoleBackend) Change(ctx context.Context, id string) (web.Change, erro
 	if err != nil {
 		return web.Change{}, err
 	}
-	return b.change(ctx, c)
+	return b.change(ctx, c, true)
 }
 
 // consoleError maps the API's errors onto the console's.

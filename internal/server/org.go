@@ -76,6 +76,12 @@ func hostInfo(h store.Host) policy.HostInfo {
 	return policy.HostInfo{ID: h.ID, Hostname: h.Hostname, Labels: h.EffectiveLabels()}
 }
 
+// hostLabels lists every active host with only its ID, hostname and
+// labels: what group selectors and policy resolution read.
+func (s *Server) hostLabels(ctx context.Context) ([]store.Host, error) {
+	return s.store.ListHostLabels(ctx)
+}
+
 // allHosts lists every active host.
 func (s *Server) allHosts(ctx context.Context) ([]store.Host, error) {
 	var out []store.Host
@@ -160,7 +166,7 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	if res.Changes == nil {
 		res.Changes = []policy.Change{}
 	}
-	hosts, err := s.allHosts(ctx)
+	hosts, err := s.hostLabels(ctx)
 	if err != nil {
 		return err
 	}
@@ -261,7 +267,7 @@ func (s *Server) groupView(ctx context.Context, org *policy.Org, g policy.Group,
 
 func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) error {
 	_, org := s.org.get()
-	hosts, err := s.allHosts(r.Context())
+	hosts, err := s.hostLabels(r.Context())
 	if err != nil {
 		return err
 	}
@@ -291,7 +297,7 @@ func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := s.allHosts(r.Context())
+	hosts, err := s.hostLabels(r.Context())
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func (c *fakeClock) advance(d time.Duration) {
 }
 
 // userToken creates a user with a fleet-wide role and a token acting as them.
-func (ts *testServer) userToken(t *testing.T, name, role string) string {
+func (ts *testServer) userToken(t testing.TB, name, role string) string {
 	t.Helper()
 	u, err := ts.db.CreateUser(context.Background(), store.User{ID: "u-" + name, Username: name, PasswordHash: "x", Role: role, CreatedAt: time.Now()})
 	if err != nil {
@@ -57,7 +57,7 @@ func (ts *testServer) userToken(t *testing.T, name, role string) string {
 	return secret
 }
 
-func (ts *testServer) call(t *testing.T, method, path, token string, body []byte, out any) int {
+func (ts *testServer) call(t testing.TB, method, path, token string, body []byte, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, ts.url+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)

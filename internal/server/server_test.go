@@ -28,7 +28,7 @@ func newTestServer(t *testing.T) *testServer {
 }
 
 // newTestServerAt runs a server whose clock is now.
-func newTestServerAt(t *testing.T, clock func() time.Time) *testServer {
+func newTestServerAt(t testing.TB, clock func() time.Time) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
