@@ -87,7 +87,7 @@ type Server struct {
 	org     orgState
 	audit   *auditor
 	logins  loginLimiter
-	kpis    kpiCache // the console dashboard's KPIs, shared for a few minutes: console_admin.go
+	kpis    dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts

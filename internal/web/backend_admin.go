@@ -162,9 +162,9 @@ type ReportFile struct {
 // DashboardStatus is what the dashboard shows beyond host and finding
 // counts.
 type DashboardStatus struct {
-	AsOf time.Time // when the KPIs were computed; they may be a few minutes old
+	AsOf time.Time // when the figures were computed; they may be a minute old
 
-	// From the store's aggregate of open findings, current.
+	// From the store's grouped count of open findings.
 	OpenFindings, Overdue, Excepted, KEV int
 	BySeverity                           map[string]int // critical, high, medium, low, unknown
 

@@ -25,10 +25,9 @@ type severityCount struct {
 	N        int
 }
 
-// dashboard shows the fleet at a glance. Its cost does not grow with
-// the fleet beyond the store's aggregates: two host counts, one grouped
-// count of open findings, the top ten findings, and the KPIs the backend
-// computes at most every few minutes (Backend.Dashboard).
+// dashboard shows the fleet at a glance: two host counts, the top ten
+// findings, and Backend.Dashboard, whose open-finding counts (one grouped
+// query) and KPIs the server computes at most once a minute and shares.
 func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
 	var v dashboardView
