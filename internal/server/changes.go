@@ -243,7 +243,11 @@ func (s *Server) hostTargets(ctx context.Context, h store.Host, spec ChangeSpec)
 		}
 	}
 	if len(spec.Packages) > 0 {
-		pkgs, err := s.store.ListHostPackages(ctx, h.ID)
+		names := make([]string, len(spec.Packages))
+		for i, p := range spec.Packages {
+			names[i] = p.Name
+		}
+		pkgs, err := s.store.ListHostPackages(ctx, h.ID, names...)
 		if err != nil {
 			return nil, err
 		}

@@ -263,11 +263,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// time with a few changed packages.
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	// Slots over the interval go to hosts in a shuffled order, so that
+	// hosts enrolled together (one fleet, one ring) do not all check in at
+	// the same moment of the interval.
+	slot := rand.New(rand.NewPCG(cfg.Seed, 0x5107)).Perm(len(hosts))
 	for i, h := range hosts {
 		if h.agent.HostID() == "" {
 			continue
 		}
-		offset := time.Duration(int64(cfg.Interval) * int64(i) / int64(len(hosts)))
+		offset := time.Duration(int64(cfg.Interval) * int64(slot[i]) / int64(len(hosts)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -275,13 +275,21 @@ func (s *DB) replaceUpdates(ctx context.Context, tx *sql.Tx, hostID string, us [
 }
 
 // ListHostPackages returns the host's installed packages by name and arch,
-// each with the update its repositories offer, if any.
-func (s *DB) ListHostPackages(ctx context.Context, hostID string) ([]HostPackage, error) {
+// each with the update its repositories offer, if any. Given names, only
+// the packages of those names.
+func (s *DB) ListHostPackages(ctx context.Context, hostID string, names ...string) ([]HostPackage, error) {
+	named, args := "", []any{hostID}
+	if len(names) > 0 {
+		named = ` AND hp.name IN (?` + strings.Repeat(`, ?`, len(names)-1) + `)`
+		for _, n := range names {
+			args = append(args, n)
+		}
+	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pv.name, pv.version, pv.arch, pv.source, pv.source_version, pv.format,
 			COALESCE((SELECT u.version FROM host_updates u WHERE u.host_id = hp.host_id AND u.name = hp.name
 				AND (u.arch = hp.arch OR u.arch = '') ORDER BY u.arch DESC LIMIT 1), '')
 		FROM host_packages hp JOIN package_versions pv ON pv.id = hp.pv_id
-		WHERE hp.host_id = ? ORDER BY hp.name, hp.arch`), hostID)
+		WHERE hp.host_id = ?`+named+` ORDER BY hp.name, hp.arch`), args...)
 	if err != nil {
 		return nil, err
 	}
