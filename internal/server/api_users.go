@@ -92,12 +92,18 @@ func (s *Server) setUserRole(ctx context.Context, actor Principal, id, role stri
 	if err := s.store.SetUserRole(ctx, id, role); err != nil {
 		return store.User{}, err
 	}
+	// A sign-in token carries the role it was issued with: end them so
+	// the new role applies to the API at once, as it does in the console.
+	if err := s.revokeUserTokens(ctx, u, true); err != nil {
+		return store.User{}, err
+	}
 	u.Role = role
 	return u, nil
 }
 
 // disableUser stops a user from signing in; their console sessions end at
-// their next request. Nobody can disable themselves.
+// their next request and their API tokens are revoked. Nobody can disable
+// themselves.
 func (s *Server) disableUser(ctx context.Context, actor Principal, id string) (store.User, error) {
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
@@ -109,13 +115,18 @@ func (s *Server) disableUser(ctx context.Context, actor Principal, id string) (s
 	if err := s.store.DisableUser(ctx, id, s.now()); err != nil {
 		return store.User{}, err
 	}
+	// The API checks tokens, not their user: revoke every token that acts
+	// as the disabled user.
+	if err := s.revokeUserTokens(ctx, u, false); err != nil {
+		return store.User{}, err
+	}
 	return u, nil
 }
 
 // changePassword sets a user's password after checking the current one.
 // The new hash has a new salt, so the user's session epoch (passwordEpoch)
-// changes and every console session started before ends; the sign-in
-// tokens of the API are revoked too.
+// changes and every console session started before ends; the user's API
+// sign-in tokens are revoked too.
 func (s *Server) changePassword(ctx context.Context, userID, current, next string) error {
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
@@ -137,15 +148,22 @@ func (s *Server) changePassword(ctx context.Context, userID, current, next strin
 	if err := s.store.SetUserPassword(ctx, userID, hash); err != nil {
 		return err
 	}
+	return s.revokeUserTokens(ctx, u, true)
+}
+
+// revokeUserTokens revokes the unrevoked API tokens acting as u: only the
+// 12-hour sign-in tokens of `patchbay login` when sessionsOnly, else all.
+func (s *Server) revokeUserTokens(ctx context.Context, u store.User, sessionsOnly bool) error {
 	toks, err := s.store.ListAPITokens(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range toks {
-		if t.UserID == userID && t.RevokedAt == nil && t.Name == "session "+u.Username {
-			if err := s.store.RevokeAPIToken(ctx, t.ID, s.now()); err != nil {
-				return err
-			}
+		if t.UserID != u.ID || t.RevokedAt != nil || (sessionsOnly && t.Name != loginTokenName(u.Username)) {
+			continue
+		}
+		if err := s.store.RevokeAPIToken(ctx, t.ID, s.now()); err != nil {
+			return err
 		}
 	}
 	return nil

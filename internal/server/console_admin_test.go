@@ -263,3 +263,53 @@ func TestConsoleDashboardIsCheapAndComplete(t *testing.T) {
 		t.Error("the dashboard's KPIs never refresh")
 	}
 }
+
+func TestUserChangesEndTheUsersAPITokens(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	b, admin, _ := consoleAs(t, ts, "ada", RoleAdmin)
+	_, op, opPW := consoleAs(t, ts, "otto", RoleOperator)
+	login := func(password string) string {
+		t.Helper()
+		var tok struct{ Token string }
+		body := []byte(`{"username":"otto","password":"` + password + `"}`)
+		if code := ts.call(t, "POST", "/api/v1/auth/login", "", body, &tok); code != 201 {
+			t.Fatalf("API sign-in: %d", code)
+		}
+		return tok.Token
+	}
+	works := func(token string) bool { return ts.call(t, "GET", "/api/v1/hosts", token, nil, nil) == 200 }
+
+	// A role change ends the sign-in tokens, which carry the old role.
+	session := login(opPW)
+	if err := b.SetUserRole(ctx, admin, op.ID, RoleAuditor); err != nil {
+		t.Fatal(err)
+	}
+	if works(session) {
+		t.Error("a sign-in token issued as operator still works after the role change")
+	}
+	// A password change ends them too.
+	session = login(opPW)
+	op, _ = b.UserByID(ctx, op.ID)
+	if err := b.ChangePassword(ctx, op, opPW, "otto's new passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if works(session) {
+		t.Error("a sign-in token still works after the password change")
+	}
+	// Disabling the user ends every token that acts as them.
+	session = login("otto's new passphrase")
+	var long struct{ Token string }
+	if code := ts.call(t, "POST", "/api/v1/tokens", ts.tokenFor(t, RoleAdmin), []byte(`{"name":"script","role":"auditor","user":"otto"}`), &long); code != 201 || !works(long.Token) {
+		t.Fatalf("create a token acting as otto: %d", code)
+	}
+	if err := b.DisableUser(ctx, admin, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	if works(session) {
+		t.Error("a disabled user's sign-in token still works")
+	}
+	if works(long.Token) {
+		t.Error("a disabled user's API token still works")
+	}
+}

@@ -59,6 +59,9 @@ func (l *loginLimiter) fail(now time.Time, keys ...string) {
 	}
 }
 
+// loginTokenName names the 12-hour API token a sign-in issues to username.
+func loginTokenName(username string) string { return "session " + username }
+
 // LoginRequest signs a user in.
 type LoginRequest struct {
 	Username string `json:"username"`
@@ -102,7 +105,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return errUnauthorized("wrong username or password")
 	}
 	exp := now.Add(loginSessionTTL)
-	secret, tok := newAPIToken("session "+u.Username, u.Role, u.ID, &exp, now)
+	secret, tok := newAPIToken(loginTokenName(u.Username), u.Role, u.ID, &exp, now)
 	if err := s.store.CreateAPIToken(r.Context(), tok); err != nil {
 		return err
 	}
