@@ -87,7 +87,7 @@ type shownSecret struct {
 var settingsDone = map[string]string{
 	"password":       "Your password was changed. Your other sessions have been signed out.",
 	"role":           "Role changed.",
-	"disable":        "User disabled; their sessions end at their next request.",
+	"disable":        "User disabled: their sessions end at their next request and their API tokens are revoked.",
 	"token-revoke":   "API token revoked.",
 	"enroll-revoke":  "Enrollment token revoked.",
 	"sync":           "Feeds synchronised.",
