@@ -92,7 +92,17 @@ func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
 	}
 	screenshot := func(name string) {
 		t.Helper()
-		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		// Right after a navigation (or the change page's reload on a state
+		// change) the page may have no layout yet ("Cannot take screenshot
+		// with 0 width"); retry for up to two seconds.
+		var buf []byte
+		var err error
+		for try := 0; try < 20; try++ {
+			if buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
