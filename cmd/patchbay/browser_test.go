@@ -97,7 +97,16 @@ func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	// A node read while the page is replaced (a redirect, the change page's
+	// reload on a state change) is gone; read again.
+	var s string
+	var err error
+	for try := 0; try < 50; try++ {
+		if s, err = chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel))); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		b.t.Fatalf("read %s: %v", sel, err)
 	}
@@ -107,7 +116,14 @@ func (b *browser) text(sel string) string {
 // eval evaluates a JavaScript expression that yields a number.
 func (b *browser) eval(js string) int {
 	b.t.Helper()
-	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js))
+	var n int
+	var err error
+	for try := 0; try < 50; try++ { // as text: the page may be reloading
+		if n, err = chromedp.Run(b.ctx, chromedp.Evaluate[int](js)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		b.t.Fatalf("evaluate %s: %v", js, err)
 	}
@@ -133,7 +149,16 @@ func (b *browser) waitText(sel, want string, within time.Duration) {
 
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
-	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	// Right after a navigation the page may have no layout yet ("Cannot
+	// take screenshot with 0 width"); retry for up to ten seconds.
+	var buf []byte
+	var err error
+	for try := 0; try < 100; try++ {
+		if buf, err = chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -120,7 +120,7 @@ rings: [test, production]
 	b.screenshot("real-change-new")
 	b.run("create", chromedp.Click(chromedp.ID("create")))
 	b.waitText(".notice", "Change created", 10*time.Second)
-	if got := b.text("#change-state"); got != "pending-approval" {
+	if got := b.text("#change-state"); got != "pending approval" {
 		t.Errorf("the new change is %q, want pending approval", got)
 	}
 	if got := b.text("#change-groups"); got != "canary, web" {
@@ -188,7 +188,7 @@ rings: [test, production]
 	b.waitText("#change-state", "running", 10*time.Second)
 	b.screenshot("real-change-resumed")
 	watch(func() bool { return succeeded(1) == 4 }, "every production host succeeds", 60*time.Second)
-	b.waitText("#change-state", "awaiting-signoff", 30*time.Second)
+	b.waitText("#change-state", "awaiting signoff", 30*time.Second)
 	b.screenshot("real-change-verified")
 	mu.Lock()
 	for host, pkgs := range installs {

@@ -64,7 +64,16 @@ func TestOrgPagesInChromium(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		// A node read while the page is replaced (a redirect, the change
+		// page's reload) is gone ("No node with given id"); read again.
+		var s string
+		var err error
+		for try := 0; try < 50; try++ {
+			if s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			t.Fatalf("read %s: %v", sel, err)
 		}
@@ -91,7 +100,7 @@ func TestOrgPagesInChromium(t *testing.T) {
 		// ("Cannot take screenshot with 0 width"); wait for it and retry.
 		var buf []byte
 		var err error
-		for try := 0; try < 20; try++ {
+		for try := 0; try < 100; try++ {
 			if buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 				break
 			}

@@ -119,7 +119,16 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		// A node read while the page is replaced (a redirect, the change
+		// page's reload) is gone ("No node with given id"); read again.
+		var s string
+		var err error
+		for try := 0; try < 50; try++ {
+			if s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			t.Fatalf("read %s: %v", sel, err)
 		}
@@ -143,7 +152,17 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	screenshot := func(name string) {
 		t.Helper()
-		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		// Right after a navigation (or the change page's reload on a state
+		// change) the page may have no layout yet ("Cannot take screenshot
+		// with 0 width"); retry for up to ten seconds (CI machines are shared).
+		var buf []byte
+		var err error
+		for try := 0; try < 100; try++ {
+			if buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -319,7 +338,7 @@ func TestConsoleInChromium(t *testing.T) {
 	waitText("#change-state", "running", 5*time.Second)
 	screenshot("change-resumed")
 	fake.finishRollout("c2")
-	waitText("#change-state", "awaiting-signoff", 8*time.Second)
+	waitText("#change-state", "awaiting signoff", 8*time.Second)
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("form.signoff").length`)); err != nil || n != 0 {
 		t.Errorf("the operator sees %d sign-off forms (%v), want none", n, err)
 	}

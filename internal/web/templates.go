@@ -79,7 +79,7 @@ var templateFuncs = template.FuncMap{
 		}
 		return "st-idle"
 	},
-	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"label": stateLabel,
 	// rate and days show a KPI that may be undefined (nil): "n/a".
 	"rate": func(p *float64) string {
 		if p == nil {
@@ -146,3 +146,10 @@ func safeNext(next string) string {
 	}
 	return next
 }
+
+// stateLabels writes states and statuses ("pending-approval",
+// "in_flight") as words; app.js's label does the same.
+var stateLabels = strings.NewReplacer("_", " ", "-", " ")
+
+// stateLabel is how a change state or host status reads on a page.
+func stateLabel(s string) string { return stateLabels.Replace(s) }

@@ -13,7 +13,7 @@
   var busy = false;
 
   function label(s) {
-    return String(s).replace(/_/g, " ");
+    return String(s).replace(/[_-]/g, " ");
   }
 
   // statusClass mirrors the template function of the same name.
