@@ -15,7 +15,8 @@ import (
 // admin creates an enrollment token a real agent then enrolls with and an
 // API token the CLI then uses, both shown once; revoking the API token
 // locks the CLI out; the report and its printable page (with its own
-// policy) render; an operator changes their password and signs in with it.
+// policy) render; an operator changes their password and signs in with it;
+// the CLI then changes her role and disables her, which the console obeys.
 func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 	b := newBrowser(t, 120*time.Second)
 	sp := startServerProc(t, "server", "--feed-source", "none")
@@ -102,10 +103,26 @@ func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 	)
 	b.waitText("#done", "Your password was changed", 10*time.Second)
 	b.signIn(sp.url, "olga", next)
-
 	if p := b.takeProblems(); len(p) > 0 {
 		t.Errorf("the browser reported: %q", p)
 	}
+
+	// The CLI changes roles and disables users by the same rules.
+	sp.mustCLI(t, "users", "role", "olga", "approver")
+	b.run("open the change form as an approver", chromedp.Navigate(sp.url+"/changes/new"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if got := b.text("main"); !strings.Contains(got, "needs the permission changes:create") {
+		t.Errorf("after the CLI made olga an approver she still opens the change form: %.200q", got)
+	}
+	b.takeProblems() // the browser logs the 403 it was meant to get
+	sp.mustCLI(t, "users", "disable", "olga")
+	b.run("reload as the disabled user", chromedp.Navigate(sp.url+"/hosts"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if b.eval(`document.querySelectorAll("#username").length`) != 1 {
+		t.Error("the disabled user's console session survives")
+	}
+	if list := sp.mustCLI(t, "users", "list"); !strings.Contains(list, "disabled") {
+		t.Errorf("users list does not show olga disabled:\n%s", list)
+	}
+
 	b.signIn(sp.url, "admin", strings.TrimSpace(string(admin)))
 	b.run("read the audit trail", chromedp.Navigate(sp.url+"/audit"), chromedp.WaitVisible(chromedp.CSS("main")))
 	log := b.text("main")

@@ -2,13 +2,14 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/spf13/cobra"
 )
 
 func newUsersCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "users", Short: "Create and list users (team roles come from `patchbay apply`)"}
+	cmd := &cobra.Command{Use: "users", Short: "Create, list, change the role of and disable users (team roles come from `patchbay apply`)"}
 	var req api.CreateUserRequest
 	create := &cobra.Command{
 		Use:   "create USERNAME",
@@ -49,13 +50,53 @@ func newUsersCmd(g *globals) *cobra.Command {
 			if g.output == "json" {
 				return printJSON(cmd.OutOrStdout(), page.Items)
 			}
-			t := newTable(cmd.OutOrStdout(), "USERNAME", "ROLE", "CREATED", "ID")
+			t := newTable(cmd.OutOrStdout(), "USERNAME", "ROLE", "CREATED", "STATE", "ID")
 			for _, u := range page.Items {
-				t.row(u.Username, u.Role, u.CreatedAt.Format("2006-01-02"), u.ID)
+				state := "active"
+				if u.DisabledAt != nil {
+					state = "disabled"
+				}
+				t.row(u.Username, u.Role, u.CreatedAt.Format("2006-01-02"), state, u.ID)
 			}
 			return t.flush()
 		},
 	}
-	cmd.AddCommand(create, list)
+	role := &cobra.Command{
+		Use:   "role USER ROLE",
+		Short: "Change a user's fleet-wide role (by username or ID); their sign-in tokens end",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var u api.User
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/users/"+url.PathEscape(args[0])+"/role", nil, map[string]string{"role": args[1]}, &u); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), u)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "user %s now has the role %s\n", u.Username, u.Role)
+			return nil
+		},
+	}
+	disable := &cobra.Command{
+		Use:   "disable USER",
+		Short: "Disable a user (by username or ID): no more sign-ins, their sessions end and their API tokens are revoked",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/users/"+url.PathEscape(args[0])+"/disable", nil, struct{}{}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "user %s disabled\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, role, disable)
 	return cmd
 }

@@ -92,11 +92,12 @@ type CreateAPITokenRequest struct {
 
 // User is a person; the password is never shown except once on creation.
 type User struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Role      string    `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
-	Password  string    `json:"password,omitempty"` // only in the answer to create
+	ID         string     `json:"id"`
+	Username   string     `json:"username"`
+	Role       string     `json:"role"`
+	CreatedAt  time.Time  `json:"created_at"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	Password   string     `json:"password,omitempty"` // only in the answer to create
 }
 
 // CreateUserRequest creates a user with a generated password.

@@ -16,7 +16,7 @@ import (
 var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 func userView(u store.User) api.User {
-	return api.User{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt}
+	return api.User{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, DisabledAt: u.DisabledAt}
 }
 
 // Bounds on passwords chosen by people; generated ones are 24 characters.
@@ -173,6 +173,49 @@ func (s *Server) revokeUserTokens(ctx context.Context, u store.User, sessionsOnl
 // anything about it: a digest of its salted hash.
 func passwordEpoch(u store.User) string {
 	return HashSecret("epoch:" + u.PasswordHash)[:16]
+}
+
+// userRef finds a user by ID or, failing that, by username.
+func (s *Server) userRef(ctx context.Context, ref string) (store.User, error) {
+	u, err := s.store.GetUser(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = s.store.GetUserByName(ctx, ref)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, &Error{http.StatusNotFound, "not_found", fmt.Sprintf("no user %q", ref)}
+	}
+	return u, err
+}
+
+// SetRoleRequest changes a user's role.
+type SetRoleRequest struct {
+	Role string `json:"role"`
+}
+
+func (s *Server) handleSetUserRole(w http.ResponseWriter, r *http.Request) error {
+	var req SetRoleRequest
+	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
+		return err
+	}
+	u, err := s.userRef(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if u, err = s.setUserRole(r.Context(), principalFrom(r.Context()), u.ID, req.Role); err != nil {
+		return err
+	}
+	return writeJSON(w, 200, userView(u))
+}
+
+func (s *Server) handleDisableUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userRef(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if _, err := s.disableUser(r.Context(), principalFrom(r.Context()), u.ID); err != nil {
+		return err
+	}
+	return writeJSON(w, 200, map[string]string{"status": "disabled"})
 }
 
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/web"
 )
 
@@ -311,5 +312,44 @@ func TestUserChangesEndTheUsersAPITokens(t *testing.T) {
 	}
 	if works(long.Token) {
 		t.Error("a disabled user's API token still works")
+	}
+}
+
+func TestTheAPIChangesRolesAndDisablesUsersByTheSameRules(t *testing.T) {
+	ts := newTestServer(t)
+	b, admin, _ := consoleAs(t, ts, "ada", RoleAdmin)
+	adaToken, err := ts.createAPIToken(context.Background(), Principal{UserID: admin.ID, Role: RoleAdmin}, api.CreateAPITokenRequest{Name: "ada", Role: RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, op, _ := consoleAs(t, ts, "otto", RoleOperator)
+	var u api.User
+	if code := ts.call(t, "POST", "/api/v1/users/otto/role", adaToken.Token, []byte(`{"role":"approver"}`), &u); code != 200 || u.Role != RoleApprover {
+		t.Errorf("role by username: %d %+v", code, u)
+	}
+	if code := ts.call(t, "POST", "/api/v1/users/"+op.ID+"/role", adaToken.Token, []byte(`{"role":"god"}`), nil); code != 400 {
+		t.Errorf("an unknown role: %d, want 400", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/users/ada/role", adaToken.Token, []byte(`{"role":"auditor"}`), nil); code != 409 {
+		t.Errorf("removing one's own admin through the API: %d, want 409", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/users/ada/disable", adaToken.Token, nil, nil); code != 409 {
+		t.Errorf("disabling oneself through the API: %d, want 409", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/users/nobody/disable", adaToken.Token, nil, nil); code != 404 {
+		t.Errorf("disabling a missing user: %d, want 404", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/users/otto/disable", adaToken.Token, nil, nil); code != 200 {
+		t.Errorf("disable otto: %d", code)
+	}
+	if _, err := b.UserByID(context.Background(), op.ID); err == nil {
+		t.Error("otto's console sessions survive the API's disable")
+	}
+	var page api.Page[api.User]
+	ts.call(t, "GET", "/api/v1/users", adaToken.Token, nil, &page)
+	for _, u := range page.Items {
+		if (u.Username == "otto") != (u.DisabledAt != nil) {
+			t.Errorf("the user list shows %s disabled at %v", u.Username, u.DisabledAt)
+		}
 	}
 }
