@@ -33,7 +33,8 @@ type reportsView struct {
 
 // parseReportQuery reads the report's scope. Dates are UTC days; the scope
 // names must be among the known teams and groups.
-func parseReportQuery(v url.Values, teams, groups []string) (ReportQuery, reportForm, string) {
+// now bounds a period given only its start.
+func parseReportQuery(v url.Values, teams, groups []string, now time.Time) (ReportQuery, reportForm, string) {
 	f := reportForm{From: strings.TrimSpace(v.Get("from")), To: strings.TrimSpace(v.Get("to")), Team: v.Get("team"),
 		Group: v.Get("group"), Severity: strings.ToLower(v.Get("severity"))}
 	var q ReportQuery
@@ -50,11 +51,15 @@ func parseReportQuery(v url.Values, teams, groups []string) (ReportQuery, report
 		}
 		*d.dst = t
 	}
-	if !q.From.IsZero() && !q.To.IsZero() {
-		if q.From.After(q.To) {
+	if !q.From.IsZero() {
+		end := q.To
+		if end.IsZero() {
+			end = now
+		}
+		if q.From.After(end) {
 			return q, f, "The period starts after it ends; swap the dates."
 		}
-		if q.To.Sub(q.From) > maxReportDays*24*time.Hour {
+		if end.Sub(q.From) > maxReportDays*24*time.Hour {
 			return q, f, "A report covers at most two years; choose a shorter period."
 		}
 	}
@@ -95,7 +100,7 @@ func (c *console) reports(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	if err != nil {
 		return err
 	}
-	q, form, problem := parseReportQuery(r.URL.Query(), teams, groups)
+	q, form, problem := parseReportQuery(r.URL.Query(), teams, groups, c.opt.Now())
 	v := reportsView{Form: form, Teams: teams, Groups: groups, Severities: severities, Error: problem}
 	if problem != "" {
 		c.render(w, r, rc, http.StatusBadRequest, "reports.html", "Reports", v)
@@ -124,7 +129,7 @@ func (c *console) reportFile(format string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		q, _, problem := parseReportQuery(r.URL.Query(), teams, groups)
+		q, _, problem := parseReportQuery(r.URL.Query(), teams, groups, c.opt.Now())
 		if problem != "" {
 			return errStatus(http.StatusBadRequest, "%s", problem)
 		}

@@ -39,7 +39,7 @@ func TestReportsPageShowsTablesChartsAndDownloads(t *testing.T) {
 		t.Errorf("the backend was asked for %+v", q)
 	}
 	for _, path := range []string{"/reports?from=yesterday", "/reports?from=2026-10-31&to=2026-10-01", "/reports?group=nope",
-		"/reports?severity=worst", "/reports?from=2020-01-01&to=2026-01-01"} {
+		"/reports?severity=worst", "/reports?from=2020-01-01&to=2026-01-01", "/reports?from=2020-01-01", "/reports?from=2027-01-01"} {
 		if resp, body := b.get(path); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="report-error"`) {
 			t.Errorf("GET %s: %s, want 400 with the reason on the form", path, resp.Status)
 		}
