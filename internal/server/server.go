@@ -171,6 +171,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	go s.vulns.run(ctx)
 	go s.syncLoop(ctx)
+	go s.dashboardLoop(ctx)
 	return s.vulns.reconcileAll(ctx)
 }
 
