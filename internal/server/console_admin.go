@@ -416,8 +416,36 @@ func (s *Server) dashboardFigures(ctx context.Context) (metrics.Report, store.Fi
 		defer c.mu.Unlock()
 		return c.rep, c.counts, nil
 	}
+	if !c.at.IsZero() && !now.Before(c.at) && now.Sub(c.at) < dashboardStaleLimit {
+		// Stale but not old: show these figures (the page says when they
+		// were computed) and compute new ones in the background, so no
+		// load waits for the computation (about 2 s at 10,000 hosts).
+		rep, counts := c.rep, c.counts
+		c.mu.Unlock()
+		s.refreshDashboardInBackground()
+		return rep, counts, nil
+	}
 	c.mu.Unlock()
 	return s.refreshDashboard(ctx, false)
+}
+
+// dashboardStaleLimit is how old figures may be and still be shown while
+// new ones are computed; older ones make the load wait.
+const dashboardStaleLimit = 24 * time.Hour
+
+// refreshDashboardInBackground starts a refresh unless one is running.
+func (s *Server) refreshDashboardInBackground() {
+	if !s.kpis.refresh.TryLock() {
+		return // one is running; the next load gets its figures
+	}
+	s.kpis.refresh.Unlock() // refreshDashboard takes it again and skips if another got there first
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if _, _, err := s.refreshDashboard(ctx, false); err != nil {
+			s.log.Warn("dashboard refresh", "err", err)
+		}
+	}()
 }
 
 // refreshDashboard computes the dashboard's figures, unless (without force)
