@@ -76,7 +76,7 @@ func webGroup(v GroupView) web.OrgGroup {
 // OrgGroups lists the groups as the API does, each with its next window.
 func (b consoleBackend) OrgGroups(ctx context.Context) ([]web.OrgGroup, error) {
 	_, org := b.s.org.get()
-	hosts, err := b.s.hostLabels(ctx)
+	hosts, err := b.s.hostInfos(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (b consoleBackend) OrgGroup(ctx context.Context, name string, n int) (web.O
 	if err != nil {
 		return web.OrgGroup{}, web.ErrNotFound
 	}
-	hosts, err := b.s.hostLabels(ctx)
+	hosts, err := b.s.hostInfos(ctx)
 	if err != nil {
 		return web.OrgGroup{}, err
 	}

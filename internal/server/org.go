@@ -76,10 +76,18 @@ func hostInfo(h store.Host) policy.HostInfo {
 	return policy.HostInfo{ID: h.ID, Hostname: h.Hostname, Labels: h.EffectiveLabels()}
 }
 
-// hostLabels lists every active host with only its ID, hostname and
-// labels: what group selectors and policy resolution read.
-func (s *Server) hostLabels(ctx context.Context) ([]store.Host, error) {
-	return s.store.ListHostLabels(ctx)
+// hostInfos lists every active host as group selectors and policy
+// resolution see it: ID, hostname and effective labels.
+func (s *Server) hostInfos(ctx context.Context) ([]policy.HostInfo, error) {
+	hosts, err := s.store.ListHostLabels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]policy.HostInfo, len(hosts))
+	for i, h := range hosts {
+		infos[i] = hostInfo(h)
+	}
+	return infos, nil
 }
 
 // allHosts lists every active host.
@@ -166,13 +174,9 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	if res.Changes == nil {
 		res.Changes = []policy.Change{}
 	}
-	hosts, err := s.hostLabels(ctx)
+	infos, err := s.hostInfos(ctx)
 	if err != nil {
 		return err
-	}
-	infos := make([]policy.HostInfo, 0, len(hosts))
-	for _, h := range hosts {
-		infos = append(infos, hostInfo(h))
 	}
 	for _, g := range desired.MatchesNothing(infos) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("group %s selects no host", g))
@@ -243,10 +247,10 @@ type GroupView struct {
 	NextWindows  []schedule.Occurrence `json:"next_windows,omitempty"`
 }
 
-func (s *Server) groupView(ctx context.Context, org *policy.Org, g policy.Group, hosts []store.Host, n int) (GroupView, error) {
+func (s *Server) groupView(ctx context.Context, org *policy.Org, g policy.Group, hosts []policy.HostInfo, n int) (GroupView, error) {
 	v := GroupView{Group: g, Hosts: []string{}, Hostnames: []string{}}
 	for _, h := range hosts {
-		if g.Selector.Selects(hostInfo(h)) {
+		if g.Selector.Selects(h) {
 			v.Hosts = append(v.Hosts, h.ID)
 			v.Hostnames = append(v.Hostnames, h.Hostname)
 		}
@@ -267,7 +271,7 @@ func (s *Server) groupView(ctx context.Context, org *policy.Org, g policy.Group,
 
 func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) error {
 	_, org := s.org.get()
-	hosts, err := s.hostLabels(r.Context())
+	hosts, err := s.hostInfos(r.Context())
 	if err != nil {
 		return err
 	}
@@ -297,7 +301,7 @@ func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := s.hostLabels(r.Context())
+	hosts, err := s.hostInfos(r.Context())
 	if err != nil {
 		return err
 	}
