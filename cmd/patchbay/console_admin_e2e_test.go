@@ -26,19 +26,19 @@ func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.signIn(sp.url, "admin", strings.TrimSpace(string(admin)))
-	if b.eval(`document.querySelectorAll("#risk-cards li").length`) == 0 {
+	if b.Eval(`document.querySelectorAll("#risk-cards li").length`) == 0 {
 		t.Error("the dashboard has no risk and SLA cards")
 	}
 
 	// An enrollment token made in the console enrolls a real agent.
-	b.run("open the settings", chromedp.Click(chromedp.CSS(`nav a[href="/settings"]`)), chromedp.WaitVisible(chromedp.ID("enroll-form")))
-	b.run("create an enrollment token",
+	b.Run("open the settings", chromedp.Click(chromedp.CSS(`nav a[href="/settings"]`)), chromedp.WaitVisible(chromedp.ID("enroll-form")))
+	b.Run("create an enrollment token",
 		chromedp.SetValue(chromedp.ID("max-hosts"), "1"),
 		chromedp.SendKeys(chromedp.ID("enroll-labels"), "env=e2e"),
 		chromedp.Click(chromedp.ID("create-enroll")),
 		chromedp.WaitVisible(chromedp.ID("secret-value")),
 	)
-	enroll := b.text("#secret-value")
+	enroll := b.Text("#secret-value")
 	if out, err := sp.agentRun(t, t.TempDir(), ubuntuRoot(t, "settings-e2e-1"), enroll); err != nil {
 		t.Fatalf("the agent did not enroll with the console's token: %v\n%s", err, out)
 	}
@@ -48,15 +48,15 @@ func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 
 	// An API token made in the console works for the CLI until revoked.
 	// (From a fresh page: the last one still shows the enrollment secret.)
-	b.run("create an API token",
+	b.Run("create an API token",
 		chromedp.Navigate(sp.url+"/settings"),
 		chromedp.WaitVisible(chromedp.ID("token-form")),
 		chromedp.SendKeys(chromedp.ID("token-name"), "e2e auditor"),
 		chromedp.SetValue(chromedp.ID("token-role"), "auditor"),
 		chromedp.Click(chromedp.ID("create-token")),
 	)
-	b.waitText("#secret", "API token e2e auditor", 10*time.Second)
-	secret := b.text("#secret-value")
+	b.WaitText("#secret", "API token e2e auditor", 10*time.Second)
+	secret := b.Text("#secret-value")
 	cli := func() error {
 		_, _, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", secret, "hosts", "list")
 		return err
@@ -64,36 +64,36 @@ func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 	if err := cli(); err != nil {
 		t.Fatalf("the console's API token does not work for the CLI: %v", err)
 	}
-	b.run("reload the settings", chromedp.Navigate(sp.url+"/settings"), chromedp.WaitVisible(chromedp.ID("api-tokens")))
-	page := b.text("main")
+	b.Run("reload the settings", chromedp.Navigate(sp.url+"/settings"), chromedp.WaitVisible(chromedp.ID("api-tokens")))
+	page := b.Text("main")
 	if strings.Contains(page, secret) || strings.Contains(page, enroll) {
 		t.Error("a secret is shown again after a reload")
 	}
-	if got := b.text("#enroll-tokens"); !strings.Contains(got, "1 of 1") || !strings.Contains(got, "exhausted") {
+	if got := b.Text("#enroll-tokens"); !strings.Contains(got, "1 of 1") || !strings.Contains(got, "exhausted") {
 		t.Errorf("the enrollment tokens read %q", got)
 	}
-	b.screenshot("real-settings")
-	b.run("revoke the API token", chromedp.Click(chromedp.CSS(`#api-tokens form[action$="/revoke"] button`)))
-	b.waitText("#done", "API token revoked.", 10*time.Second)
+	b.Screenshot("real-settings")
+	b.Run("revoke the API token", chromedp.Click(chromedp.CSS(`#api-tokens form[action$="/revoke"] button`)))
+	b.WaitText("#done", "API token revoked.", 10*time.Second)
 	if err := cli(); err == nil {
 		t.Error("the revoked API token still works")
 	}
 
 	// The report and its printable page.
-	b.run("open the reports", chromedp.Click(chromedp.CSS(`nav a[href="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-summary")))
-	if b.eval(`document.querySelectorAll(".chart svg").length`) != 3 {
+	b.Run("open the reports", chromedp.Click(chromedp.CSS(`nav a[href="/reports"]`)), chromedp.WaitVisible(chromedp.ID("report-summary")))
+	if b.Eval(`document.querySelectorAll(".chart svg").length`) != 3 {
 		t.Error("the report does not draw its three charts")
 	}
-	b.screenshot("real-reports")
-	b.run("open the printable report", chromedp.Navigate(sp.url+"/reports/report.html"), chromedp.WaitVisible(chromedp.CSS("h1")))
-	if got := b.text("h1"); got != "Patchbay KPI report" {
+	b.Screenshot("real-reports")
+	b.Run("open the printable report", chromedp.Navigate(sp.url+"/reports/report.html"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if got := b.Text("h1"); got != "Patchbay KPI report" {
 		t.Errorf("the printable page's heading is %q", got)
 	}
 
 	// The operator changes their password: the new one signs in.
 	b.signIn(sp.url, "olga", opPassword)
 	const next = "olga's much longer passphrase"
-	b.run("change the password",
+	b.Run("change the password",
 		chromedp.Navigate(sp.url+"/settings"),
 		chromedp.WaitVisible(chromedp.ID("password-form")),
 		chromedp.SendKeys(chromedp.ID("current"), opPassword),
@@ -101,22 +101,22 @@ func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("confirm"), next),
 		chromedp.Click(chromedp.ID("change-password")),
 	)
-	b.waitText("#done", "Your password was changed", 10*time.Second)
+	b.WaitText("#done", "Your password was changed", 10*time.Second)
 	b.signIn(sp.url, "olga", next)
-	if p := b.takeProblems(); len(p) > 0 {
+	if p := b.Problems(); len(p) > 0 {
 		t.Errorf("the browser reported: %q", p)
 	}
 
 	// The CLI changes roles and disables users by the same rules.
 	sp.mustCLI(t, "users", "role", "olga", "approver")
-	b.run("open the change form as an approver", chromedp.Navigate(sp.url+"/changes/new"), chromedp.WaitVisible(chromedp.CSS("main")))
-	if got := b.text("main"); !strings.Contains(got, "needs the permission changes:create") {
+	b.Run("open the change form as an approver", chromedp.Navigate(sp.url+"/changes/new"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if got := b.Text("main"); !strings.Contains(got, "needs the permission changes:create") {
 		t.Errorf("after the CLI made olga an approver she still opens the change form: %.200q", got)
 	}
-	b.takeProblems() // the browser logs the 403 it was meant to get
+	b.Problems() // the browser logs the 403 it was meant to get
 	sp.mustCLI(t, "users", "disable", "olga")
-	b.run("reload as the disabled user", chromedp.Navigate(sp.url+"/hosts"), chromedp.WaitVisible(chromedp.CSS("main")))
-	if b.eval(`document.querySelectorAll("#username").length`) != 1 {
+	b.Run("reload as the disabled user", chromedp.Navigate(sp.url+"/hosts"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if b.Eval(`document.querySelectorAll("#username").length`) != 1 {
 		t.Error("the disabled user's console session survives")
 	}
 	if list := sp.mustCLI(t, "users", "list"); !strings.Contains(list, "disabled") {
@@ -124,8 +124,8 @@ func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 	}
 
 	b.signIn(sp.url, "admin", strings.TrimSpace(string(admin)))
-	b.run("read the audit trail", chromedp.Navigate(sp.url+"/audit"), chromedp.WaitVisible(chromedp.CSS("main")))
-	log := b.text("main")
+	b.Run("read the audit trail", chromedp.Navigate(sp.url+"/audit"), chromedp.WaitVisible(chromedp.CSS("main")))
+	log := b.Text("main")
 	for _, want := range []string{"console enroll-token.create", "console token.create", "console token.revoke", "console user.password"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the audit trail lacks %q", want)

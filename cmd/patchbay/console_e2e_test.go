@@ -46,30 +46,30 @@ func TestConsoleAgainstTheRealServer(t *testing.T) {
 	}
 	b.signIn(sp.url, "admin", strings.TrimSpace(string(pw)))
 
-	b.run("hosts", chromedp.Navigate(sp.url+"/hosts?q=web-console"), chromedp.WaitVisible(chromedp.CSS("main")))
-	hosts := b.text("main")
-	b.run("open the host", chromedp.Click(chromedp.CSS(`main a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.CSS("main")))
-	host := b.text("main")
-	b.screenshot("real-host")
-	b.run("audit", chromedp.Navigate(sp.url+"/audit"), chromedp.WaitVisible(chromedp.CSS("main")))
-	auditText := b.text("main")
+	b.Run("hosts", chromedp.Navigate(sp.url+"/hosts?q=web-console"), chromedp.WaitVisible(chromedp.CSS("main")))
+	hosts := b.Text("main")
+	b.Run("open the host", chromedp.Click(chromedp.CSS(`main a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.CSS("main")))
+	host := b.Text("main")
+	b.Screenshot("real-host")
+	b.Run("audit", chromedp.Navigate(sp.url+"/audit"), chromedp.WaitVisible(chromedp.CSS("main")))
+	auditText := b.Text("main")
 
 	// The hostile host's pages show its payloads as text and run nothing.
-	b.run("hostile hosts", chromedp.Navigate(sp.url+"/hosts?q=script"), chromedp.WaitVisible(chromedp.CSS("main")))
-	if list := b.text("main"); !strings.Contains(list, "<script>alert('host')</script>") {
+	b.Run("hostile hosts", chromedp.Navigate(sp.url+"/hosts?q=script"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if list := b.Text("main"); !strings.Contains(list, "<script>alert('host')</script>") {
 		t.Errorf("the hostile hostname is not shown as text:\n%.400s", list)
 	}
-	b.run("hostile host", chromedp.Click(chromedp.CSS(`main a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.CSS("main")))
-	page := b.text("main")
-	b.screenshot("real-host-hostile")
+	b.Run("hostile host", chromedp.Click(chromedp.CSS(`main a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.CSS("main")))
+	page := b.Text("main")
+	b.Screenshot("real-host-hostile")
 	if !strings.Contains(page, "<img src=x onerror=alert('pkg')>") || !strings.Contains(page, "=cmd|' /C calc'!A0") {
 		t.Errorf("the hostile package is not shown as text:\n%.600s", page)
 	}
-	injected, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('img[onerror], main script').length`))
+	injected, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll('img[onerror], main script').length`))
 	if err != nil || injected != 0 {
 		t.Errorf("elements injected by agent data: %d (%v)", injected, err)
 	}
-	if p := b.takeProblems(); len(p) > 0 {
+	if p := b.Problems(); len(p) > 0 {
 		t.Errorf("the browser reported: %q", p)
 	}
 	if !strings.Contains(hosts, "web-console-1") {

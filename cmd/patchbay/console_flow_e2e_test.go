@@ -84,76 +84,76 @@ rings: [test, production]
 
 	// The operator finds a web server and opens the finding.
 	b.signIn(sp.url, "carol", pw["carol"])
-	b.screenshot("real-dashboard")
-	b.run("search hosts", chromedp.Click(chromedp.CSS(`nav a[href="/hosts"]`)), chromedp.WaitVisible(chromedp.ID("q")),
+	b.Screenshot("real-dashboard")
+	b.Run("search hosts", chromedp.Click(chromedp.CSS(`nav a[href="/hosts"]`)), chromedp.WaitVisible(chromedp.ID("q")),
 		chromedp.SendKeys(chromedp.ID("q"), "sim-web-00002"), chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)))
-	b.waitText("#host-total", "1 host match", 5*time.Second)
-	b.run("open the host", chromedp.Click(chromedp.CSS(`#hosts a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.ID("hostname")))
-	if got := b.text("#hostname"); got != "sim-web-00002" {
+	b.WaitText("#host-total", "1 host match", 5*time.Second)
+	b.Run("open the host", chromedp.Click(chromedp.CSS(`#hosts a[href^="/hosts/"]`)), chromedp.WaitVisible(chromedp.ID("hostname")))
+	if got := b.Text("#hostname"); got != "sim-web-00002" {
 		t.Errorf("host page shows %q", got)
 	}
-	if got := b.text("main"); !strings.Contains(got, "pbtest-hello") || !strings.Contains(got, "PBTEST-2026-0100") {
+	if got := b.Text("main"); !strings.Contains(got, "pbtest-hello") || !strings.Contains(got, "PBTEST-2026-0100") {
 		t.Errorf("the host page lacks its package or finding:\n%.800s", got)
 	}
-	b.screenshot("real-host-detail")
-	b.run("open the findings", chromedp.Navigate(sp.url+"/vulns"), chromedp.WaitVisible(chromedp.ID("findings")),
+	b.Screenshot("real-host-detail")
+	b.Run("open the findings", chromedp.Navigate(sp.url+"/vulns"), chromedp.WaitVisible(chromedp.ID("findings")),
 		chromedp.Click(chromedp.CSS(`#findings tbody tr:first-child details summary`)),
 		chromedp.WaitVisible(chromedp.CSS(`#findings tbody tr:first-child details li`)))
-	if got := b.text(`#findings tbody tr:first-child details`); !strings.Contains(got, "EPSS") {
+	if got := b.Text(`#findings tbody tr:first-child details`); !strings.Contains(got, "EPSS") {
 		t.Errorf("the finding's reasons read %q", got)
 	}
-	b.screenshot("real-vulns")
+	b.Screenshot("real-vulns")
 
 	// The operator creates a change from the selected finding.
-	b.run("select the finding and open the form",
+	b.Run("select the finding and open the form",
 		chromedp.Click(chromedp.CSS(`#findings tbody tr:first-child input[name=advisory]`)),
 		chromedp.Click(chromedp.ID("create-change")), chromedp.WaitVisible(chromedp.ID("title")))
-	if got := b.text("#advisories"); !strings.Contains(got, "PBTEST-2026-0100") {
+	if got := b.Text("#advisories"); !strings.Contains(got, "PBTEST-2026-0100") {
 		t.Errorf("the create form lists %q", got)
 	}
-	b.run("fill in the form",
+	b.Run("fill in the form",
 		chromedp.SetValue(chromedp.ID("title"), "pbtest-hello 1.1 on web"),
 		chromedp.Click(chromedp.ID("group-0")), chromedp.Click(chromedp.ID("group-1")),
 		chromedp.SetValue(chromedp.ID("batch_size"), "1"), chromedp.SetValue(chromedp.ID("failure_budget"), "0"),
 		chromedp.SetValue(chromedp.ID("soak"), "12s"),
 		chromedp.Click(chromedp.ID("ignore_windows")))
-	b.screenshot("real-change-new")
-	b.run("create", chromedp.Click(chromedp.ID("create")))
-	b.waitText(".notice", "Change created", 10*time.Second)
-	if got := b.text("#change-state"); got != "pending approval" {
+	b.Screenshot("real-change-new")
+	b.Run("create", chromedp.Click(chromedp.ID("create")))
+	b.WaitText(".notice", "Change created", 10*time.Second)
+	if got := b.Text("#change-state"); got != "pending approval" {
 		t.Errorf("the new change is %q, want pending approval", got)
 	}
-	if got := b.text("#change-groups"); got != "canary, web" {
+	if got := b.Text("#change-groups"); got != "canary, web" {
 		t.Errorf("the new change targets %q", got)
 	}
-	if n := b.eval(`document.querySelectorAll('#action-approve').length`); n != 0 {
+	if n := b.Eval(`document.querySelectorAll('#action-approve').length`); n != 0 {
 		t.Errorf("the author is offered approval of her own change")
 	}
-	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	loc, err := chromedp.Run(b.Ctx, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
 	}
 	changeURL := strings.SplitN(loc, "?", 2)[0]
 	changeID := changeURL[strings.LastIndex(changeURL, "/")+1:]
-	b.screenshot("real-change-created")
+	b.Screenshot("real-change-created")
 
 	// The approver approves.
 	b.signIn(sp.url, "bob", pw["bob"])
-	b.run("approve", chromedp.Navigate(changeURL), chromedp.Click(chromedp.ID("action-approve")))
-	b.waitText("#change-state", "approved", 10*time.Second)
-	if got := b.text("#approved-by"); got != "bob" {
+	b.Run("approve", chromedp.Navigate(changeURL), chromedp.Click(chromedp.ID("action-approve")))
+	b.WaitText("#change-state", "approved", 10*time.Second)
+	if got := b.Text("#approved-by"); got != "bob" {
 		t.Errorf("approved by %q", got)
 	}
-	b.screenshot("real-change-approved")
+	b.Screenshot("real-change-approved")
 
 	// The operator starts it and watches the waves: no production host
 	// moves before every canary succeeded.
 	b.signIn(sp.url, "carol", pw["carol"])
-	b.run("start", chromedp.Navigate(changeURL), chromedp.Click(chromedp.ID("action-start")))
-	b.waitText("#change-state", "running", 10*time.Second)
+	b.Run("start", chromedp.Navigate(changeURL), chromedp.Click(chromedp.ID("action-start")))
+	b.WaitText("#change-state", "running", 10*time.Second)
 	const count = `[...document.querySelectorAll('section[aria-labelledby="ring-%d"] tr[data-host-id] .status')].filter(e => %s).length`
-	succeeded := func(ring int) int { return b.eval(fmt.Sprintf(count, ring, `e.textContent.includes("succeeded")`)) }
-	moved := func(ring int) int { return b.eval(fmt.Sprintf(count, ring, `!/pending|planned/.test(e.textContent)`)) }
+	succeeded := func(ring int) int { return b.Eval(fmt.Sprintf(count, ring, `e.textContent.includes("succeeded")`)) }
+	moved := func(ring int) int { return b.Eval(fmt.Sprintf(count, ring, `!/pending|planned/.test(e.textContent)`)) }
 	watch := func(until func() bool, what string, within time.Duration) {
 		t.Helper()
 		deadline := time.Now().Add(within)
@@ -162,34 +162,34 @@ rings: [test, production]
 				t.Fatalf("a production host moved while %d of 2 canaries had succeeded", succeeded(0))
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: not after %v; the page reads:\n%s", what, within, b.text("#change"))
+				t.Fatalf("%s: not after %v; the page reads:\n%s", what, within, b.Text("#change"))
 			}
 			time.Sleep(150 * time.Millisecond)
 		}
 	}
 	watch(func() bool { return succeeded(0) == 2 }, "both canaries succeed", 40*time.Second)
-	b.screenshot("real-change-canaries-done")
+	b.Screenshot("real-change-canaries-done")
 	// The canary ring soaks for 12 s; the operator halts the change then.
 	if n := moved(1); n != 0 {
 		t.Fatalf("%d production hosts moved before the canary ring's soak ended", n)
 	}
-	b.run("halt", chromedp.Click(chromedp.ID("action-halt")))
-	b.waitText("#change-state", "halted", 10*time.Second)
-	b.screenshot("real-change-halted")
+	b.Run("halt", chromedp.Click(chromedp.ID("action-halt")))
+	b.WaitText("#change-state", "halted", 10*time.Second)
+	b.Screenshot("real-change-halted")
 	time.Sleep(14 * time.Second) // past the soak, several engine steps and check-ins
-	b.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("change-state")))
+	b.Run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("change-state")))
 	if got := moved(1); got != 0 {
 		t.Errorf("%d production hosts moved while the change was halted", got)
 	}
-	if got := b.text("#change-state"); got != "halted" {
+	if got := b.Text("#change-state"); got != "halted" {
 		t.Errorf("the halted change is %q", got)
 	}
-	b.run("resume", chromedp.Click(chromedp.ID("action-resume")))
-	b.waitText("#change-state", "running", 10*time.Second)
-	b.screenshot("real-change-resumed")
+	b.Run("resume", chromedp.Click(chromedp.ID("action-resume")))
+	b.WaitText("#change-state", "running", 10*time.Second)
+	b.Screenshot("real-change-resumed")
 	watch(func() bool { return succeeded(1) == 4 }, "every production host succeeds", 60*time.Second)
-	b.waitText("#change-state", "awaiting signoff", 30*time.Second)
-	b.screenshot("real-change-verified")
+	b.WaitText("#change-state", "awaiting signoff", 30*time.Second)
+	b.Screenshot("real-change-verified")
 	mu.Lock()
 	for host, pkgs := range installs {
 		if len(pkgs) != 1 || pkgs[0].Name != "pbtest-hello" || pkgs[0].Version != "1.1-1" {
@@ -206,18 +206,18 @@ rings: [test, production]
 
 	// The stakeholder signs off the canaries and reports a problem with web.
 	b.signIn(sp.url, "sam", pw["sam"])
-	b.run("open the change to sign off", chromedp.Navigate(changeURL), chromedp.WaitVisible(chromedp.ID("signoff-ok-0")))
-	b.screenshot("real-change-signoff")
-	b.run("sign off canary", chromedp.Click(chromedp.ID("signoff-ok-0")))
-	b.waitText(".notice", "Sign-off recorded.", 10*time.Second)
-	b.run("report a problem with web",
+	b.Run("open the change to sign off", chromedp.Navigate(changeURL), chromedp.WaitVisible(chromedp.ID("signoff-ok-0")))
+	b.Screenshot("real-change-signoff")
+	b.Run("sign off canary", chromedp.Click(chromedp.ID("signoff-ok-0")))
+	b.WaitText(".notice", "Sign-off recorded.", 10*time.Second)
+	b.Run("report a problem with web",
 		chromedp.SendKeys(chromedp.ID("problem-1"), "<b>login page</b> is slow since the update"),
 		chromedp.Click(chromedp.ID("signoff-problem-1")))
-	b.waitText("#change-state", "completed", 10*time.Second)
-	if got := b.text("#signoffs"); !strings.Contains(got, "systems work") || !strings.Contains(got, "<b>login page</b> is slow") {
+	b.WaitText("#change-state", "completed", 10*time.Second)
+	if got := b.Text("#signoffs"); !strings.Contains(got, "systems work") || !strings.Contains(got, "<b>login page</b> is slow") {
 		t.Errorf("the sign-offs read %q", got)
 	}
-	b.screenshot("real-change-signed-off")
+	b.Screenshot("real-change-signed-off")
 	var kb []struct {
 		Status  string
 		Changes []string
@@ -229,16 +229,16 @@ rings: [test, production]
 
 	// The admin reads who did what in the audit trail.
 	b.signIn(sp.url, "admin", pw["admin"])
-	b.run("read the audit log", chromedp.Click(chromedp.CSS(`nav a[href="/audit"]`)), chromedp.WaitVisible(chromedp.ID("audit")))
-	audit := b.text("#audit")
+	b.Run("read the audit log", chromedp.Click(chromedp.CSS(`nav a[href="/audit"]`)), chromedp.WaitVisible(chromedp.ID("audit")))
+	audit := b.Text("#audit")
 	for _, want := range []string{"console change.create", "console change.approve", "console change.start", "console change.halt",
 		"console change.resume", "console change.signoff", "carol", "bob", "sam"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("the audit log lacks %q", want)
 		}
 	}
-	b.screenshot("real-audit")
-	if p := b.takeProblems(); len(p) > 0 {
+	b.Screenshot("real-audit")
+	if p := b.Problems(); len(p) > 0 {
 		t.Errorf("the browser reported: %q", p)
 	}
 }

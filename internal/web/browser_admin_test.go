@@ -1,18 +1,14 @@
 package web
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"image/png"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/patchbay/patchbay/internal/browsertest"
 )
 
 // TestSettingsReportsAndDashboardInChromium visits the dashboard, the
@@ -22,96 +18,21 @@ import (
 // error or dialog. With UPDATE_SCREENSHOTS=1 it saves dashboard.png,
 // reports.png, settings.png (and reports-default.png, settings-token.png) in testdata/screenshots.
 func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("headless Chromium is missing at %s in CI (.ci/run must `apt-get install -y chromium`): %v", chromiumPath, err)
-		}
-		t.Skipf("skipping the browser test: no Chromium at %s (install it with `apt-get install -y chromium`)", chromiumPath)
-	}
 	clk := newClock()
 	fake := newFakeBackend(t, clk.Now)
 	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
 	t.Cleanup(srv.Close)
 
-	shots := t.TempDir()
-	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
-		shots = filepath.Join("testdata", "screenshots")
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.IgnoreCertErrors,
-		chromedp.NoSandbox, // the tests run as root in CI
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	watch := &consoleWatch{}
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(watch.listen))
-	defer cancelTab()
-
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
+	br := browsertest.Start(t, 150*time.Second)
+	ctx, run, text, screenshot := br.Ctx, br.Run, br.Text, br.Screenshot
 	count := func(sel string) int {
 		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
-		if err != nil {
-			t.Fatalf("count %s: %v", sel, err)
-		}
-		return n
+		return br.Eval(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
 	}
 	// waitText waits until sel's text contains want, surviving reloads.
 	waitText := func(sel, want string) {
 		t.Helper()
-		js := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)
-		var got string
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js)); err == nil {
-				if got = s; strings.Contains(got, want) {
-					return
-				}
-			}
-		}
-		t.Fatalf("%s says %q, want %q", sel, got, want)
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		// Right after a navigation (or the change page's reload on a state
-		// change) the page may have no layout yet ("Cannot take screenshot
-		// with 0 width"); retry for up to two seconds.
-		var buf []byte
-		var err error
-		for try := 0; try < 20; try++ {
-			if buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if _, err := png.Decode(bytes.NewReader(buf)); err != nil {
-			t.Fatalf("screenshot %s is not a PNG: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		br.WaitText(sel, want, 20*time.Second)
 	}
 
 	run("sign in as admin",
@@ -192,7 +113,7 @@ func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
 		t.Errorf("after the password change the page says %q", got)
 	}
 
-	if p := watch.take(); len(p) > 0 {
+	if p := br.Problems(); len(p) > 0 {
 		t.Errorf("the browser reported problems on the console's pages:\n%s", strings.Join(p, "\n"))
 	}
 }

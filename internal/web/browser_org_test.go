@@ -1,18 +1,13 @@
 package web
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"image/png"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/patchbay/patchbay/internal/browsertest"
 )
 
 // TestOrgPagesInChromium visits the groups, calendar, calendar
@@ -24,98 +19,13 @@ import (
 // no CSP violation, script error or dialog. It saves a screenshot of each
 // page (UPDATE_SCREENSHOTS=1 keeps them in testdata/screenshots).
 func TestOrgPagesInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("headless Chromium is missing at %s in CI (.ci/run must `apt-get install -y chromium`): %v", chromiumPath, err)
-		}
-		t.Skipf("skipping the browser test: no Chromium at %s (install it with `apt-get install -y chromium`)", chromiumPath)
-	}
 	clk := newClock()
 	fake := newFakeBackend(t, clk.Now)
 	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
 	t.Cleanup(srv.Close)
 
-	shots := t.TempDir()
-	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
-		shots = filepath.Join("testdata", "screenshots")
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.IgnoreCertErrors,
-		chromedp.NoSandbox, // the tests run as root in CI
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	watch := &consoleWatch{}
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(watch.listen))
-	defer cancelTab()
-
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		// A node read while the page is replaced (a redirect, the change
-		// page's reload) is gone ("No node with given id"); read again.
-		var s string
-		var err error
-		for try := 0; try < 50; try++ {
-			if s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	waitText := func(sel, want string, within time.Duration) {
-		t.Helper()
-		js := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)
-		deadline := time.Now().Add(within)
-		var got string
-		for time.Now().Before(deadline) {
-			if s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js)); err == nil {
-				if got = s; strings.Contains(got, want) {
-					return
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("%s says %q after %v, want %q", sel, got, within, want)
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		// Right after a navigation the page may have no layout yet
-		// ("Cannot take screenshot with 0 width"); wait for it and retry.
-		var buf []byte
-		var err error
-		for try := 0; try < 100; try++ {
-			if buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if _, err := png.Decode(bytes.NewReader(buf)); err != nil || len(buf) == 0 {
-			t.Fatalf("screenshot %s is not a PNG (%d bytes): %v", name, len(buf), err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br := browsertest.Start(t, 90*time.Second)
+	ctx, run, text, waitText, screenshot := br.Ctx, br.Run, br.Text, br.WaitText, br.Screenshot
 	signIn := func(user string) {
 		t.Helper()
 		run("sign in as "+user,
@@ -220,7 +130,7 @@ func TestOrgPagesInChromium(t *testing.T) {
 	}
 	screenshot("exception-new-errors")
 	// The refused form answers 400, which Chromium logs; nothing else may be there.
-	for _, p := range watch.take() {
+	for _, p := range br.Problems() {
 		if !strings.Contains(p, "status of 400") || !strings.Contains(p, "/exceptions/new") {
 			t.Errorf("the browser reported a problem before the refused request: %s", p)
 		}
@@ -265,7 +175,7 @@ func TestOrgPagesInChromium(t *testing.T) {
 	run("new entry form", chromedp.Navigate(srv.URL+"/kb"), chromedp.Click(chromedp.ID("new-kb")), chromedp.WaitVisible(chromedp.ID("packages")))
 	screenshot("kb-new")
 
-	if p := watch.take(); len(p) > 0 {
+	if p := br.Problems(); len(p) > 0 {
 		t.Errorf("the browser reported problems on the organisation pages:\n%s", strings.Join(p, "\n"))
 	}
 	injected, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('img[onerror], main script').length`))

@@ -1,65 +1,17 @@
 package web
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/patchbay/patchbay/internal/browsertest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
-
-// consoleWatch collects what the browser reports that a clean page never
-// should: CSP violations, script errors, console errors and dialogs.
-type consoleWatch struct {
-	mu       sync.Mutex
-	problems []string
-}
-
-func (w *consoleWatch) listen(ev any) {
-	var p string
-	switch ev := ev.(type) {
-	case *log.EventEntryAdded:
-		if ev.Entry.Level == log.EntryLevelError || strings.Contains(ev.Entry.Text, "Content Security Policy") {
-			p = fmt.Sprintf("log %s/%s: %s (%s)", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text, ev.Entry.URL)
-		}
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-			p = fmt.Sprintf("console.%s called", ev.Type)
-		}
-	case *runtime.EventExceptionThrown:
-		p = "exception: " + ev.ExceptionDetails.Text
-	case *page.EventJavascriptDialogOpening:
-		p = "dialog opened: " + ev.Message
-	}
-	if p != "" {
-		w.mu.Lock()
-		w.problems = append(w.problems, p)
-		w.mu.Unlock()
-	}
-}
-
-// take returns and clears what was collected.
-func (w *consoleWatch) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	p := w.problems
-	w.problems = nil
-	return p
-}
 
 // TestConsoleInChromium drives the console in real headless Chromium over
 // TLS: sign in, find a host, read a finding's reasons, approve a change and
@@ -67,12 +19,6 @@ func (w *consoleWatch) take() []string {
 // take it through approval, rollout, halt, resume and sign-off; read the
 // audit log; all with no CSP violation.
 func TestConsoleInChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("headless Chromium is missing at %s in CI (.ci/run must `apt-get install -y chromium`): %v", chromiumPath, err)
-		}
-		t.Skipf("skipping the browser test: no Chromium at %s (install it with `apt-get install -y chromium`)", chromiumPath)
-	}
 	clk := newClock()
 	fake := newFakeBackend(t, clk.Now)
 	mux := http.NewServeMux()
@@ -89,90 +35,8 @@ func TestConsoleInChromium(t *testing.T) {
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 
-	shots := t.TempDir()
-	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
-		shots = filepath.Join("testdata", "screenshots")
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	ctx, cancel := context.WithTimeout(t.Context(), 55*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.IgnoreCertErrors,
-		chromedp.NoSandbox, // the tests run as root in CI
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	watch := &consoleWatch{}
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(watch.listen))
-	defer cancelTab()
-
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		// A node read while the page is replaced (a redirect, the change
-		// page's reload) is gone ("No node with given id"); read again.
-		var s string
-		var err error
-		for try := 0; try < 50; try++ {
-			if s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	// waitText waits until sel's text contains want, surviving reloads.
-	waitText := func(sel, want string, within time.Duration) {
-		t.Helper()
-		js := fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel)
-		deadline := time.Now().Add(within)
-		var got string
-		for time.Now().Before(deadline) {
-			if s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js)); err == nil {
-				if got = s; strings.Contains(got, want) {
-					return
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("%s says %q after %v, want %q", sel, got, within, want)
-	}
-	screenshot := func(name string) {
-		t.Helper()
-		// Right after a navigation (or the change page's reload on a state
-		// change) the page may have no layout yet ("Cannot take screenshot
-		// with 0 width"); retry for up to ten seconds (CI machines are shared).
-		var buf []byte
-		var err error
-		for try := 0; try < 100; try++ {
-			if buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if _, err := png.Decode(bytes.NewReader(buf)); err != nil || len(buf) == 0 {
-			t.Fatalf("screenshot %s is not a PNG (%d bytes): %v", name, len(buf), err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br := browsertest.Start(t, 55*time.Second)
+	ctx, run, text, waitText, screenshot := br.Ctx, br.Run, br.Text, br.WaitText, br.Screenshot
 
 	// The watch sees a CSP violation when there is one.
 	run("open the CSP canary", chromedp.Navigate(srv.URL+"/test/csp-canary"), chromedp.WaitVisible(chromedp.ID("canary")))
@@ -180,7 +44,7 @@ func TestConsoleInChromium(t *testing.T) {
 	var canary []string
 	for len(canary) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
-		canary = watch.take()
+		canary = br.Problems()
 	}
 	if len(canary) == 0 || !strings.Contains(strings.Join(canary, "\n"), "Content Security Policy") {
 		t.Fatalf("the inline script of the canary page raised no CSP report; the watch is blind: %q", canary)
@@ -371,11 +235,11 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	screenshot("audit")
 
-	if p := watch.take(); len(p) > 0 {
+	if p := br.Problems(); len(p) > 0 {
 		t.Errorf("the browser reported problems on the console's pages:\n%s", strings.Join(p, "\n"))
 	}
-	entries, _ := os.ReadDir(shots)
+	entries, _ := os.ReadDir(br.Shots)
 	if len(entries) < 17 {
-		t.Errorf("%d screenshots in %s, want 17", len(entries), shots)
+		t.Errorf("%d screenshots in %s, want 17", len(entries), br.Shots)
 	}
 }
