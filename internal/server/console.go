@@ -274,15 +274,11 @@ func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.Ch
 		spec.Soak = req.Soak.String()
 	}
 	c, err := b.s.createChange(ctx, u.Username, spec)
-	outcome := "ok"
 	if err == nil {
 		fn, _ := b.s.changeActionFn("submit", nil)
 		_, err = b.s.transition(ctx, c.ID, fn)
 	}
-	if err != nil {
-		outcome = "error: " + err.Error()
-	}
-	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change.create", Target: "change " + c.ID, Outcome: outcome})
+	b.audited(ctx, u, "change.create", "change "+c.ID, err)
 	return c.ID, consoleError(err)
 }
 
@@ -300,12 +296,7 @@ func (b consoleBackend) Groups(ctx context.Context) ([]string, error) {
 func (b consoleBackend) SignOff(ctx context.Context, u web.User, changeID, group string, ok bool, problem string) error {
 	ctx = asPrincipal(ctx, u)
 	_, err := b.s.signOff(ctx, u.Username, u.Role == RoleAdmin, changeID, SignOffRequest{Group: group, OK: ok, Problem: problem})
-	outcome := "ok"
-	if err != nil {
-		outcome = "error: " + err.Error()
-	}
-	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change.signoff",
-		Target: "change " + changeID + " group " + group, Outcome: outcome})
+	b.audited(ctx, u, "change.signoff", "change "+changeID+" group "+group, err)
 	return consoleError(err)
 }
 
@@ -318,11 +309,7 @@ func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action
 	}
 	ctx = asPrincipal(ctx, u)
 	_, err := b.s.transition(ctx, id, fn)
-	outcome := "ok"
-	if err != nil {
-		outcome = "error: " + err.Error()
-	}
-	_ = b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console change." + action, Target: "change " + id, Outcome: outcome})
+	b.audited(ctx, u, "change."+action, "change "+id, err)
 	return consoleError(err)
 }
 

@@ -25,14 +25,6 @@ import (
 // permission check, and is written to the audit trail; secrets go to the
 // user once and never into the audit trail or a log.
 
-// require refuses u unless their role holds p, as the API's route table does.
-func require(u web.User, p Permission) error {
-	if !RoleAllows(u.Role, p) {
-		return web.ErrForbidden
-	}
-	return nil
-}
-
 // audited records a console action and its outcome, like ChangeAction.
 func (b consoleBackend) audited(ctx context.Context, u web.User, action, target string, err error) {
 	outcome := "ok"
@@ -77,7 +69,7 @@ func (b consoleBackend) Users(ctx context.Context) ([]web.UserInfo, error) {
 }
 
 func (b consoleBackend) CreateUser(ctx context.Context, u web.User, username, role, password string) (web.UserInfo, string, error) {
-	if err := require(u, PermUsersManage); err != nil {
+	if err := requireRole(u, PermUsersManage); err != nil {
 		return web.UserInfo{}, "", err
 	}
 	nu, pw, err := b.s.createUser(ctx, username, role, password)
@@ -89,7 +81,7 @@ func (b consoleBackend) CreateUser(ctx context.Context, u web.User, username, ro
 }
 
 func (b consoleBackend) SetUserRole(ctx context.Context, u web.User, id, role string) error {
-	if err := require(u, PermUsersManage); err != nil {
+	if err := requireRole(u, PermUsersManage); err != nil {
 		return err
 	}
 	t, err := b.s.setUserRole(ctx, b.principal(u), id, role)
@@ -98,7 +90,7 @@ func (b consoleBackend) SetUserRole(ctx context.Context, u web.User, id, role st
 }
 
 func (b consoleBackend) DisableUser(ctx context.Context, u web.User, id string) error {
-	if err := require(u, PermUsersManage); err != nil {
+	if err := requireRole(u, PermUsersManage); err != nil {
 		return err
 	}
 	t, err := b.s.disableUser(ctx, b.principal(u), id)
@@ -171,7 +163,7 @@ func durationText(d time.Duration) string {
 }
 
 func (b consoleBackend) CreateAPIToken(ctx context.Context, u web.User, req web.APITokenRequest) (web.APIToken, string, error) {
-	if err := require(u, PermTokensManage); err != nil {
+	if err := requireRole(u, PermTokensManage); err != nil {
 		return web.APIToken{}, "", err
 	}
 	v, err := b.s.createAPIToken(ctx, b.principal(u), api.CreateAPITokenRequest{Name: req.Name, Role: req.Role, Expires: durationText(req.Expires)})
@@ -187,7 +179,7 @@ func (b consoleBackend) CreateAPIToken(ctx context.Context, u web.User, req web.
 }
 
 func (b consoleBackend) RevokeAPIToken(ctx context.Context, u web.User, id string) error {
-	if err := require(u, PermTokensManage); err != nil {
+	if err := requireRole(u, PermTokensManage); err != nil {
 		return err
 	}
 	err := b.s.store.RevokeAPIToken(ctx, id, b.s.now())
@@ -218,7 +210,7 @@ func (b consoleBackend) EnrollTokens(ctx context.Context) ([]web.EnrollToken, er
 }
 
 func (b consoleBackend) CreateEnrollToken(ctx context.Context, u web.User, req web.EnrollTokenRequest) (web.EnrollToken, string, error) {
-	if err := require(u, PermEnrollManage); err != nil {
+	if err := requireRole(u, PermEnrollManage); err != nil {
 		return web.EnrollToken{}, "", err
 	}
 	v, err := b.s.createEnrollToken(ctx, b.principal(u), api.CreateEnrollTokenRequest{MaxHosts: req.MaxHosts,
@@ -231,7 +223,7 @@ func (b consoleBackend) CreateEnrollToken(ctx context.Context, u web.User, req w
 }
 
 func (b consoleBackend) RevokeEnrollToken(ctx context.Context, u web.User, id string) error {
-	if err := require(u, PermEnrollManage); err != nil {
+	if err := requireRole(u, PermEnrollManage); err != nil {
 		return err
 	}
 	err := b.s.store.RevokeEnrollToken(ctx, id, b.s.now())
@@ -267,7 +259,7 @@ func (b consoleBackend) Feeds(ctx context.Context) ([]web.Feed, error) {
 
 // SyncFeeds runs the API's sync of every configured source, as u.
 func (b consoleBackend) SyncFeeds(ctx context.Context, u web.User) ([]web.Feed, error) {
-	if err := require(u, PermFeedsManage); err != nil {
+	if err := requireRole(u, PermFeedsManage); err != nil {
 		return nil, err
 	}
 	var err error

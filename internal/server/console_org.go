@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/schedule"
@@ -49,17 +48,6 @@ func requireRole(u web.User, p Permission) error {
 	return nil
 }
 
-// recordConsole writes a console action to the audit trail.
-func (b consoleBackend) recordConsole(ctx context.Context, u web.User, action, target string, err error) {
-	outcome := "ok"
-	if err != nil {
-		outcome = "error: " + err.Error()
-	}
-	if aerr := b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console " + action,
-		Target: target, Outcome: outcome}); aerr != nil {
-		b.s.log.Error("audit append failed", "err", aerr, "action", action)
-	}
-}
 
 func webGroup(v GroupView) web.OrgGroup {
 	g := web.OrgGroup{Name: v.Name, Team: v.Team, Stakeholder: v.Stakeholder, Sysadmin: v.Sysadmin, Criticality: v.Criticality,
@@ -270,7 +258,7 @@ func (b consoleBackend) CreateCalendarFeed(ctx context.Context, u web.User, scop
 		return web.CalendarFeed{}, "", err
 	}
 	c, path, err := b.s.createCalendar(asPrincipal(ctx, u), scope, name)
-	b.recordConsole(ctx, u, "calendar.create", "calendar "+c.ID+" for "+scope+" "+name, err)
+	b.audited(ctx, u, "calendar.create", "calendar "+c.ID+" for "+scope+" "+name, err)
 	if err != nil {
 		return web.CalendarFeed{}, "", orgError(err)
 	}
@@ -283,7 +271,7 @@ func (b consoleBackend) RevokeCalendarFeed(ctx context.Context, u web.User, id s
 		return err
 	}
 	err := b.s.store.RevokeCalendarFeed(ctx, id, b.s.now())
-	b.recordConsole(ctx, u, "calendar.revoke", "calendar "+id, err)
+	b.audited(ctx, u, "calendar.revoke", "calendar "+id, err)
 	return orgError(err)
 }
 
@@ -343,7 +331,7 @@ func (b consoleBackend) RequestException(ctx context.Context, u web.User, req we
 	}
 	e, err := b.s.requestException(asPrincipal(ctx, u), ExceptionRequest{Team: req.Team, Advisory: req.Advisory, Package: req.Package,
 		Host: req.Host, Group: req.Group, Justification: req.Justification, Expires: req.Expires.UTC().Format(time.RFC3339)})
-	b.recordConsole(ctx, u, "exception.request", "exception "+e.ID+" team "+e.Team, err)
+	b.audited(ctx, u, "exception.request", "exception "+e.ID+" team "+e.Team, err)
 	return e.ID, orgError(err)
 }
 
@@ -362,7 +350,7 @@ func (b consoleBackend) ExceptionAction(ctx context.Context, u web.User, id, act
 	default:
 		return web.ErrNotFound
 	}
-	b.recordConsole(ctx, u, "exception."+action, "exception "+id, err)
+	b.audited(ctx, u, "exception."+action, "exception "+id, err)
 	return orgError(err)
 }
 
@@ -412,6 +400,6 @@ func (b consoleBackend) SaveKBEntry(ctx context.Context, u web.User, e web.KBEnt
 		action = "kb.create"
 	}
 	saved, err := b.s.putKB(asPrincipal(ctx, u), v)
-	b.recordConsole(ctx, u, action, "kb "+saved.ID, err)
+	b.audited(ctx, u, action, "kb "+saved.ID, err)
 	return saved.ID, orgError(err)
 }
