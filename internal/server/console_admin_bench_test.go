@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -16,10 +14,7 @@ import (
 // one load pays every dashboardMaxAge), "warm" is every other load (the
 // groups' next windows and the open changes).
 func BenchmarkConsoleDashboard(b *testing.B) {
-	n := 10000
-	if v, err := strconv.Atoi(os.Getenv("PATCHBAY_BENCH_HOSTS")); err == nil && v > 0 {
-		n = v
-	}
+	n := envInt("PATCHBAY_BENCH_HOSTS", 10000)
 	ctx := context.Background()
 	ts := newTestServerAt(b, time.Now)
 	start := time.Now()

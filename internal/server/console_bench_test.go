@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -96,7 +95,7 @@ func BenchmarkConsolePages(b *testing.B) {
 		path := strings.NewReplacer("{host}", loaded.HostIDs[len(loaded.HostIDs)/2], "{change}", ch.ID).Replace(p.path)
 		b.Run(p.name, func(b *testing.B) {
 			get(b, client, ts.url+path) // warm: templates, caches
-			cpu0 := selfCPU()
+			cpu0 := processCPU()
 			b.ResetTimer()
 			for b.Loop() {
 				get(b, client, ts.url+path)
@@ -105,7 +104,7 @@ func BenchmarkConsolePages(b *testing.B) {
 			// CPU time of the whole process (server and the benchmark's
 			// client) per page: what the page costs, however loaded the
 			// machine is.
-			b.ReportMetric(float64((selfCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/page")
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/page")
 		})
 	}
 }
@@ -125,15 +124,6 @@ func get(b *testing.B, c *http.Client, u string) string {
 		b.Fatalf("GET %s: %s (ended at %s)\n%.300s", u, resp.Status, resp.Request.URL, body)
 	}
 	return string(body)
-}
-
-// selfCPU is the user and system CPU time this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func envInt(name string, def int) int {

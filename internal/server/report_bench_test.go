@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -28,13 +27,7 @@ import (
 // findings first seen over the past year, half of them resolved.
 // Sub-benchmarks: sqlite, and postgres when PATCHBAY_TEST_POSTGRES is set.
 func BenchmarkReportQuery(b *testing.B) {
-	hosts, pkgs := 10000, 100
-	if v, err := strconv.Atoi(os.Getenv("PATCHBAY_BENCH_HOSTS")); err == nil && v > 0 {
-		hosts = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("PATCHBAY_BENCH_PACKAGES")); err == nil && v > 0 {
-		pkgs = v
-	}
+	hosts, pkgs := envInt("PATCHBAY_BENCH_HOSTS", 10000), envInt("PATCHBAY_BENCH_PACKAGES", 100)
 	b.Run("sqlite", func(b *testing.B) {
 		benchReport(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), hosts, pkgs)
 	})
