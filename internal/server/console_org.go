@@ -48,7 +48,6 @@ func requireRole(u web.User, p Permission) error {
 	return nil
 }
 
-
 func webGroup(v GroupView) web.OrgGroup {
 	g := web.OrgGroup{Name: v.Name, Team: v.Team, Stakeholder: v.Stakeholder, Sysadmin: v.Sysadmin, Criticality: v.Criticality,
 		Exposure: v.Exposure, Ring: v.Ring, Reboot: v.Reboot, HostCount: len(v.Hosts)}
