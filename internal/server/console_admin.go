@@ -335,7 +335,7 @@ func owners(ocs []metrics.OwnerCount) []web.OwnerOverdue {
 
 // Report computes the KPI report exactly as GET /api/v1/report does.
 func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Report, error) {
-	rep, err := b.s.report(ctx, reportFilter(q))
+	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
 		return web.Report{}, err
 	}
@@ -355,7 +355,7 @@ func (b consoleBackend) ReportFile(ctx context.Context, q web.ReportQuery, forma
 	if format != "json" && format != "csv" && format != "html" {
 		return web.ReportFile{}, &web.FormError{Message: "format must be json, csv or html"}
 	}
-	rep, err := b.s.report(ctx, reportFilter(q))
+	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
 		return web.ReportFile{}, err
 	}
@@ -365,6 +365,46 @@ func (b consoleBackend) ReportFile(ctx context.Context, q web.ReportQuery, forma
 	}
 	name := fmt.Sprintf("patchbay-report-%s-to-%s.%s", rep.Filter.From.Format(time.DateOnly), rep.Filter.To.Format(time.DateOnly), out.ext)
 	return web.ReportFile{ContentType: out.contentType, CSP: out.csp, Name: name, Body: out.body}, nil
+}
+
+// reportCache keeps the console's recent reports for dashboardMaxAge: a
+// report reads every host's report row and computes every KPI (about
+// 0.3 s of CPU at 10,000 hosts with a year of history), and the reports
+// page and its downloads ask for the same report again and again. The
+// page says when its report was generated. The API computes afresh.
+type reportCache struct {
+	mu sync.Mutex
+	m  map[metrics.Filter]cachedReport
+}
+
+type cachedReport struct {
+	at  time.Time
+	rep metrics.Report
+}
+
+// maxCachedReports bounds the cache; when full it starts over.
+const maxCachedReports = 64
+
+// get returns the report for f, computed at most dashboardMaxAge ago.
+func (c *reportCache) get(ctx context.Context, s *Server, f metrics.Filter) (metrics.Report, error) {
+	now := s.now()
+	c.mu.Lock()
+	e, ok := c.m[f]
+	c.mu.Unlock()
+	if ok && !now.Before(e.at) && now.Sub(e.at) < dashboardMaxAge {
+		return e.rep, nil
+	}
+	rep, err := s.report(ctx, f)
+	if err != nil {
+		return rep, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedReports {
+		c.m = map[metrics.Filter]cachedReport{}
+	}
+	c.m[f] = cachedReport{at: now, rep: rep}
+	c.mu.Unlock()
+	return rep, nil
 }
 
 // dashboardMaxAge is how old the dashboard's figures may be. The KPIs read

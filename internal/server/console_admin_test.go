@@ -372,3 +372,27 @@ func TestTheAPIChangesRolesAndDisablesUsersByTheSameRules(t *testing.T) {
 		}
 	}
 }
+
+// The console shares a report for a minute, per period and scope, and
+// computes it afresh after that.
+func TestConsoleReportsAreSharedForAMinute(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, _, _ := orgServer(t, clock)
+	ctx := context.Background()
+	b := consoleBackend{ts.Server}
+	first, err := b.Report(ctx, web.ReportQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(30 * time.Second)
+	if again, _ := b.Report(ctx, web.ReportQuery{}); !again.Generated.Equal(first.Generated) {
+		t.Error("the same report was computed again within a minute")
+	}
+	if other, _ := b.Report(ctx, web.ReportQuery{Severity: "high"}); other.Generated.Equal(first.Generated) {
+		t.Error("a report of another scope came from the cache")
+	}
+	clock.advance(dashboardMaxAge)
+	if later, _ := b.Report(ctx, web.ReportQuery{}); !later.Generated.After(first.Generated) {
+		t.Error("the report was not computed afresh after a minute")
+	}
+}

@@ -36,6 +36,8 @@ var consolePages = []struct{ name, path string }{
 	{"exceptions", "/exceptions"},
 	{"kb", "/kb"},
 	{"audit", "/audit"},
+	{"reports", "/reports"},
+	{"settings", "/settings"},
 }
 
 // BenchmarkConsolePages measures each main console page of the real server
