@@ -101,6 +101,6 @@ echo "load average (1 min) sampled every 5 s during the rollout: ${loads[*]}"
 echo "database: $(du -cb "$out/data"/patchbay.db* | tail -n1 | awk '{print int($1/1048576)}') MiB"
 grep -c "level=ERROR" "$out/server.log" | sed 's/^/server errors logged: /' || true
 grep "level=ERROR" "$out/server.log" | sed 's/time=[^ ]* //' | sort | uniq -c | sort -rn | head -5 || true
-grep -c "job result not applied" "$out/server.log" | sed 's/^/results not applied at once (applied by the next engine step): /' || true
+grep -c "job result not applied" "$out/server.log" | sed 's/^/results the engine refused (late, or not in flight): /' || true
 echo "--- sim report"
 cat "$out/sim.out"
