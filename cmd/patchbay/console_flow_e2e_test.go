@@ -126,6 +126,13 @@ rings: [test, production]
 	if got := b.Text("#change-groups"); got != "canary, web" {
 		t.Errorf("the new change targets %q", got)
 	}
+	if got := b.Text("#plan"); !strings.Contains(got, "test → production") || !strings.Contains(got, "1 host") || !strings.Contains(got, "12s") ||
+		!strings.Contains(got, "ignored") {
+		t.Errorf("the plan reads %q", got)
+	}
+	if got := b.Text(`section[aria-labelledby="ring-1"] tr[data-host-id] .targets`); got != "pbtest-hello 1.1-1" {
+		t.Errorf("a production host installs %q, want pbtest-hello 1.1-1", got)
+	}
 	if n := b.Eval(`document.querySelectorAll('#action-approve').length`); n != 0 {
 		t.Errorf("the author is offered approval of her own change")
 	}
@@ -226,6 +233,17 @@ rings: [test, production]
 	if len(kb) != 1 || kb[0].Status != "draft" || len(kb[0].Changes) != 1 || kb[0].Changes[0] != changeID {
 		t.Errorf("the problem report opened no knowledge-base draft linked to the change: %+v", kb)
 	}
+
+	// The next change touching pbtest-hello shows the problem to its approver.
+	var next struct{ ID string }
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "pbtest-hello back to 1.0", "--group", "web", "--package", "pbtest-hello@1.0-1",
+		"--ignore-windows", "-o", "json")), &next)
+	b.signIn(sp.url, "bob", pw["bob"])
+	b.Run("open the next change", chromedp.Navigate(sp.url+"/changes/"+next.ID), chromedp.WaitVisible(chromedp.ID("plan")))
+	if got := b.Text("#known-problems"); !strings.Contains(got, "<b>login page</b> is slow since the update") {
+		t.Errorf("the next change's plan does not show the known problem: %q", got)
+	}
+	b.Screenshot("real-change-known-problem")
 
 	// The admin reads who did what in the audit trail.
 	b.signIn(sp.url, "admin", pw["admin"])

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/rollout"
@@ -171,6 +173,7 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bo
 	if err := json.Unmarshal(c.Plan, &plan); err != nil {
 		return v, err
 	}
+	v.HostCount = len(plan.Hosts)
 	var st *rollout.State
 	if withHosts && len(c.Engine) > 0 {
 		st = &rollout.State{}
@@ -196,7 +199,16 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bo
 		if !withHosts {
 			continue
 		}
-		ch := web.ChangeHost{HostID: hp.HostID, Hostname: hp.HostID, Ring: hp.Ring, Status: "planned"}
+		ch := web.ChangeHost{HostID: hp.HostID, Hostname: hp.HostID, Ring: hp.Ring, Status: "planned", Group: hp.Group}
+		for _, t := range hp.Targets {
+			ch.Targets = append(ch.Targets, t.Name+" "+t.Version)
+		}
+		switch {
+		case hp.NeedsReboot:
+			ch.AfterPatch = "reboot"
+		case len(hp.RestartOnly) > 0:
+			ch.AfterPatch = "restart " + strings.Join(hp.RestartOnly, " ")
+		}
 		if name, ok := names[hp.HostID]; ok {
 			ch.Hostname = name
 		}
@@ -214,7 +226,54 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bo
 	for _, so := range sos {
 		v.SignOffs = append(v.SignOffs, web.SignOffView{Group: so.Group, By: so.By, OK: so.OK, Problem: so.Problem})
 	}
+	if withHosts {
+		if v.Plan, err = b.plan(ctx, c, plan); err != nil {
+			return v, err
+		}
+	}
 	return v, nil
+}
+
+// plan is what the change page shows the approver of a change's plan: the
+// same figures, windows and known problems as `patchbay changes plan`.
+func (b consoleBackend) plan(ctx context.Context, c store.Change, plan rollout.Plan) (*web.ChangePlan, error) {
+	var spec ChangeSpec
+	if err := json.Unmarshal(c.Spec, &spec); err != nil {
+		return nil, err
+	}
+	p := &web.ChangePlan{Rings: plan.Rings, Soak: plan.Soak, JobTimeout: plan.JobTimeout, HealthChecks: plan.HealthChecks,
+		AutoRollback: plan.AutoRollback, IgnoreWindows: spec.IgnoreWindows,
+		Batch: countOrPercent(plan.BatchSize, plan.BatchPercent), FailureBudget: countOrPercent(plan.FailureBudget, plan.FailurePercent)}
+	for g, ws := range plan.Windows {
+		for _, w := range ws[:min(len(ws), 3)] {
+			p.Windows = append(p.Windows, web.UpcomingWindow{Group: g, Start: w.Start, End: w.End})
+		}
+	}
+	slices.SortFunc(p.Windows, func(a, b web.UpcomingWindow) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Group, b.Group)
+	})
+	kp, err := b.s.knownProblems(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kp {
+		p.KnownProblems = append(p.KnownProblems, web.KnownProblem{ID: k.ID, Title: k.Title, Problem: k.Problem, Fix: k.Fix, Status: k.Status})
+	}
+	return p, nil
+}
+
+// countOrPercent writes a plan's count or percentage as the page shows it.
+func countOrPercent(n, pct int) string {
+	switch {
+	case pct > 0:
+		return fmt.Sprintf("%d %% of each ring", pct)
+	case n == 1:
+		return "1 host"
+	}
+	return fmt.Sprintf("%d hosts", n)
 }
 
 func (b consoleBackend) Changes(ctx context.Context) ([]web.Change, error) {

@@ -149,11 +149,37 @@ type Change struct {
 	// Actions are those the change's state machine allows now; the console
 	// shows a button for each one the user is also Allowed to use.
 	Actions []string
-	Hosts   []ChangeHost
+	// HostCount is the number of hosts in the plan; Hosts lists them, and
+	// only Change fills it.
+	HostCount int
+	Hosts     []ChangeHost
 	// Groups are the change's target groups; in state awaiting-signoff a
 	// stakeholder signs off each one.
 	Groups   []string
 	SignOffs []SignOffView
+	// Plan is what the approver reviews: the rollout's parameters, each
+	// group's windows and the knowledge base's known problems with the
+	// packages it installs. Only Change fills it.
+	Plan *ChangePlan
+}
+
+// ChangePlan is a change's rollout plan as the change page shows it.
+type ChangePlan struct {
+	Rings         []string // in order, earliest first
+	Batch         string   // e.g. "2 hosts" or "10 %"
+	FailureBudget string   // e.g. "0 hosts" or "5 %"
+	Soak          time.Duration
+	JobTimeout    time.Duration
+	HealthChecks  []string
+	AutoRollback  bool
+	IgnoreWindows bool
+	Windows       []UpcomingWindow // the planned windows per group, soonest first
+	KnownProblems []KnownProblem
+}
+
+// KnownProblem is a knowledge-base entry about a package a change installs.
+type KnownProblem struct {
+	ID, Title, Problem, Fix, Status string
 }
 
 // SignOffView is one stakeholder's verdict on one group of a change.
@@ -170,6 +196,11 @@ type ChangeHost struct {
 	Ring     int // rollout wave, 0 first
 	Status   string
 	Detail   string
+	Group    string
+	Targets  []string // "name version" to install
+	// AfterPatch is what follows a successful install: "reboot", "restart
+	// <units>" or "" for nothing.
+	AfterPatch string
 }
 
 // AuditEntry is one line of the audit log.

@@ -103,10 +103,16 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 	f.changes = []Change{{ID: "c1", Title: "Patch xz on databases", State: "pending_approval", Author: "operator",
 		Created: now().Add(-time.Hour), Groups: []string{"web", "databases", hostileGroup},
 		Hosts: []ChangeHost{
-			{HostID: "h1", Hostname: "web-01.example.net", Ring: 0, Status: "pending"},
-			{HostID: "h3", Hostname: xssHostname, Ring: 0, Status: "pending", Detail: csvFormula},
-			{HostID: "h2", Hostname: "db-01.example.net", Ring: 1, Status: "pending"},
-		}}}
+			{HostID: "h1", Hostname: "web-01.example.net", Ring: 0, Status: "pending", Group: "web", Targets: []string{"xz-utils 5.4.1-0.2"}},
+			{HostID: "h3", Hostname: xssHostname, Ring: 0, Status: "pending", Detail: csvFormula, Group: hostileGroup,
+				Targets: []string{"xz-utils " + csvFormula}, AfterPatch: "restart " + xssHostname},
+			{HostID: "h2", Hostname: "db-01.example.net", Ring: 1, Status: "pending", Group: "databases",
+				Targets: []string{"xz-utils 5.4.1-0.2", "liblzma5 5.4.1-0.2"}, AfterPatch: "reboot"},
+		},
+		Plan: &ChangePlan{Rings: []string{"pilot", "production"}, Batch: "1 host", FailureBudget: "0 hosts", Soak: 30 * time.Minute,
+			JobTimeout: 30 * time.Minute, Windows: []UpcomingWindow{{Group: "databases", Start: now().Add(24 * time.Hour), End: now().Add(28 * time.Hour)}},
+			KnownProblems: []KnownProblem{{ID: "k1", Title: "xz: " + xssHostname, Problem: "replication lag " + csvFormula, Status: "published"}}},
+	}}
 	f.changes[0].Actions = changeStateActions(f.changes[0].State)
 	return f
 }
@@ -259,7 +265,11 @@ func (f *fakeBackend) Findings(ctx context.Context, q FindingQuery) ([]Finding, 
 func (f *fakeBackend) Changes(ctx context.Context) ([]Change, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.changes), nil
+	out := slices.Clone(f.changes)
+	for i := range out {
+		out[i].HostCount, out[i].Hosts = len(out[i].Hosts), nil // as the server: the list has no hosts
+	}
+	return out, nil
 }
 
 func (f *fakeBackend) Change(ctx context.Context, id string) (Change, error) {

@@ -184,6 +184,7 @@ type changeView struct {
 
 type ring struct {
 	Ring  int
+	Name  string // the ring's name in the plan, "" when unknown
 	Hosts []ChangeHost
 }
 
@@ -202,6 +203,13 @@ func (c *console) changeDetail(w http.ResponseWriter, r *http.Request, rc *reqCt
 // use; v carries any notice, error or draft problem text.
 func (c *console) renderChange(w http.ResponseWriter, r *http.Request, rc *reqCtx, status int, ch Change, v changeView) {
 	v.Change, v.Rings = ch, groupRings(ch.Hosts)
+	if ch.Plan != nil {
+		for i, rg := range v.Rings {
+			if rg.Ring >= 0 && rg.Ring < len(ch.Plan.Rings) {
+				v.Rings[i].Name = ch.Plan.Rings[rg.Ring]
+			}
+		}
+	}
 	for _, a := range changeActions {
 		if slices.Contains(ch.Actions, a.action) && c.b.Allowed(rc.user, a.perm) {
 			v.Actions = append(v.Actions, actionButton{a.action, a.label})

@@ -53,6 +53,7 @@ var templateFuncs = template.FuncMap{
 	},
 	"percent": func(p float64) string { return fmt.Sprintf("%.1f%%", p*100) },
 	"join":    strings.Join,
+	"inc":     func(i int) int { return i + 1 },
 	"yesno": func(b bool) string {
 		if b {
 			return "yes"

@@ -438,3 +438,29 @@ func TestTheSessionStoreIsBounded(t *testing.T) {
 		t.Errorf("%d sessions after pruning, want 1", n)
 	}
 }
+
+// The approver reviews the plan on the change page: rings, batch, budget,
+// soak, windows, what each host installs and whether it reboots, and the
+// knowledge base's known problems with those packages, all as text.
+func TestTheChangePageShowsThePlan(t *testing.T) {
+	e := newEnv(t)
+	ap := e.browser()
+	ap.signIn("approver")
+	_, body := ap.get("/changes/c1")
+	for _, want := range []string{
+		"pilot → production", `id="plan-batch">1 host<`, `id="plan-budget">0 hosts (the rollout halts beyond it)<`,
+		`id="plan-soak">30m<`, "databases: ", "xz-utils 5.4.1-0.2, liblzma5 5.4.1-0.2", `class="after">reboot<`,
+		`<a href="/kb/k1">xz: &lt;script&gt;alert(1)&lt;/script&gt;</a>`, "replication lag ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the change page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>alert") {
+		t.Error("agent or user text in the plan is not escaped")
+	}
+	_, list := ap.get("/changes")
+	if !strings.Contains(list, `<td class="num">3</td>`) {
+		t.Error("the change list does not count the change's 3 hosts")
+	}
+}
