@@ -81,6 +81,7 @@ func newChangesCmd(g *globals) *cobra.Command {
 		AutoRollback   bool                `json:"auto_rollback,omitempty"`
 		IgnoreWindows  bool                `json:"ignore_windows,omitempty"`
 		Reboot         string              `json:"reboot,omitempty"`
+		Start          string              `json:"start,omitempty"`
 	}
 	var pkgs []string
 	create := &cobra.Command{
@@ -118,6 +119,7 @@ func newChangesCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&spec.HealthChecks, "health-check", nil, "named health check each wave must pass (repeatable)")
 	f.BoolVar(&spec.AutoRollback, "auto-rollback", false, "roll back hosts whose job or health check failed")
 	f.BoolVar(&spec.IgnoreWindows, "ignore-windows", false, "run outside maintenance windows (emergencies; the approver sees it)")
+	f.StringVar(&spec.Start, "start", "", "once approved, start by itself: next-window, or a time inside every target group's window (RFC 3339, e.g. 2026-12-08T22:30:00Z); default: someone runs `changes start`")
 	f.StringVar(&spec.Reboot, "reboot", "", "if-required (each group's own reboot policy) or restart-services: where a host needs only services restarted, restart them instead of nothing")
 
 	show := &cobra.Command{

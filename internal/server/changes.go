@@ -32,7 +32,14 @@ const (
 	ChangeAwaitingSignOff = "awaiting-signoff" // every host verified; the groups' stakeholders are asked to sign off
 	ChangeCompleted       = "completed"        // every group signed off
 	ChangeCancelled       = "cancelled"
+	// ChangeScheduled is an approved change with a start time (or "the
+	// next window"): the engine loop starts it then.
+	ChangeScheduled = "scheduled"
 )
+
+// StartNextWindow, as ChangeSpec.Start, starts an approved change when the
+// first of its groups' planned maintenance windows opens.
+const StartNextWindow = "next-window"
 
 // ChangeSpec is what an operator asks for.
 type ChangeSpec struct {
@@ -52,6 +59,11 @@ type ChangeSpec struct {
 	// IgnoreWindows runs outside maintenance windows (for an emergency);
 	// it is shown to the approver.
 	IgnoreWindows bool `json:"ignore_windows,omitempty"`
+	// Start schedules the change once approved: "" is started by hand,
+	// "next-window" when its groups' first planned window opens, an
+	// RFC 3339 time then (inside a window of every target group, unless
+	// windows are ignored).
+	Start string `json:"start,omitempty"`
 	// Reboot is "" or "if-required" (each group's own reboot policy) or
 	// "restart-services": in groups that reboot if required, a host whose
 	// facts say only services need a restart gets those restarted instead
@@ -217,7 +229,109 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, 
 		return plan, errBadRequest("no host in these groups needs these packages")
 	}
 	sort.SliceStable(plan.Hosts, func(i, j int) bool { return plan.Hosts[i].Ring < plan.Hosts[j].Ring })
+	if err := s.checkStart(spec, plan); err != nil {
+		return plan, err
+	}
 	return plan, nil
+}
+
+// checkStart refuses a start time that cannot be kept: not a time, in the
+// past, or outside the maintenance windows of one of the plan's groups.
+func (s *Server) checkStart(spec ChangeSpec, plan rollout.Plan) error {
+	if spec.Start == "" || spec.Start == StartNextWindow {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, spec.Start)
+	if err != nil {
+		return errBadRequest(fmt.Sprintf(`start: %q is neither "next-window" nor a time such as 2026-12-08T22:30:00Z`, spec.Start))
+	}
+	if !t.After(s.now()) {
+		return errBadRequest(fmt.Sprintf("start: %s is not in the future", t.UTC().Format(time.RFC3339)))
+	}
+	if spec.IgnoreWindows {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, hp := range plan.Hosts {
+		if seen[hp.Group] {
+			continue
+		}
+		seen[hp.Group] = true
+		ws := plan.Windows[hp.Group]
+		if !slices.ContainsFunc(ws, func(w rollout.Window) bool { return !t.Before(w.Start) && t.Before(w.End) }) {
+			next := "it has no window in the planning horizon"
+			if len(ws) > 0 {
+				next = "its next window opens " + ws[0].Start.UTC().Format(time.RFC3339)
+			}
+			return errBadRequest(fmt.Sprintf("start: %s is outside every maintenance window of group %s (%s)",
+				t.UTC().Format(time.RFC3339), hp.Group, next))
+		}
+	}
+	return nil
+}
+
+// scheduledStart is when a scheduled change starts: its explicit time, or
+// the first of its groups' planned windows (at once when windows are
+// ignored or none is planned: the engine then waits for windows itself).
+func scheduledStart(c store.Change) (time.Time, error) {
+	var spec ChangeSpec
+	if err := json.Unmarshal(c.Spec, &spec); err != nil {
+		return time.Time{}, err
+	}
+	if spec.Start != StartNextWindow {
+		return time.Parse(time.RFC3339, spec.Start)
+	}
+	var plan rollout.Plan
+	if err := json.Unmarshal(c.Plan, &plan); err != nil {
+		return time.Time{}, err
+	}
+	var first time.Time
+	if !spec.IgnoreWindows {
+		for _, ws := range plan.Windows {
+			if len(ws) > 0 && (first.IsZero() || ws[0].Start.Before(first)) {
+				first = ws[0].Start
+			}
+		}
+	}
+	return first, nil
+}
+
+// scheduleStart turns an approval into a schedule when the change names a
+// start; it returns what to add to the approval's history line.
+func scheduleStart(c *store.Change) string {
+	var spec ChangeSpec
+	if json.Unmarshal(c.Spec, &spec) != nil || spec.Start == "" {
+		return ""
+	}
+	c.State = ChangeScheduled
+	if spec.Start == StartNextWindow {
+		return "; starts when its groups' next maintenance window opens"
+	}
+	return "; scheduled to start at " + spec.Start
+}
+
+// startDue starts the scheduled changes whose time has come, as the
+// scheduler; nothing starts while the emergency stop is in force.
+func (s *Server) startDue(ctx context.Context) {
+	cs, err := s.store.ListChanges(ctx, ChangeScheduled)
+	if err != nil || len(cs) == 0 || s.emergencyStopped(ctx) {
+		return
+	}
+	fn, _ := s.changeActionFn("start", nil)
+	sctx := context.WithValue(ctx, principalKey{}, Principal{TokenID: "scheduler"})
+	for _, c := range cs {
+		at, err := scheduledStart(c)
+		if err != nil {
+			s.log.Error("scheduler: start time", "change", c.ID, "err", err)
+			continue
+		}
+		if s.now().Before(at) {
+			continue
+		}
+		if _, err := s.transition(sctx, c.ID, fn); err != nil && ctx.Err() == nil {
+			s.log.Error("scheduler: start", "change", c.ID, "err", err)
+		}
+	}
 }
 
 // hostRebootPolicy is the reboot policy of a host in a group with policy
@@ -383,7 +497,7 @@ func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Ch
 			if rule, ok := s.autoApproval(context.Background(), c); ok {
 				now := s.now()
 				c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, "auto-approval rule "+rule, &now
-				return "submitted and approved automatically by policy rule " + rule, nil
+				return "submitted and approved automatically by policy rule " + rule + scheduleStart(c), nil
 			}
 			c.State = ChangePendingApproval
 			return "submitted for approval", nil
@@ -398,7 +512,7 @@ func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Ch
 			}
 			now := s.now()
 			c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, actor, &now
-			return "approved by " + actor, nil
+			return "approved by " + actor + scheduleStart(c), nil
 		}, true
 	case "reject":
 		return func(c *store.Change, actor string) (string, error) {
@@ -410,8 +524,8 @@ func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Ch
 		}, true
 	case "start":
 		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangeApproved {
-				return "", wrongState(c, ChangeApproved)
+			if c.State != ChangeApproved && c.State != ChangeScheduled {
+				return "", wrongState(c, ChangeApproved, ChangeScheduled)
 			}
 			var plan rollout.Plan
 			if err := json.Unmarshal(c.Plan, &plan); err != nil {
@@ -467,7 +581,7 @@ func changeActionsAllowed(state string) []string {
 		return []string{"submit"}
 	case ChangePendingApproval:
 		return []string{"approve", "reject"}
-	case ChangeApproved:
+	case ChangeApproved, ChangeScheduled:
 		return []string{"start"}
 	case ChangeRunning:
 		return []string{"halt", "rollback"}
@@ -537,6 +651,7 @@ func (s *Server) engineLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		s.startDue(ctx)
 		cs, err := s.store.ListChanges(ctx, ChangeRunning, ChangeHalted)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -931,13 +1046,13 @@ func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error 
 	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
 		switch c.State {
 		case ChangeDraft, ChangePendingApproval:
-		case ChangeApproved:
+		case ChangeApproved, ChangeScheduled:
 			voided := c.ApprovedBy
 			c.State, c.ApprovedBy, c.ApprovedAt = ChangePendingApproval, "", nil
 			c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
 			return "edited by " + actor + "; the approval by " + voided + " is void", nil
 		default:
-			return "", wrongState(c, ChangeDraft, ChangePendingApproval, ChangeApproved)
+			return "", wrongState(c, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeScheduled)
 		}
 		c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
 		return "edited by " + actor, nil
