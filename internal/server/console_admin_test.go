@@ -373,8 +373,9 @@ func TestTheAPIChangesRolesAndDisablesUsersByTheSameRules(t *testing.T) {
 	}
 }
 
-// The console shares a report for a minute, per period and scope, and
-// computes it afresh after that.
+// The console computes a report once per input and scope; its input is
+// kept for a minute, then replaced in the background while the last one
+// serves.
 func TestConsoleReportsAreSharedForAMinute(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	ts, _, _ := orgServer(t, clock)
@@ -384,15 +385,34 @@ func TestConsoleReportsAreSharedForAMinute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !first.Generated.Equal(clock.now()) {
+		t.Errorf("the first report is as of %v, want now (%v)", first.Generated, clock.now())
+	}
 	clock.advance(30 * time.Second)
 	if again, _ := b.Report(ctx, web.ReportQuery{}); !again.Generated.Equal(first.Generated) {
-		t.Error("the same report was computed again within a minute")
+		t.Error("the input was read again within a minute")
 	}
-	if other, _ := b.Report(ctx, web.ReportQuery{Severity: "high"}); other.Generated.Equal(first.Generated) {
-		t.Error("a report of another scope came from the cache")
+	high, err := b.Report(ctx, web.ReportQuery{Severity: "high"})
+	if err != nil || !high.Generated.Equal(first.Generated) {
+		t.Errorf("another scope within the minute: as of %v (%v), want the same input", high.Generated, err)
 	}
 	clock.advance(dashboardMaxAge)
-	if later, _ := b.Report(ctx, web.ReportQuery{}); !later.Generated.After(first.Generated) {
-		t.Error("the report was not computed afresh after a minute")
+	if stale, _ := b.Report(ctx, web.ReportQuery{}); !stale.Generated.Equal(first.Generated) {
+		t.Error("past a minute the load waited for new input instead of using the last")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		later, _ := b.Report(ctx, web.ReportQuery{})
+		if later.Generated.After(first.Generated) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the report input is never read again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	clock.advance(2 * reportInputStaleLimit)
+	if old, _ := b.Report(ctx, web.ReportQuery{}); !old.Generated.Equal(clock.now()) {
+		t.Error("an input older than the stale limit served instead of a fresh read")
 	}
 }

@@ -109,6 +109,22 @@ func BenchmarkConsolePages(b *testing.B) {
 			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/page")
 		})
 	}
+	// A report nobody asked for yet: a new period on every load, so each is
+	// computed (from the shared input) rather than served from the cache.
+	b.Run("reports-new-period", func(b *testing.B) {
+		get(b, client, ts.url+"/reports")
+		cpu0 := processCPU()
+		today := time.Now().UTC()
+		i := 0
+		b.ResetTimer()
+		for b.Loop() {
+			i++
+			from := today.AddDate(0, 0, -30-i).Format(time.DateOnly)
+			get(b, client, ts.url+"/reports?from="+from+"&to="+today.Format(time.DateOnly))
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/page")
+		b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/page")
+	})
 }
 
 var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

@@ -88,7 +88,7 @@ type Server struct {
 	audit   *auditor
 	logins  loginLimiter
 	kpis    dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
-	reports reportCache    // the console's recent reports, shared for a minute: console_admin.go
+	reports reportCache    // the console's report input and reports, shared for a minute: console_admin.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
