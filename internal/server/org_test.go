@@ -618,6 +618,25 @@ func TestEditingAnApprovedChangeVoidsTheApproval(t *testing.T) {
 	}
 }
 
+// addPaymentsHost enrolls a second host in orgServer's payments-prod group,
+// host-2 (pay-2), with openssl 3.0.2-0ubuntu1 on Ubuntu 22.04.
+func addPaymentsHost(t *testing.T, ts *testServer, clock *fakeClock) {
+	t.Helper()
+	ctx, db := context.Background(), ts.db
+	if err := db.CreateEnrollToken(ctx, store.EnrollToken{ID: "tk2", Hash: "h2", Prefix: "p2", ExpiresAt: clock.now().Add(time.Hour), CreatedAt: clock.now(),
+		Labels: map[string]string{"app": "payments", "env": "prod"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EnrollHost(ctx, "h2", store.Host{ID: "host-2", Hostname: "pay-2", CertSerial: "s2", CertNotAfter: clock.now().AddDate(1, 0, 0),
+		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ApplyCheckin(ctx, "host-2", store.Checkin{Facts: inventory.Facts{OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, PackageFormat: inventory.FormatDpkg},
+		Full: true, Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}}, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRolloutWaitsForWindowsAndResumesInTheNext drives the real engine loop
 // step with an injected clock: started outside payments-prod's window
 // (second Tuesday + 3 days, 22:00 Berlin, 4 h), nothing is dispatched; in
@@ -628,13 +647,7 @@ func TestRolloutWaitsForWindowsAndResumesInTheNext(t *testing.T) {
 	ts, tok, _ := orgServer(t, clock)
 	ctx := context.Background()
 	db := ts.db
-	// A second host in payments-prod.
-	db.CreateEnrollToken(ctx, store.EnrollToken{ID: "tk2", Hash: "h2", Prefix: "p2", ExpiresAt: clock.now().Add(time.Hour), CreatedAt: clock.now(),
-		Labels: map[string]string{"app": "payments", "env": "prod"}})
-	db.EnrollHost(ctx, "h2", store.Host{ID: "host-2", Hostname: "pay-2", CertSerial: "s2", CertNotAfter: clock.now().AddDate(1, 0, 0),
-		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now())
-	db.ApplyCheckin(ctx, "host-2", store.Checkin{Facts: inventory.Facts{OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, PackageFormat: inventory.FormatDpkg},
-		Full: true, Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}}, clock.now())
+	addPaymentsHost(t, ts, clock)
 	var ch ChangeView
 	ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
 		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"batch_size":1,"job_timeout":"3h"}`), &ch)

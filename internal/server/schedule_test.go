@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/patchbay/patchbay/internal/inventory"
-	"github.com/patchbay/patchbay/internal/store"
 )
 
 // A change may name when it starts: a time inside its groups' windows, or
@@ -22,12 +19,7 @@ func TestApprovedChangesStartWhenScheduled(t *testing.T) {
 	ts, tok, _ := orgServer(t, clock)
 	ctx := context.Background()
 	db := ts.db
-	db.CreateEnrollToken(ctx, store.EnrollToken{ID: "tk2", Hash: "h2", Prefix: "p2", ExpiresAt: clock.now().Add(time.Hour), CreatedAt: clock.now(),
-		Labels: map[string]string{"app": "payments", "env": "prod"}})
-	db.EnrollHost(ctx, "h2", store.Host{ID: "host-2", Hostname: "pay-2", CertSerial: "s2", CertNotAfter: clock.now().AddDate(1, 0, 0),
-		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now())
-	db.ApplyCheckin(ctx, "host-2", store.Checkin{Facts: inventory.Facts{OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, PackageFormat: inventory.FormatDpkg},
-		Full: true, Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}}, clock.now())
+	addPaymentsHost(t, ts, clock)
 	create := func(start string) (ChangeView, int, string) {
 		t.Helper()
 		var ch ChangeView
