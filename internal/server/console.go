@@ -328,7 +328,7 @@ func asPrincipal(ctx context.Context, u web.User) context.Context {
 func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.ChangeRequest) (string, error) {
 	ctx = asPrincipal(ctx, u)
 	spec := ChangeSpec{Title: req.Title, Groups: req.Groups, Advisories: req.Advisories, BatchSize: req.BatchSize,
-		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows}
+		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows, Reboot: req.Reboot, Start: req.Start}
 	if req.Soak > 0 {
 		spec.Soak = req.Soak.String()
 	}

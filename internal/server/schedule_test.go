@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/web"
 )
 
 // A change may name when it starts: a time inside its groups' windows, or
@@ -103,5 +105,30 @@ func TestApprovedChangesStartWhenScheduled(t *testing.T) {
 	ts.call(t, "GET", "/api/v1/changes/"+at.ID, tok["alice"], nil, &v)
 	if last := v.History[len(v.History)-1]; last.Actor != "token:scheduler" || !strings.HasPrefix(last.Detail, "started") {
 		t.Errorf("the start reads %+v", last)
+	}
+}
+
+// A change created in the console carries its start and reboot choice, and
+// is scheduled once approved.
+func TestConsoleChangesCarryTheirStart(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	ctx := context.Background()
+	b, dora, _ := consoleAs(t, ts, "dora", RoleOperator)
+	req := web.ChangeRequest{Title: "openssl", Groups: []string{"payments-prod"}, Advisories: []string{"A-1"},
+		BatchSize: 1, Reboot: "restart-services", Start: "2026-12-11T21:30:00Z"}
+	id, err := b.CreateChange(ctx, dora, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Start = "2026-12-01T10:00:00Z"
+	if _, err := b.CreateChange(ctx, dora, req); err == nil || !strings.Contains(err.Error(), "outside every maintenance window") {
+		t.Errorf("a console change starting outside the window: %v", err)
+	}
+	ts.call(t, "POST", "/api/v1/changes/"+id+"/approve", tok["bob"], nil, nil)
+	var v ChangeView
+	ts.call(t, "GET", "/api/v1/changes/"+id, tok["bob"], nil, &v)
+	if v.State != ChangeScheduled || v.Spec.Start != "2026-12-11T21:30:00Z" || v.Spec.Reboot != "restart-services" {
+		t.Errorf("the console's change: state %s, start %q, reboot %q", v.State, v.Spec.Start, v.Spec.Reboot)
 	}
 }

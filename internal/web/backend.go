@@ -73,6 +73,12 @@ type ChangeRequest struct {
 	FailureBudget int           // failed hosts tolerated before the rollout halts
 	Soak          time.Duration // wait after each ring before the next starts; 0 for none
 	IgnoreWindows bool          // run outside the hosts' maintenance windows
+	// Reboot is "" (each group's own reboot policy) or "restart-services"
+	// (restart only the services that need it where that is enough).
+	Reboot string
+	// Start is "" (someone starts it once approved), "next-window" or an
+	// RFC 3339 time inside every target group's window.
+	Start string
 }
 
 // HostQuery filters and pages the host list.

@@ -137,6 +137,9 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 		{"a negative failure budget", func(v url.Values) { v.Set("failure_budget", "-1") }, 400, "The failure budget must be a whole number from 0"},
 		{"a failure budget that is no number", func(v url.Values) { v.Set("failure_budget", "many") }, 400, "The failure budget must be"},
 		{"a soak that is no duration", func(v url.Values) { v.Set("soak", "until friday") }, 400, "The soak time must be a duration"},
+		{"a start time that is no time", func(v url.Values) { v.Set("start", "at"); v.Set("start_at", "friday night") }, 400, "The start time must be a date and time"},
+		{"an unknown start option", func(v url.Values) { v.Set("start", "whenever") }, 400, "Choose when the change starts"},
+		{"an unknown reboot policy", func(v url.Values) { v.Set("reboot", "always-twice") }, 400, "Choose a reboot policy"},
 		{"a soak longer than a week", func(v url.Values) { v.Set("soak", "200h") }, 400, "at most 7 days"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -283,6 +286,30 @@ func TestTheCSRFWalkCoversTheNewForms(t *testing.T) {
 	for _, want := range []string{"/changes/new", "/changes/{id}/signoff"} {
 		if !strings.Contains(strings.Join(posts, " "), want) {
 			t.Errorf("POST %s is not in the route table the CSRF test walks: %v", want, posts)
+		}
+	}
+}
+
+// The reboot policy and the start choice reach the backend as the API
+// spells them: a datetime-local value becomes an RFC 3339 time in UTC.
+func TestTheCreateFormPassesRebootAndStart(t *testing.T) {
+	for _, tc := range []struct {
+		reboot, start, at  string
+		wantReboot, wantAt string
+	}{
+		{"", "", "", "", ""},
+		{"restart-services", "next-window", "", "restart-services", "next-window"},
+		{"", "at", "2026-12-11T21:30", "", "2026-12-11T21:30:00Z"},
+		{"", "at", "2026-12-11T22:30:00+01:00", "", "2026-12-11T21:30:00Z"},
+	} {
+		v := createForm()
+		v.Set("reboot", tc.reboot)
+		v.Set("start", tc.start)
+		v.Set("start_at", tc.at)
+		f := parseChangeForm(v, []string{"web", "databases"})
+		if len(f.problems) > 0 || f.req.Reboot != tc.wantReboot || f.req.Start != tc.wantAt {
+			t.Errorf("reboot %q, start %q at %q: got reboot %q, start %q, problems %q", tc.reboot, tc.start, tc.at,
+				f.req.Reboot, f.req.Start, f.problems)
 		}
 	}
 }

@@ -33,6 +33,9 @@ type newChangeView struct {
 	FailureBudget string
 	Soak          string
 	IgnoreWindows bool
+	Reboot        string
+	StartMode     string // "", "next-window" or "at"
+	StartAt       string // as typed: 2026-12-08T22:30 (UTC)
 	Errors        []string
 }
 
@@ -132,7 +135,39 @@ func parseChangeForm(v url.Values, known []string) changeForm {
 		f.problems = append(f.problems, "The soak time must be a duration such as 30m or 2h, at most 7 days (168h).")
 	}
 	f.req.IgnoreWindows = v.Get("ignore_windows") != ""
+	switch r := v.Get("reboot"); r {
+	case "", "restart-services":
+		f.req.Reboot = r
+	default:
+		f.problems = append(f.problems, "Choose a reboot policy among those listed.")
+	}
+	switch mode := v.Get("start"); mode {
+	case "":
+	case "next-window":
+		f.req.Start = mode
+	case "at":
+		t, err := parseStartAt(v.Get("start_at"))
+		if err != nil {
+			f.problems = append(f.problems, "The start time must be a date and time such as 2026-12-08T22:30 (UTC).")
+		} else {
+			f.req.Start = t.Format(time.RFC3339)
+		}
+	default:
+		f.problems = append(f.problems, "Choose when the change starts among the options listed.")
+	}
 	return f
+}
+
+// parseStartAt reads a start time as a datetime-local field sends it
+// (2026-12-08T22:30, taken as UTC), with seconds, or in RFC 3339.
+func parseStartAt(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time: %q", s)
 }
 
 // maxSoak bounds the wait between rings.
@@ -222,6 +257,9 @@ func (c *console) createChange(w http.ResponseWriter, r *http.Request, rc *reqCt
 		FailureBudget: form.Get("failure_budget"),
 		Soak:          form.Get("soak"),
 		IgnoreWindows: f.req.IgnoreWindows,
+		Reboot:        f.req.Reboot,
+		StartMode:     form.Get("start"),
+		StartAt:       form.Get("start_at"),
 		Errors:        f.problems,
 	}
 	if len(f.problems) > 0 {
