@@ -21,37 +21,11 @@ type AuditRecord struct {
 // serialised: SQLite has one writer; PostgreSQL takes a transaction-scoped
 // advisory lock, so replicas never fork the chain.
 func (s *DB) AppendAudit(ctx context.Context, next func(prev *AuditRecord) (AuditRecord, error)) (AuditRecord, error) {
-	var rec AuditRecord
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if s.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7482661)`); err != nil {
-				return err
-			}
-		}
-		var prev *AuditRecord
-		var p AuditRecord
-		var at int64
-		err := tx.QueryRowContext(ctx, `SELECT seq, at, entry, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&p.Seq, &at, &p.Entry, &p.Hash)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		default:
-			p.At = fromMS(at)
-			prev = &p
-		}
-		r, err := next(prev)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (seq, at, entry, hash) VALUES (?, ?, ?, ?)`),
-			int64(r.Seq), ms(r.At), string(r.Entry), r.Hash); err != nil {
-			return err
-		}
-		rec = r
-		return nil
-	})
-	return rec, err
+	recs, err := s.AppendAudits(ctx, 1, next)
+	if err != nil {
+		return AuditRecord{}, err
+	}
+	return recs[0], nil
 }
 
 // AppendAudits appends n entries in one transaction, as AppendAudit does

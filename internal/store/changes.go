@@ -238,21 +238,8 @@ func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 // OpenJobs returns a host's jobs not yet finished, by sequence, and marks
 // them delivered.
 func (s *DB) OpenJobs(ctx context.Context, hostID string, now time.Time) ([]Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+jobCols+` FROM jobs WHERE host_id = ? AND status <> 'done' ORDER BY seq`), hostID)
+	out, err := s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE host_id = ? AND status <> 'done' ORDER BY seq`, hostID)
 	if err != nil {
-		return nil, err
-	}
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for _, j := range out {
@@ -291,7 +278,13 @@ func (s *DB) FinishJob(ctx context.Context, hostID, jobID string, result []byte,
 
 // ChangeJobs returns a change's jobs by host and phase.
 func (s *DB) ChangeJobs(ctx context.Context, changeID string) ([]Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+jobCols+` FROM jobs WHERE change_id = ? ORDER BY host_id, seq`), changeID)
+	return s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE change_id = ? ORDER BY host_id, seq`, changeID)
+}
+
+// queryJobs runs a query selecting jobCols (or the same columns) and scans
+// every row.
+func (s *DB) queryJobs(ctx context.Context, query string, args ...any) ([]Job, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -311,21 +304,8 @@ func (s *DB) ChangeJobs(ctx context.Context, changeID string) ([]Job, error) {
 // created at or after since, without their envelopes: the results the
 // engine may not have applied yet.
 func (s *DB) FinishedChangeJobs(ctx context.Context, changeID string, since time.Time) ([]Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, change_id, host_id, phase, seq, '', status, result, created_at, delivered_at, finished_at
-		FROM jobs WHERE change_id = ? AND status = 'done' AND created_at >= ?`), changeID, ms(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return s.queryJobs(ctx, `SELECT id, change_id, host_id, phase, seq, '', status, result, created_at, delivered_at, finished_at
+		FROM jobs WHERE change_id = ? AND status = 'done' AND created_at >= ?`, changeID, ms(since))
 }
 
 // CountOpenJobs counts unfinished jobs by status.
