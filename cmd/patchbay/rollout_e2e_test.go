@@ -52,150 +52,47 @@ func TestRolloutWithRealApt(t *testing.T) {
 		"#!/bin/sh\nif [ -e /etc/pbtest-fail ]; then echo \"pbtest-hello: postinst failed on purpose\" >&2; exit 1; fi\nexit 0\n")
 	debtest.WritePackagesIndex(t, good)
 
-	for _, u := range []string{"alice:operator", "bob:approver"} {
-		name, role, _ := strings.Cut(u, ":")
-		sp.mustCLI(t, "users", "create", name, "--role", role)
-	}
-	orgYAML := `teams:
-  - name: web
-    members: [{user: alice, role: operator}, {user: bob, role: approver}]
-groups:
-  - {name: web-test, team: web, selector: {labels: {ring: test}}, stakeholder: bob, sysadmin: alice, criticality: 2, exposure: internal, ring: test}
-  - {name: web-pilot, team: web, selector: {labels: {ring: pilot}}, stakeholder: bob, sysadmin: alice, criticality: 3, exposure: internal, ring: pilot}
-  - {name: web-prod, team: web, selector: {labels: {ring: production}}, stakeholder: bob, sysadmin: alice, criticality: 5, exposure: internet, ring: production}
-rings: [test, pilot, production]
-`
-	orgFile := filepath.Join(work, "org.yaml")
-	os.WriteFile(orgFile, []byte(orgYAML), 0o644)
-	sp.mustCLI(t, "apply", "-f", orgFile)
-
-	type host struct{ name, root, state string }
-	var hosts []host
-	for _, ring := range []string{"test", "pilot", "production"} {
-		token := sp.enrollToken(t, "--label", "ring="+ring, "--max-hosts", "2")
-		for i := 1; i <= 2; i++ {
-			h := host{name: ring + "-" + string(rune('0'+i)), root: filepath.Join(work, ring+string(rune('0'+i))), state: t.TempDir()}
-			debtest.MakeImageRoot(t, h.root, good, "pbtest-hello", "1.0-1")
-			debtest.AddStaticShell(t, h.root)
-			if h.name == "pilot-2" {
-				debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
-			}
-			debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
-			debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
-			if out, err := sp.agentJobsRun(t, h.state, h.root, token); err != nil {
-				t.Fatalf("enroll %s: %v\n%s", h.name, err, out)
-			}
-			hosts = append(hosts, h)
+	r := newRingRollout(t, sp, work, func(h ringHost) {
+		debtest.MakeImageRoot(t, h.root, good, "pbtest-hello", "1.0-1")
+		debtest.AddStaticShell(t, h.root)
+		if h.name == "pilot-2" {
+			debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
 		}
-	}
-	alice := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "alice", "--user", "alice", "--role", "operator"))
-	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
-	as := func(tok string, args ...string) string {
-		t.Helper()
-		all := append([]string{"--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", tok}, args...)
-		out, errOut, err := run(t, all...)
-		if err != nil {
-			t.Fatalf("patchbay %s: %v\n%s", strings.Join(args, " "), err, errOut)
-		}
-		return out
-	}
-	var ch struct {
-		ID    string
-		State string
-		Plan  struct {
-			Hosts []struct{ HostID string }
-		}
-	}
-	json.Unmarshal([]byte(as(alice, "changes", "create", "pbtest-hello 1.1", "--group", "web-test", "--group", "web-pilot",
-		"--group", "web-prod", "--package", "pbtest-hello@1.1-1", "--batch", "2", "--failure-budget", "0",
-		"--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
-	if ch.ID == "" || ch.State != "draft" || len(ch.Plan.Hosts) != 6 {
-		t.Fatalf("change: %+v", ch)
-	}
-	as(alice, "changes", "submit", ch.ID)
+		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
+		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+	})
+	r.createAndSubmit()
 	// The author cannot approve; another approver can.
-	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", alice, "changes", "approve", ch.ID); err == nil {
+	if _, errOut, err := r.try(r.alice, "changes", "approve", r.changeID); err == nil {
 		t.Fatal("the author approved their own change")
 	} else if !strings.Contains(errOut, "may not") && !strings.Contains(errOut, "another approver") {
 		t.Fatalf("self-approval refused without a reason: %s", errOut)
 	}
-	as(bob, "changes", "approve", ch.ID)
-	as(alice, "changes", "start", ch.ID)
+	r.approveAndStart()
 
-	state := func() changeView {
-		var v changeView
-		json.Unmarshal([]byte(as(alice, "changes", "show", ch.ID, "-o", "json")), &v)
-		return v
-	}
-	// Agents check in (and run their jobs) until the change halts.
-	deadline := time.Now().Add(4 * time.Minute)
-	for time.Now().Before(deadline) {
-		for _, h := range hosts {
-			if out, err := sp.agentJobsRun(t, h.state, h.root, ""); err != nil {
-				t.Fatalf("agent %s: %v\n%s", h.name, err, out)
-			}
-		}
-		// Jobs already out when the change halted still finish.
-		if v := state(); (v.State == "halted" || v.State == "awaiting-signoff") && v.Summary != nil && v.Summary.InFlight == 0 {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	v := state()
-	failedDetail := ""
-	for _, h := range v.Hosts {
-		if h.Status == "failed" {
-			failedDetail = h.Detail
-		}
-	}
+	v, failedDetail := r.runUntilStopped(4 * time.Minute)
 	if !strings.Contains(failedDetail, "postinst failed on purpose") && !strings.Contains(failedDetail, "post-installation script") {
 		t.Errorf("the failed host's detail does not show the postinst failure: %q", failedDetail)
 	}
 	if v.State != "halted" || v.Summary == nil || v.Summary.Failed != 1 {
-		t.Fatalf("after the pilot failure: %+v\n%s", v.Summary, as(alice, "changes", "show", ch.ID))
-	}
-	versions := map[string]string{}
-	for _, h := range hosts {
-		versions[h.name] = debtest.InstalledVersion(t, h.root, "pbtest-hello")
+		t.Fatalf("after the pilot failure: %+v\n%s", v.Summary, r.as(r.alice, "changes", "show", r.changeID))
 	}
 	// pilot-2's dpkg left 1.1-1 half-configured: not installed.
 	want := map[string]string{"test-1": "1.1-1", "test-2": "1.1-1", "pilot-1": "1.1-1", "pilot-2": "", "production-1": "1.0-1", "production-2": "1.0-1"}
-	for name, w := range want {
-		if versions[name] != w {
-			t.Errorf("%s has %s, want %s (production must not be touched after the halt)", name, versions[name], w)
+	for _, h := range r.hosts {
+		if got := debtest.InstalledVersion(t, h.root, "pbtest-hello"); got != want[h.name] {
+			t.Errorf("%s has %s, want %s (production must not be touched after the halt)", h.name, got, want[h.name])
 		}
 	}
 	// Roll back: every host that ran its install returns to exactly 1.0-1.
-	as(alice, "changes", "rollback", ch.ID)
-	deadline = time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		for _, h := range hosts {
-			sp.agentJobsRun(t, h.state, h.root, "")
-		}
-		done := true
-		for _, h := range state().Hosts {
-			if h.Status == "rolling-back" {
-				done = false
-			}
-		}
-		if done {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	for _, h := range hosts {
+	rolled := r.rollBack(3 * time.Minute)
+	for _, h := range r.hosts {
 		if got := debtest.InstalledVersion(t, h.root, "pbtest-hello"); got != "1.0-1" {
 			t.Errorf("after rollback %s has %s, want 1.0-1", h.name, got)
 		}
 	}
-	rolled := 0
-	for _, h := range state().Hosts {
-		if h.Status == "rolled-back" {
-			rolled++
-		}
-	}
 	if rolled != 4 {
-		t.Errorf("rolled-back hosts: %d, want 4 (3 upgraded and the failed one)\n%s", rolled, as(alice, "changes", "show", ch.ID))
+		t.Errorf("rolled-back hosts: %d, want 4 (3 upgraded and the failed one)\n%s", rolled, r.as(r.alice, "changes", "show", r.changeID))
 	}
 	// The running machine was never touched.
 	if out, err := exec.Command("dpkg-query", "-W", "pbtest-hello").CombinedOutput(); err == nil {

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ringRollout is the scenario both real-package-manager tests run: users
+// alice (operator) and bob (approver), groups web-test, web-pilot and
+// web-prod in the rings test, pilot and production, two hosts in each
+// (test-1 … production-2), and a change upgrading pbtest-hello to 1.1-1
+// with batch 2 and a failure budget of 0.
+type ringRollout struct {
+	t          *testing.T
+	sp         *serverProc
+	hosts      []ringHost
+	alice, bob string // API tokens
+	changeID   string
+}
+
+// ringHost is one simulated host: an image root the real package manager
+// works in, and the agent's state directory.
+type ringHost struct{ name, root, state string }
+
+// newRingRollout creates the users and the organisation, and enrolls six
+// hosts whose image roots makeRoot prepares under work (with pbtest-hello
+// 1.0-1; a pilot-2 root gets /etc/pbtest-fail so 1.1-1's install script
+// fails there).
+func newRingRollout(t *testing.T, sp *serverProc, work string, makeRoot func(h ringHost)) *ringRollout {
+	t.Helper()
+	for _, u := range []string{"alice:operator", "bob:approver"} {
+		name, role, _ := strings.Cut(u, ":")
+		sp.mustCLI(t, "users", "create", name, "--role", role)
+	}
+	orgFile := filepath.Join(work, "org.yaml")
+	os.WriteFile(orgFile, []byte(`teams:
+  - name: web
+    members: [{user: alice, role: operator}, {user: bob, role: approver}]
+groups:
+  - {name: web-test, team: web, selector: {labels: {ring: test}}, stakeholder: bob, sysadmin: alice, criticality: 2, exposure: internal, ring: test}
+  - {name: web-pilot, team: web, selector: {labels: {ring: pilot}}, stakeholder: bob, sysadmin: alice, criticality: 3, exposure: internal, ring: pilot}
+  - {name: web-prod, team: web, selector: {labels: {ring: production}}, stakeholder: bob, sysadmin: alice, criticality: 5, exposure: internet, ring: production}
+rings: [test, pilot, production]
+`), 0o644)
+	sp.mustCLI(t, "apply", "-f", orgFile)
+	r := &ringRollout{t: t, sp: sp}
+	for _, ring := range []string{"test", "pilot", "production"} {
+		token := sp.enrollToken(t, "--label", "ring="+ring, "--max-hosts", "2")
+		for i := 1; i <= 2; i++ {
+			h := ringHost{name: ring + "-" + string(rune('0'+i)), root: filepath.Join(work, ring+string(rune('0'+i))), state: t.TempDir()}
+			makeRoot(h)
+			if out, err := sp.agentJobsRun(t, h.state, h.root, token); err != nil {
+				t.Fatalf("enroll %s: %v\n%s", h.name, err, out)
+			}
+			r.hosts = append(r.hosts, h)
+		}
+	}
+	r.alice = strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "alice", "--user", "alice", "--role", "operator"))
+	r.bob = strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
+	return r
+}
+
+// as runs the CLI with a user's token and fails the test on an error.
+func (r *ringRollout) as(tok string, args ...string) string {
+	r.t.Helper()
+	out, errOut, err := r.try(tok, args...)
+	if err != nil {
+		r.t.Fatalf("patchbay %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// try runs the CLI with a user's token.
+func (r *ringRollout) try(tok string, args ...string) (string, string, error) {
+	return run(r.t, append([]string{"--server", r.sp.url, "--ca", filepath.Join(r.sp.dataDir, "ca.crt"), "--token", tok}, args...)...)
+}
+
+// createAndSubmit drafts the change over the three groups as alice and
+// submits it for approval.
+func (r *ringRollout) createAndSubmit() {
+	r.t.Helper()
+	var ch struct {
+		ID    string
+		State string
+		Plan  struct{ Hosts []struct{ HostID string } }
+	}
+	json.Unmarshal([]byte(r.as(r.alice, "changes", "create", "pbtest-hello 1.1", "--group", "web-test", "--group", "web-pilot",
+		"--group", "web-prod", "--package", "pbtest-hello@1.1-1", "--batch", "2", "--failure-budget", "0",
+		"--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+	if ch.ID == "" || ch.State != "draft" || len(ch.Plan.Hosts) != 6 {
+		r.t.Fatalf("change: %+v", ch)
+	}
+	r.changeID = ch.ID
+	r.as(r.alice, "changes", "submit", ch.ID)
+}
+
+// approveAndStart has bob approve the change and alice start it.
+func (r *ringRollout) approveAndStart() {
+	r.t.Helper()
+	r.as(r.bob, "changes", "approve", r.changeID)
+	r.as(r.alice, "changes", "start", r.changeID)
+}
+
+func (r *ringRollout) state() changeView {
+	r.t.Helper()
+	var v changeView
+	json.Unmarshal([]byte(r.as(r.alice, "changes", "show", r.changeID, "-o", "json")), &v)
+	return v
+}
+
+// runUntilStopped has every agent check in (and run its jobs) until the
+// change halts or awaits sign-off with no job in flight (jobs already out
+// when it halted still finish), and returns the change and the failed
+// host's detail.
+func (r *ringRollout) runUntilStopped(within time.Duration) (changeView, string) {
+	r.t.Helper()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		for _, h := range r.hosts {
+			if out, err := r.sp.agentJobsRun(r.t, h.state, h.root, ""); err != nil {
+				r.t.Fatalf("agent %s: %v\n%s", h.name, err, out)
+			}
+		}
+		if v := r.state(); (v.State == "halted" || v.State == "awaiting-signoff") && v.Summary != nil && v.Summary.InFlight == 0 {
+			break
+		}
+	}
+	v := r.state()
+	failed := ""
+	for _, h := range v.Hosts {
+		if h.Status == "failed" {
+			failed = h.Detail
+		}
+	}
+	return v, failed
+}
+
+// rollBack rolls the whole change back, runs the agents until no host is
+// rolling back, and returns how many hosts were rolled back.
+func (r *ringRollout) rollBack(within time.Duration) int {
+	r.t.Helper()
+	r.as(r.alice, "changes", "rollback", r.changeID)
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		for _, h := range r.hosts {
+			r.sp.agentJobsRun(r.t, h.state, h.root, "")
+		}
+		busy := false
+		for _, h := range r.state().Hosts {
+			busy = busy || h.Status == "rolling-back"
+		}
+		if !busy {
+			break
+		}
+	}
+	rolled := 0
+	for _, h := range r.state().Hosts {
+		if h.Status == "rolled-back" {
+			rolled++
+		}
+	}
+	return rolled
+}
