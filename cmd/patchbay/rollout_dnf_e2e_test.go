@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/rpmtest"
 )
 
@@ -34,11 +35,11 @@ func TestRolloutWithRealDnf(t *testing.T) {
 	r := newRingRollout(t, sp, work, func(h ringHost) {
 		rpmtest.MakeImageRoot(t, h.root, repo, "pbtest-base-1-1.noarch.rpm", "pbtest-hello-1.0-1.noarch.rpm")
 		if h.name == "pilot-2" {
-			rpmtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
+			debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
 		}
-		rpmtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"),
+		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"),
 			"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\nPRETTY_NAME=\"AlmaLinux 9.4\"\n")
-		rpmtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
 	})
 	// The inventory was read from each image's own rpm database.
 	if out := sp.mustCLI(t, "hosts", "show", "test-1", "-o", "json"); !strings.Contains(out, "pbtest-hello") {

@@ -1,5 +1,6 @@
 // Package debtest builds Debian packages, flat apt repositories and
-// image roots for tests that drive the real dpkg and apt-get. It is test
+// image roots for tests that drive the real dpkg and apt-get; its Run,
+// WriteFile and AddStaticShell serve package rpmtest too. It is test
 // support: nothing in the product imports it.
 package debtest
 
@@ -107,6 +108,8 @@ func InstalledVersion(t testing.TB, root, name string) string {
 	return ""
 }
 
+// Run runs name with args in dir and returns its standard output; a
+// failure fails t with the command's standard error.
 func Run(t testing.TB, dir, name string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -120,6 +123,7 @@ func Run(t testing.TB, dir, name string, args ...string) []byte {
 	return out
 }
 
+// WriteFile writes content to path, creating its directories.
 func WriteFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -142,12 +146,12 @@ func BuildDebWithPostinst(t testing.TB, dir, repo, name, version, postinst strin
 }
 
 // AddStaticShell puts a statically linked busybox at ROOT/bin/sh, so that
-// dpkg can run maintainer scripts chrooted into the image.
+// dpkg and rpm can run package scripts chrooted into the image.
 func AddStaticShell(t testing.TB, root string) {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
-		t.Fatalf("busybox (Debian: busybox-static) is needed to run maintainer scripts in an image root: %v", err)
+		t.Fatalf("busybox (Debian: busybox-static) is needed to run package scripts in an image root: %v", err)
 	}
 	data, err := os.ReadFile(bb)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/rpmtest"
 )
@@ -101,7 +102,7 @@ func TestDnfInImageRoot(t *testing.T) {
 	})
 
 	t.Run("a failed %post fails the install, and rollback still returns to 1.0-1", func(t *testing.T) {
-		rpmtest.WriteFile(t, filepath.Join(root, "etc/pbtest-fail"), "")
+		debtest.WriteFile(t, filepath.Join(root, "etc/pbtest-fail"), "")
 		defer os.Remove(filepath.Join(root, "etc/pbtest-fail"))
 		out, err := m.Install(ctx, []Target{{Name: "pbtest-hello", Version: "1.1-1"}})
 		if !errors.Is(err, ErrScriptletFailed) || !bytes.Contains(out, []byte("post failed on purpose")) {

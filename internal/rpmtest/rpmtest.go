@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/patchbay/patchbay/internal/debtest"
 )
 
 // DBPath is where image roots keep their rpm database.
@@ -82,11 +84,11 @@ func BuildBase(t testing.TB, dir, repo string) {
 func buildSpec(t testing.TB, dir, repo, nvr, spec string) {
 	t.Helper()
 	specFile := filepath.Join(dir, nvr+".spec")
-	WriteFile(t, specFile, spec)
+	debtest.WriteFile(t, specFile, spec)
 	if err := os.MkdirAll(repo, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	Run(t, "", "rpmbuild", "--quiet", "-bb",
+	debtest.Run(t, "", "rpmbuild", "--quiet", "-bb",
 		"--define", "_topdir "+filepath.Join(dir, "rpmbuild-"+nvr),
 		"--define", "_rpmdir "+repo,
 		"--define", "_rpmfilename %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm",
@@ -96,7 +98,7 @@ func buildSpec(t testing.TB, dir, repo, nvr, spec string) {
 // CreateRepo writes repo's repodata with createrepo_c.
 func CreateRepo(t testing.TB, repo string) {
 	t.Helper()
-	Run(t, "", "createrepo_c", "--quiet", repo)
+	debtest.Run(t, "", "createrepo_c", "--quiet", repo)
 }
 
 // MakeImageRoot creates an rpm image root: its dnf configuration, one
@@ -105,18 +107,18 @@ func CreateRepo(t testing.TB, repo string) {
 // rpm --root into the database at DBPath.
 func MakeImageRoot(t testing.TB, root, repo string, rpms ...string) {
 	t.Helper()
-	WriteFile(t, filepath.Join(root, "etc/dnf/dnf.conf"),
+	debtest.WriteFile(t, filepath.Join(root, "etc/dnf/dnf.conf"),
 		"[main]\ngpgcheck=1\ninstallonly_limit=3\nclean_requirements_on_remove=True\nbest=True\nskip_if_unavailable=False\n")
 	// The test packages are unsigned: gpgcheck is off for this local
 	// repository only; dnf.conf keeps it on for any other.
-	WriteFile(t, filepath.Join(root, "etc/yum.repos.d/pbtest.repo"),
+	debtest.WriteFile(t, filepath.Join(root, "etc/yum.repos.d/pbtest.repo"),
 		"[pbtest]\nname=Patchbay test packages\nbaseurl=file://"+repo+"\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\n")
-	addStaticShell(t, root)
+	debtest.AddStaticShell(t, root)
 	args := []string{"--root", root, "--dbpath", DBPath, "--install", "--quiet"}
 	for _, r := range rpms {
 		args = append(args, filepath.Join(repo, r))
 	}
-	Run(t, "", "rpm", args...)
+	debtest.Run(t, "", "rpm", args...)
 }
 
 // InstalledVersion returns the VERSION-RELEASE of name in root's rpm
@@ -134,48 +136,4 @@ func InstalledVersion(t testing.TB, root, name string) string {
 		t.Fatalf("rpm --query %s under %s: %v\n%s", name, root, err, out)
 	}
 	return strings.Join(strings.Fields(string(out)), " ")
-}
-
-// addStaticShell puts a statically linked busybox at ROOT/bin/sh, so that
-// rpm can run scriptlets chrooted into the image.
-func addStaticShell(t testing.TB, root string) {
-	t.Helper()
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox (Debian: busybox-static) is needed to run scriptlets in an image root: %v", err)
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	WriteFile(t, filepath.Join(root, "bin/sh"), string(data))
-	if err := os.Chmod(filepath.Join(root, "bin/sh"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// Run runs name with args in dir and returns its standard output; a
-// failure fails t with the command's standard error.
-func Run(t testing.TB, dir, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %q: %v\n%s", name, args, err, stderr.Bytes())
-	}
-	return out
-}
-
-// WriteFile writes content to path, creating its directories.
-func WriteFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
