@@ -164,9 +164,9 @@ func (b consoleBackend) Findings(ctx context.Context, q web.FindingQuery) ([]web
 	return out, next, nil
 }
 
-// change shows a change; with hosts, every host of its plan with its
-// status (hostnames read in one batch).
-func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bool) (web.Change, error) {
+// change shows a change; in detail, also every host of its plan with its
+// status (hostnames read in one batch), its sign-offs and its plan.
+func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool) (web.Change, error) {
 	v := web.Change{ID: c.ID, Title: c.Title, State: c.State, Author: c.Author, ApprovedBy: c.ApprovedBy, Created: c.CreatedAt,
 		Actions: changeActionsAllowed(c.State)}
 	var plan rollout.Plan
@@ -175,14 +175,14 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bo
 	}
 	v.HostCount = len(plan.Hosts)
 	var st *rollout.State
-	if withHosts && len(c.Engine) > 0 {
+	if detail && len(c.Engine) > 0 {
 		st = &rollout.State{}
 		if err := json.Unmarshal(c.Engine, st); err != nil {
 			return v, err
 		}
 	}
 	var names map[string]string
-	if withHosts {
+	if detail {
 		ids := make([]string, len(plan.Hosts))
 		for i, hp := range plan.Hosts {
 			ids[i] = hp.HostID
@@ -196,7 +196,7 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bo
 		if !slices.Contains(v.Groups, hp.Group) && hp.Group != "" {
 			v.Groups = append(v.Groups, hp.Group)
 		}
-		if !withHosts {
+		if !detail {
 			continue
 		}
 		ch := web.ChangeHost{HostID: hp.HostID, Hostname: hp.HostID, Ring: hp.Ring, Status: "planned", Group: hp.Group}
@@ -219,6 +219,9 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bo
 		}
 		v.Hosts = append(v.Hosts, ch)
 	}
+	if !detail {
+		return v, nil // the list shows neither sign-offs nor the plan: no query per change
+	}
 	sos, err := b.s.store.SignOffs(ctx, c.ID)
 	if err != nil {
 		return v, err
@@ -226,10 +229,8 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, withHosts bo
 	for _, so := range sos {
 		v.SignOffs = append(v.SignOffs, web.SignOffView{Group: so.Group, By: so.By, OK: so.OK, Problem: so.Problem})
 	}
-	if withHosts {
-		if v.Plan, err = b.plan(ctx, c, plan); err != nil {
-			return v, err
-		}
+	if v.Plan, err = b.plan(ctx, c, plan); err != nil {
+		return v, err
 	}
 	return v, nil
 }
