@@ -252,8 +252,7 @@ const (
 // TargetFit is the decision for one candidate.
 type TargetFit struct {
 	Verdict Verdict
-	// Version is what to install when Planned: the candidate's, or for an
-	// advisory's fix the newer version the repositories offer.
+	// Version is the candidate's version, what to install when Planned.
 	Version string
 	// Reason explains every verdict but a plain Planned; for a Planned
 	// one it notes a forced or downgrade plan.
@@ -265,7 +264,8 @@ type TargetFit struct {
 // known; the version must be for the host's platform (the advisory's
 // ecosystems, and the version's own dist tag); it must differ from the
 // installed version, and be higher unless downgrades are allowed; and the
-// host's repositories must offer it unless forced. A downgrade is not
+// host's repositories must offer it (an advisory's fix: it or newer) unless
+// forced. A downgrade is not
 // checked against the offered updates, which list only newer versions:
 // allowing it is the operator's explicit choice.
 func FitTarget(h FitHost, c Candidate, o FitOptions) TargetFit {
@@ -312,9 +312,12 @@ func FitTarget(h FitHost, c Candidate, o FitOptions) TargetFit {
 			if oc == 0 {
 				return TargetFit{Verdict: Planned, Version: c.Version}
 			}
-			// The fix is in the newer version the repositories offer.
-			return TargetFit{Verdict: Planned, Version: c.Offered, Reason: fmt.Sprintf(
-				"fixed in %s; the repositories offer %s", c.Version, c.Offered)}
+			// The fix is available, as a finding's FixAvailable says: the
+			// repositories offer it or newer. The plan keeps the fixed
+			// version, since a change pins one version per package and
+			// platform for all its hosts, whose repositories may differ.
+			return TargetFit{Verdict: Planned, Version: c.Version, Reason: fmt.Sprintf(
+				"the repositories offer %s, newer than the fix", c.Offered)}
 		}
 	}
 	offered := "none"

@@ -80,13 +80,13 @@ func (ts *testServer) call(t testing.TB, method, path, token string, body []byte
 	return resp.StatusCode
 }
 
-// orgServer is a server with the example organisation applied, its users,
-// and one host in payments-prod with two open findings.
 // paymentsUpdates are what the payments hosts' repositories offer: the
 // versions the tests' changes and findings name.
 var paymentsUpdates = []store.Update{{Name: "openssl", Arch: "amd64", Version: "3.0.2-0ubuntu1.9", Repo: "jammy-security"},
 	{Name: "bash", Arch: "amd64", Version: "5.1-6ubuntu1", Repo: "jammy-updates"}}
 
+// orgServer is a server with the example organisation applied, its users,
+// and one host in payments-prod with two open findings.
 func orgServer(t *testing.T, clock *fakeClock) (*testServer, map[string]string, string) {
 	t.Helper()
 	ts := newTestServerAt(t, clock.now)

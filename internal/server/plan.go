@@ -232,6 +232,17 @@ func hostDispatch(h store.Host, targets []PlanTarget, ph *PlanHost) []rollout.Ta
 		return nil
 	}
 	ph.Status = string(change.Planned)
+	var notes []string
+	for _, t := range targets {
+		switch {
+		case t.Status != string(change.Planned):
+			// Left out of the job; the others go ahead.
+			notes = append(notes, t.Name+" "+t.Status+": "+t.Reason)
+		case t.Reason != "":
+			notes = append(notes, t.Name+": "+t.Reason)
+		}
+	}
+	ph.Reason = strings.Join(notes, "; ")
 	return out
 }
 
