@@ -34,7 +34,7 @@ type changeView struct {
 	} `json:"plan"`
 	// Review is every host the plan considered, by hostname (changes
 	// planned before it existed have none: the plan's hosts are shown).
-	Review []planHostView `json:"review,omitempty"`
+	Review  []planHostView `json:"review,omitempty"`
 	Summary *struct {
 		Status    string
 		Reason    string
