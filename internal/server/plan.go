@@ -19,6 +19,7 @@ import (
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/web"
 )
 
 // PlanHost is one host of a change's target groups that has a package the
@@ -377,4 +378,18 @@ func (s *Server) hostTargets(ctx context.Context, h store.Host, spec ChangeSpec,
 		}
 	}
 	return out, nil
+}
+
+// consolePlanReview is a plan's review as the console's change page shows it.
+func consolePlanReview(review []PlanHost) []web.PlanReviewHost {
+	out := make([]web.PlanReviewHost, 0, len(review))
+	for _, h := range review {
+		r := web.PlanReviewHost{HostID: h.HostID, Hostname: h.Hostname, Group: h.Group, Ring: h.Ring, Tier: h.Tier,
+			Status: h.Status, Reason: h.Reason}
+		for _, t := range h.Targets {
+			r.Targets = append(r.Targets, t.Name+" "+t.Version)
+		}
+		out = append(out, r)
+	}
+	return out
 }
