@@ -54,6 +54,7 @@ func TestRolloutWithRealApt(t *testing.T) {
 
 	r := newRingRollout(t, sp, work, func(h ringHost) {
 		debtest.MakeImageRoot(t, h.root, good, "pbtest-hello", "1.0-1")
+		debtest.RefreshLists(t, h.root) // plans need the update offered
 		debtest.AddStaticShell(t, h.root)
 		if h.name == "pilot-2" {
 			debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
@@ -136,6 +137,7 @@ rings: [production]
 	sp.mustCLI(t, "apply", "-f", orgFile)
 	root, state := filepath.Join(work, "root"), t.TempDir()
 	debtest.MakeImageRoot(t, root, repo, "pbtest-hello", "1.0-1")
+	debtest.RefreshLists(t, root) // plans need the update offered
 	debtest.AddStaticShell(t, root)
 	debtest.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n")
 	debtest.WriteFile(t, filepath.Join(root, "etc/hostname"), "db-1\n")
@@ -227,7 +229,7 @@ rings: [production]
 		KnownProblems []struct{ ID string } `json:"known_problems"`
 	}
 	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "hello back", "--group", "db", "--package", "pbtest-hello@1.0-1",
-		"--ignore-windows", "-o", "json")), &next)
+		"--allow-downgrade", "--ignore-windows", "-o", "json")), &next)
 	if len(next.KnownProblems) != 1 || next.KnownProblems[0].ID != kb[0].ID {
 		t.Fatalf("the later change's plan does not show the known problem: %+v", next)
 	}

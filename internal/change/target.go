@@ -260,19 +260,19 @@ type TargetFit struct {
 }
 
 // FitTarget decides whether a candidate version may be planned for a
-// host. In order: the host's and the package's architectures must be
-// known; the version must be for the host's platform (the advisory's
-// ecosystems, and the version's own dist tag); it must differ from the
-// installed version, and be higher unless downgrades are allowed; and the
-// host's repositories must offer it (an advisory's fix: it or newer) unless
-// forced. A downgrade is not
-// checked against the offered updates, which list only newer versions:
-// allowing it is the operator's explicit choice.
+// host. In order: the host's (when it reported one) and the package's
+// architectures must be known; the version must be for the host's platform
+// (the advisory's ecosystems, and the version's own dist tag); it must
+// differ from the installed version, and be higher unless downgrades are
+// allowed; and the host's repositories must offer it (an advisory's fix:
+// it or newer) unless forced. A downgrade is not checked against the
+// offered updates, which list only newer versions: allowing it is the
+// operator's explicit choice.
 func FitTarget(h FitHost, c Candidate, o FitOptions) TargetFit {
-	if !KnownArch(h.Arch) {
-		if h.Arch == "" {
-			return TargetFit{Verdict: Excluded, Reason: "the host reported no architecture"}
-		}
+	// An agent reading an image (--root) whose packages are all
+	// architecture-independent reports none; jobs name only package
+	// architectures, so only a reported, unknown one excludes the host.
+	if h.Arch != "" && !KnownArch(h.Arch) {
 		return TargetFit{Verdict: Excluded, Reason: fmt.Sprintf("host architecture %q is not a known architecture", truncate(h.Arch))}
 	}
 	if c.Arch != "" && !KnownArch(c.Arch) {
