@@ -296,7 +296,7 @@ func (s *Server) handleListChanges(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		v.Plan.Hosts = nil
+		v.Plan.Hosts, v.Review = nil, nil
 		out = append(out, v)
 	}
 	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})

@@ -353,6 +353,16 @@ func TestAHostileArchitectureExcludesOnlyThatHost(t *testing.T) {
 		"pay-3": {"excluded", `package architecture "amd64 --force-all" of openssl is not a known architecture`, "3.0.2-0ubuntu1.9"},
 		"pay-4": {"excluded", `host architecture "x86_64 --force-all" is not a known architecture`, "3.0.2-0ubuntu1.9"},
 	})
+	var got ChangeView
+	ts.call(t, "GET", "/api/v1/changes/"+v.ID, tok["frank"], nil, &got)
+	if fmt.Sprint(got.Review) != fmt.Sprint(v.Review) {
+		t.Errorf("the stored review differs from the created one:\n%+v\n%+v", got.Review, v.Review)
+	}
+	var list struct{ Items []ChangeView }
+	ts.call(t, "GET", "/api/v1/changes", tok["frank"], nil, &list)
+	if len(list.Items) != 1 || list.Items[0].Review != nil || list.Items[0].Plan.Hosts != nil {
+		t.Errorf("the change list carries plans: %+v", list.Items)
+	}
 	ts.call(t, "POST", "/api/v1/changes/"+v.ID+"/submit", tok["alice"], nil, nil)
 	ts.call(t, "POST", "/api/v1/changes/"+v.ID+"/approve", tok["bob"], nil, nil)
 	if code := ts.call(t, "POST", "/api/v1/changes/"+v.ID+"/start", tok["alice"], nil, nil); code != 200 {
