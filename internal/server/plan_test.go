@@ -17,6 +17,7 @@ import (
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/sim"
 	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/web"
 )
 
 // planBases are the real package lists of testdata/plan, by image name.
@@ -312,6 +313,33 @@ func TestAdvisoryChangesPlanOfferedFixesAndRefuseUnknownAdvisories(t *testing.T)
 	}; !slices.Equal(got, want) {
 		t.Errorf("planned %q, want %q", got, want)
 	}
+	// The console creates through the same plan, with its checkbox, and
+	// its change page lists the hosts by name.
+	b := consoleBackend{ts.Server}
+	id, err := b.CreateChange(ctx, consoleUser("alice", RoleOperator), web.ChangeRequest{Title: "ALSA-2023:5455 forced",
+		Advisories: []string{"ALSA-2023:5455"}, Groups: []string{"payments-prod"}, BatchSize: 1, IgnoreWindows: true, ForceNotOffered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := b.Change(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, h := range page.Plan.Review {
+		rows = append(rows, fmt.Sprintf("%s %s %s %s %s %q", h.Hostname, h.Group, h.Ring, h.Status, strings.Join(h.Targets, ","), h.Reason))
+	}
+	if want := []string{
+		`alma8-newer-offered payments-prod production planned glibc 2.28-225.el8_8.6 "glibc: the repositories offer 2.28-236.el8_9.12, newer than the fix"`,
+		`alma8-not-offered payments-prod production planned glibc 2.28-225.el8_8.6 "glibc: forced: the repositories do not offer glibc 2.28-225.el8_8.6 (they offer none)"`,
+		`alma8-offered payments-prod production planned glibc 2.28-225.el8_8.6 ""`,
+	}; !slices.Equal(rows, want) {
+		t.Errorf("the console's review:\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	if page.HostCount != 3 {
+		t.Errorf("the console's change has %d hosts, want 3", page.HostCount)
+	}
+
 	for _, tt := range []struct{ spec, want string }{
 		{`{"title":"x","groups":["payments-prod"],"advisories":["ALSA-9999:1"]}`,
 			"advisory ALSA-9999:1 is not known; import its feed with patchbay feeds import"},
