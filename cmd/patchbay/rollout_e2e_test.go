@@ -54,7 +54,6 @@ func TestRolloutWithRealApt(t *testing.T) {
 
 	r := newRingRollout(t, sp, work, func(h ringHost) {
 		debtest.MakeImageRoot(t, h.root, good, "pbtest-hello", "1.0-1")
-		debtest.RefreshLists(t, h.root) // plans need the update offered
 		debtest.AddStaticShell(t, h.root)
 		if h.name == "pilot-2" {
 			debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
@@ -137,7 +136,6 @@ rings: [production]
 	sp.mustCLI(t, "apply", "-f", orgFile)
 	root, state := filepath.Join(work, "root"), t.TempDir()
 	debtest.MakeImageRoot(t, root, repo, "pbtest-hello", "1.0-1")
-	debtest.RefreshLists(t, root) // plans need the update offered
 	debtest.AddStaticShell(t, root)
 	debtest.WriteFile(t, filepath.Join(root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n")
 	debtest.WriteFile(t, filepath.Join(root, "etc/hostname"), "db-1\n")
