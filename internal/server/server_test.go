@@ -45,6 +45,7 @@ func newTestServerAt(t testing.TB, clock func() time.Time) *testServer {
 	t.Cleanup(func() { db.Close() })
 	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), clock)
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(s.Wait) // runs after cancel and before db.Close (cleanups run last-in first-out)
 	t.Cleanup(cancel)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
