@@ -31,7 +31,8 @@ type Browser struct {
 	// Ctx is the tab's context, for chromedp calls of the test's own.
 	Ctx context.Context
 	// Shots is where Screenshot writes: testdata/screenshots of the test's
-	// package with UPDATE_SCREENSHOTS=1, else a temporary directory.
+	// package with UPDATE_SCREENSHOTS=1 (for a person to look at; ignored by
+	// git, as no test reads them), else a temporary directory.
 	Shots string
 
 	mu       sync.Mutex
