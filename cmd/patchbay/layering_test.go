@@ -52,9 +52,10 @@ var allowedInternal = map[string][]string{
 	},
 
 	// Test support.
+	"internal/testenv":         {},
 	"internal/debtest":         {},
-	"internal/rpmtest":         {"internal/debtest"},
-	"internal/browsertest":     {},
+	"internal/rpmtest":         {"internal/debtest", "internal/testenv"},
+	"internal/browsertest":     {"internal/testenv"},
 	"internal/store/storetest": {"internal/inventory", "internal/store"},
 }
 

@@ -3,7 +3,6 @@ package pkgmgr
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,32 +12,19 @@ import (
 
 	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/inventory"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // requireTools skips a test when a system tool is missing, except in CI
 // where a missing tool is a broken build machine.
 func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s is not installed (%v); install it (Debian: apt-get install apt dpkg) to run this test", tool, err)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
+	testenv.NeedTools(t, "Debian: apt-get install -y apt dpkg", tools...)
 }
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		msg := "installing with dpkg --root needs root; run the tests as root"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.NeedRoot(t, "installing with dpkg --root needs root; run the tests as root")
 }
 
 // TestAptInImageRoot drives the real apt-get and dpkg against a throwaway
