@@ -50,7 +50,8 @@ func TestAptInImageRoot(t *testing.T) {
 		t.Fatalf("apt-get update: %v\n%s", err, out)
 	}
 
-	m := Manager{Format: inventory.FormatDpkg, Root: root, Runner: ExecRunner{}}
+	rec := newRecordingRunner()
+	m := Manager{Format: inventory.FormatDpkg, Root: root, Runner: rec}
 	wantUpdate := func(t *testing.T, want string) {
 		t.Helper()
 		us, err := m.AvailableUpdates(ctx)
@@ -68,7 +69,10 @@ func TestAptInImageRoot(t *testing.T) {
 		}
 	}
 
-	t.Run("the image's update is listed", func(t *testing.T) { wantUpdate(t, "1.1-1") })
+	t.Run("the image's update is listed", func(t *testing.T) {
+		wantUpdate(t, "1.1-1")
+		checkCapture(t, "apt/captured-simulate-dist-upgrade.txt", rec.output(t, "dist-upgrade"), root)
+	})
 
 	t.Run("simulate shows the upgrade and changes nothing", func(t *testing.T) {
 		out, err := m.Simulate(ctx, []Target{{Name: "pbtest-hello", Arch: "all", Version: "1.1-1"}})

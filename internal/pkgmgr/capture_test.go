@@ -7,13 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/patchbay/patchbay/internal/debtest"
-	"github.com/patchbay/patchbay/internal/inventory"
-	"github.com/patchbay/patchbay/internal/rpmtest"
 )
 
 // recordingRunner runs commands for real and keeps what each printed, so a
@@ -96,69 +90,4 @@ func checkCapture(t *testing.T, file string, out []byte, root string) {
 	if !bytes.Equal(normalizeCapture(want, root), got) {
 		t.Errorf("the real tool's output differs from %s (a tool upgrade? rerun with -update and review):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
-}
-
-// TestCapturedOutputOfRealApt runs the real apt-get in an image root with
-// two upgradable packages and compares what it prints with the fixture the
-// apt parser is tested on.
-func TestCapturedOutputOfRealApt(t *testing.T) {
-	requireTools(t, "apt-get", "dpkg-deb", "dpkg")
-	requireRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "repo")
-	root := filepath.Join(dir, "root")
-	for _, v := range []string{"1.0-1", "1.1-1"} {
-		debtest.BuildDeb(t, dir, repo, "pbtest-hello", v)
-	}
-	debtest.WritePackagesIndex(t, repo)
-	debtest.MakeImageRoot(t, root, repo, "pbtest-hello", "1.0-1")
-
-	rec := newRecordingRunner()
-	m := Manager{Format: inventory.FormatDpkg, Root: root, Runner: rec}
-	if out, err := m.Refresh(ctx); err != nil {
-		t.Fatalf("refresh: %v\n%s", err, out)
-	}
-	us, err := m.AvailableUpdates(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(us) != 1 || us[0].Name != "pbtest-hello" || us[0].Version != "1.1-1" {
-		t.Fatalf("updates = %+v, want pbtest-hello 1.1-1", us)
-	}
-	checkCapture(t, "apt/captured-simulate-dist-upgrade.txt", rec.output(t, "dist-upgrade"), root)
-}
-
-// TestCapturedOutputOfRealDnf does the same for dnf check-update.
-func TestCapturedOutputOfRealDnf(t *testing.T) {
-	rpmtest.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "repo")
-	root := filepath.Join(dir, "root")
-	rpmtest.BuildBase(t, dir, repo)
-	rpmtest.BuildRPM(t, dir, repo, "pbtest-hello", "1.0-1", "")
-	rpmtest.BuildRPM(t, dir, repo, "pbtest-hello", "1.1-1", "")
-	rpmtest.CreateRepo(t, repo)
-	rpmtest.MakeImageRoot(t, root, repo, "pbtest-base-1-1.noarch.rpm", "pbtest-hello-1.0-1.noarch.rpm")
-
-	rec := newRecordingRunner()
-	m := Manager{Format: inventory.FormatRPM, Root: root, Runner: rec}
-	if out, err := m.Refresh(ctx); err != nil {
-		t.Fatalf("refresh: %v\n%s", err, out)
-	}
-	us, err := m.AvailableUpdates(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(us) != 1 || us[0].Name != "pbtest-hello" || us[0].Version != "1.1-1" {
-		t.Fatalf("updates = %+v, want pbtest-hello 1.1-1", us)
-	}
-	out := rec.output(t, "check-update")
-	if !strings.Contains(string(out), "pbtest-hello") {
-		t.Fatalf("dnf check-update printed no pbtest-hello line:\n%s", out)
-	}
-	checkCapture(t, "dnf/captured-check-update.txt", out, root)
 }
