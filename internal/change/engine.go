@@ -24,14 +24,32 @@ const (
 // action to Decide for a change in state cur, with its reason. It is the
 // one place where engine outcomes become change transitions.
 //
-// A change that is rolling back ends only when no host is rolling back or
-// has a job out: rolled-back, or rollback-failed naming the hosts whose
-// rollback failed. It never maps to EngineDone, so a rollback cannot end
-// in a success state.
+// A whole-change rollback ends when the engine says rolled-back or
+// rollback-failed (naming the hosts whose rollback failed). With an engine
+// that has no rollback statuses, a rolling-back change ends once no host is
+// rolling back or has a job out. A rolling-back change never maps to
+// EngineDone, so a rollback cannot end in a success state.
 func EngineEvent(cur State, st *rollout.State, hostIDs []string) (Action, string) {
 	sum := st.Summary()
-	if cur == RollingBack || sum.Status == engineRolledBack || sum.Status == engineRollbackFailed || sum.Status == engineRollingBack {
-		var failed []string
+	failed := func() string {
+		var ids []string
+		for _, id := range hostIDs {
+			if h, ok := st.Host(id); ok && h.Status == rollout.HostRollbackFailed {
+				ids = append(ids, id)
+			}
+		}
+		return "the rollback of " + strings.Join(ids, ", ") + " failed"
+	}
+	switch sum.Status {
+	case engineRolledBack:
+		return EngineRolledBack, "every touched host is back at its recorded versions"
+	case engineRollbackFailed:
+		return EngineRollbackFailed, failed()
+	case engineRollingBack:
+		return EngineProgress, ""
+	}
+	if cur == RollingBack {
+		anyFailed := false
 		for _, id := range hostIDs {
 			h, ok := st.Host(id)
 			if !ok {
@@ -40,17 +58,12 @@ func EngineEvent(cur State, st *rollout.State, hostIDs []string) (Action, string
 			if h.Status == rollout.HostRollingBack || h.Dispatched {
 				return EngineProgress, ""
 			}
-			if h.Status == rollout.HostRollbackFailed {
-				failed = append(failed, id)
-			}
+			anyFailed = anyFailed || h.Status == rollout.HostRollbackFailed
 		}
-		if cur != RollingBack && sum.Status != engineRolledBack && sum.Status != engineRollbackFailed {
-			return EngineProgress, ""
+		if anyFailed {
+			return EngineRollbackFailed, failed()
 		}
-		if len(failed) > 0 {
-			return EngineRollbackFailed, "the rollback of " + strings.Join(failed, ", ") + " failed"
-		}
-		return EngineRolledBack, "every rolled-back host reported its recorded versions"
+		return EngineRolledBack, "every touched host is back at its recorded versions"
 	}
 	switch {
 	case sum.Status == rollout.StatusCompleted:
@@ -82,10 +95,12 @@ func RollbackHosts(st *rollout.State, hostIDs []string, a Action, wave int, give
 }
 
 // Drive carries a decided operator action into the engine's state: a halt
-// or emergency stop halts it; a resume resumes it; a rollback rolls back
-// hosts and halts forward dispatch, so no new install goes out while hosts
-// go back. Other actions leave the engine alone.
+// or emergency stop halts it; a resume resumes it; a host or wave rollback
+// rolls those hosts back and halts the rollout so a person decides; a
+// whole-change rollback stops forward dispatch for good and rolls back
+// every touched host. Other actions leave the engine alone.
 func Drive(st *rollout.State, d Decision, req Request, by string, hosts []string, now time.Time) error {
+	why := "requested by " + by
 	switch req.Action {
 	case Halt, EmergencyStop:
 		if d.From != Running {
@@ -94,18 +109,37 @@ func Drive(st *rollout.State, d Decision, req Request, by string, hosts []string
 		return st.Halt(now, d.Event)
 	case Resume:
 		return st.Resume(now, by)
-	case RollbackHost, RollbackWave, RollbackAll:
-		if len(hosts) == 0 && d.From != RollingBack {
-			return fmt.Errorf("no host of this change has finished an install; nothing to roll back (halt it instead): %w", ErrPrecondition)
+	case RollbackAll:
+		// An engine with a whole-change rollback does it itself, including
+		// the hosts in flight when they report.
+		if all, ok := any(st).(interface {
+			RollBackAll(time.Time, string) error
+		}); ok {
+			return asPrecondition(all.RollBackAll(now, why))
 		}
-		if err := st.RollBack(now, "requested by "+by, hosts...); err != nil {
-			return fmt.Errorf("%w: %w", err, ErrPrecondition)
+		fallthrough
+	case RollbackHost, RollbackWave:
+		if len(hosts) == 0 && req.Action != RollbackAll {
+			return fmt.Errorf("no host named has finished an install; nothing to roll back: %w", ErrPrecondition)
 		}
-		if err := st.Halt(now, "rolling back"); err != nil && !errors.Is(err, rollout.ErrFinished) {
+		if err := st.RollBack(now, why, hosts...); err != nil {
+			return asPrecondition(err)
+		}
+		if st.Summary().Status == rollout.StatusHalted {
+			return nil // the engine halted itself for the rollback
+		}
+		if err := st.Halt(now, "rollback "+why); err != nil && !errors.Is(err, rollout.ErrFinished) {
 			return err
 		}
 	}
 	return nil
+}
+
+func asPrecondition(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", err, ErrPrecondition)
 }
 
 // Waiting says what a change in state cur waits for, for `changes show`:

@@ -2,6 +2,7 @@ package change
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -155,3 +156,18 @@ var (
 	ErrPrecondition  = errors.New("precondition not met")
 	ErrUnknownAction = errors.New("unknown action")
 )
+
+// Apply records an allowed decision on c: the new state, the approval it
+// grants or voids, and the editor it adds. who is the actor's name.
+func (c *Change) Apply(d Decision, who string) {
+	c.State = d.To
+	if d.ApprovedDigest != "" {
+		c.ApprovedBy, c.ApprovedDigest = d.ApprovedBy, d.ApprovedDigest
+	}
+	if d.VoidsApproval {
+		c.ApprovedBy, c.ApprovedDigest = "", ""
+	}
+	if d.AddEditor && who != c.Author && !slices.Contains(c.Editors, who) {
+		c.Editors = append(c.Editors, who)
+	}
+}

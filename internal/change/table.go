@@ -85,8 +85,8 @@ var table = []rule{
 	{Scheduled, Cancel, Cancelled, writers, ownerOrTeamMember, none},
 
 	{Running, Halt, Halted, runners, anyone, none},
-	{Running, RollbackHost, RollingBack, runners, anyone, none},
-	{Running, RollbackWave, RollingBack, runners, anyone, none},
+	{Running, RollbackHost, Halted, runners, anyone, none},
+	{Running, RollbackWave, Halted, runners, anyone, none},
 	{Running, RollbackAll, RollingBack, runners, anyone, none},
 	{Running, EmergencyStop, Halted, runners, anyone, none},
 	{Running, EngineProgress, Running, engine, anyone, none},
@@ -96,17 +96,14 @@ var table = []rule{
 	{Running, EngineRollbackFailed, RollbackFailed, engine, anyone, none},
 
 	{Halted, Resume, Running, runners, anyone, noEmergencyStop},
-	{Halted, RollbackHost, RollingBack, runners, anyone, none},
-	{Halted, RollbackWave, RollingBack, runners, anyone, none},
+	{Halted, RollbackHost, Halted, runners, anyone, none},
+	{Halted, RollbackWave, Halted, runners, anyone, none},
 	{Halted, RollbackAll, RollingBack, runners, anyone, none},
 	{Halted, Release, Halted, runners, anyone, none},
 	{Halted, EngineProgress, Halted, engine, anyone, none},
 	{Halted, EngineRolledBack, RolledBack, engine, anyone, none},
 	{Halted, EngineRollbackFailed, RollbackFailed, engine, anyone, none},
 
-	{RollingBack, RollbackHost, RollingBack, runners, anyone, none},
-	{RollingBack, RollbackWave, RollingBack, runners, anyone, none},
-	{RollingBack, RollbackAll, RollingBack, runners, anyone, none},
 	{RollingBack, EmergencyStop, RollingBack, runners, anyone, none},
 	{RollingBack, Release, RollingBack, runners, anyone, none},
 	{RollingBack, EngineProgress, RollingBack, engine, anyone, none},
@@ -115,20 +112,20 @@ var table = []rule{
 
 	{AwaitingSignOff, SignOffOK, afterSignOff, signers, groupStakeholder, none},
 	{AwaitingSignOff, SignOffProblem, afterSignOff, signers, groupStakeholder, none},
-	{AwaitingSignOff, RollbackHost, RollingBack, runners, anyone, none},
-	{AwaitingSignOff, RollbackWave, RollingBack, runners, anyone, none},
+	{AwaitingSignOff, RollbackHost, Halted, runners, anyone, none},
+	{AwaitingSignOff, RollbackWave, Halted, runners, anyone, none},
 	{AwaitingSignOff, RollbackAll, RollingBack, runners, anyone, none},
 
 	{Completed, SignOffOK, Completed, signers, groupStakeholder, none},
 	{Completed, SignOffProblem, CompletedWithProblems, signers, groupStakeholder, none},
-	{Completed, RollbackHost, RollingBack, runners, anyone, none},
-	{Completed, RollbackWave, RollingBack, runners, anyone, none},
+	{Completed, RollbackHost, Halted, runners, anyone, none},
+	{Completed, RollbackWave, Halted, runners, anyone, none},
 	{Completed, RollbackAll, RollingBack, runners, anyone, none},
 
 	{CompletedWithProblems, SignOffOK, CompletedWithProblems, signers, groupStakeholder, none},
 	{CompletedWithProblems, SignOffProblem, CompletedWithProblems, signers, groupStakeholder, none},
-	{CompletedWithProblems, RollbackHost, RollingBack, runners, anyone, none},
-	{CompletedWithProblems, RollbackWave, RollingBack, runners, anyone, none},
+	{CompletedWithProblems, RollbackHost, Halted, runners, anyone, none},
+	{CompletedWithProblems, RollbackWave, Halted, runners, anyone, none},
 	{CompletedWithProblems, RollbackAll, RollingBack, runners, anyone, none},
 }
 
@@ -370,8 +367,10 @@ func event(c Change, req Request, who Actor, d Decision, note string) string {
 		return "halted by " + by + reason
 	case Resume:
 		return "resumed by " + by
-	case RollbackHost, RollbackWave, RollbackAll:
-		return "rollback requested by " + by + reason + "; forward dispatch stopped"
+	case RollbackHost, RollbackWave:
+		return "rollback requested by " + by + reason + "; the change is halted until someone resumes it or rolls it all back"
+	case RollbackAll:
+		return "rollback of the whole change requested by " + by + reason + "; forward dispatch stopped"
 	case EmergencyStop:
 		return "emergency stop by " + by + reason
 	case Release:

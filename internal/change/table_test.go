@@ -34,8 +34,8 @@ scheduled                start                   run   run   -     run   run   -
 scheduled                edit                    pa    pa    pa    pa    pa    -     -     -     -     -      -
 scheduled                cancel                  can   can   can   can   can   -     -     -     -     -      -
 running                  halt                    hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
-running                  rollback-host           rb    rb    -     rb    rb    -     -     -     -     -      -
-running                  rollback-wave           rb    rb    -     rb    rb    -     -     -     -     -      -
+running                  rollback-host           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
+running                  rollback-wave           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
 running                  rollback-all            rb    rb    -     rb    rb    -     -     -     -     -      -
 running                  emergency-stop          hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
 running                  engine-progress         -     -     -     -     -     -     -     -     -     -      run
@@ -44,16 +44,13 @@ running                  engine-halted           -     -     -     -     -     -
 running                  engine-rolled-back      -     -     -     -     -     -     -     -     -     -      rbd
 running                  engine-rollback-failed  -     -     -     -     -     -     -     -     -     -      rbf
 halted                   resume                  run   run   -     run   run   -     -     -     -     -      -
-halted                   rollback-host           rb    rb    -     rb    rb    -     -     -     -     -      -
-halted                   rollback-wave           rb    rb    -     rb    rb    -     -     -     -     -      -
+halted                   rollback-host           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
+halted                   rollback-wave           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
 halted                   rollback-all            rb    rb    -     rb    rb    -     -     -     -     -      -
 halted                   release                 hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
 halted                   engine-progress         -     -     -     -     -     -     -     -     -     -      hlt
 halted                   engine-rolled-back      -     -     -     -     -     -     -     -     -     -      rbd
 halted                   engine-rollback-failed  -     -     -     -     -     -     -     -     -     -      rbf
-rolling-back             rollback-host           rb    rb    -     rb    rb    -     -     -     -     -      -
-rolling-back             rollback-wave           rb    rb    -     rb    rb    -     -     -     -     -      -
-rolling-back             rollback-all            rb    rb    -     rb    rb    -     -     -     -     -      -
 rolling-back             emergency-stop          rb    rb    -     rb    rb    -     -     -     -     -      -
 rolling-back             release                 rb    rb    -     rb    rb    -     -     -     -     -      -
 rolling-back             engine-progress         -     -     -     -     -     -     -     -     -     -      rb
@@ -61,18 +58,18 @@ rolling-back             engine-rolled-back      -     -     -     -     -     -
 rolling-back             engine-rollback-failed  -     -     -     -     -     -     -     -     -     -      rbf
 awaiting-signoff         signoff-ok              -     -     -     cmp   cmp   -     -     cmp   -     -      -
 awaiting-signoff         signoff-problem         -     -     -     cwp   cwp   -     -     cwp   -     -      -
-awaiting-signoff         rollback-host           rb    rb    -     rb    rb    -     -     -     -     -      -
-awaiting-signoff         rollback-wave           rb    rb    -     rb    rb    -     -     -     -     -      -
+awaiting-signoff         rollback-host           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
+awaiting-signoff         rollback-wave           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
 awaiting-signoff         rollback-all            rb    rb    -     rb    rb    -     -     -     -     -      -
 completed                signoff-ok              -     -     -     cmp   cmp   -     -     cmp   -     -      -
 completed                signoff-problem         -     -     -     cwp   cwp   -     -     cwp   -     -      -
-completed                rollback-host           rb    rb    -     rb    rb    -     -     -     -     -      -
-completed                rollback-wave           rb    rb    -     rb    rb    -     -     -     -     -      -
+completed                rollback-host           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
+completed                rollback-wave           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
 completed                rollback-all            rb    rb    -     rb    rb    -     -     -     -     -      -
 completed-with-problems  signoff-ok              -     -     -     cwp   cwp   -     -     cwp   -     -      -
 completed-with-problems  signoff-problem         -     -     -     cwp   cwp   -     -     cwp   -     -      -
-completed-with-problems  rollback-host           rb    rb    -     rb    rb    -     -     -     -     -      -
-completed-with-problems  rollback-wave           rb    rb    -     rb    rb    -     -     -     -     -      -
+completed-with-problems  rollback-host           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
+completed-with-problems  rollback-wave           hlt   hlt   -     hlt   hlt   -     -     -     -     -      -
 completed-with-problems  rollback-all            rb    rb    -     rb    rb    -     -     -     -     -      -
 `
 
