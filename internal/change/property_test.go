@@ -110,6 +110,9 @@ func (s *sim) decide(req Request, who Actor, hosts []string) (Decision, bool) {
 			return d, false
 		}
 	}
+	if d.To == Halted && s.st != nil {
+		s.withdraw() // every move to halted withdraws what was not delivered, in the same transaction
+	}
 	s.c.Apply(d, who.Name)
 	s.log = append(s.log, fmt.Sprintf("%s %s by %s → %s", s.now.Format("15:04"), req.Action, who.Name, d.To))
 	return d, true
@@ -132,14 +135,14 @@ func (s *sim) actor() Actor { return simActors[s.r.IntN(len(simActors))] }
 
 func (s *sim) op() {
 	s.now = s.now.Add(time.Duration(s.r.IntN(12)) * time.Minute)
-	switch k := s.r.IntN(100); {
-	case k < 25:
+	switch k := s.r.IntN(1000); {
+	case k < 250:
 		s.engineStep()
-	case k < 40:
+	case k < 420:
 		s.deliver()
-	case k < 55:
+	case k < 600:
 		s.result()
-	case k < 58:
+	case k < 620:
 		if d, ok := s.decide(Request{Action: Edit}, s.actor(), nil); ok {
 			s.plan.BatchSize = 1 + s.r.IntN(4)
 			s.c.Digest = Content{Plan: s.plan}.Digest()
@@ -147,15 +150,15 @@ func (s *sim) op() {
 				s.fail("the approval by %q (%s) survived an edit (%s → %s)", s.c.ApprovedBy, s.c.ApprovedDigest, d.From, d.To)
 			}
 		}
-	case k < 61:
+	case k < 660:
 		s.decide(Request{Action: Submit}, s.actor(), nil)
-	case k < 65:
+	case k < 710:
 		s.decide(Request{Action: Approve}, s.actor(), nil)
-	case k < 66:
+	case k < 713:
 		s.decide(Request{Action: Reject}, s.actor(), nil)
-	case k < 67:
+	case k < 716:
 		s.decide(Request{Action: Cancel}, s.actor(), nil)
-	case k < 71:
+	case k < 770:
 		who := s.actor()
 		if s.r.IntN(3) == 0 {
 			who = sysActor // the scheduler
@@ -171,29 +174,27 @@ func (s *sim) op() {
 			s.st = st
 			s.decide(Request{Action: Start}, who, nil)
 		}
-	case k < 74:
-		if _, ok := s.decide(Request{Action: Halt}, s.actor(), nil); ok {
-			s.withdraw()
-		}
-	case k < 77:
+	case k < 790:
+		s.decide(Request{Action: Halt}, s.actor(), nil)
+	case k < 830:
 		s.decide(Request{Action: Resume}, s.actor(), nil)
-	case k < 80:
+	case k < 840:
 		if s.st != nil {
 			h := s.hostIDs[s.r.IntN(len(s.hostIDs))]
 			s.decide(Request{Action: RollbackHost, Reason: h}, s.actor(), []string{h})
 		}
-	case k < 82:
+	case k < 847:
 		if s.st != nil {
 			w := s.r.IntN(len(s.plan.Rings))
 			s.decide(Request{Action: RollbackWave}, s.actor(), RollbackHosts(s.st, s.hostIDs, RollbackWave, w, nil))
 		}
-	case k < 84:
+	case k < 854:
 		if s.st != nil {
 			if _, ok := s.decide(Request{Action: RollbackAll}, s.actor(), RollbackHosts(s.st, s.hostIDs, RollbackAll, 0, nil)); ok {
 				s.rolledAll = true
 			}
 		}
-	case k < 86:
+	case k < 861:
 		if !s.estop {
 			who := s.actor()
 			if who.Role != RoleOperator && who.Role != RoleAdmin {
@@ -205,7 +206,7 @@ func (s *sim) op() {
 			s.withdraw()
 			s.c.EmergencyStop = true
 		}
-	case k < 88:
+	case k < 880:
 		if who := s.actor(); s.estop && who.Name != s.estopBy && (who.Role == RoleOperator || who.Role == RoleAdmin) {
 			s.estop, s.c.EmergencyStop = false, false
 			s.log = append(s.log, "emergency stop released by "+who.Name)
