@@ -38,9 +38,9 @@ type sim struct {
 	plan      rollout.Plan
 	hostIDs   []string
 	st        *rollout.State
-	installed map[string]string // host → version of package p on the host
-	touched   map[string]bool   // hosts whose package changed at any time
-	queued    map[string]simJob // decided, not yet delivered (the server's pending jobs)
+	installed map[string]string   // host → version of package p on the host
+	touched   map[string]bool     // hosts whose package changed at any time
+	queued    map[string]simJob   // decided, not yet delivered (the server's pending jobs)
 	out       map[string][]simJob // delivered, no result yet, in the order the agent runs them
 	estop     bool
 	estopBy   string
