@@ -1,7 +1,6 @@
 package change
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,66 +9,24 @@ import (
 	"github.com/patchbay/patchbay/internal/rollout"
 )
 
-// Engine statuses the rollout engine reports once a whole-change rollback
-// settles (rollout.Summary.Status). They are spelled out here so this
-// mapping also reads engines that do not have them yet, and then derives
-// the outcome from the hosts.
-const (
-	engineRollingBack    rollout.Status = "rolling-back"
-	engineRolledBack     rollout.Status = "rolled-back"
-	engineRollbackFailed rollout.Status = "rollback-failed"
-)
-
-// EngineEvent maps the rollout engine's state, after a step, to the engine
-// action to Decide for a change in state cur, with its reason. It is the
-// one place where engine outcomes become change transitions.
-//
-// A whole-change rollback ends when the engine says rolled-back or
-// rollback-failed (naming the hosts whose rollback failed). With an engine
-// that has no rollback statuses, a rolling-back change ends once no host is
-// rolling back or has a job out. A rolling-back change never maps to
-// EngineDone, so a rollback cannot end in a success state.
-func EngineEvent(cur State, st *rollout.State, hostIDs []string) (Action, string) {
-	sum := st.Summary()
-	failed := func() string {
-		var ids []string
-		for _, id := range hostIDs {
-			if h, ok := st.Host(id); ok && h.Status == rollout.HostRollbackFailed {
-				ids = append(ids, id)
-			}
-		}
-		return "the rollback of " + strings.Join(ids, ", ") + " failed"
-	}
+// EngineEvent maps the rollout engine's summary, after a step, to the
+// engine action to Decide for a change in state cur, with its reason. It is
+// the one place where engine outcomes become change transitions. A
+// whole-change rollback ends only as rolled-back or rollback-failed (naming
+// the hosts); the table refuses engine-done for a rolling-back change, so a
+// rollback cannot end in a success state.
+func EngineEvent(cur State, sum rollout.Summary) (Action, string) {
 	switch sum.Status {
-	case engineRolledBack:
+	case rollout.StatusRolledBack:
 		return EngineRolledBack, "every touched host is back at its recorded versions"
-	case engineRollbackFailed:
-		return EngineRollbackFailed, failed()
-	case engineRollingBack:
-		return EngineProgress, ""
-	}
-	if cur == RollingBack {
-		anyFailed := false
-		for _, id := range hostIDs {
-			h, ok := st.Host(id)
-			if !ok {
-				continue
-			}
-			if h.Status == rollout.HostRollingBack || h.Dispatched {
-				return EngineProgress, ""
-			}
-			anyFailed = anyFailed || h.Status == rollout.HostRollbackFailed
-		}
-		if anyFailed {
-			return EngineRollbackFailed, failed()
-		}
-		return EngineRolledBack, "every touched host is back at its recorded versions"
-	}
-	switch {
-	case sum.Status == rollout.StatusCompleted:
+	case rollout.StatusRollbackFailed:
+		return EngineRollbackFailed, "the rollback of " + strings.Join(sum.RollbackFailed, ", ") + " failed"
+	case rollout.StatusCompleted:
 		return EngineDone, ""
-	case sum.Status == rollout.StatusHalted && cur == Running:
-		return EngineHalted, sum.Reason
+	case rollout.StatusHalted:
+		if cur == Running {
+			return EngineHalted, sum.Reason
+		}
 	}
 	return EngineProgress, ""
 }
@@ -110,27 +67,15 @@ func Drive(st *rollout.State, d Decision, req Request, by string, hosts []string
 	case Resume:
 		return st.Resume(now, by)
 	case RollbackAll:
-		// An engine with a whole-change rollback does it itself, including
-		// the hosts in flight when they report.
-		if all, ok := any(st).(interface {
-			RollBackAll(time.Time, string) error
-		}); ok {
-			return asPrecondition(all.RollBackAll(now, why))
-		}
-		fallthrough
+		// The engine rolls back every touched host, and each host in
+		// flight when it reports or times out.
+		return asPrecondition(st.RollBackAll(now, why))
 	case RollbackHost, RollbackWave:
-		if len(hosts) == 0 && req.Action != RollbackAll {
+		if len(hosts) == 0 {
 			return fmt.Errorf("no host named has finished an install; nothing to roll back: %w", ErrPrecondition)
 		}
-		if err := st.RollBack(now, why, hosts...); err != nil {
-			return asPrecondition(err)
-		}
-		if st.Summary().Status == rollout.StatusHalted {
-			return nil // the engine halted itself for the rollback
-		}
-		if err := st.Halt(now, "rollback "+why); err != nil && !errors.Is(err, rollout.ErrFinished) {
-			return err
-		}
+		// The engine halts the rollout with the rollback.
+		return asPrecondition(st.RollBack(now, why, hosts...))
 	}
 	return nil
 }

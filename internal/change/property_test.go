@@ -252,7 +252,7 @@ func (s *sim) engineStep() {
 		s.queued[a.HostID] = j
 		s.log = append(s.log, fmt.Sprintf("%s engine: %s job for %s", s.now.Format("15:04"), a.Phase, a.HostID))
 	}
-	a, reason := EngineEvent(s.c.State, s.st, s.hostIDs)
+	a, reason := EngineEvent(s.c.State, s.st.Summary())
 	d, err := Decide(s.c, Request{Action: a, Reason: reason}, sysActor, s.now)
 	if err != nil {
 		if !errors.Is(err, ErrWrongState) {
