@@ -1,7 +1,6 @@
 package change
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -72,7 +71,7 @@ func Drive(st *rollout.State, d Decision, req Request, by string, hosts []string
 		return asPrecondition(st.RollBackAll(now, why))
 	case RollbackHost, RollbackWave:
 		if len(hosts) == 0 {
-			return fmt.Errorf("no host named has finished an install; nothing to roll back: %w", ErrPrecondition)
+			return refuse(ErrPrecondition, "no host named has finished an install; nothing to roll back")
 		}
 		// The engine halts the rollout with the rollback.
 		return asPrecondition(st.RollBack(now, why, hosts...))
@@ -84,7 +83,7 @@ func asPrecondition(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", err, ErrPrecondition)
+	return &Error{Kind: ErrPrecondition, Msg: err.Error()}
 }
 
 // Waiting says what a change in state cur waits for, for `changes show`:

@@ -2,6 +2,7 @@ package change
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -149,7 +150,21 @@ type Decision struct {
 	AddEditor bool
 }
 
-// Errors Decide wraps; callers map them (forbidden → 403, the others → 409).
+// Error is a refused action. Its message says what is wrong and what to
+// do; Kind is one of the sentinels below, for errors.Is.
+type Error struct {
+	Kind error
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Kind }
+
+func refuse(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Kinds of refusal; callers map them (forbidden → 403, the others → 409).
 var (
 	ErrWrongState    = errors.New("not allowed in this state")
 	ErrForbidden     = errors.New("not allowed for this actor")

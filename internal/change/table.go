@@ -154,19 +154,19 @@ func statesAllowing(a Action) []string {
 // ErrForbidden, ErrPrecondition or ErrUnknownAction and say what to do.
 func Decide(c Change, req Request, who Actor, now time.Time) (Decision, error) {
 	if !slices.Contains(Actions(), req.Action) {
-		return Decision{}, fmt.Errorf("%w %q; use one of %s", ErrUnknownAction, req.Action, joinActions(Actions()))
+		return Decision{}, refuse(ErrUnknownAction, "unknown action %q; use one of %s", req.Action, joinActions(Actions()))
 	}
 	r, ok := lookup(c.State, req.Action)
 	if !ok {
 		want := statesAllowing(req.Action)
 		if len(want) == 0 {
-			return Decision{}, fmt.Errorf("change %s is %s: %s is %w", c.ID, c.State, req.Action, ErrWrongState)
+			return Decision{}, refuse(ErrWrongState, "change %s is %s: %s is never allowed", c.ID, c.State, req.Action)
 		}
-		return Decision{}, fmt.Errorf("change %s is %s; %s needs it %s: %w", c.ID, c.State, req.Action, strings.Join(want, " or "), ErrWrongState)
+		return Decision{}, refuse(ErrWrongState, "change %s is %s; %s needs it %s", c.ID, c.State, req.Action, strings.Join(want, " or "))
 	}
 	if !slices.Contains(r.roles, who.Role) {
-		return Decision{}, fmt.Errorf("%s (%s) may not %s a change; that needs the role %s: %w",
-			who.Name, roleName(who.Role), req.Action, joinRoles(r.roles), ErrForbidden)
+		return Decision{}, refuse(ErrForbidden, "%s (%s) may not %s a change; that needs the role %s",
+			who.Name, roleName(who.Role), req.Action, joinRoles(r.roles))
 	}
 	note, err := checkRelation(r.who, c, req, who)
 	if err != nil {
@@ -276,14 +276,14 @@ func checkRelation(rel relation, c Change, req Request, who Actor) (note string,
 	switch rel {
 	case authorOrEditor:
 		if !wrote && !admin {
-			return "", fmt.Errorf("%s neither wrote nor edited change %s; its author %s submits it: %w", who.Name, c.ID, c.Author, ErrForbidden)
+			return "", refuse(ErrForbidden, "%s neither wrote nor edited change %s; its author %s submits it", who.Name, c.ID, c.Author)
 		}
 	case independentTeamApprover:
 		if who.Name == c.Author {
-			return "", fmt.Errorf("%s wrote change %s; an approver who neither wrote nor edited it must approve it: %w", who.Name, c.ID, ErrForbidden)
+			return "", refuse(ErrForbidden, "%s wrote change %s; an approver who neither wrote nor edited it must approve it", who.Name, c.ID)
 		}
 		if slices.Contains(c.Editors, who.Name) {
-			return "", fmt.Errorf("%s edited change %s; an approver who neither wrote nor edited it must approve it: %w", who.Name, c.ID, ErrForbidden)
+			return "", refuse(ErrForbidden, "%s edited change %s; an approver who neither wrote nor edited it must approve it", who.Name, c.ID)
 		}
 		var outside []string
 		for _, t := range c.Teams {
@@ -293,8 +293,8 @@ func checkRelation(rel relation, c Change, req Request, who Actor) (note string,
 		}
 		if len(outside) > 0 {
 			if !admin {
-				return "", fmt.Errorf("%s is not an approver or security member of team %s, which owns a target group of change %s; ask one of its approvers: %w",
-					who.Name, strings.Join(outside, ", "), c.ID, ErrForbidden)
+				return "", refuse(ErrForbidden, "%s is not an approver or security member of team %s, which owns a target group of change %s; ask one of its approvers",
+					who.Name, strings.Join(outside, ", "), c.ID)
 			}
 			return "as global admin outside team " + strings.Join(outside, ", "), nil
 		}
@@ -302,19 +302,19 @@ func checkRelation(rel relation, c Change, req Request, who Actor) (note string,
 		if admin || slices.ContainsFunc(c.Teams, func(t string) bool { r := who.Teams[t]; return r == teamApprover || r == teamSecurity }) {
 			return "", nil
 		}
-		return "", fmt.Errorf("%s is not an approver or security member of team %s, which owns change %s: %w", who.Name, strings.Join(c.Teams, " or "), c.ID, ErrForbidden)
+		return "", refuse(ErrForbidden, "%s is not an approver or security member of team %s, which owns change %s", who.Name, strings.Join(c.Teams, " or "), c.ID)
 	case ownerOrTeamMember:
 		if admin || wrote || slices.ContainsFunc(c.Teams, func(t string) bool { return who.Teams[t] != "" }) {
 			return "", nil
 		}
-		return "", fmt.Errorf("%s is neither the author, an editor, nor a member of team %s, which owns change %s: %w", who.Name, strings.Join(c.Teams, " or "), c.ID, ErrForbidden)
+		return "", refuse(ErrForbidden, "%s is neither the author, an editor, nor a member of team %s, which owns change %s", who.Name, strings.Join(c.Teams, " or "), c.ID)
 	case groupStakeholder:
 		st, ok := c.Stakeholders[req.Group]
 		if !ok {
-			return "", fmt.Errorf("group %q is not a group of change %s: %w", req.Group, c.ID, ErrPrecondition)
+			return "", refuse(ErrPrecondition, "group %q is not a group of change %s", req.Group, c.ID)
 		}
 		if st != who.Name && !admin {
-			return "", fmt.Errorf("%s is the stakeholder of %s; %s may not sign off for it: %w", st, req.Group, who.Name, ErrForbidden)
+			return "", refuse(ErrForbidden, "%s is the stakeholder of %s; %s may not sign off for it", st, req.Group, who.Name)
 		}
 	}
 	return "", nil
@@ -325,11 +325,11 @@ func checkPrecondition(p precondition, c Change) error {
 		return nil
 	}
 	if c.EmergencyStop {
-		return fmt.Errorf("the emergency stop is in force; a second user must release it first: %w", ErrPrecondition)
+		return refuse(ErrPrecondition, "the emergency stop is in force; a second user must release it first")
 	}
 	if p == approvedPlanNoStop && (c.ApprovedDigest == "" || c.ApprovedDigest != c.Digest) {
-		return fmt.Errorf("the plan of change %s (digest %s) is not the approved one (%s); submit it for approval again: %w",
-			c.ID, short(c.Digest), cmp.Or(short(c.ApprovedDigest), "none"), ErrPrecondition)
+		return refuse(ErrPrecondition, "the plan of change %s (digest %s) is not the approved one (%s); submit it for approval again",
+			c.ID, short(c.Digest), cmp.Or(short(c.ApprovedDigest), "none"))
 	}
 	return nil
 }
