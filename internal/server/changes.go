@@ -95,6 +95,12 @@ type ChangeView struct {
 	// KnownProblems are knowledge-base entries about the packages this
 	// change touches.
 	KnownProblems []KBView `json:"known_problems,omitempty"`
+	// Waiting says what the change waits for now (shown in detail only).
+	Waiting string `json:"waiting,omitempty"`
+	// Waves counts the plan's rings that have hosts (empty rings are not
+	// waves); Wave is the current one, 1-based, once started.
+	Waves int `json:"waves"`
+	Wave  int `json:"wave,omitempty"`
 }
 
 func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (ChangeView, error) {
@@ -117,6 +123,7 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 		}
 		sum := st.Summary()
 		v.Summary = &sum
+		v.Wave = sum.WaveNumber
 		if detail {
 			for _, hp := range v.Plan.Hosts {
 				if h, ok := st.Host(hp.HostID); ok {
@@ -125,12 +132,16 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 			}
 		}
 	}
+	v.Waves = planWaves(v.Plan)
 	if detail {
 		h, err := s.store.ChangeHistory(ctx, c.ID)
 		if err != nil {
 			return v, err
 		}
 		v.History = h
+		if v.Waiting, err = s.waitingFor(ctx, c, c.Engine); err != nil {
+			return v, err
+		}
 	}
 	return v, nil
 }

@@ -173,7 +173,7 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	if err := json.Unmarshal(c.Plan, &plan); err != nil {
 		return v, err
 	}
-	v.HostCount = len(plan.Hosts)
+	v.HostCount, v.Waves = len(plan.Hosts), planWaves(plan)
 	var st *rollout.State
 	if detail && len(c.Engine) > 0 {
 		st = &rollout.State{}
@@ -221,6 +221,13 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	}
 	if !detail {
 		return v, nil // the list shows neither sign-offs nor the plan: no query per change
+	}
+	if st != nil {
+		v.Wave = st.Summary().WaveNumber
+	}
+	var err error
+	if v.Waiting, err = b.s.waitingFor(ctx, c, c.Engine); err != nil {
+		return v, err
 	}
 	sos, err := b.s.store.SignOffs(ctx, c.ID)
 	if err != nil {

@@ -290,7 +290,7 @@ func (s *Server) retrospective(ctx context.Context, c store.Change) (Retrospecti
 		}
 	}
 	slices.Sort(r.Teams)
-	r.Waves, r.Hosts = len(plan.Rings), len(plan.Hosts)
+	r.Waves, r.Hosts = planWaves(plan), len(plan.Hosts)
 	hist, err := s.store.ChangeHistory(ctx, c.ID)
 	if err != nil {
 		return r, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/change"
@@ -276,4 +277,64 @@ func lifecycleError(err error) (*Error, bool) {
 		return &Error{http.StatusBadRequest, "bad_request", ce.Msg}, true
 	}
 	return &Error{http.StatusConflict, "conflict", ce.Msg}, true
+}
+
+// waitingFor says what a change waits for now: an approval, its start, a
+// window (until when), soak (until when), health checks, results of jobs
+// out, a resume, the release of the emergency stop, or sign-offs. engine is
+// the change's engine state as stored (nil before the start); it is not
+// changed.
+func (s *Server) waitingFor(ctx context.Context, c store.Change, engine []byte) (string, error) {
+	facts, err := s.changeFacts(ctx, c, change.SignOffOK) // with the sign-offs
+	if err != nil {
+		return "", err
+	}
+	facts.EmergencyStop = s.emergencyStopped(ctx)
+	var startAt time.Time
+	if facts.State == change.Scheduled {
+		if startAt, err = scheduledStart(c); err != nil {
+			return "", err
+		}
+	}
+	reason := ""
+	if (facts.State == change.Running || facts.State == change.RollingBack) && len(engine) > 0 {
+		// What the engine would do now, on a copy that is thrown away.
+		var st rollout.State
+		if err := json.Unmarshal(engine, &st); err != nil {
+			return "", err
+		}
+		jobs := 0
+		for _, a := range st.Step(s.now()) {
+			switch a.Kind {
+			case rollout.ActDispatch, rollout.ActReboot, rollout.ActRestart, rollout.ActRollback:
+				jobs++
+			case rollout.ActWait:
+				reason = a.Reason
+			}
+		}
+		if sum := st.Summary(); reason == "" && sum.InFlight+sum.RollingBack > 0 {
+			reason = fmt.Sprintf("results of %d hosts", sum.InFlight+sum.RollingBack)
+		}
+		if jobs > 0 {
+			reason = strings.TrimPrefix(fmt.Sprintf("%s; the engine's next step sends %d jobs", reason, jobs), "; ")
+		}
+	}
+	w := change.Waiting(facts, startAt, reason)
+	if facts.State == change.Halted && len(engine) > 0 {
+		var st rollout.State
+		if err := json.Unmarshal(engine, &st); err == nil && st.Summary().Reason != "" {
+			w += " (" + st.Summary().Reason + ")"
+		}
+	}
+	return w, nil
+}
+
+// planWaves counts the rings of a plan that have hosts: empty rings are
+// skipped and are not waves.
+func planWaves(plan rollout.Plan) int {
+	seen := map[int]bool{}
+	for _, hp := range plan.Hosts {
+		seen[hp.Ring] = true
+	}
+	return len(seen)
 }

@@ -158,6 +158,12 @@ type Change struct {
 	// Actions are those the change's lifecycle allows the viewing user
 	// now (filled by ChangeActions); the console shows a button for each.
 	Actions []string
+	// Waiting says what the change waits for now (an approval, a window
+	// until a time, soak, health checks, sign-offs); only Change fills it.
+	Waiting string
+	// Waves counts the plan's rings that have hosts; Wave is the current
+	// one (1-based) once started.
+	Waves, Wave int
 	// HostCount is the number of hosts in the plan; Hosts lists them, and
 	// only Change fills it.
 	HostCount int
