@@ -13,6 +13,7 @@ import (
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/web"
 )
 
 // The change lifecycle through the API, with orgServer's organisation:
@@ -381,5 +382,45 @@ func TestShowSaysWhatTheChangeWaitsForAndCountsWavesWithHosts(t *testing.T) {
 	mustAct(t, ts, tok["bob"], sched.ID, "approve", ChangeScheduled)
 	if w := getChange(t, ts, tok["frank"], sched.ID).Waiting; w != "its start at 2026-12-11T21:00:00Z" {
 		t.Errorf("scheduled: waiting for %q", w)
+	}
+}
+
+func TestTheConsoleOffersOnlyTheActionsTheTableAllowsTheUser(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	ctx := context.Background()
+	b := consoleBackend{ts.Server}
+	user := func(name, role string) web.User {
+		u, err := ts.db.GetUserByName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return web.User{ID: u.ID, Username: name, Role: role}
+	}
+	ch := createChange(t, ts, tok["alice"], opensslChange)
+	mustAct(t, ts, tok["alice"], ch.ID, "submit", ChangePendingApproval)
+	if code := ts.call(t, "PUT", "/api/v1/changes/"+ch.ID, tok["dave"], []byte(opensslChange), nil); code != 200 {
+		t.Fatalf("dave's edit: %d", code)
+	}
+	for _, tc := range []struct {
+		name, role string
+		want       []string
+	}{
+		{"alice", RoleOperator, []string{"cancel"}},         // the author: no approval of her own change
+		{"bob", RoleApprover, []string{"approve", "reject"}}, // payments' approver
+		{"dave", RoleAdmin, []string{"reject", "cancel"}},    // edited it: may not approve
+		{"frank", RoleAuditor, nil},
+	} {
+		got, err := b.ChangeActions(ctx, user(tc.name, tc.role), ch.ID)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s sees %q (%v), want %q", tc.name, got, err, tc.want)
+		}
+	}
+	// The console's approve runs the same rule: dave is refused.
+	if err := b.ChangeAction(ctx, user("dave", RoleAdmin), ch.ID, "approve"); !errors.Is(err, web.ErrForbidden) {
+		t.Errorf("console approve by the editor: %v, want forbidden", err)
+	}
+	if err := b.ChangeAction(ctx, user("alice", RoleOperator), ch.ID, "cancel"); err != nil {
+		t.Errorf("console cancel by the author: %v", err)
 	}
 }
