@@ -406,7 +406,7 @@ func TestTheConsoleOffersOnlyTheActionsTheTableAllowsTheUser(t *testing.T) {
 		name, role string
 		want       []string
 	}{
-		{"alice", RoleOperator, []string{"cancel"}},         // the author: no approval of her own change
+		{"alice", RoleOperator, []string{"cancel"}},          // the author: no approval of her own change
 		{"bob", RoleApprover, []string{"approve", "reject"}}, // payments' approver
 		{"dave", RoleAdmin, []string{"reject", "cancel"}},    // edited it: may not approve
 		{"frank", RoleAuditor, nil},
