@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/metrics"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -632,7 +633,8 @@ func (b consoleBackend) Dashboard(ctx context.Context) (web.DashboardStatus, err
 	}
 	slices.SortStableFunc(d.Windows, func(a, b web.UpcomingWindow) int { return a.Start.Compare(b.Start) })
 
-	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeRunning, ChangeHalted, ChangeAwaitingSignOff)
+	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeScheduled, ChangeRunning, ChangeHalted,
+		string(change.RollingBack), ChangeAwaitingSignOff)
 	if err != nil {
 		return d, err
 	}
