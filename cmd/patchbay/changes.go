@@ -65,6 +65,9 @@ type changeView struct {
 		Fix     string `json:"fix"`
 		Status  string `json:"status"`
 	} `json:"known_problems,omitempty"`
+	Waiting string `json:"waiting"`
+	Waves   int    `json:"waves"`
+	Wave    int    `json:"wave"`
 }
 
 func newChangesCmd(g *globals) *cobra.Command {
@@ -146,10 +149,11 @@ func newChangesCmd(g *globals) *cobra.Command {
 	plan := &cobra.Command{Use: "plan ID", Short: "The plan of a change: per wave the hosts, versions, windows and reboots", Args: cobra.ExactArgs(1), RunE: show.RunE}
 	list := simpleList(g, "list", "List changes", "/api/v1/changes", []string{"id", "state", "title", "author", "approved_by", "created_at"})
 	cmd.AddCommand(create, show, plan, list)
-	for _, verb := range []string{"submit", "approve", "reject", "start", "halt", "resume", "rollback"} {
+	for _, verb := range []string{"submit", "approve", "reject", "start", "halt", "resume", "cancel"} {
 		cmd.AddCommand(simplePost(g, verb+" ID", strings.ToUpper(verb[:1])+verb[1:]+" a change", "/api/v1/changes/%s/"+verb))
 	}
 	changesExtra(g, cmd)
+	cmd.AddCommand(rollbackCommand(g))
 	return cmd
 }
 
@@ -164,9 +168,17 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 	kv.row("state", v.State)
 	kv.row("author", v.Author)
 	kv.row("approved by", v.ApprovedBy)
+	if v.Wave > 0 {
+		kv.row("waves", fmt.Sprintf("%d of %d", v.Wave, v.Waves))
+	} else {
+		kv.row("waves", fmt.Sprint(v.Waves))
+	}
 	if s := v.Summary; s != nil {
 		kv.row("progress", fmt.Sprintf("ring %s: %d hosts, %d pending, %d in flight, %d succeeded, %d failed (budget %d) %s",
 			s.Ring, s.Hosts, s.Pending, s.InFlight, s.Succeeded, s.Failed, s.Budget, s.Reason))
+	}
+	if v.Waiting != "" {
+		kv.row("waiting for", v.Waiting)
 	}
 	if err := kv.flush(); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/sim"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // killableServer is a server process that the test kills with SIGKILL and
@@ -99,7 +100,7 @@ rings: [production]
 
 	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
 	if err != nil || len(bases) == 0 {
-		t.Skipf("shared/data is not beside the repository: %v", err)
+		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
 	}
 	var ubuntu []sim.Base
 	for _, b := range bases {

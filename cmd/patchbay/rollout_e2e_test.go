@@ -10,30 +10,13 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/debtest"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 func requireRealApt(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"apt-get", "dpkg", "dpkg-deb"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing; .ci/run installs it", tool)
-			}
-			t.Skipf("%s is not installed; skipping the rollout test with real packages", tool)
-		}
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the rollout test installs into image roots with dpkg --root and needs root")
-		}
-		t.Skip("not root: dpkg --root installs need root")
-	}
-	if _, err := exec.LookPath("busybox"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("busybox is missing; .ci/run installs busybox-static")
-		}
-		t.Skip("busybox (busybox-static) is not installed; maintainer scripts cannot run in the image roots")
-	}
+	testenv.NeedTools(t, "apt-get install -y apt dpkg busybox-static; .ci/run does", "apt-get", "dpkg", "dpkg-deb", "busybox")
+	testenv.NeedRoot(t, "the rollout test installs into image roots with dpkg --root")
 }
 
 // TestRolloutWithRealApt: 6 agents in 3 rings upgrade pbtest-hello from

@@ -13,26 +13,27 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
-// Change states.
+// Change states, as stored: the lifecycle's (internal/change).
 const (
-	ChangeDraft           = "draft"
-	ChangePendingApproval = "pending-approval"
-	ChangeApproved        = "approved"
-	ChangeRejected        = "rejected"
-	ChangeRunning         = "running"
-	ChangeHalted          = "halted"
-	ChangeAwaitingSignOff = "awaiting-signoff" // every host verified; the groups' stakeholders are asked to sign off
-	ChangeCompleted       = "completed"        // every group signed off
-	ChangeCancelled       = "cancelled"
+	ChangeDraft           = string(change.Draft)
+	ChangePendingApproval = string(change.PendingApproval)
+	ChangeApproved        = string(change.Approved)
+	ChangeRejected        = string(change.Rejected)
+	ChangeRunning         = string(change.Running)
+	ChangeHalted          = string(change.Halted)
+	ChangeAwaitingSignOff = string(change.AwaitingSignOff) // every host verified; the groups' stakeholders are asked to sign off
+	ChangeCompleted       = string(change.Completed)       // every group signed off ok
+	ChangeCancelled       = string(change.Cancelled)
 	// ChangeScheduled is an approved change with a start time (or "the
 	// next window"): the engine loop starts it then.
-	ChangeScheduled = "scheduled"
+	ChangeScheduled = string(change.Scheduled)
 )
 
 // StartNextWindow, as ChangeSpec.Start, starts an approved change when the
@@ -100,6 +101,12 @@ type ChangeView struct {
 	// KnownProblems are knowledge-base entries about the packages this
 	// change touches.
 	KnownProblems []KBView `json:"known_problems,omitempty"`
+	// Waiting says what the change waits for now (shown in detail only).
+	Waiting string `json:"waiting,omitempty"`
+	// Waves counts the plan's rings that have hosts (empty rings are not
+	// waves); Wave is the current one, 1-based, once started.
+	Waves int `json:"waves"`
+	Wave  int `json:"wave,omitempty"`
 }
 
 func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (ChangeView, error) {
@@ -123,6 +130,7 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 		}
 		sum := st.Summary()
 		v.Summary = &sum
+		v.Wave = sum.WaveNumber
 		if detail {
 			for _, hp := range v.Plan.Hosts {
 				if h, ok := st.Host(hp.HostID); ok {
@@ -131,12 +139,16 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 			}
 		}
 	}
+	v.Waves = planWaves(v.Plan)
 	if detail {
 		h, err := s.store.ChangeHistory(ctx, c.ID)
 		if err != nil {
 			return v, err
 		}
 		v.History = h
+		if v.Waiting, err = s.waitingFor(ctx, c, c.Engine); err != nil {
+			return v, err
+		}
 	}
 	return v, nil
 }
@@ -213,20 +225,6 @@ func scheduledStart(c store.Change) (time.Time, error) {
 	return first, nil
 }
 
-// scheduleStart turns an approval into a schedule when the change names a
-// start; it returns what to add to the approval's history line.
-func scheduleStart(c *store.Change) string {
-	var spec ChangeSpec
-	if json.Unmarshal(c.Spec, &spec) != nil || spec.Start == "" {
-		return ""
-	}
-	c.State = ChangeScheduled
-	if spec.Start == StartNextWindow {
-		return "; starts when its groups' next maintenance window opens"
-	}
-	return "; scheduled to start at " + spec.Start
-}
-
 // startDue starts the scheduled changes whose time has come, as the
 // scheduler; nothing starts while the emergency stop is in force.
 func (s *Server) startDue(ctx context.Context) {
@@ -234,8 +232,8 @@ func (s *Server) startDue(ctx context.Context) {
 	if err != nil || len(cs) == 0 || s.emergencyStopped(ctx) {
 		return
 	}
-	fn, _ := s.changeActionFn("start", nil)
 	sctx := context.WithValue(ctx, principalKey{}, Principal{TokenID: "scheduler"})
+	fn := s.changeActionFn(sctx, change.Start, actionArgs{})
 	for _, c := range cs {
 		at, err := scheduledStart(c)
 		if err != nil {
@@ -361,162 +359,36 @@ func (s *Server) changeAction(w http.ResponseWriter, r *http.Request, fn func(c 
 	return writeJSON(w, 200, v)
 }
 
-// changeActionFn is the state transition an action names, for the API and
-// the console alike.
-func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Change, actor string) (string, error), bool) {
-	switch action {
-	case "submit":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangeDraft {
-				return "", wrongState(c, ChangeDraft)
-			}
-			if rule, ok := s.autoApproval(context.Background(), c); ok {
-				now := s.now()
-				c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, "auto-approval rule "+rule, &now
-				return "submitted and approved automatically by policy rule " + rule + scheduleStart(c), nil
-			}
-			c.State = ChangePendingApproval
-			return "submitted for approval", nil
-		}, true
-	case "approve":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangePendingApproval {
-				return "", wrongState(c, ChangePendingApproval)
-			}
-			if actor == c.Author {
-				return "", errForbidden(fmt.Sprintf("%s wrote this change; another approver must approve it", actor))
-			}
-			now := s.now()
-			c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, actor, &now
-			return "approved by " + actor + scheduleStart(c), nil
-		}, true
-	case "reject":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangePendingApproval {
-				return "", wrongState(c, ChangePendingApproval)
-			}
-			c.State = ChangeRejected
-			return "rejected by " + actor, nil
-		}, true
-	case "start":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangeApproved && c.State != ChangeScheduled {
-				return "", wrongState(c, ChangeApproved, ChangeScheduled)
-			}
-			var plan rollout.Plan
-			if err := json.Unmarshal(c.Plan, &plan); err != nil {
-				return "", err
-			}
-			st, err := rollout.New(plan)
-			if err != nil {
-				return "", errBadRequest(err.Error())
-			}
-			b, err := json.Marshal(st)
-			if err != nil {
-				return "", err
-			}
-			c.State, c.Engine = ChangeRunning, b
-			return fmt.Sprintf("started: %d hosts in %d rings", len(plan.Hosts), len(plan.Rings)), nil
-		}, true
-	case "halt":
-		return s.engineFn([]string{ChangeRunning}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-			return "halted by " + actor, st.Halt(s.now(), "halted by "+actor)
-		}), true
-	case "resume":
-		return s.engineFn([]string{ChangeHalted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-			if s.emergencyStopped(context.Background()) {
-				return "", errors.New("the emergency stop is in force; a second user must release it first")
-			}
-			return "resumed by " + actor, st.Resume(s.now(), actor)
-		}), true
-	case "rollback":
-		return s.engineFn([]string{ChangeRunning, ChangeHalted, ChangeAwaitingSignOff, ChangeCompleted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-			hs := hosts
-			if len(hs) == 0 {
-				var plan rollout.Plan
-				_ = json.Unmarshal(c.Plan, &plan)
-				for _, hp := range plan.Hosts {
-					if h, ok := st.Host(hp.HostID); ok && (h.Status == rollout.HostSucceeded || h.Status == rollout.HostFailed) {
-						hs = append(hs, hp.HostID)
-					}
-				}
-			}
-			if c.State == ChangeCompleted || c.State == ChangeAwaitingSignOff {
-				c.State = ChangeRunning
-			}
-			return fmt.Sprintf("rollback of %d hosts requested by %s", len(hs), actor), st.RollBack(s.now(), "requested by "+actor, hs...)
-		}), true
-	}
-	return nil, false
-}
-
-// changeActionsAllowed lists the actions a change's state allows now.
-func changeActionsAllowed(state string) []string {
-	switch state {
-	case ChangeDraft:
-		return []string{"submit"}
-	case ChangePendingApproval:
-		return []string{"approve", "reject"}
-	case ChangeApproved, ChangeScheduled:
-		return []string{"start"}
-	case ChangeRunning:
-		return []string{"halt", "rollback"}
-	case ChangeHalted:
-		return []string{"resume", "rollback"}
-	case ChangeAwaitingSignOff, ChangeCompleted:
-		return []string{"rollback"}
-	}
-	return nil
-}
-
 func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var hosts []string
-		if action == "rollback" && r.ContentLength != 0 {
+		var args actionArgs
+		a := apiActions[action]
+		if r.ContentLength != 0 {
 			var req struct {
-				Hosts []string `json:"hosts"`
+				Hosts  []string `json:"hosts"`
+				Wave   string   `json:"wave"`
+				Reason string   `json:"reason"`
 			}
 			if err := decodeJSON(w, r, 1<<20, &req); err != nil {
 				return err
 			}
-			hosts = req.Hosts
+			args.Reason = req.Reason
+			if action == "rollback" {
+				switch {
+				case len(req.Hosts) > 0 && req.Wave != "":
+					return errBadRequest("hosts, wave: name hosts or a wave, not both")
+				case len(req.Hosts) > 0:
+					a, args.Hosts = change.RollbackHost, req.Hosts
+				case req.Wave != "":
+					a, args.Wave = change.RollbackWave, req.Wave
+				}
+			}
 		}
-		fn, _ := s.changeActionFn(action, hosts)
-		return s.changeAction(w, r, fn)
+		return s.changeAction(w, r, s.changeActionFn(r.Context(), a, args))
 	}
 }
 
-func (s *Server) engineFn(want []string, fn func(st *rollout.State, c *store.Change, actor string) (string, error)) func(c *store.Change, actor string) (string, error) {
-	return func(c *store.Change, actor string) (string, error) {
-		if !slices.Contains(want, c.State) {
-			return "", wrongState(c, want...)
-		}
-		var st rollout.State
-		if err := json.Unmarshal(c.Engine, &st); err != nil {
-			return "", err
-		}
-		detail, err := fn(&st, c, actor)
-		if err != nil {
-			return "", &Error{http.StatusConflict, "conflict", err.Error()}
-		}
-		b, err := json.Marshal(&st)
-		if err != nil {
-			return "", err
-		}
-		c.Engine = b
-		switch st.Summary().Status {
-		case rollout.StatusHalted:
-			c.State = ChangeHalted
-		case rollout.StatusRunning:
-			c.State = ChangeRunning
-		case rollout.StatusCancelled:
-			c.State = ChangeCancelled
-		}
-		return detail, nil
-	}
-}
-
-// engineLoop steps every running or halted change.
+// engineLoop steps every running, halted or rolling-back change.
 func (s *Server) engineLoop(ctx context.Context) {
 	cache := engineCache{}
 	t := time.NewTicker(s.cfg.EngineInterval)
@@ -528,7 +400,7 @@ func (s *Server) engineLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		s.startDue(ctx)
-		cs, err := s.store.ListChanges(ctx, ChangeRunning, ChangeHalted)
+		cs, err := s.store.ListChanges(ctx, ChangeRunning, ChangeHalted, string(change.RollingBack))
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("engine: list changes", "err", err)
@@ -677,20 +549,12 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 				continue
 			}
 		case rollout.ActHalted:
-			if c.State != ChangeHalted {
-				c.State = ChangeHalted
-				events = append(events, "halted: "+a.Reason)
-			}
-			continue
+			continue // the state follows the engine below (engineTransition)
 		case rollout.ActCancelled:
 			c.State = ChangeCancelled
 			continue
 		case rollout.ActCompleted:
-			if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
-				c.State = ChangeAwaitingSignOff
-				events = append(events, "completed: every wave passed and every host was verified; awaiting sign-off")
-			}
-			continue
+			continue // the state follows the engine below (engineTransition)
 		default:
 			continue
 		}
@@ -715,6 +579,9 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 		}
 		events = append([]string{ev}, events...)
 	}
+	if ev := s.engineTransition(&c, st); ev != "" {
+		events = append(events, ev)
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -728,9 +595,6 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 		return nil
 	}
 	c.Engine = b
-	if sum := st.Summary(); sum.Status == rollout.StatusHalted && c.State == ChangeRunning {
-		c.State = ChangeHalted
-	}
 	var ev *store.ChangeEvent
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
@@ -896,7 +760,8 @@ func severityRank(s string) int {
 }
 
 // handleEditChange replaces a change's spec and plan before it starts. An
-// edit voids an approval: the change goes back to pending approval.
+// edit by anyone voids an approval (the change goes back to pending
+// approval) and makes its editor unable to approve it.
 func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error {
 	var spec ChangeSpec
 	if err := decodeJSON(w, r, 1<<20, &spec); err != nil {
@@ -919,20 +784,7 @@ func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error 
 	}
 	specJSON, _ := json.Marshal(spec)
 	planJSON := plan.json()
-	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
-		switch c.State {
-		case ChangeDraft, ChangePendingApproval:
-		case ChangeApproved, ChangeScheduled:
-			voided := c.ApprovedBy
-			c.State, c.ApprovedBy, c.ApprovedAt = ChangePendingApproval, "", nil
-			c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
-			return "edited by " + actor + "; the approval by " + voided + " is void", nil
-		default:
-			return "", wrongState(c, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeScheduled)
-		}
-		c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
-		return "edited by " + actor, nil
-	})
+	return s.changeAction(w, r, s.changeActionFn(r.Context(), change.Edit, actionArgs{Title: spec.Title, Spec: specJSON, Plan: planJSON}))
 }
 
 // createChange validates a spec, plans it and stores the draft; the API

@@ -49,8 +49,11 @@ type Backend interface {
 	Findings(ctx context.Context, q FindingQuery) (findings []Finding, next string, err error)
 	Changes(ctx context.Context) ([]Change, error)
 	Change(ctx context.Context, id string) (Change, error)
-	// ChangeAction performs submit, approve, reject, start, halt, resume or rollback as u.
+	// ChangeAction performs submit, approve, reject, start, halt, resume, rollback or cancel as u.
 	ChangeAction(ctx context.Context, u User, id, action string) error
+	// ChangeActions lists the actions u may take on the change now (the
+	// change lifecycle's decision for this user, not only the state's).
+	ChangeActions(ctx context.Context, u User, id string) ([]string, error)
 	// CreateChange drafts and submits a change fixing the given advisories on the hosts of the given groups;
 	// it returns the new change's ID. Errors: ErrForbidden, ErrConflict, or a plain error whose text is shown.
 	CreateChange(ctx context.Context, u User, req ChangeRequest) (string, error)
@@ -156,9 +159,15 @@ type Change struct {
 	Author     string
 	ApprovedBy string
 	Created    time.Time
-	// Actions are those the change's state machine allows now; the console
-	// shows a button for each one the user is also Allowed to use.
+	// Actions are those the change's lifecycle allows the viewing user
+	// now (filled by ChangeActions); the console shows a button for each.
 	Actions []string
+	// Waiting says what the change waits for now (an approval, a window
+	// until a time, soak, health checks, sign-offs); only Change fills it.
+	Waiting string
+	// Waves counts the plan's rings that have hosts; Wave is the current
+	// one (1-based) once started.
+	Waves, Wave int
 	// HostCount is the number of hosts in the plan; Hosts lists them, and
 	// only Change fills it.
 	HostCount int

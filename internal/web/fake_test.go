@@ -294,6 +294,12 @@ func (f *fakeBackend) Change(ctx context.Context, id string) (Change, error) {
 	return Change{}, fmt.Errorf("change %q: %w", id, ErrNotFound)
 }
 
+// ChangeActions is the state's actions: the fake has no per-user rules.
+func (f *fakeBackend) ChangeActions(ctx context.Context, u User, id string) ([]string, error) {
+	c, err := f.Change(ctx, id)
+	return c.Actions, err
+}
+
 var nextState = map[string]string{"submit": "pending_approval", "approve": "approved", "reject": "rejected",
 	"start": "running", "halt": "halted", "resume": "running", "rollback": "rolled_back"}
 
