@@ -116,12 +116,18 @@ rings: [test, production]
 		chromedp.Click(chromedp.ID("group-0")), chromedp.Click(chromedp.ID("group-1")),
 		chromedp.SetValue(chromedp.ID("batch_size"), "1"), chromedp.SetValue(chromedp.ID("failure_budget"), "0"),
 		chromedp.SetValue(chromedp.ID("soak"), "12s"),
-		chromedp.Click(chromedp.ID("ignore_windows")))
+		chromedp.Click(chromedp.ID("ignore_windows")),
+		// Simulated hosts report no available updates: the fix is planned
+		// only because the operator forces it.
+		chromedp.Click(chromedp.ID("force_not_offered")))
 	b.Screenshot("real-change-new")
 	b.Run("create", chromedp.Click(chromedp.ID("create")))
 	b.WaitText(".notice", "Change created", 10*time.Second)
 	if got := b.Text("#change-state"); got != "pending approval" {
 		t.Errorf("the new change is %q, want pending approval", got)
+	}
+	if got := b.Text("#plan-hosts"); !strings.Contains(got, "sim-web-00002") || !strings.Contains(got, "forced: the repositories do not offer pbtest-hello 1.1-1") {
+		t.Errorf("the plan's hosts read %q, want every host by name, forced", got)
 	}
 	if got := b.Text("#change-groups"); got != "canary, web" {
 		t.Errorf("the new change targets %q", got)

@@ -81,35 +81,13 @@ func planReview(planJSON []byte) []PlanHost {
 // and never blocks the others.
 func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (builtPlan, error) {
 	_, org := s.org.get()
-	if len(spec.Groups) == 0 {
-		return builtPlan{}, errBadRequest("groups: name at least one target group")
-	}
-	if len(spec.Packages) == 0 && len(spec.Advisories) == 0 {
-		return builtPlan{}, errBadRequest("packages or advisories: say what to install")
-	}
-	if len(org.Rings) == 0 {
-		return builtPlan{}, errBadRequest("the organisation defines no rings; apply one first")
-	}
-	soak, err := parseDur("soak", spec.Soak, 0)
+	plan, err := rolloutParams(spec, org)
 	if err != nil {
 		return builtPlan{}, err
-	}
-	timeout, err := parseDur("job_timeout", spec.JobTimeout, 30*time.Minute)
-	if err != nil {
-		return builtPlan{}, err
-	}
-	if r := rollout.RebootPolicy(spec.Reboot); r != "" && r != rollout.RebootIfRequired && r != rollout.RebootRestartServices {
-		return builtPlan{}, errBadRequest(fmt.Sprintf("reboot: %q is not a change reboot policy; use if-required (each group's own policy) or restart-services", spec.Reboot))
 	}
 	advisories, err := s.planAdvisories(ctx, spec.Advisories)
 	if err != nil {
 		return builtPlan{}, err
-	}
-	plan := rollout.Plan{Rings: org.Rings, BatchSize: spec.BatchSize, BatchPercent: spec.BatchPercent,
-		FailureBudget: spec.FailureBudget, FailurePercent: spec.FailurePercent, Soak: soak, JobTimeout: timeout,
-		HealthChecks: spec.HealthChecks, AutoRollback: spec.AutoRollback, Windows: map[string][]rollout.Window{}}
-	if plan.BatchSize == 0 && plan.BatchPercent == 0 {
-		plan.BatchSize = 1
 	}
 	hosts, err := s.allHosts(ctx)
 	if err != nil {
@@ -175,6 +153,38 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (builtPlan, err
 		return builtPlan{}, err
 	}
 	return builtPlan{Plan: plan, Review: review}, nil
+}
+
+// rolloutParams checks a spec's rollout parameters and returns the plan
+// without hosts or windows.
+func rolloutParams(spec ChangeSpec, org *policy.Org) (rollout.Plan, error) {
+	if len(spec.Groups) == 0 {
+		return rollout.Plan{}, errBadRequest("groups: name at least one target group")
+	}
+	if len(spec.Packages) == 0 && len(spec.Advisories) == 0 {
+		return rollout.Plan{}, errBadRequest("packages or advisories: say what to install")
+	}
+	if len(org.Rings) == 0 {
+		return rollout.Plan{}, errBadRequest("the organisation defines no rings; apply one first")
+	}
+	soak, err := parseDur("soak", spec.Soak, 0)
+	if err != nil {
+		return rollout.Plan{}, err
+	}
+	timeout, err := parseDur("job_timeout", spec.JobTimeout, 30*time.Minute)
+	if err != nil {
+		return rollout.Plan{}, err
+	}
+	if r := rollout.RebootPolicy(spec.Reboot); r != "" && r != rollout.RebootIfRequired && r != rollout.RebootRestartServices {
+		return rollout.Plan{}, errBadRequest(fmt.Sprintf("reboot: %q is not a change reboot policy; use if-required (each group's own policy) or restart-services", spec.Reboot))
+	}
+	plan := rollout.Plan{Rings: org.Rings, BatchSize: spec.BatchSize, BatchPercent: spec.BatchPercent,
+		FailureBudget: spec.FailureBudget, FailurePercent: spec.FailurePercent, Soak: soak, JobTimeout: timeout,
+		HealthChecks: spec.HealthChecks, AutoRollback: spec.AutoRollback, Windows: map[string][]rollout.Window{}}
+	if plan.BatchSize == 0 && plan.BatchPercent == 0 {
+		plan.BatchSize = 1
+	}
+	return plan, nil
 }
 
 // planWindows adds a group's maintenance windows to the plan.
