@@ -73,7 +73,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/changes/{id}/start", PermChangesRun, "start an approved change", s.handleChangeAction("start")},
 		{"POST", "/api/v1/changes/{id}/halt", PermChangesRun, "halt a running change", s.handleChangeAction("halt")},
 		{"POST", "/api/v1/changes/{id}/resume", PermChangesRun, "resume a halted change", s.handleChangeAction("resume")},
-		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back hosts of a change (all finished hosts by default)", s.handleChangeAction("rollback")},
+		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back the whole change, or the hosts named (which halts it so a person decides)", s.handleChangeAction("rollback")},
 
 		{"POST", "/api/v1/emergency-stop", PermChangesRun, "halt every running change; nothing is dispatched until a second user releases it", s.handleEmergencyStop},
 		{"POST", "/api/v1/emergency-stop/release", PermChangesRun, "release the emergency stop (not by the user who pulled it)", s.handleReleaseEmergencyStop},

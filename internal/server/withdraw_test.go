@@ -188,6 +188,9 @@ func TestHaltWithdrawsEveryUndeliveredJobUntilResume(t *testing.T) {
 		if len(v.JobsOut) != 1 || v.JobsOut[0].HostID != "web-1" || v.JobsOut[0].Hostname != "web-1.example" || v.JobsOut[0].Phase != "install" {
 			t.Errorf("the halt's answer lists jobs out %+v, want web-1's install", v.JobsOut)
 		}
+		if ch, err := (consoleBackend{ts.Server}).Change(context.Background(), id); err != nil || !slices.Equal(ch.JobsOut, []string{"web-1.example (install)"}) {
+			t.Errorf("the console's change page lists jobs out %q (%v), want web-1's install", ch.JobsOut, err)
+		}
 		// Withdrawn in the halt's own transaction (the hand-out gate would
 		// refuse them too, as a second line of defence).
 		if got := jobStatuses(t, ts, id); !maps.Equal(got, map[string]string{"web-1": "delivered", "web-2": "withdrawn", "web-3": "withdrawn"}) {
