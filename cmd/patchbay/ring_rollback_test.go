@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,4 +206,67 @@ func (r *ringRollout) runUntil(t *testing.T, within time.Duration, names []strin
 	}
 	t.Fatalf("the change did not get there in %s:\n%s", within, r.as(r.alice, "changes", "show", r.changeID))
 	return changeView{}
+}
+
+// TestHostileArchitectureDoesNotBlockTheOthersWithRealApt: pilot-2's dpkg
+// status says pbtest-hello's architecture is "amd64 --force-all", and its
+// agent reports that. No job may carry it, but the other five hosts are
+// patched to 1.1-1 by their real agents and the change completes; pilot-2
+// is left untouched, either excluded from the plan or excluded by the
+// engine step with the reason shown in the change view.
+func TestHostileArchitectureDoesNotBlockTheOthersWithRealApt(t *testing.T) {
+	requireRealApt(t)
+	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
+	work := t.TempDir()
+	repo := filepath.Join(work, "repo")
+	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
+	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
+	debtest.WritePackagesIndex(t, repo)
+	statusOf := func(root string) string { return filepath.Join(root, "var/lib/dpkg/status") }
+	r := newRingRollout(t, sp, work, func(h ringHost) {
+		debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
+		debtest.AddStaticShell(t, h.root)
+		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
+		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+		if h.name == "pilot-2" {
+			data, err := os.ReadFile(statusOf(h.root))
+			if err != nil || !strings.Contains(string(data), "Architecture: all\n") {
+				t.Fatalf("pilot-2's dpkg status: %v\n%s", err, data)
+			}
+			debtest.WriteFile(t, statusOf(h.root), strings.Replace(string(data), "Architecture: all\n", "Architecture: amd64 --force-all\n", 1))
+		}
+	})
+	ids := r.hostIDs()
+	hostileStatus, _ := os.ReadFile(statusOf(filepath.Join(work, "pilot2")))
+	var ch struct{ ID string }
+	json.Unmarshal([]byte(r.as(r.alice, "changes", "create", "pbtest-hello 1.1", "--group", "web-test", "--group", "web-pilot",
+		"--group", "web-prod", "--package", "pbtest-hello@1.1-1", "--batch", "2", "--failure-budget", "0",
+		"--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+	if ch.ID == "" {
+		t.Fatal("no change created")
+	}
+	r.changeID = ch.ID
+	r.as(r.alice, "changes", "submit", ch.ID)
+	r.approveAndStart()
+	v := r.runUntil(t, 3*time.Minute, nil, func(v changeView) bool { return v.State == "awaiting-signoff" || v.State == "halted" })
+	if v.State != "awaiting-signoff" || v.Summary == nil || v.Summary.Failed != 0 {
+		t.Fatalf("the change is %s (%+v), want awaiting-signoff with no failure\n%s", v.State, v.Summary, r.as(r.alice, "changes", "show", r.changeID))
+	}
+	for _, h := range r.hosts {
+		want := "1.1-1"
+		if h.name == "pilot-2" {
+			want = "1.0-1"
+		}
+		if got := debtest.InstalledVersion(t, h.root, "pbtest-hello"); got != want {
+			t.Errorf("%s has %s, want %s", h.name, got, want)
+		}
+	}
+	if after, _ := os.ReadFile(statusOf(filepath.Join(work, "pilot2"))); string(after) != string(hostileStatus) {
+		t.Errorf("pilot-2's dpkg status changed:\n%s", after)
+	}
+	for _, h := range v.Hosts {
+		if h.HostID == ids["pilot-2"] && (h.Status != "excluded" || !strings.Contains(h.Detail, "arch")) {
+			t.Errorf("pilot-2 in the change: %s %q, want excluded with the reason", h.Status, h.Detail)
+		}
+	}
 }
