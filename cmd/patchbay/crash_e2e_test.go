@@ -129,7 +129,7 @@ rings: [production]
 	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
 	var ch struct{ ID string }
 	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "bash everywhere", "--group", "fleet", "--package", "bash@9.9-9",
-		"--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+		"--force-not-offered", "--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
 	sp.mustCLI(t, "changes", "submit", ch.ID)
 	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
 		t.Fatalf("approve: %v %s", err, errOut)

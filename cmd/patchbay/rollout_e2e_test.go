@@ -210,7 +210,7 @@ rings: [production]
 		KnownProblems []struct{ ID string } `json:"known_problems"`
 	}
 	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "hello back", "--group", "db", "--package", "pbtest-hello@1.0-1",
-		"--ignore-windows", "-o", "json")), &next)
+		"--allow-downgrade", "--ignore-windows", "-o", "json")), &next)
 	if len(next.KnownProblems) != 1 || next.KnownProblems[0].ID != kb[0].ID {
 		t.Fatalf("the later change's plan does not show the known problem: %+v", next)
 	}

@@ -278,6 +278,7 @@ func (b consoleBackend) plan(ctx context.Context, c store.Change, plan rollout.P
 	for _, k := range kp {
 		p.KnownProblems = append(p.KnownProblems, web.KnownProblem{ID: k.ID, Title: k.Title, Problem: k.Problem, Fix: k.Fix, Status: k.Status})
 	}
+	p.Review = consolePlanReview(planReview(c.Plan))
 	return p, nil
 }
 
@@ -358,7 +359,8 @@ func asPrincipal(ctx context.Context, u web.User) context.Context {
 func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.ChangeRequest) (string, error) {
 	ctx = asPrincipal(ctx, u)
 	spec := ChangeSpec{Title: req.Title, Groups: req.Groups, Advisories: req.Advisories, BatchSize: req.BatchSize,
-		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows, Reboot: req.Reboot, Start: req.Start}
+		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows, Reboot: req.Reboot, Start: req.Start,
+		AllowDowngrade: req.AllowDowngrade, ForceNotOffered: req.ForceNotOffered}
 	if req.Soak > 0 {
 		spec.Soak = req.Soak.String()
 	}

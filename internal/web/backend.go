@@ -82,6 +82,10 @@ type ChangeRequest struct {
 	// Start is "" (someone starts it once approved), "next-window" or an
 	// RFC 3339 time inside every target group's window.
 	Start string
+	// AllowDowngrade plans versions lower than the installed ones;
+	// ForceNotOffered plans versions the hosts' repositories do not offer.
+	AllowDowngrade  bool
+	ForceNotOffered bool
 }
 
 // HostQuery filters and pages the host list.
@@ -194,6 +198,19 @@ type ChangePlan struct {
 	IgnoreWindows bool
 	Windows       []UpcomingWindow // the planned windows per group, soonest first
 	KnownProblems []KnownProblem
+	// Review lists every host the plan considered, planned or not, with
+	// the reason; empty for changes planned before plans kept it.
+	Review []PlanReviewHost
+}
+
+// PlanReviewHost is one host a change's plan considered.
+type PlanReviewHost struct {
+	HostID, Hostname string
+	Group, Ring      string
+	Tier             string   // the group's reboot tier, "" for the rest
+	Status           string   // planned, excluded, not-offered, downgrade-refused
+	Reason           string   // why it is not planned, or a note on how it is
+	Targets          []string // "name version" asked for
 }
 
 // KnownProblem is a knowledge-base entry about a package a change installs.
