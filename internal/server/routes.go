@@ -162,9 +162,13 @@ func (s *Server) authorize(r *http.Request, perm Permission) (context.Context, e
 	if err != nil {
 		return ctx, err
 	}
-	if !RoleAllows(p.Role, perm) {
+	if !p.allows(perm) {
 		// The caller is known: keep them for the audit entry of the refusal.
-		return context.WithValue(ctx, principalKey{}, p), errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", p.Role, r.Method+" "+r.URL.Path, perm))
+		role := p.Role
+		if p.UserRole != "" && p.UserRole != p.Role {
+			role = p.Role + "\" with its user's role \"" + p.UserRole
+		}
+		return context.WithValue(ctx, principalKey{}, p), errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", role, r.Method+" "+r.URL.Path, perm))
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
 }
