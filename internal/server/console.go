@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -19,17 +20,18 @@ import (
 // as the API.
 type consoleBackend struct{ s *Server }
 
+// Authenticate signs a console user in under the same limits as the API's
+// sign-in (signIn): one limiter for both.
 func (b consoleBackend) Authenticate(ctx context.Context, username, password string) (web.User, error) {
-	u, err := b.s.store.GetUserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
+	u, err := b.s.signIn(ctx, username, password, web.RemoteAddr(ctx))
+	var e *Error
+	switch {
+	case errors.Is(err, errBadCredentials):
 		return web.User{}, web.ErrBadLogin
-	}
-	if err != nil {
+	case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
+		return web.User{}, fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
+	case err != nil:
 		return web.User{}, err
-	}
-	ok, err := CheckPassword(u.PasswordHash, password)
-	if err != nil || !ok || u.DisabledAt != nil {
-		return web.User{}, web.ErrBadLogin
 	}
 	return web.User{ID: u.ID, Username: u.Username, Role: u.Role, Epoch: passwordEpoch(u)}, nil
 }

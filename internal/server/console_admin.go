@@ -106,11 +106,14 @@ func cmpOr(a, b string) string {
 }
 
 func (b consoleBackend) ChangePassword(ctx context.Context, u web.User, current, next string) error {
-	err := b.s.changePassword(ctx, u.ID, current, next)
+	err := b.s.changePassword(ctx, u.ID, current, next, web.RemoteAddr(ctx))
 	b.audited(ctx, u, "user.password", "user "+u.Username, err)
 	var e *Error
 	if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
 		return web.ErrBadLogin
+	}
+	if errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
+		return fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
 	}
 	return adminError(err)
 }

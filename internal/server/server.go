@@ -86,7 +86,7 @@ type Server struct {
 	vulns   *vulns
 	org     orgState
 	audit   *auditor
-	logins  loginLimiter
+	signins *signinLimiter // one set of sign-in limits for the API and the console: signin.go
 	kpis    dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
 	reports reportCache    // the console's report input and reports, shared for a minute: console_admin.go
 
@@ -107,6 +107,7 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s.metrics = newServerMetrics(s)
 	s.vulns = newVulns(s)
 	s.audit = &auditor{s: s}
+	s.signins = newSigninLimiter()
 	s.org.set(0, &policy.Org{}, "")
 	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()

@@ -32,8 +32,8 @@ func (c *console) loginForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	return nil
 }
 
-// login checks the credentials, rate limited per username and per client
-// address. On success it replaces the session with a new one (a new ID), so
+// login checks the credentials; the backend applies the sign-in limits
+// (per username and address, per address), the same as the API's. On success it replaces the session with a new one (a new ID), so
 // an ID planted before sign-in is worthless after it.
 func (c *console) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	username := strings.TrimSpace(r.PostFormValue("username"))
@@ -43,26 +43,23 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	view := loginView{Username: username, Next: next}
 	entry := AuditEntry{Time: c.opt.Now(), Actor: username, Target: "console", RemoteAddr: ip}
 
-	if c.limiter.blocked(username, ip) {
-		entry.Action, entry.Detail = "login.blocked", "too many failed sign-ins"
+	u, err := c.b.Authenticate(r.Context(), username, password)
+	switch {
+	case errors.Is(err, ErrThrottled):
+		entry.Action, entry.Detail = "login.blocked", "too many sign-in attempts"
 		c.b.Record(r.Context(), entry)
-		view.Error = "Too many failed sign-ins for this account or from this address. Wait 15 minutes, then try again."
+		view.Error = "Too many sign-in attempts for this account from this address, or from this address. Wait a few minutes, then try again."
 		c.render(w, r, rc, http.StatusTooManyRequests, "login.html", "Sign in", view)
 		return nil
-	}
-	u, err := c.b.Authenticate(r.Context(), username, password)
-	if err != nil {
-		if !errors.Is(err, ErrBadLogin) {
-			return err
-		}
-		c.limiter.fail(username, ip)
+	case errors.Is(err, ErrBadLogin):
 		entry.Action, entry.Detail = "login.failure", "wrong username or password"
 		c.b.Record(r.Context(), entry)
 		view.Error = "Wrong username or password."
 		c.render(w, r, rc, http.StatusUnauthorized, "login.html", "Sign in", view)
 		return nil
+	case err != nil:
+		return err
 	}
-	c.limiter.succeed(username)
 	if rc.sessID != "" {
 		c.sessions.delete(rc.sessID)
 	}

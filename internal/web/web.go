@@ -34,7 +34,6 @@ type console struct {
 	opt      Options
 	log      *slog.Logger
 	sessions *sessionStore
-	limiter  *loginLimiter
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -53,7 +52,6 @@ func New(b Backend, opt Options) http.Handler {
 		opt:      opt,
 		log:      log,
 		sessions: newSessionStore(opt.Now),
-		limiter:  newLoginLimiter(opt.Now),
 		pages:    parsePages(),
 		mux:      http.NewServeMux(),
 	}
@@ -102,6 +100,7 @@ var errNotFoundPage = errStatus(http.StatusNotFound, "There is no such page.")
 // runs its handler and renders any error it returns.
 func (c *console) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, clientIP(r)))
 		rc := &reqCtx{}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			if s, ok := c.sessions.get(ck.Value); ok {

@@ -197,44 +197,6 @@ func TestSignOutDeletesTheSessionOnTheServer(t *testing.T) {
 	}
 }
 
-func TestSignInIsRateLimited(t *testing.T) {
-	t.Run("per username", func(t *testing.T) {
-		e := newEnv(t)
-		b := e.browser()
-		b.get("/login")
-		for i := range loginMaxFailures {
-			if resp, _ := b.post("/login", url.Values{"username": {"admin"}, "password": {"guess"}}); resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("failure %d: %s, want 401", i+1, resp.Status)
-			}
-		}
-		resp, body := b.post("/login", url.Values{"username": {"admin"}, "password": {fakePassword}})
-		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Wait 15 minutes") {
-			t.Fatalf("sixth try with the right password: %s, want 429 with a clear message", resp.Status)
-		}
-		if got := e.fake.recorded("login.failure"); got != loginMaxFailures {
-			t.Errorf("recorded %d failures, want %d", got, loginMaxFailures)
-		}
-		if e.fake.recorded("login.blocked") != 1 {
-			t.Error("the blocked try was not recorded")
-		}
-		e.clock.Advance(loginWindow)
-		if resp, _ := b.post("/login", url.Values{"username": {"admin"}, "password": {fakePassword}}); resp.StatusCode != http.StatusSeeOther {
-			t.Errorf("after the window: %s, want a successful sign-in", resp.Status)
-		}
-	})
-	t.Run("per client address across usernames", func(t *testing.T) {
-		e := newEnv(t)
-		b := e.browser()
-		b.get("/login")
-		for i := range loginMaxFailures {
-			b.post("/login", url.Values{"username": {"nobody" + string(rune('a'+i))}, "password": {"guess"}})
-		}
-		if resp, _ := b.post("/login", url.Values{"username": {"approver"}, "password": {fakePassword}}); resp.StatusCode != http.StatusTooManyRequests {
-			t.Errorf("sixth try from the same address: %s, want 429", resp.Status)
-		}
-	})
-}
-
 func TestARoleWithoutThePermissionGets403(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
