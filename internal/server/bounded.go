@@ -148,3 +148,10 @@ func (g *hashGate) release() {
 	}
 	g.free++
 }
+
+// waiting is how many callers wait in queue q (0: first).
+func (g *hashGate) waiting(q int) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queues[q])
+}
