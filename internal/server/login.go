@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"net"
 	"net/http"
 	"time"
@@ -11,6 +13,15 @@ import (
 
 // loginSessionTTL is the life of the API token a sign-in issues.
 const loginSessionTTL = 12 * time.Hour
+
+// consoleCSRFKey signs the console sign-in form's CSRF cookie. It is
+// derived from the job key, so every replica sharing the data directory's
+// keys accepts the forms of the others.
+func (s *Server) consoleCSRFKey() []byte {
+	m := hmac.New(sha256.New, s.jobKey.Seed())
+	m.Write([]byte("patchbay console sign-in csrf"))
+	return m.Sum(nil)
+}
 
 // loginTokenName names the 12-hour API token a sign-in issues to username.
 func loginTokenName(username string) string { return "session " + username }

@@ -120,7 +120,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/agent/", notFound)
 	// Everything else is the web console, on the same services and
 	// permissions as the API.
-	mux.Handle("/", web.New(consoleBackend{s}, web.Options{Secure: true, Now: s.now, Logger: s.log}))
+	mux.Handle("/", web.New(consoleBackend{s}, web.Options{Secure: true, Now: s.now, Logger: s.log, CSRFKey: s.consoleCSRFKey()}))
 	return securityHeaders(mux)
 }
 

@@ -12,22 +12,16 @@ type loginView struct {
 	Error    string
 }
 
-// loginForm shows the sign-in form. It starts an anonymous session (or
-// keeps the current one) to carry the form's CSRF token.
+// loginForm shows the sign-in form. It keeps nothing on the server: the
+// form's CSRF token is the signed pb_login cookie (csrf.go), so any number
+// of visitors cannot fill the session store.
 func (c *console) loginForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	next := safeNext(r.URL.Query().Get("next"))
 	if rc.signed {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
-	if rc.sessID == "" {
-		id, s, err := c.sessions.create("")
-		if err != nil {
-			return errStatus(http.StatusServiceUnavailable, "The server has too many open sessions. Try again in a few minutes.")
-		}
-		rc.sessID, rc.session = id, s
-		c.setSessionCookie(w, id)
-	}
+	rc.loginCSRF = c.loginCSRFToken(c.loginNonce(w, r))
 	c.render(w, r, rc, http.StatusOK, "login.html", "Sign in", loginView{Next: next})
 	return nil
 }
@@ -41,6 +35,9 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	next := safeNext(r.PostFormValue("next"))
 	ip := clientIP(r)
 	view := loginView{Username: username, Next: next}
+	if rc.session.CSRF == "" {
+		rc.loginCSRF = c.loginCSRFToken(c.loginNonce(w, r)) // for the form shown again on failure
+	}
 	entry := AuditEntry{Time: c.opt.Now(), Actor: username, Target: "console", RemoteAddr: ip}
 
 	u, err := c.b.Authenticate(r.Context(), username, password)
@@ -68,6 +65,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		return errStatus(http.StatusServiceUnavailable, "The server has too many open sessions. Try again in a few minutes.")
 	}
 	c.setSessionCookie(w, id)
+	c.clearLoginCookie(w)
 	entry.Actor, entry.Action = u.Username, "login.success"
 	c.b.Record(r.Context(), entry)
 	c.log.InfoContext(r.Context(), "console sign-in", "user", u.Username, "remote", ip)
