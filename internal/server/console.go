@@ -393,8 +393,13 @@ func (b consoleBackend) Record(ctx context.Context, e web.AuditEntry) {
 	if t.IsZero() {
 		t = b.s.now()
 	}
-	if err := b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Time: t, Actor: e.Actor, Action: e.Action,
-		Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}); err != nil {
+	ae := audit.Entry{Time: t, Actor: e.Actor, Action: e.Action, Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}
+	if e.Action == "login.failure" || e.Action == "login.blocked" {
+		// Anyone can cause these: bounded, and repeats counted (refusals.go).
+		b.s.refusals.record(ctx, ae, e.RemoteAddr)
+		return
+	}
+	if err := b.s.audit.record(context.WithoutCancel(ctx), ae); err != nil {
 		b.s.log.Error("audit append failed", "err", err)
 	}
 }

@@ -42,10 +42,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 	record := func(outcome string) {
+		e := audit.Entry{Actor: req.Username, Action: "login", Target: "from " + ip,
+			RequestID: w.Header().Get("X-Request-ID"), Outcome: outcome}
+		if outcome != "ok" {
+			s.refusals.record(r.Context(), e, r.RemoteAddr)
+			return
+		}
 		actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 		defer cancel()
-		if err := s.audit.record(actx, audit.Entry{Actor: req.Username, Action: "login", Target: "from " + ip,
-			RequestID: w.Header().Get("X-Request-ID"), Outcome: outcome}); err != nil {
+		if err := s.audit.record(actx, e); err != nil {
 			s.log.Error("audit append failed", "err", err)
 		}
 	}

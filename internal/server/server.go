@@ -74,21 +74,22 @@ func (c Config) Validate() error {
 
 // Server is the control plane.
 type Server struct {
-	cfg     Config
-	store   *store.DB
-	log     *slog.Logger
-	now     func() time.Time
-	ca      *pki.CA
-	jobKey  ed25519.PrivateKey
-	tlsCert tls.Certificate
-	routes  []route
-	metrics *serverMetrics
-	vulns   *vulns
-	org     orgState
-	audit   *auditor
-	signins *signinLimiter // one set of sign-in limits for the API and the console: signin.go
-	kpis    dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
-	reports reportCache    // the console's report input and reports, shared for a minute: console_admin.go
+	cfg      Config
+	store    *store.DB
+	log      *slog.Logger
+	now      func() time.Time
+	ca       *pki.CA
+	jobKey   ed25519.PrivateKey
+	tlsCert  tls.Certificate
+	routes   []route
+	metrics  *serverMetrics
+	vulns    *vulns
+	org      orgState
+	audit    *auditor
+	signins  *signinLimiter // one set of sign-in limits for the API and the console: signin.go
+	refusals *refusalLog    // bounded audit entries of refused requests: refusals.go
+	kpis     dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
+	reports  reportCache    // the console's report input and reports, shared for a minute: console_admin.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
@@ -108,6 +109,7 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s.vulns = newVulns(s)
 	s.audit = &auditor{s: s}
 	s.signins = newSigninLimiter()
+	s.refusals = newRefusalLog(s)
 	s.org.set(0, &policy.Org{}, "")
 	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()
@@ -174,6 +176,7 @@ func (s *Server) Start(ctx context.Context) error {
 	go s.vulns.run(ctx)
 	go s.syncLoop(ctx)
 	go s.dashboardLoop(ctx)
+	go s.refusals.run(ctx)
 	return s.vulns.reconcileAll(ctx)
 }
 
