@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// enrollNamed enrolls a host with a hostname, as an agent's enrollment would.
+func enrollNamed(t *testing.T, ts *testServer, clock *fakeClock, id, hostname string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := ts.db.CreateEnrollToken(ctx, store.EnrollToken{ID: "tk-" + id, Hash: "h-" + id, Prefix: "p", ExpiresAt: clock.now().Add(time.Hour), CreatedAt: clock.now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.db.EnrollHost(ctx, "h-"+id, store.Host{ID: id, Hostname: hostname, CertSerial: "s-" + id, CertNotAfter: clock.now().Add(time.Hour),
+		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStaticSelectorsDoNotTakeInAnImpostor: group canary lists the
+// hostnames canary-1 and canary-2; a second host enrolling as canary-1 was
+// taken into the group (its windows, its team's rights, its changes).
+func TestStaticSelectorsDoNotTakeInAnImpostor(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	enrollNamed(t, ts, clock, "host-canary", "canary-1")
+	members := func() []string {
+		var v GroupView
+		if code := ts.call(t, "GET", "/api/v1/groups/canary", tok["admin"], nil, &v); code != 200 {
+			t.Fatalf("show group: %d", code)
+		}
+		slices.Sort(v.Hosts)
+		return v.Hosts
+	}
+	if got := members(); !slices.Equal(got, []string{"host-canary"}) {
+		t.Fatalf("canary before the impostor: %v", got)
+	}
+	enrollNamed(t, ts, clock, "host-impostor", "canary-1")
+	if got := members(); slices.Contains(got, "host-impostor") {
+		t.Errorf("the impostor reporting hostname canary-1 joined group canary: %v", got)
+	}
+	// Applying says why canary-1 selects nothing and what to do.
+	org, err := os.ReadFile("../policy/testdata/org.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res OrgApplyResult
+	if code := ts.call(t, "POST", "/api/v1/org/apply?dry_run=true", tok["admin"], org, &res); code != 200 {
+		t.Fatalf("dry run: %d", code)
+	}
+	want := "group canary: 2 hosts report the hostname canary-1 (host-canary, host-impostor), so it selects none of them; name the host by its ID"
+	if !slices.Contains(res.Warnings, want) {
+		t.Errorf("apply warnings %q lack %q", res.Warnings, want)
+	}
+	// Naming the host by its ID selects it, and only it.
+	named := strings.Replace(string(org), "{hosts: [canary-1, canary-2]}", "{hosts: [host-canary, canary-2]}", 1)
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tok["admin"], []byte(named), &res); code != 200 {
+		t.Fatalf("apply by ID: %d", code)
+	}
+	if got := members(); !slices.Equal(got, []string{"host-canary"}) {
+		t.Errorf("canary named by ID: %v, want [host-canary]", got)
+	}
+	// Revoking the impostor makes the hostname unambiguous again.
+	if err := ts.db.RevokeHost(context.Background(), "host-impostor", clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tok["admin"], org, &res); code != 200 {
+		t.Fatalf("apply by hostname: %d", code)
+	}
+	if got := members(); !slices.Equal(got, []string{"host-canary"}) {
+		t.Errorf("canary after the impostor was revoked: %v, want [host-canary]", got)
+	}
+}
