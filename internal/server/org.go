@@ -511,7 +511,7 @@ func (s *Server) handleListCalendars(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleRevokeCalendar(w http.ResponseWriter, r *http.Request) error {
-	if err := s.store.RevokeCalendarFeed(r.Context(), r.PathValue("id"), s.now()); err != nil {
+	if err := s.revokeCalendar(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	return writeJSON(w, 200, map[string]string{"status": "revoked"})

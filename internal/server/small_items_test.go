@@ -78,3 +78,47 @@ func TestStaticSelectorsDoNotTakeInAnImpostor(t *testing.T) {
 		t.Errorf("canary after the impostor was revoked: %v, want [host-canary]", got)
 	}
 }
+
+// TestOnlyTheOwningTeamOrAnAdminRevokesACalendarURL: any non-auditor could
+// revoke any team's calendar URL.
+func TestOnlyTheOwningTeamOrAnAdminRevokesACalendarURL(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	create := func(who, scope, name string) string {
+		t.Helper()
+		var v CalendarView
+		if code := ts.call(t, "POST", "/api/v1/calendars", tok[who], []byte(`{"scope":"`+scope+`","name":"`+name+`"}`), &v); code != 201 {
+			t.Fatalf("create calendar for %s %s: %d", scope, name, code)
+		}
+		return v.ID
+	}
+	revoke := func(who, id string) int {
+		return ts.call(t, "POST", "/api/v1/calendars/"+id+"/revoke", tok[who], nil, nil)
+	}
+	// payments: alice (operator), bob (approver), carol (stakeholder);
+	// platform: dave (admin), erin (security), frank (auditor).
+	payments := create("alice", "team", "payments")
+	if code := revoke("erin", payments); code != 403 {
+		t.Errorf("erin (security in platform) revoked payments' calendar: %d, want 403", code)
+	}
+	if code := revoke("bob", payments); code != 200 {
+		t.Errorf("bob (approver in payments) revoking payments' calendar: %d, want 200", code)
+	}
+	canary := create("erin", "group", "canary") // canary belongs to platform
+	if code := revoke("alice", canary); code != 403 {
+		t.Errorf("alice (operator in payments) revoked group canary's calendar: %d, want 403", code)
+	}
+	if code := revoke("erin", canary); code != 200 {
+		t.Errorf("erin (security in platform) revoking canary's calendar: %d, want 200", code)
+	}
+	staging := create("alice", "group", "payments-staging")
+	if code := revoke("admin", staging); code != 200 {
+		t.Errorf("a global admin revoking a team's calendar: %d, want 200", code)
+	}
+	// The console follows the same rule.
+	b := consoleBackend{ts.Server}
+	other := create("alice", "team", "payments")
+	if err := b.RevokeCalendarFeed(context.Background(), consoleUser("erin", RoleSecurity), other); err == nil {
+		t.Error("the console let erin revoke payments' calendar")
+	}
+}
