@@ -338,6 +338,9 @@ func owners(ocs []metrics.OwnerCount) []web.OwnerOverdue {
 
 // Report computes the KPI report exactly as GET /api/v1/report does.
 func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Report, error) {
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.Report{}, orgError(err)
+	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
 		return web.Report{}, err
@@ -357,6 +360,9 @@ func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Repo
 func (b consoleBackend) ReportFile(ctx context.Context, q web.ReportQuery, format string) (web.ReportFile, error) {
 	if format != "json" && format != "csv" && format != "html" {
 		return web.ReportFile{}, &web.FormError{Message: "format must be json, csv or html"}
+	}
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.ReportFile{}, orgError(err)
 	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {

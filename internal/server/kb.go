@@ -493,6 +493,9 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 			*dst = t
 		}
 	}
+	if err := checkReportPeriod(f, s.now()); err != nil {
+		return err
+	}
 	rep, err := s.report(r.Context(), f)
 	if err != nil {
 		return err

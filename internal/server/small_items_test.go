@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/web"
 )
 
 // enrollNamed enrolls a host with a hostname, as an agent's enrollment would.
@@ -120,5 +123,47 @@ func TestOnlyTheOwningTeamOrAnAdminRevokesACalendarURL(t *testing.T) {
 	other := create("alice", "team", "payments")
 	if err := b.RevokeCalendarFeed(context.Background(), consoleUser("erin", RoleSecurity), other); err == nil {
 		t.Error("the console let erin revoke payments' calendar")
+	}
+}
+
+// TestAReportPeriodOutOfRangeIsAClear400: ?from=1000-01-01 panicked (the
+// recovered panic gave an empty reply).
+func TestAReportPeriodOutOfRangeIsAClear400(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.tokenFor(t, RoleAuditor)
+	for _, tc := range []struct {
+		query string
+		want  int
+		says  string
+	}{
+		{"from=1000-01-01", 400, "from 1000-01-01 is out of range"},
+		{"to=9999-12-31", 400, "to 9999-12-31 is out of range"},
+		{"from=2026-06-01&to=2026-05-01", 400, "from 2026-06-01 is after to 2026-05-01"},
+		{"from=2016-01-01&to=2026-12-31", 400, "longer than"},
+		{"from=2026-13-01", 400, "must be a date YYYY-MM-DD"},
+		{"from=2026-01-01&to=2026-03-31", 200, ""},
+		{"", 200, ""},
+	} {
+		req, _ := http.NewRequest("GET", ts.url+"/api/v1/report?"+tc.query, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := ts.client.Do(req)
+		if err != nil {
+			t.Errorf("%s: %v", tc.query, err)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || !strings.Contains(string(body), tc.says) {
+			t.Errorf("%q: %d %.300s, want %d saying %q", tc.query, resp.StatusCode, body, tc.want, tc.says)
+		}
+	}
+}
+
+func TestTheConsoleRefusesAReportPeriodOutOfRange(t *testing.T) {
+	ts := newTestServer(t)
+	b := consoleBackend{ts.Server}
+	from := time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := b.Report(context.Background(), web.ReportQuery{From: from, To: from.AddDate(1, 0, 0)}); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("console report from 1000-01-01: %v, want out of range", err)
 	}
 }
