@@ -54,4 +54,3 @@ func hex4(b []byte, at int) (rune, bool) {
 	}
 	return rune(n), true
 }
-
