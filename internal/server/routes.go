@@ -22,7 +22,7 @@ type route struct {
 func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", "/healthz", PermPublic, "liveness", s.handleHealthz},
-		{"GET", "/readyz", PermPublic, "readiness: the database answers", s.handleReadyz},
+		{"GET", "/readyz", PermPublic, "readiness: the database takes a small write within 3 s", s.handleReadyz},
 		{"GET", "/api/v1/openapi.json", PermPublic, "this API's description", s.handleOpenAPI},
 		{"GET", "/metrics", PermMetricsRead, "Prometheus metrics", s.handleMetrics},
 
@@ -199,10 +199,8 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return &Error{http.StatusServiceUnavailable, "not_ready", "database does not answer"}
+	if err := s.readiness(r.Context()); err != nil {
+		return err
 	}
 	return writeJSON(w, 200, map[string]string{"status": "ready"})
 }

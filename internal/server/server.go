@@ -74,22 +74,24 @@ func (c Config) Validate() error {
 
 // Server is the control plane.
 type Server struct {
-	cfg      Config
-	store    *store.DB
-	log      *slog.Logger
-	now      func() time.Time
-	ca       *pki.CA
-	jobKey   ed25519.PrivateKey
-	tlsCert  tls.Certificate
-	routes   []route
-	metrics  *serverMetrics
-	vulns    *vulns
-	org      orgState
-	audit    *auditor
+	cfg     Config
+	store   *store.DB
+	log     *slog.Logger
+	now     func() time.Time
+	ca      *pki.CA
+	jobKey  ed25519.PrivateKey
+	tlsCert tls.Certificate
+	routes  []route
+	metrics *serverMetrics
+	vulns   *vulns
+	org     orgState
+	audit   *auditor
+	kpis    dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
+	reports reportCache    // the console's report input and reports, shared for a minute: console_admin.go
+
 	signins  *signinLimiter // one set of sign-in limits for the API and the console: signin.go
 	refusals *refusalLog    // bounded audit entries of refused requests: refusals.go
-	kpis     dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
-	reports  reportCache    // the console's report input and reports, shared for a minute: console_admin.go
+	ready    readyState     // the last successful readiness write: readiness.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts

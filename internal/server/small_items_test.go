@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -165,5 +167,45 @@ func TestTheConsoleRefusesAReportPeriodOutOfRange(t *testing.T) {
 	from := time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := b.Report(context.Background(), web.ReportQuery{From: from, To: from.AddDate(1, 0, 0)}); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("console report from 1000-01-01: %v, want out of range", err)
+	}
+}
+
+// TestReadyzSaysNotReadyWhileWritesFail: /readyz pinged the database and
+// said ready while every write failed. Here another process holds the
+// SQLite write lock, so reads answer and writes cannot happen.
+func TestReadyzSaysNotReadyWhileWritesFail(t *testing.T) {
+	ts := newTestServer(t)
+	if code := ts.do(t, "GET", "/readyz", "", "").StatusCode; code != 200 {
+		t.Fatalf("readyz on a healthy server: %d", code)
+	}
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", filepath.Join(ts.cfg.DataDir, "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	ts.ready.mu.Lock()
+	ts.ready.last = time.Time{} // forget the healthy probe's result
+	ts.ready.mu.Unlock()
+	start := time.Now()
+	if code := ts.do(t, "GET", "/readyz", "", "").StatusCode; code != 503 {
+		t.Errorf("readyz while writes cannot happen: %d, want 503", code)
+	}
+	if took := time.Since(start); took > readyTimeout+2*time.Second {
+		t.Errorf("readyz took %s to answer, want about %s", took, readyTimeout)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if code := ts.do(t, "GET", "/readyz", "", "").StatusCode; code != 200 {
+		t.Errorf("readyz once writes work again: %d, want 200", code)
 	}
 }
