@@ -209,3 +209,38 @@ func TestReadyzSaysNotReadyWhileWritesFail(t *testing.T) {
 		t.Errorf("readyz once writes work again: %d, want 200", code)
 	}
 }
+
+// TestEmergencyStopReleaseNeedsAnotherUser: a second token without a user
+// was taken as "another user" and released the stop.
+func TestEmergencyStopReleaseNeedsAnotherUser(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop", tok["alice"], []byte(`{"reason":"bad kernel"}`), nil); code != 200 {
+		t.Fatalf("stop: %d", code)
+	}
+	userless := ts.tokenFor(t, RoleOperator) // a token that acts as no user
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop/release", userless, nil, nil); code != 403 {
+		t.Errorf("a token without a user released the stop: %d, want 403", code)
+	}
+	var again struct{ Token string }
+	if code := ts.call(t, "POST", "/api/v1/tokens", tok["admin"], []byte(`{"name":"alice 2","role":"operator","user":"alice"}`), &again); code != 201 {
+		t.Fatalf("second token for alice: %d", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop/release", again.Token, nil, nil); code != 403 {
+		t.Errorf("alice's second token released her own stop: %d, want 403", code)
+	}
+	if !ts.Server.emergencyStopped(context.Background()) {
+		t.Fatal("the stop was released")
+	}
+	olga := ts.userToken(t, "olga", RoleOperator)
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop/release", olga, nil, nil); code != 200 {
+		t.Errorf("another user releasing: %d, want 200", code)
+	}
+	// A stop pulled by a token without a user is released by any user.
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop", userless, nil, nil); code != 200 {
+		t.Fatalf("stop by a userless token: %d", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop/release", tok["alice"], nil, nil); code != 200 {
+		t.Errorf("a user releasing a userless token's stop: %d, want 200", code)
+	}
+}
