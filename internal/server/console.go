@@ -1,11 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -20,17 +22,18 @@ import (
 // as the API.
 type consoleBackend struct{ s *Server }
 
+// Authenticate signs a console user in under the same limits as the API's
+// sign-in (signIn): one limiter for both.
 func (b consoleBackend) Authenticate(ctx context.Context, username, password string) (web.User, error) {
-	u, err := b.s.store.GetUserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
+	u, err := b.s.signIn(ctx, username, password, web.RemoteAddr(ctx))
+	var e *Error
+	switch {
+	case errors.Is(err, errBadCredentials):
 		return web.User{}, web.ErrBadLogin
-	}
-	if err != nil {
+	case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
+		return web.User{}, fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
+	case err != nil:
 		return web.User{}, err
-	}
-	ok, err := CheckPassword(u.PasswordHash, password)
-	if err != nil || !ok || u.DisabledAt != nil {
-		return web.User{}, web.ErrBadLogin
 	}
 	return web.User{ID: u.ID, Username: u.Username, Role: u.Role, Epoch: passwordEpoch(u)}, nil
 }
@@ -239,6 +242,13 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	if v.Plan, err = b.plan(ctx, c, plan); err != nil {
 		return v, err
 	}
+	out, err := b.s.jobsOut(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, j := range out {
+		v.JobsOut = append(v.JobsOut, cmp.Or(j.Hostname, j.HostID)+" ("+j.Phase+")")
+	}
 	return v, nil
 }
 
@@ -413,8 +423,13 @@ func (b consoleBackend) Record(ctx context.Context, e web.AuditEntry) {
 	if t.IsZero() {
 		t = b.s.now()
 	}
-	if err := b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Time: t, Actor: e.Actor, Action: e.Action,
-		Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}); err != nil {
+	ae := audit.Entry{Time: t, Actor: e.Actor, Action: e.Action, Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}
+	if e.Action == "login.failure" || e.Action == "login.blocked" {
+		// Anyone can cause these: bounded, and repeats counted (refusals.go).
+		b.s.refusals.record(ctx, ae, e.RemoteAddr)
+		return
+	}
+	if err := b.s.audit.record(context.WithoutCancel(ctx), ae); err != nil {
 		b.s.log.Error("audit append failed", "err", err)
 	}
 }

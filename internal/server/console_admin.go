@@ -107,11 +107,14 @@ func cmpOr(a, b string) string {
 }
 
 func (b consoleBackend) ChangePassword(ctx context.Context, u web.User, current, next string) error {
-	err := b.s.changePassword(ctx, u.ID, current, next)
+	err := b.s.changePassword(ctx, u.ID, current, next, web.RemoteAddr(ctx))
 	b.audited(ctx, u, "user.password", "user "+u.Username, err)
 	var e *Error
 	if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
 		return web.ErrBadLogin
+	}
+	if errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
+		return fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
 	}
 	return adminError(err)
 }
@@ -336,6 +339,9 @@ func owners(ocs []metrics.OwnerCount) []web.OwnerOverdue {
 
 // Report computes the KPI report exactly as GET /api/v1/report does.
 func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Report, error) {
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.Report{}, orgError(err)
+	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
 		return web.Report{}, err
@@ -355,6 +361,9 @@ func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Repo
 func (b consoleBackend) ReportFile(ctx context.Context, q web.ReportQuery, format string) (web.ReportFile, error) {
 	if format != "json" && format != "csv" && format != "html" {
 		return web.ReportFile{}, &web.FormError{Message: "format must be json, csv or html"}
+	}
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.ReportFile{}, orgError(err)
 	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {

@@ -28,7 +28,10 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 	if strings.TrimSpace(req.Reason) == "" {
 		req.Reason = "emergency stop"
 	}
-	if err := s.store.SetFlag(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason}); err != nil {
+	// The flag and the withdrawal of every job not yet delivered are one
+	// transaction: once it is in, no host gets a job of any change.
+	withdrawn, err := s.store.SetFlagWithdrawingJobs(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason})
+	if err != nil {
 		return err
 	}
 	cs, err := s.store.ListChanges(ctx, ChangeRunning)
@@ -41,12 +44,12 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 			halted++
 		}
 	}
-	s.log.Warn("EMERGENCY STOP", "by", who, "reason", req.Reason, "changes_halted", halted)
-	return writeJSON(w, 200, map[string]any{"stopped": true, "by": who, "changes_halted": halted})
+	s.log.Warn("EMERGENCY STOP", "by", who, "reason", req.Reason, "changes_halted", halted, "jobs_withdrawn", withdrawn)
+	return writeJSON(w, 200, map[string]any{"stopped": true, "by": who, "changes_halted": halted, "jobs_withdrawn": withdrawn})
 }
 
 // handleReleaseEmergencyStop lets the engine dispatch again; it needs a
-// second user, not the one who stopped. Halted changes stay halted until
+// second user (a token acting as a user), not the one who stopped. Halted changes stay halted until
 // each is resumed.
 func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -56,6 +59,12 @@ func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Reque
 	}
 	if !f.On {
 		return &Error{http.StatusConflict, "conflict", "no emergency stop is in force"}
+	}
+	// Releasing is the second person's check: it needs a user, and one
+	// other than who pulled the stop. A token without a user is no person,
+	// so it can never be that second user.
+	if principalFrom(ctx).UserID == "" {
+		return errForbidden(fmt.Sprintf("%s acts as no user; releasing the emergency stop needs a second user's own token or sign-in", principalName(ctx, s)))
 	}
 	who := principalName(ctx, s)
 	if who == f.By {

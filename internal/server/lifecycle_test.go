@@ -83,7 +83,7 @@ func addWebHost(t *testing.T, ts *testServer, clock *fakeClock) {
 		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ApplyCheckin(ctx, "host-3", store.Checkin{Facts: inventory.Facts{OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, Arch: "x86_64", PackageFormat: inventory.FormatDpkg},
+	if _, err := db.ApplyCheckin(ctx, "host-3", store.Checkin{Facts: inventory.Facts{OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, PackageFormat: inventory.FormatDpkg},
 		Full: true, Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}, Updates: paymentsUpdates}, clock.now()); err != nil {
 		t.Fatal(err)
 	}

@@ -148,6 +148,7 @@ POST /api/v1/changes/{id}/start              changes:run
 POST /api/v1/changes/{id}/halt               changes:run
 POST /api/v1/changes/{id}/resume             changes:run
 POST /api/v1/changes/{id}/rollback           changes:run
+POST /api/v1/changes/{id}/cancel             changes:create
 POST /api/v1/emergency-stop                  changes:run
 POST /api/v1/emergency-stop/release          changes:run
 POST /api/v1/changes/{id}/signoff            changes:signoff

@@ -87,9 +87,12 @@ type Server struct {
 	vulns   *vulns
 	org     orgState
 	audit   *auditor
-	logins  loginLimiter
 	kpis    dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
 	reports reportCache    // the console's report input and reports, shared for a minute: console_admin.go
+
+	signins  *signinLimiter // one set of sign-in limits for the API and the console: signin.go
+	refusals *refusalLog    // bounded audit entries of refused requests: refusals.go
+	ready    readyState     // the last successful readiness write: readiness.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
@@ -116,6 +119,8 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s.metrics = newServerMetrics(s)
 	s.vulns = newVulns(s)
 	s.audit = &auditor{s: s}
+	s.signins = newSigninLimiter()
+	s.refusals = newRefusalLog(s)
 	s.org.set(0, &policy.Org{}, "")
 	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()
@@ -205,6 +210,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.spawn(s.vulns.run)
 	s.spawn(s.syncLoop)
 	s.spawn(s.dashboardLoop)
+	s.spawn(s.refusals.run)
 	return s.vulns.reconcileAll(ctx)
 }
 

@@ -6,11 +6,25 @@ import (
 	"time"
 )
 
+type remoteAddrKey struct{}
+
+// RemoteAddr is the client address of the console request ctx belongs to
+// (the TCP peer; forwarded headers are not trusted), for the backend's
+// sign-in limits.
+func RemoteAddr(ctx context.Context) string {
+	a, _ := ctx.Value(remoteAddrKey{}).(string)
+	return a
+}
+
 // Errors a Backend returns where the console must decide what to show.
 var (
 	// ErrBadLogin: the username or password is wrong. The console shows one
 	// message for both so it does not reveal which accounts exist.
 	ErrBadLogin = errors.New("wrong username or password")
+	// ErrThrottled: the sign-in limits refuse this attempt (too many
+	// attempts for the account from this address, from this address, or
+	// the server is busy checking others). The console answers 429.
+	ErrThrottled = errors.New("too many sign-in attempts")
 	// ErrNotFound: the host, change or other object does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the action is not possible in the object's current state
@@ -34,7 +48,9 @@ type User struct {
 type Backend interface {
 	AdminBackend // settings, reports and the dashboard's KPIs: backend_admin.go
 	OrgBackend   // groups, calendar, exceptions and knowledge base: backend_org.go
-	// Authenticate checks a username and password; wrong credentials give ErrBadLogin.
+	// Authenticate checks a username and password; wrong credentials give
+	// ErrBadLogin, and the backend's sign-in limits ErrThrottled. The
+	// client's address is RemoteAddr(ctx).
 	Authenticate(ctx context.Context, username, password string) (User, error)
 	// UserByID loads the user of a session on every request; an error signs the session out.
 	UserByID(ctx context.Context, id string) (User, error)
@@ -180,6 +196,10 @@ type Change struct {
 	// group's windows and the knowledge base's known problems with the
 	// packages it installs. Only Change fills it.
 	Plan *ChangePlan
+	// JobsOut are the jobs hosts received and have not reported, as
+	// "hostname (phase)": after a halt or emergency stop they still run to
+	// their end. Only Change fills it.
+	JobsOut []string
 }
 
 // ChangePlan is a change's rollout plan as the change page shows it.
