@@ -496,9 +496,9 @@ func TestTheChangePageShowsEveryHostThePlanConsidered(t *testing.T) {
 	_, body := ap.get("/changes/c1")
 	for _, want := range []string{
 		`<table id="plan-hosts" aria-labelledby="plan-hosts-h">`,
-		`<tr data-host-id="h2"><th scope="row"><a href="/hosts/h2">db-01.example.net</a></th><td>databases</td><td>production</td><td>replicas</td>` +
+		`<tr data-plan-host="h2"><th scope="row"><a href="/hosts/h2">db-01.example.net</a></th><td>databases</td><td>production</td><td>replicas</td>` +
 			`<td class="targets">xz-utils 5.4.1-0.2, liblzma5 5.4.1-0.2</td><td class="plan-status"><span class="tag st-ok">planned</span></td><td class="why"></td></tr>`,
-		`<tr data-host-id="h4"><th scope="row"><a href="/hosts/h4">db-02.example.net</a></th><td>databases</td><td>production</td><td>—</td>` +
+		`<tr data-plan-host="h4"><th scope="row"><a href="/hosts/h4">db-02.example.net</a></th><td>databases</td><td>production</td><td>—</td>` +
 			`<td class="targets">xz-utils 5.4.1-0.2</td><td class="plan-status"><span class="tag st-bad">downgrade-refused</span></td>` +
 			`<td class="why">xz-utils 5.4.1-0.2 is lower than the installed 5.6.1-1; a downgrade needs allow-downgrade</td></tr>`,
 		`<span class="tag st-bad">excluded</span></td><td class="why">package architecture &#34;amd64 --force-all&#34; of xz-utils is not a known architecture &lt;script&gt;`,
@@ -509,5 +509,10 @@ func TestTheChangePageShowsEveryHostThePlanConsidered(t *testing.T) {
 	}
 	if strings.Contains(body, "<script>alert") {
 		t.Error("agent text in the plan review is not escaped")
+	}
+	// app.js updates the first row carrying data-host-id: that must stay
+	// the host's progress row in its ring, not its plan row.
+	if i, j := strings.Index(body, `data-host-id="h2"`), strings.Index(body, `id="ring-1"`); i < j {
+		t.Error("a row before the ring tables carries data-host-id, so the live status would update it instead")
 	}
 }
