@@ -258,11 +258,14 @@ rings: [test, production]
 	// The next change touching pbtest-hello shows the problem to its approver.
 	var next struct{ ID string }
 	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "pbtest-hello back to 1.0", "--group", "web", "--package", "pbtest-hello@1.0-1",
-		"--ignore-windows", "-o", "json")), &next)
+		"--allow-downgrade", "--ignore-windows", "-o", "json")), &next)
 	b.signIn(sp.url, "bob", pw["bob"])
 	b.Run("open the next change", chromedp.Navigate(sp.url+"/changes/"+next.ID), chromedp.WaitVisible(chromedp.ID("plan")))
 	if got := b.Text("#known-problems"); !strings.Contains(got, "<b>login page</b> is slow since the update") {
 		t.Errorf("the next change's plan does not show the known problem: %q", got)
+	}
+	if got := b.Text("#plan-hosts"); !strings.Contains(got, "downgrade from 1.1-1, allowed") {
+		t.Errorf("the next change's hosts do not say they are downgraded: %q", got)
 	}
 	b.Screenshot("real-change-known-problem")
 
