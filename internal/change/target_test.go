@@ -181,3 +181,28 @@ func TestFitTargetPlansOnlyWhatFitsTheHost(t *testing.T) {
 		})
 	}
 }
+
+// FuzzVersionPlatform: any version string, hostile ones included, gives
+// either no platform or one with a known family, its format, and a release
+// of digits and dots.
+func FuzzVersionPlatform(f *testing.F) {
+	for _, v := range []string{"2.28-225.el8_8.6", "2.34-25.fc35", "2.26-lp151.18.7", "1.2-3ubuntu0.1~22.04.1", "2.28-10+deb10u1",
+		"1.1.22-r3", "el8-1", "-el", "1:2-3.amzn2023.0.1", "x-ph", "\x00-el9\n"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		p, ok := VersionPlatform(v)
+		if !ok {
+			if p != (Platform{}) {
+				t.Fatalf("VersionPlatform(%q) = %+v without ok", v, p)
+			}
+			return
+		}
+		if familyFormat[p.Family] != p.Format {
+			t.Fatalf("VersionPlatform(%q) = %+v: family and format disagree", v, p)
+		}
+		if strings.Trim(p.Release, "0123456789.") != "" || p.Family != "ubuntu" && p.Release == "" {
+			t.Fatalf("VersionPlatform(%q) = %+v: release is not a number", v, p)
+		}
+	})
+}
