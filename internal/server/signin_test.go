@@ -72,20 +72,28 @@ func TestConcurrentWrongSignInsAreLimitedBeforeHashing(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if codes[401] != signinPerUserAddr || codes[429] != 40-signinPerUserAddr {
-		t.Errorf("40 concurrent wrong sign-ins: %v, want %d × 401 and the rest 429", codes, signinPerUserAddr)
-	}
-	if n := ts.signins.hashed.Load() - before; n != signinPerUserAddr {
-		t.Errorf("%d password hashes computed, want %d (the limit is checked before hashing)", n, signinPerUserAddr)
+	// At most 5 reach a hash, each a 401; on a loaded machine one may
+	// wait past signinMaxWait for a hash slot and get 429 (busy) instead,
+	// and is then not counted against the address.
+	hashes := int(ts.signins.hashed.Load() - before)
+	if hashes < 1 || hashes > signinPerUserAddr || codes[401] != hashes || codes[429] != 40-hashes {
+		t.Errorf("40 concurrent wrong sign-ins: %v and %d hashes; want at most %d hashes, one 401 each, and the rest 429 (the limit is checked before hashing)",
+			codes, hashes, signinPerUserAddr)
 	}
 	// The same address may still try other users, up to its own limit.
-	for i := range signinPerAddr - signinPerUserAddr {
-		if code := ts.apiLogin(t, c, fmt.Sprintf("nobody%d", i), "guess"); code != 401 {
-			t.Fatalf("attempt %d for another user: %d, want 401", i, code)
+	others := 0
+	for i := range signinPerAddr + 1 {
+		code := ts.apiLogin(t, c, fmt.Sprintf("nobody%d", i), "guess")
+		if code == 429 {
+			break
 		}
+		if code != 401 {
+			t.Fatalf("attempt for another user: %d", code)
+		}
+		others++
 	}
-	if code := ts.apiLogin(t, c, "bob", "guess"); code != 429 {
-		t.Errorf("attempt %d from one address: %d, want 429", signinPerAddr+1, code)
+	if hashes+others != signinPerAddr {
+		t.Errorf("one address made %d + %d attempts before 429, want %d in all", hashes, others, signinPerAddr)
 	}
 	// Another address signs alice in at once.
 	if code := ts.apiLogin(t, ts.clientFrom(t, "127.0.0.3"), "alice", "correct horse battery"); code != 201 {
