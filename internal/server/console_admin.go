@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/metrics"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -435,14 +436,14 @@ func (c *reportCache) input(ctx context.Context, s *Server) (metrics.Input, time
 		}
 		if now.Sub(at) < reportInputStaleLimit {
 			if c.refresh.TryLock() {
-				go func() {
+				s.spawn(func(bctx context.Context) {
 					defer c.refresh.Unlock()
-					rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+					rctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 					defer cancel()
 					if _, _, err := c.read(rctx, s); err != nil {
 						s.log.Warn("report input refresh", "err", err)
 					}
-				}()
+				})
 			}
 			return in, at, nil
 		}
@@ -535,13 +536,13 @@ func (s *Server) refreshDashboardInBackground() {
 		return // one is running; the next load gets its figures
 	}
 	s.kpis.refresh.Unlock() // refreshDashboard takes it again and skips if another got there first
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	s.spawn(func(bctx context.Context) {
+		ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 		defer cancel()
 		if _, _, err := s.refreshDashboard(ctx, false); err != nil {
 			s.log.Warn("dashboard refresh", "err", err)
 		}
-	}()
+	})
 }
 
 // refreshDashboard computes the dashboard's figures, unless (without force)
@@ -641,7 +642,8 @@ func (b consoleBackend) Dashboard(ctx context.Context) (web.DashboardStatus, err
 	}
 	slices.SortStableFunc(d.Windows, func(a, b web.UpcomingWindow) int { return a.Start.Compare(b.Start) })
 
-	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeRunning, ChangeHalted, ChangeAwaitingSignOff)
+	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeScheduled, ChangeRunning, ChangeHalted,
+		string(change.RollingBack), ChangeAwaitingSignOff)
 	if err != nil {
 		return d, err
 	}

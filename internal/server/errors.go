@@ -30,6 +30,9 @@ func errorResponse(err error) *Error {
 	var ve *protocol.ValidationError
 	var ee *store.EnrollError
 	var mbe *http.MaxBytesError
+	if le, ok := lifecycleError(err); ok {
+		return le
+	}
 	switch {
 	case errors.As(err, &e):
 		return e

@@ -73,7 +73,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/changes/{id}/start", PermChangesRun, "start an approved change", s.handleChangeAction("start")},
 		{"POST", "/api/v1/changes/{id}/halt", PermChangesRun, "halt a running change", s.handleChangeAction("halt")},
 		{"POST", "/api/v1/changes/{id}/resume", PermChangesRun, "resume a halted change", s.handleChangeAction("resume")},
-		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back hosts of a change (all finished hosts by default)", s.handleChangeAction("rollback")},
+		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back a whole change, or the hosts ({\"hosts\":[...]}) or wave ({\"wave\":\"ring\"}) named (which halts it)", s.handleChangeAction("rollback")},
+		{"POST", "/api/v1/changes/{id}/cancel", PermChangesCreate, "cancel a draft, pending, approved or scheduled change", s.handleChangeAction("cancel")},
 
 		{"POST", "/api/v1/emergency-stop", PermChangesRun, "halt every running change; nothing is dispatched until a second user releases it", s.handleEmergencyStop},
 		{"POST", "/api/v1/emergency-stop/release", PermChangesRun, "release the emergency stop (not by the user who pulled it)", s.handleReleaseEmergencyStop},

@@ -26,6 +26,7 @@ var changeActions = []struct{ action, perm, label, done string }{
 	{"halt", permChangesRun, "Halt", "Halted."},
 	{"resume", permChangesRun, "Resume", "Resumed."},
 	{"rollback", permChangesRun, "Roll back", "Rollback started."},
+	{"cancel", permChangesCreate, "Cancel change", "Cancelled."},
 }
 
 // route is one entry of the route table.

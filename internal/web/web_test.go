@@ -485,3 +485,29 @@ func TestTheChangePageShowsThePlan(t *testing.T) {
 		t.Error("the change list does not count the change's 3 hosts")
 	}
 }
+
+// TestTheChangePageShowsEveryHostThePlanConsidered: the plan section lists
+// each host the plan considered by hostname, with ring and reboot tier by
+// name, whether it is planned and, if not, why, all as text.
+func TestTheChangePageShowsEveryHostThePlanConsidered(t *testing.T) {
+	e := newEnv(t)
+	ap := e.browser()
+	ap.signIn("approver")
+	_, body := ap.get("/changes/c1")
+	for _, want := range []string{
+		`<table id="plan-hosts" aria-labelledby="plan-hosts-h">`,
+		`<tr data-host-id="h2"><th scope="row"><a href="/hosts/h2">db-01.example.net</a></th><td>databases</td><td>production</td><td>replicas</td>` +
+			`<td class="targets">xz-utils 5.4.1-0.2, liblzma5 5.4.1-0.2</td><td class="plan-status"><span class="tag st-ok">planned</span></td><td class="why"></td></tr>`,
+		`<tr data-host-id="h4"><th scope="row"><a href="/hosts/h4">db-02.example.net</a></th><td>databases</td><td>production</td><td>—</td>` +
+			`<td class="targets">xz-utils 5.4.1-0.2</td><td class="plan-status"><span class="tag st-bad">downgrade-refused</span></td>` +
+			`<td class="why">xz-utils 5.4.1-0.2 is lower than the installed 5.6.1-1; a downgrade needs allow-downgrade</td></tr>`,
+		`<span class="tag st-bad">excluded</span></td><td class="why">package architecture &#34;amd64 --force-all&#34; of xz-utils is not a known architecture &lt;script&gt;`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the change page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "<script>alert") {
+		t.Error("agent text in the plan review is not escaped")
+	}
+}
