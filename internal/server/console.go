@@ -333,6 +333,7 @@ func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.Ch
 	if req.Soak > 0 {
 		spec.Soak = req.Soak.String()
 	}
+	ctx = b.begin(ctx, u, "change.create", "new change")
 	c, err := b.s.createChange(ctx, u.Username, spec)
 	if err == nil {
 		fn, _ := b.s.changeActionFn("submit", nil)
@@ -355,6 +356,7 @@ func (b consoleBackend) Groups(ctx context.Context) ([]string, error) {
 // SignOff records a stakeholder's verdict through the same rules as the API.
 func (b consoleBackend) SignOff(ctx context.Context, u web.User, changeID, group string, ok bool, problem string) error {
 	ctx = asPrincipal(ctx, u)
+	ctx = b.begin(ctx, u, "change.signoff", "change "+changeID+" group "+group)
 	_, err := b.s.signOff(ctx, u.Username, u.Role == RoleAdmin, changeID, SignOffRequest{Group: group, OK: ok, Problem: problem})
 	b.audited(ctx, u, "change.signoff", "change "+changeID+" group "+group, err)
 	return consoleError(err)
@@ -368,6 +370,7 @@ func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action
 		return web.ErrNotFound
 	}
 	ctx = asPrincipal(ctx, u)
+	ctx = b.begin(ctx, u, "change."+action, "change "+id)
 	_, err := b.s.transition(ctx, id, fn)
 	b.audited(ctx, u, "change."+action, "change "+id, err)
 	return consoleError(err)

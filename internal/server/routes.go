@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/web"
 	"net/http"
 	"strconv"
@@ -133,16 +134,21 @@ func (s *Server) wrap(rt route) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		reqID := newRequestID()
 		sw.Header().Set("X-Request-ID", reqID)
-		r = r.WithContext(context.WithValue(r.Context(), auditDiffKey{}, &auditDiff{}))
 		defer func() { s.metrics.observe(label, sw.status, time.Since(start)) }()
 		ctx, err := s.authorize(r, rt.Perm)
+		var pending *store.PendingAudit
+		if err == nil && auditedRequest(r, rt) && mutatingRequest(r) {
+			// The mutation's store transaction appends this entry.
+			pending = store.NewPendingAudit(s.requestEntry(r, rt, ctx, reqID))
+			ctx = store.WithAudit(ctx, pending)
+		}
 		if err == nil {
 			err = rt.Handle(sw, r.WithContext(ctx))
 		}
 		if err != nil {
 			writeError(sw, r, s.log, err)
 		}
-		s.auditRequest(r, rt, ctx, sw.status, reqID)
+		s.auditRequest(r, rt, ctx, sw.status, reqID, pending)
 	})
 }
 
