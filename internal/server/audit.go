@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -317,12 +319,14 @@ func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) error
 	return err
 }
 
-func auditEntryForJob(hostname string, j store.Job, res protocol.JobResult) audit.Entry {
+// auditEntryForResult is the audit entry of an agent's job result.
+func auditEntryForResult(hostname string, res protocol.JobResult, now time.Time) audit.Entry {
 	outcome := "ok"
 	if !res.OK {
 		outcome = "error: " + res.Detail
 	}
-	return audit.Entry{Actor: "host:" + hostname, Action: "job.result " + j.Phase, Target: "change " + j.ChangeID + " job " + j.ID, Outcome: outcome}
+	return audit.Entry{Time: now, Actor: "host:" + hostname, Action: "job.result", Target: "job " + res.JobID, Outcome: outcome,
+		Summary: fmt.Sprintf("host %s reported job %s %s", hostname, res.JobID, map[bool]string{true: "succeeded", false: "failed"}[res.OK])}
 }
 
 func auditEntryForDispatch(j store.Job) audit.Entry {
@@ -355,4 +359,16 @@ func marshalAudit(v any) (json.RawMessage, error) {
 		return nil, nil
 	}
 	return json.Marshal(v)
+}
+
+// formatLabels writes labels as k=v pairs in key order, for audit entries.
+func formatLabels(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ", ")
 }

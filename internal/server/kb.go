@@ -90,6 +90,7 @@ func (s *Server) putKB(ctx context.Context, v KBView) (store.KBEntry, error) {
 	} else {
 		return store.KBEntry{}, err
 	}
+	auditSummary(ctx, "knowledge-base entry %s %q saved as %s", e.ID, e.Title, e.Status)
 	if err := s.store.PutKBEntry(ctx, e); err != nil {
 		return store.KBEntry{}, err
 	}
@@ -214,6 +215,7 @@ func (s *Server) signOff(ctx context.Context, who string, admin bool, changeID s
 				}
 			}
 		}
+		auditSummary(ctx, "%s reported a problem after change %s for group %s; knowledge-base draft %s opened", who, c.ID, g.Name, kb.ID)
 		if err := s.store.PutKBEntry(ctx, kb); err != nil {
 			return store.SignOff{}, err
 		}
@@ -221,6 +223,7 @@ func (s *Server) signOff(ctx context.Context, who string, admin bool, changeID s
 		_ = s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: []string{c.Author, g.Sysadmin},
 			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + kb.ID})
 	}
+	auditSummary(ctx, "change %s signed off for group %s by %s (ok: %t)", c.ID, so.Group, who, so.OK)
 	if err := s.store.PutSignOff(ctx, so); err != nil {
 		return store.SignOff{}, err
 	}
@@ -381,6 +384,7 @@ func (s *Server) handleRetroNote(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n := store.RetroNote{At: s.now(), Author: principalName(r.Context(), s), Kind: req.Kind, Text: req.Text}
+	auditSummary(r.Context(), "%s added to the retrospective of change %s by %s", n.Kind, c.ID, n.Author)
 	if err := s.store.AddRetroNote(r.Context(), c.ID, n); err != nil {
 		return err
 	}

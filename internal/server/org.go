@@ -493,6 +493,7 @@ func (s *Server) createCalendar(ctx context.Context, scope, name string) (store.
 	token := randomSecret("pbc_", 24)
 	c := store.CalendarFeed{ID: uuid.NewString(), Scope: scope, Name: name, TokenHash: HashSecret(token),
 		CreatedBy: principalName(ctx, s), CreatedAt: s.now()}
+	auditSummary(ctx, "calendar URL %s created for %s %s", c.ID, scope, name)
 	if err := s.store.CreateCalendarFeed(ctx, c); err != nil {
 		return store.CalendarFeed{}, "", err
 	}
@@ -512,6 +513,7 @@ func (s *Server) handleListCalendars(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleRevokeCalendar(w http.ResponseWriter, r *http.Request) error {
+	auditSummary(r.Context(), "calendar URL %s revoked", r.PathValue("id"))
 	if err := s.store.RevokeCalendarFeed(r.Context(), r.PathValue("id"), s.now()); err != nil {
 		return err
 	}

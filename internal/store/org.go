@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/audit"
 )
 
 // OrgRevision is one applied version of the organisation (policy as code).
@@ -159,11 +161,17 @@ func (s *DB) ExpireExceptions(ctx context.Context, now time.Time) ([]Exception, 
 			out = append(out, e)
 		}
 		rows.Close()
+		p := AuditFrom(ctx)
 		for i := range out {
 			t := now
 			out[i].ExpiredAt = &t
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE exceptions SET expired_at = ? WHERE id = ?`), ms(now), out[i].ID); err != nil {
 				return err
+			}
+			if p != nil {
+				// Appended by this transaction (see tx).
+				p.Add(audit.Entry{Time: now, Actor: "server", Action: "exception.expire", Target: "exception " + out[i].ID, Outcome: "ok",
+					Summary: fmt.Sprintf("exception %s of team %s expired at %s", out[i].ID, out[i].Team, out[i].ExpiresAt.UTC().Format(time.RFC3339))})
 			}
 		}
 		return nil
