@@ -41,6 +41,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/feeds", PermFeedsRead, "list feeds with their last sync, records and rejections", s.handleListFeeds},
 		{"POST", "/api/v1/feeds/import", PermFeedsManage, "import a feed file from the body (?name=): OSV zip/JSON, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV", s.handleImportFeed},
 		{"POST", "/api/v1/feeds/sync", PermFeedsManage, "fetch every configured feed source now", s.handleSyncFeeds},
+		{"DELETE", "/api/v1/feeds/{name}", PermFeedsManage, "delete a feed: its advisories (or the KEV catalog, the EPSS scores) go and hosts are matched again", s.handleDeleteFeed},
 
 		{"POST", "/api/v1/enroll-tokens", PermEnrollManage, "create an enrollment token", s.handleCreateEnrollToken},
 		{"GET", "/api/v1/enroll-tokens", PermEnrollManage, "list enrollment tokens", s.handleListEnrollTokens},
