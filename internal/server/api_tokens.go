@@ -178,7 +178,7 @@ func (s *Server) handleListAPITokens(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleRevokeAPIToken(w http.ResponseWriter, r *http.Request) error {
-	auditSummary(r.Context(), "API token %s revoked", r.PathValue("id"))
+	auditSummary(r.Context(), "%s revoked", s.describeAPIToken(r.Context(), r.PathValue("id")))
 	if err := s.store.RevokeAPIToken(r.Context(), r.PathValue("id"), s.now()); err != nil {
 		return err
 	}

@@ -372,3 +372,26 @@ func formatLabels(labels map[string]string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// describeAPIToken names a token for an audit entry: "token \"ci\" (pbt_ab12) for
+// bob", or its ID when there is no such token.
+func (s *Server) describeAPIToken(ctx context.Context, id string) string {
+	ts, err := s.store.ListAPITokens(ctx)
+	if err != nil {
+		return "API token " + id
+	}
+	for _, t := range ts {
+		if t.ID != id {
+			continue
+		}
+		owner := "no user"
+		if t.UserID != "" {
+			owner = t.UserID
+			if u, err := s.store.GetUser(ctx, t.UserID); err == nil {
+				owner = u.Username
+			}
+		}
+		return fmt.Sprintf("token %q (%s, role %s) for %s", t.Name, t.Prefix, t.Role, owner)
+	}
+	return "API token " + id
+}

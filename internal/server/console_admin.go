@@ -206,7 +206,7 @@ func (b consoleBackend) RevokeAPIToken(ctx context.Context, u web.User, id strin
 		return err
 	}
 	ctx = b.begin(ctx, u, "token.revoke", "API token "+id)
-	auditSummary(ctx, "API token %s revoked", id)
+	auditSummary(ctx, "%s revoked", b.s.describeAPIToken(ctx, id))
 	err := b.s.store.RevokeAPIToken(ctx, id, b.s.now())
 	b.audited(ctx, u, "token.revoke", "API token "+id, err)
 	return adminError(err)
