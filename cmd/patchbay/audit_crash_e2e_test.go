@@ -109,7 +109,7 @@ func TestFeedImportsKilledMidwayHaveOneAuditEntryEach(t *testing.T) {
 		}
 		// The moment of the kill is what varies: before, during or after
 		// the import's transaction.
-		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(900)) * time.Millisecond)
 		k.kill()
 		_ = cmd.Wait()
 		k.start(t)
