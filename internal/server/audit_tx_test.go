@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -27,12 +29,24 @@ func rawDB(t *testing.T, ts *testServer) *sql.DB {
 	return raw
 }
 
+// loggedEntry is an audit entry as stored.
+type loggedEntry struct {
+	Seq     uint64          `json:"seq"`
+	Actor   string          `json:"actor"`
+	Action  string          `json:"action"`
+	Target  string          `json:"target"`
+	Outcome string          `json:"outcome"`
+	Summary string          `json:"summary"`
+	Before  json.RawMessage `json:"before"`
+	After   json.RawMessage `json:"after"`
+}
+
 // auditEntries reads the whole stored log.
-func auditEntries(t *testing.T, ts *testServer) []audit.Entry {
+func auditEntries(t *testing.T, ts *testServer) []loggedEntry {
 	t.Helper()
-	var es []audit.Entry
+	var es []loggedEntry
 	if err := ts.db.AuditRange(context.Background(), 0, 0, func(r store.AuditRecord) error {
-		var e audit.Entry
+		var e loggedEntry
 		if err := json.Unmarshal(r.Entry, &e); err != nil {
 			return err
 		}
@@ -155,7 +169,7 @@ func almaRecord(t *testing.T) []byte {
 func TestAuditEntriesSayWhatHappened(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	ts, tok, _ := orgServer(t, clock)
-	last := func() audit.Entry {
+	last := func() loggedEntry {
 		es := auditEntries(t, ts)
 		return es[len(es)-1]
 	}
@@ -189,7 +203,8 @@ func TestAuditEntriesSayWhatHappened(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "change " + ch.ID + " approved by bob, plan digest " + planDigest(stored.Plan) + "; state pending-approval → approved"
+	sum := sha256.Sum256(stored.Plan)
+	want := "change " + ch.ID + " approved by bob, plan digest " + hex.EncodeToString(sum[:8]) + "; state pending-approval → approved"
 	if e := last(); !strings.HasPrefix(e.Summary, want) || !strings.Contains(string(e.After), `"state":"approved"`) {
 		t.Errorf("approve:\n got %q\nwant %q…", e.Summary, want)
 	}

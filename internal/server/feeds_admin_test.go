@@ -64,6 +64,18 @@ func (ts *testServer) callRefused(t *testing.T, method, path, token string, body
 	return resp.StatusCode
 }
 
+// importAnswer is the API's answer to an import.
+type importAnswer struct {
+	Feed struct {
+		Name            string `json:"name"`
+		SnapshotVersion string `json:"snapshot_version"`
+	} `json:"feed"`
+	Added           int `json:"added"`
+	Changed         int `json:"changed"`
+	Removed         int `json:"removed"`
+	HostsReconciled int `json:"hosts_reconciled"`
+}
+
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
@@ -86,7 +98,7 @@ func TestKEVAndEPSSSnapshotsAreGuarded(t *testing.T) {
 		}
 		return kev, epss
 	}
-	var res api.ImportResult
+	var res importAnswer
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=kev", admin, kevFile(t, "2025-08-25T17:04:19.9796Z", -1), &res); code != 200 {
 		t.Fatalf("first KEV import: %d", code)
 	}
@@ -106,7 +118,7 @@ func TestKEVAndEPSSSnapshotsAreGuarded(t *testing.T) {
 		!strings.Contains(refused.Error.Message, "older than the stored one (2025-08-25T17:04:19Z, version 2025.08.25)") {
 		t.Errorf("older KEV snapshot: %d %+v", code, refused.Error)
 	}
-	res = api.ImportResult{}
+	res = importAnswer{}
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=kev&replace=true", admin, kevFile(t, "2025-08-26T10:00:00Z", 1), &res); code != 200 ||
 		res.Added != 0 || res.Changed != 0 || res.Removed != 1403 {
 		t.Errorf("one-entry KEV file with replace: %d %+v", code, res)
@@ -115,7 +127,7 @@ func TestKEVAndEPSSSnapshotsAreGuarded(t *testing.T) {
 		t.Errorf("after replace the catalog holds %d entries, want 1", kev)
 	}
 
-	res = api.ImportResult{}
+	res = importAnswer{}
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=epss", admin, epssFile(t, "2026-08-16T00:00:00Z", -1), &res); code != 200 ||
 		res.Feed.Name != "first-epss" || res.Added != 49 || res.Removed != 0 {
 		t.Fatalf("first EPSS import: %d %+v", code, res)
@@ -134,7 +146,7 @@ func TestKEVAndEPSSSnapshotsAreGuarded(t *testing.T) {
 		t.Errorf("after the refused imports %d EPSS scores are stored, want 49", epss)
 	}
 	// 45 of the 49 (8% removed) is within the limit.
-	res = api.ImportResult{}
+	res = importAnswer{}
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=epss", admin, epssFile(t, "2026-08-17T00:00:00Z", 45), &res); code != 200 ||
 		res.Added != 0 || res.Changed != 0 || res.Removed != 4 {
 		t.Errorf("EPSS file 4 rows shorter: %d %+v", code, res)
@@ -186,7 +198,7 @@ func TestFeedDeleteResolvesItsFindings(t *testing.T) {
 		{Name: "pcs", Version: "0.11.1-1.el9", Arch: "x86_64"}}}, clock.now()); err != nil {
 		t.Fatal(err)
 	}
-	var res api.ImportResult
+	var res importAnswer
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=alma", tok["dave"], almaRecord(t), &res); code != 200 || res.Feed.Name != "osv-alma" || res.HostsReconciled != 1 {
 		t.Fatalf("import: %d %+v", code, res)
 	}
