@@ -103,7 +103,7 @@ func TestKEVAndEPSSSnapshotsAreGuarded(t *testing.T) {
 		t.Fatalf("first KEV import: %d", code)
 	}
 	if res.Feed.Name != "cisa-kev" || res.Added != 1404 || res.Changed != 0 || res.Removed != 0 || res.Feed.SnapshotVersion != "2025.08.25" {
-		t.Fatalf("first KEV import: %+v", res)
+		t.Errorf("first KEV import: %+v", res)
 	}
 	var refused errorBody
 	if code := ts.callRefused(t, "POST", "/api/v1/feeds/import?name=kev", admin, kevFile(t, "2025-08-26T10:00:00Z", 1), &refused); code != 409 ||
@@ -130,7 +130,7 @@ func TestKEVAndEPSSSnapshotsAreGuarded(t *testing.T) {
 	res = importAnswer{}
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=epss", admin, epssFile(t, "2026-08-16T00:00:00Z", -1), &res); code != 200 ||
 		res.Feed.Name != "first-epss" || res.Added != 49 || res.Removed != 0 {
-		t.Fatalf("first EPSS import: %d %+v", code, res)
+		t.Errorf("first EPSS import: %d %+v", code, res)
 	}
 	refused = errorBody{}
 	if code := ts.callRefused(t, "POST", "/api/v1/feeds/import?name=epss", admin, epssFile(t, "2026-08-17T00:00:00Z", 1), &refused); code != 409 ||
