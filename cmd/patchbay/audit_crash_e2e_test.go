@@ -80,6 +80,22 @@ func TestFeedImportsKilledMidwayHaveOneAuditEntryEach(t *testing.T) {
 				t.Errorf("feed %s is not stored but has %d audit entries", name, n)
 			}
 		}
+		// Whatever the entries say: one successful import entry per
+		// stored feed.
+		imports, crashFeeds := 0, 0
+		for _, e := range entries {
+			if e.Action == "POST /api/v1/feeds/import" && e.Outcome == "ok" {
+				imports++
+			}
+		}
+		for _, f := range feeds {
+			if strings.Contains(f.Name, "crash-") {
+				crashFeeds++
+			}
+		}
+		if imports != crashFeeds {
+			t.Errorf("%d feeds stored, %d successful import entries", crashFeeds, imports)
+		}
 		users := 0
 		for _, e := range entries {
 			if e.Action == "POST /api/v1/users" {

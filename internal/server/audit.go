@@ -178,7 +178,11 @@ func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, st
 		pending.Update(func(pe *audit.Entry) { e = *pe })
 		e.Outcome = outcome
 		if outcome != "ok" {
+			// The summary was written before the store call that failed.
 			e.Before, e.After = nil, nil
+			if e.Summary != "" {
+				e.Summary = "not done: " + e.Summary
+			}
 		}
 	default:
 		e = s.requestEntry(r, rt, ctx, reqID)
