@@ -226,3 +226,108 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// Background mutations carry their own entries in their own transaction:
+// an exception's expiry is not stored while its entry cannot be, and is
+// recorded exactly once when it can.
+func TestExceptionExpiryIsAuditedWithIt(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	var ex ExceptionView
+	body := []byte(`{"group":"payments-prod","advisory":"A-1","justification":"WAF rule blocks the vector","expires":"24h"}`)
+	if code := ts.call(t, "POST", "/api/v1/exceptions", tok["alice"], body, &ex); code != 201 {
+		t.Fatalf("request: %d", code)
+	}
+	if code := ts.call(t, "POST", "/api/v1/exceptions/"+ex.ID+"/approve", tok["bob"], nil, &ex); code != 200 {
+		t.Fatalf("approve: %d", code)
+	}
+	expiries := func() (n int, summary string) {
+		for _, e := range auditEntries(t, ts) {
+			if e.Action == "exception.expire" {
+				n++
+				summary = e.Summary
+			}
+		}
+		return n, summary
+	}
+	clock.advance(25 * time.Hour)
+	raw := rawDB(t, ts)
+	if _, err := raw.Exec(`CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Server.ExpireExceptions(context.Background()); err == nil {
+		t.Error("the expiry succeeded while its audit entry failed")
+	}
+	stored, err := ts.db.GetException(context.Background(), ex.ID)
+	if err != nil || stored.ExpiredAt != nil {
+		t.Errorf("expired without an audit entry: %+v %v", stored.ExpiredAt, err)
+	}
+	if _, err := raw.Exec(`DROP TRIGGER audit_full`); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Server.ExpireExceptions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Server.ExpireExceptions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stored, err = ts.db.GetException(context.Background(), ex.ID)
+	n, summary := expiries()
+	if err != nil || stored.ExpiredAt == nil || n != 1 || summary != "exception "+ex.ID+" of team payments expired at 2026-11-26T12:00:00Z" {
+		t.Errorf("after the expiry: expired at %v (%v), %d entries, %q", stored.ExpiredAt, err, n, summary)
+	}
+}
+
+// An engine step that dispatches a job stores its entries with it: with
+// the audit failing, the step fails and no job exists; once appends work,
+// the job and its dispatch entry are stored once.
+func TestEngineStepIsAuditedWithIt(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	ctx := context.Background()
+	var ch ChangeView
+	ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
+		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"ignore_windows":true}`), &ch)
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, nil)
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/approve", tok["bob"], nil, nil)
+	if code := ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/start", tok["alice"], nil, nil); code != 200 {
+		t.Fatalf("start: %d", code)
+	}
+	step := func() error {
+		c, err := ts.db.GetChange(ctx, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts.Server.stepChange(ctx, c)
+	}
+	raw := rawDB(t, ts)
+	if _, err := raw.Exec(`CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(); err == nil {
+		t.Error("the step succeeded while its audit entries failed")
+	}
+	if jobs, _ := ts.db.ChangeJobs(ctx, ch.ID); len(jobs) != 0 {
+		t.Errorf("%d jobs dispatched without audit entries", len(jobs))
+	}
+	if _, err := raw.Exec(`DROP TRIGGER audit_full`); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := ts.db.ChangeJobs(ctx, ch.ID)
+	if len(jobs) != 1 {
+		t.Fatalf("jobs after the step: %d, want 1", len(jobs))
+	}
+	var dispatches []string
+	for _, e := range auditEntries(t, ts) {
+		if strings.HasPrefix(e.Action, "job.dispatch") {
+			dispatches = append(dispatches, e.Summary)
+		}
+	}
+	want := "install job " + jobs[0].ID + " for host host-1 of change " + ch.ID + " dispatched"
+	if len(dispatches) != 1 || dispatches[0] != want {
+		t.Errorf("dispatch entries: %q, want [%q]", dispatches, want)
+	}
+}
