@@ -294,7 +294,7 @@ func (b consoleBackend) SyncFeeds(ctx context.Context, u web.User) ([]web.Feed, 
 	if len(b.s.cfg.FeedSources) == 0 {
 		err = errBadRequest("no feed sources are configured; start the server with --feed-source NAME=URL, or import a feed file with `patchbay feeds import`")
 	} else {
-		for _, res := range b.s.syncFeeds(ctx) {
+		for _, res := range b.s.syncFeeds(asPrincipal(ctx, u)) { // each feed's import is audited as u
 			if res.Feed.Error != "" {
 				b.s.log.Warn("console feed sync", "feed", res.Feed.Name, "err", res.Feed.Error)
 			}
