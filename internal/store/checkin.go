@@ -64,10 +64,28 @@ const batchRows = 250
 // new inventory revision. A delta whose BaseRevision is not the stored
 // revision is ErrRevisionMismatch and changes nothing: the agent then sends
 // a full report. A revoked host gets ErrRevoked.
+//
+// A check-in that adds more package versions the server does not hold than
+// the host may add now (see MaxNewVersionsPerHour) is a *CheckinRateError
+// and changes nothing. Versions the check-in releases that no host holds
+// any more are removed with their match results (see pruneVersions).
 func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
+	rev, err := s.applyCheckin(ctx, hostID, c, now)
+	if isForeignKeyViolation(err) {
+		// A cached version was removed meanwhile, by a concurrent check-in
+		// or another replica: forget the cache and intern afresh.
+		s.mu.Lock()
+		s.pvCache = map[pvKey]int64{}
+		s.mu.Unlock()
+		rev, err = s.applyCheckin(ctx, hostID, c, now)
+	}
+	return rev, err
+}
+
+func (s *DB) applyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
 	var rev int64
 	var interned map[pvKey]int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txThen(ctx, func(tx *sql.Tx) error {
 		h, err := scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE id = ?`+s.forUpdate()), hostID))
 		if err != nil {
 			return err
@@ -84,11 +102,18 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			incoming = c.Packages
 		}
 		interned = make(map[pvKey]int64, len(incoming))
-		if err := s.intern(ctx, tx, format, incoming, interned); err != nil {
+		created, err := s.intern(ctx, tx, format, incoming, interned)
+		if err != nil {
 			return err
+		}
+		if h.Revision > 0 && created > 0 { // the first inventory is free
+			if err := s.chargeNewVersions(ctx, tx, hostID, created, now); err != nil {
+				return err
+			}
 		}
 		type slot struct{ name, arch string }
 		var deletes []slot
+		var released []int64 // versions held before in the slots that change
 		upserts := make([]inventory.Package, 0, len(incoming))
 		if c.Full {
 			current, err := s.hostSlots(ctx, tx, hostID)
@@ -98,21 +123,31 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			seen := make(map[string]bool, len(incoming))
 			for _, p := range incoming {
 				seen[p.Name+"\x00"+p.Arch] = true
-				if current[p.Name+"\x00"+p.Arch] != interned[keyOf(format, p)] {
+				if old := current[p.Name+"\x00"+p.Arch]; old != interned[keyOf(format, p)] {
 					upserts = append(upserts, p)
+					released = append(released, old)
 				}
 			}
-			for k := range current {
+			for k, old := range current {
 				if !seen[k] {
 					name, arch, _ := strings.Cut(k, "\x00")
 					deletes = append(deletes, slot{name, arch})
+					released = append(released, old)
 				}
 			}
 		} else {
 			upserts = append(upserts, incoming...)
+			changed := make([]string, 0, len(incoming)+len(c.Removes))
+			for _, p := range incoming {
+				changed = append(changed, p.Name+"\x00"+p.Arch)
+			}
 			for _, k := range c.Removes {
 				name, arch, _ := strings.Cut(k, ":")
 				deletes = append(deletes, slot{name, arch})
+				changed = append(changed, name+"\x00"+arch)
+			}
+			if released, err = s.releasedVersions(ctx, tx, hostID, changed); err != nil {
+				return err
 			}
 		}
 		for _, d := range deletes {
@@ -136,6 +171,9 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
 				return fmt.Errorf("store packages: %w", err)
 			}
+		}
+		if err := s.pruneVersions(ctx, tx, released); err != nil {
+			return fmt.Errorf("remove package versions no host holds: %w", err)
 		}
 
 		updateCount := h.UpdateCount
@@ -168,16 +206,16 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			return s.writeHostLabels(ctx, tx, hostID, h.EffectiveLabels())
 		}
 		return nil
+	}, func() {
+		// Only committed IDs enter the cache, and before any later
+		// transaction can prune them.
+		for k, id := range interned {
+			s.pvCache[k] = id
+		}
 	})
 	if err != nil {
 		return 0, err
 	}
-	// Only committed IDs enter the cache.
-	s.mu.Lock()
-	for k, id := range interned {
-		s.pvCache[k] = id
-	}
-	s.mu.Unlock()
 	return rev, nil
 }
 
@@ -207,9 +245,9 @@ func (s *DB) hostSlots(ctx context.Context, q queryer, hostID string) (map[strin
 	return out, rows.Err()
 }
 
-// intern finds or creates the package_versions rows of pkgs and records
-// their IDs in out.
-func (s *DB) intern(ctx context.Context, tx *sql.Tx, format inventory.Format, pkgs []inventory.Package, out map[pvKey]int64) error {
+// intern finds or creates the package_versions rows of pkgs, records
+// their IDs in out and returns how many rows it created.
+func (s *DB) intern(ctx context.Context, tx *sql.Tx, format inventory.Format, pkgs []inventory.Package, out map[pvKey]int64) (int, error) {
 	var missing []pvKey
 	s.mu.RLock()
 	for _, p := range pkgs {
@@ -222,21 +260,25 @@ func (s *DB) intern(ctx context.Context, tx *sql.Tx, format inventory.Format, pk
 		}
 	}
 	s.mu.RUnlock()
+	created := 0
 	for _, k := range missing {
 		args := []any{k.format, k.name, k.version, k.arch, k.source, k.sourceVersion}
 		var id int64
 		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`), args...).Scan(&id)
+		if err == nil {
+			created++
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
 				AND arch = ? AND source = ? AND source_version = ?`), args...).Scan(&id)
 		}
 		if err != nil {
-			return fmt.Errorf("intern package %s %s: %w", k.name, k.version, err)
+			return 0, fmt.Errorf("intern package %s %s: %w", k.name, k.version, err)
 		}
 		out[k] = id
 	}
-	return nil
+	return created, nil
 }
 
 func (s *DB) replaceUpdates(ctx context.Context, tx *sql.Tx, hostID string, us []Update) (int, error) {

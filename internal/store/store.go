@@ -56,7 +56,7 @@ type DB struct {
 	dialect Dialect
 
 	mu       sync.RWMutex
-	pvCache  map[pvKey]int64 // interned package version IDs; rows are never deleted
+	pvCache  map[pvKey]int64 // interned package version IDs; check-ins remove those no host holds (pruneVersions)
 	pvCacheN int
 }
 
