@@ -55,6 +55,8 @@ type DB struct {
 	wdb     *sql.DB // writes: on SQLite one connection, so writers queue in Go instead of sleeping in SQLite's busy handler; on PostgreSQL the same pool as db
 	dialect Dialect
 
+	fixedModes []string // SQLite files Open made private
+
 	mu       sync.RWMutex
 	pvCache  map[pvKey]int64 // interned package version IDs; check-ins remove those no host holds (pruneVersions)
 	pvCacheN int
@@ -67,6 +69,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	var (
 		d       Dialect
 		db, wdb *sql.DB
+		fixed   []string
 		err     error
 	)
 	switch {
@@ -82,6 +85,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	case strings.HasPrefix(url, "sqlite:"):
 		d = SQLite
 		path := strings.TrimPrefix(url, "sqlite:")
+		if fixed, err = privateSQLite(path); err != nil {
+			return nil, err
+		}
 		if wdb, err = openSQLite(path, 1); err == nil {
 			db, err = openSQLite(path, 8)
 			if err != nil {
@@ -94,7 +100,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &DB{db: db, wdb: wdb, dialect: d, pvCache: map[pvKey]int64{}}
+	s := &DB{db: db, wdb: wdb, dialect: d, pvCache: map[pvKey]int64{}, fixedModes: fixed}
 	if err := wdb.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s: %w", redact(url), err)
