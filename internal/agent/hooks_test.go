@@ -1,0 +1,48 @@
+package agent
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/patchbay/patchbay/internal/debtest"
+)
+
+// Whoever can change the hooks file runs commands as the agent: a file
+// owned by another user is refused, whatever its mode.
+func TestLoadHooksRefusesAFileOwnedByAnotherUser(t *testing.T) {
+	debtest.RequireRoot(t, "planting a hooks file owned by another user needs chown")
+	path := writeHooksFile(t, []byte(`{"backup": ["/bin/true"]}`))
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadHooks(path)
+	if err == nil || !strings.Contains(err.Error(), "owned by uid 65534") || !strings.Contains(err.Error(), "chown root") {
+		t.Fatalf("LoadHooks of a file owned by uid 65534 = %v, want a refusal naming the owner and the fix", err)
+	}
+	// Owned by root (the agent's own user here), it is used.
+	if err := os.Chown(path, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := LoadHooks(path); err != nil || len(h) != 1 {
+		t.Fatalf("LoadHooks of a root-owned file = %v, %v", h, err)
+	}
+}
+
+func TestHooksOwnerMayBeRootOrTheAgentsUser(t *testing.T) {
+	for _, tt := range []struct {
+		owner, agent int
+		ok           bool
+	}{
+		{0, 0, true},         // root's file, agent as root
+		{0, 1000, true},      // root's file, agent as an unprivileged user
+		{1000, 1000, true},   // the agent's own file
+		{65534, 0, false},    // another user's file, agent as root
+		{65534, 1000, false}, // another user's file, agent unprivileged
+		{1000, 0, false},     // a user's file, agent as root
+	} {
+		if got := hooksOwnerOK(tt.owner, tt.agent); got != tt.ok {
+			t.Errorf("hooksOwnerOK(owner %d, agent %d) = %v, want %v", tt.owner, tt.agent, got, tt.ok)
+		}
+	}
+}
