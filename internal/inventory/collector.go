@@ -193,6 +193,13 @@ func (col *collection) readPackages() error {
 		problems []string
 		err      error
 	)
+	// An image's rpm database is found through os.Root and copied out
+	// (queryImageRPM); the live host's is read in place.
+	var rpmDir string
+	var rpmErr error
+	if !col.live {
+		rpmDir, rpmErr = findImageRPMDatabase(col.fsys, col.root)
+	}
 	switch {
 	case col.exists(dpkgStatus) || col.exists(dpkgStatusD):
 		format = FormatDpkg
@@ -200,7 +207,12 @@ func (col *collection) readPackages() error {
 	case col.exists(apkDB):
 		format = FormatApk
 		pkgs, problems, err = col.readFile(apkDB, ParseApkInstalled)
-	case slices.ContainsFunc(rpmDBPaths, col.exists):
+	case rpmErr != nil:
+		format, err = FormatRPM, rpmErr
+	case rpmDir != "":
+		format = FormatRPM
+		pkgs, problems, err = queryImageRPM(col.ctx, col.c.Runner, col.fsys, col.root, rpmDir)
+	case col.live && slices.ContainsFunc(rpmDBPaths, col.exists):
 		format = FormatRPM
 		pkgs, problems, err = queryRPM(col.ctx, col.c.Runner, col.root)
 	default:
