@@ -28,10 +28,13 @@ const maxProblems = 200
 // a running system are then derived from the image or left zero (see
 // Collect).
 //
-// Files are opened through os.Root, so nothing outside Root is read. An
+// Files are opened through os.Root, so nothing outside Root is read; an
+// image's rpm database is copied out through it and rpm reads the copy. An
 // absolute symbolic link inside an image (var/run -> /run) would point at
 // the host's file and is treated as missing; run/ is checked as well as
-// var/run/ for that reason.
+// var/run/ for that reason. A package database (dpkg status or status.d,
+// apk installed, the rpm database) behind a link leaving the image is an
+// error, not an image without packages.
 type Collector struct {
 	Root   string
 	Runner Runner // runs rpm, needrestart and needs-restarting; nil means ExecRunner
@@ -198,6 +201,13 @@ func (col *collection) readPackages() error {
 	var rpmDir string
 	var rpmErr error
 	if !col.live {
+		// A database behind a link leaving the image is refused, not
+		// taken for an image without packages.
+		for _, rel := range []string{dpkgStatus, dpkgStatusD, apkDB} {
+			if err := refuseEscape(col.fsys, col.root, rel); err != nil {
+				return fmt.Errorf("read packages: %w", err)
+			}
+		}
 		rpmDir, rpmErr = findImageRPMDatabase(col.fsys, col.root)
 	}
 	switch {
