@@ -21,7 +21,7 @@ var dataDirFiles = []struct {
 // certificate in it a regular file of the server's user, not writable by
 // others (keys: not readable by them either).
 func checkDataDir(dir string) error {
-	if err := pki.CheckPrivateDir(dir); err != nil {
+	if err := pki.CheckPrivateDir(dir, "data directory"); err != nil {
 		return err
 	}
 	for _, f := range dataDirFiles {

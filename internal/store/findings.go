@@ -48,10 +48,11 @@ func (s *DB) UnmatchedTuples(ctx context.Context, hostID, distro, release string
 func (s *DB) SaveMatches(ctx context.Context, distro, release string, results map[int64][]match.Match) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for pv, ms := range results {
-			if ok, err := s.lockVersion(ctx, tx, pv); err != nil || !ok {
-				if err != nil {
-					return err
-				}
+			held, err := s.lockVersion(ctx, tx, pv)
+			if err != nil {
+				return err
+			}
+			if !held {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM pv_matches WHERE distro = ? AND release = ? AND pv_id = ?`), distro, release, pv); err != nil {

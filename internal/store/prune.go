@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 )
 
@@ -161,7 +162,7 @@ func (s *DB) lockVersion(ctx context.Context, tx *sql.Tx, id int64) (bool, error
 	}
 	var got int64
 	err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE id = ?`+lock), id).Scan(&got)
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
