@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,16 +72,19 @@ const batchRows = 250
 // and changes nothing. Versions the check-in releases that no host holds
 // any more are removed with their match results (see pruneVersions).
 func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
-	rev, err := s.applyCheckin(ctx, hostID, c, now)
-	if isForeignKeyViolation(err) {
-		// A cached version was removed meanwhile, by a concurrent check-in
-		// or another replica: forget the cache and intern afresh.
-		s.mu.Lock()
-		s.pvCache = map[pvKey]int64{}
-		s.mu.Unlock()
-		rev, err = s.applyCheckin(ctx, hostID, c, now)
+	for attempt := 1; ; attempt++ {
+		rev, err := s.applyCheckin(ctx, hostID, c, now)
+		if attempt == 4 || !retryable(err) || ctx.Err() != nil {
+			return rev, err
+		}
+		if isForeignKeyViolation(err) {
+			// A cached version was removed by another replica: forget
+			// the cache and intern afresh.
+			s.mu.Lock()
+			s.pvCache = map[pvKey]int64{}
+			s.mu.Unlock()
+		}
 	}
-	return rev, err
 }
 
 func (s *DB) applyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
@@ -247,38 +252,125 @@ func (s *DB) hostSlots(ctx context.Context, q queryer, hostID string) (map[strin
 
 // intern finds or creates the package_versions rows of pkgs, records
 // their IDs in out and returns how many rows it created.
+//
+// Keys are handled in one sorted order, so concurrent check-ins never wait
+// for a row the other inserted while it waits for one they inserted. On
+// PostgreSQL every row found (in the cache or the table) is also taken FOR
+// KEY SHARE: a concurrent prune (pruneVersions) then leaves it alone, or,
+// if it took the row first, makes us wait and we insert the key again
+// once its removal has committed. So no check-in references a removed
+// version, and a cached ID another replica removed is noticed here.
 func (s *DB) intern(ctx context.Context, tx *sql.Tx, format inventory.Format, pkgs []inventory.Package, out map[pvKey]int64) (int, error) {
-	var missing []pvKey
-	s.mu.RLock()
+	keys := make([]pvKey, 0, len(pkgs))
 	for _, p := range pkgs {
 		k := keyOf(format, p)
-		if id, ok := s.pvCache[k]; ok {
-			out[k] = id
-		} else if _, dup := out[k]; !dup {
+		if _, dup := out[k]; !dup {
 			out[k] = 0
-			missing = append(missing, k)
+			keys = append(keys, k)
 		}
 	}
-	s.mu.RUnlock()
+	slices.SortFunc(keys, func(a, b pvKey) int {
+		return cmp.Or(strings.Compare(a.format, b.format), strings.Compare(a.name, b.name), strings.Compare(a.version, b.version),
+			strings.Compare(a.arch, b.arch), strings.Compare(a.source, b.source), strings.Compare(a.sourceVersion, b.sourceVersion))
+	})
 	created := 0
-	for _, k := range missing {
-		args := []any{k.format, k.name, k.version, k.arch, k.source, k.sourceVersion}
+	for start := 0; start < len(keys); start += batchRows {
+		batch := keys[start:min(start+batchRows, len(keys))]
+		cached := map[pvKey]int64{}
+		s.mu.RLock()
+		for _, k := range batch {
+			if id, ok := s.pvCache[k]; ok {
+				cached[k] = id
+			}
+		}
+		s.mu.RUnlock()
+		held, err := s.lockVersions(ctx, tx, cached)
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range batch {
+			if id, ok := cached[k]; ok && held[id] {
+				out[k] = id
+				continue
+			}
+			id, isNew, err := s.internKey(ctx, tx, k)
+			if err != nil {
+				return 0, fmt.Errorf("intern package %s %s: %w", k.name, k.version, err)
+			}
+			if isNew {
+				created++
+			}
+			out[k] = id
+		}
+	}
+	return created, nil
+}
+
+// lockVersions returns which of the cached IDs still exist, taking them
+// FOR KEY SHARE on PostgreSQL. SQLite's write transactions are serialised
+// and its cache never holds a removed ID, so there it trusts the cache.
+func (s *DB) lockVersions(ctx context.Context, tx *sql.Tx, cached map[pvKey]int64) (map[int64]bool, error) {
+	held := make(map[int64]bool, len(cached))
+	if len(cached) == 0 {
+		return held, nil
+	}
+	ids := make([]int64, 0, len(cached))
+	for _, id := range cached {
+		ids = append(ids, id)
+	}
+	if s.dialect != Postgres {
+		for _, id := range ids {
+			held[id] = true
+		}
+		return held, nil
+	}
+	slices.Sort(ids)
+	in, args := idList(ids)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM package_versions WHERE id IN `+in+` ORDER BY id FOR KEY SHARE`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		held[id] = true
+	}
+	return held, rows.Err()
+}
+
+// internKey finds or creates the row of k (held FOR KEY SHARE on
+// PostgreSQL) and says whether it created it.
+func (s *DB) internKey(ctx context.Context, tx *sql.Tx, k pvKey) (int64, bool, error) {
+	args := []any{k.format, k.name, k.version, k.arch, k.source, k.sourceVersion}
+	lock := ""
+	if s.dialect == Postgres {
+		lock = ` FOR KEY SHARE`
+	}
+	for range 10 {
 		var id int64
 		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`), args...).Scan(&id)
 		if err == nil {
-			created++
+			return id, true, nil
 		}
-		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
-				AND arch = ? AND source = ? AND source_version = ?`), args...).Scan(&id)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, err
 		}
-		if err != nil {
-			return 0, fmt.Errorf("intern package %s %s: %w", k.name, k.version, err)
+		// The row exists; a prune may be removing it, in which case the
+		// locking read waits for it and finds nothing, and we insert again.
+		err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
+			AND arch = ? AND source = ? AND source_version = ?`+lock), args...).Scan(&id)
+		if err == nil {
+			return id, false, nil
 		}
-		out[k] = id
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, err
+		}
 	}
-	return created, nil
+	return 0, false, errVersionsGone
 }
 
 func (s *DB) replaceUpdates(ctx context.Context, tx *sql.Tx, hostID string, us []Update) (int, error) {

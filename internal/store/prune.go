@@ -66,11 +66,13 @@ func (s *DB) releasedVersions(ctx context.Context, tx *sql.Tx, hostID string, sl
 // check-in's transaction, before the commit: a cache entry is dropped
 // before any later transaction could read it.
 //
-// On PostgreSQL another transaction may be about to reference one of these
-// rows: the candidates are locked FOR UPDATE SKIP LOCKED, so a row whose
-// reference is being inserted (its foreign key check holds a KEY SHARE
-// lock) is left for a later check-in; one referenced after our lock fails
-// that transaction's foreign key check, and ApplyCheckin retries it.
+// On PostgreSQL other check-ins run at the same time. A check-in about to
+// reference a version holds it FOR KEY SHARE first (intern), and
+// prune takes its candidates FOR UPDATE SKIP LOCKED, so it leaves alone
+// the versions others are taking up; with its candidates locked, no new
+// reference can appear, and it checks again which are unreferenced (a
+// new statement sees references committed since the first) before it
+// deletes them.
 func (s *DB) pruneVersions(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	seen := make(map[int64]bool, len(ids))
 	uniq := ids[:0:0]
@@ -94,7 +96,7 @@ func (s *DB) pruneVersions(ctx context.Context, tx *sql.Tx, ids []int64) error {
 		if err != nil {
 			return err
 		}
-		var orphans []int64
+		candidates := map[int64]pvKey{}
 		for rows.Next() {
 			var id int64
 			var k pvKey
@@ -102,15 +104,35 @@ func (s *DB) pruneVersions(ctx context.Context, tx *sql.Tx, ids []int64) error {
 				rows.Close()
 				return err
 			}
-			orphans = append(orphans, id)
-			gone = append(gone, k)
+			candidates[id] = k
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if len(candidates) == 0 {
+			continue
+		}
+		orphans := make([]int64, 0, len(candidates))
+		if s.dialect == Postgres {
+			locked := make([]int64, 0, len(candidates))
+			for id := range candidates {
+				locked = append(locked, id)
+			}
+			in, args = idList(locked)
+			if orphans, err = s.unreferenced(ctx, tx, in, args); err != nil {
+				return err
+			}
+		} else {
+			for id := range candidates {
+				orphans = append(orphans, id)
+			}
+		}
 		if len(orphans) == 0 {
 			continue
+		}
+		for _, id := range orphans {
+			gone = append(gone, candidates[id])
 		}
 		in, args = idList(orphans)
 		for _, del := range []string{
@@ -188,4 +210,38 @@ func (s *DB) txThen(ctx context.Context, fn func(tx *sql.Tx) error, after func()
 	}
 	after()
 	return nil
+}
+
+// unreferenced returns those of the versions in (in, args) that no host
+// package references, as of now.
+func (s *DB) unreferenced(ctx context.Context, tx *sql.Tx, in string, args []any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT pv.id FROM package_versions pv WHERE pv.id IN `+in+`
+		AND NOT EXISTS (SELECT 1 FROM host_packages hp WHERE hp.pv_id = pv.id)`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// errVersionsGone says a version kept being removed while the check-in
+// interned it; ApplyCheckin runs it again.
+var errVersionsGone = errors.New("package versions were removed by concurrent check-ins")
+
+// retryable says a check-in failed only because a concurrent one changed
+// the package versions under it, so running it again will pass.
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return errors.Is(err, errVersionsGone) || isForeignKeyViolation(err) || strings.Contains(m, "SQLSTATE 40P01") // deadlock_detected
 }
