@@ -91,6 +91,7 @@ func (s *Server) putKB(ctx context.Context, v KBView) (store.KBEntry, error) {
 	} else {
 		return store.KBEntry{}, err
 	}
+	auditSummary(ctx, "knowledge-base entry %s %q saved as %s", e.ID, e.Title, e.Status)
 	if err := s.store.PutKBEntry(ctx, e); err != nil {
 		return store.KBEntry{}, err
 	}
@@ -230,6 +231,7 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 				}
 			}
 		}
+		auditSummary(ctx, "%s reported a problem after change %s for group %s; knowledge-base draft %s opened", who, c.ID, g.Name, kb.ID)
 		if err := s.store.PutKBEntry(ctx, kb); err != nil {
 			return store.SignOff{}, err
 		}
@@ -243,6 +245,7 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 			s.log.Error("notification", "err", err)
 		}
 	}
+	auditSummary(ctx, "change %s signed off for group %s by %s (ok: %t)", c.ID, so.Group, who, so.OK)
 	if err := s.store.PutSignOff(ctx, so); err != nil {
 		return store.SignOff{}, err
 	}
@@ -380,6 +383,7 @@ func (s *Server) handleRetroNote(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n := store.RetroNote{At: s.now(), Author: principalName(r.Context(), s), Kind: req.Kind, Text: req.Text}
+	auditSummary(r.Context(), "%s added to the retrospective of change %s by %s", n.Kind, c.ID, n.Author)
 	if err := s.store.AddRetroNote(r.Context(), c.ID, n); err != nil {
 		return err
 	}
