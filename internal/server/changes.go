@@ -436,8 +436,9 @@ func (s *Server) handleGetChange(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, 200, v)
 }
 
-// transition changes a change's state under optimistic concurrency.
-func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Change, actor string) (string, error)) (store.Change, error) {
+// transition changes a change's state under optimistic concurrency; with
+// adds what else the same transaction writes (a sign-off).
+func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Change, actor string) (string, error), with ...func(*store.ChangeUpdate)) (store.Change, error) {
 	actor := principalName(ctx, s)
 	for range 5 {
 		c, err := s.store.GetChange(ctx, id)
@@ -450,8 +451,11 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 			return c, err
 		}
 		now := s.now()
-		_, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c,
-			Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail}}, now)
+		u := store.ChangeUpdate{Change: c, Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail}}
+		for _, w := range with {
+			w(&u)
+		}
+		_, err = s.store.UpdateChange(ctx, c.Revision, u, now)
 		if errors.Is(err, store.ErrRevisionMismatch) {
 			continue
 		}

@@ -118,6 +118,10 @@ type ChangeUpdate struct {
 	Change Change       // new state, plan, engine, approval
 	Event  *ChangeEvent // recorded with the update
 	Jobs   []Job        // created with the update, at most once each
+	// SignOff, when set, is recorded with the update (ErrConflict if the
+	// group has signed off already), so a verdict and the state it leads
+	// to are never apart.
+	SignOff *SignOff
 }
 
 // UpdateChange writes a change whose revision is still rev (else
@@ -153,6 +157,9 @@ func (s *DB) UpdateChange(ctx context.Context, rev int64, u ChangeUpdate, now ti
 			if err := s.insertJob(ctx, tx, j, now); err != nil {
 				return err
 			}
+		}
+		if u.SignOff != nil {
+			return s.putSignOff(ctx, tx, *u.SignOff)
 		}
 		return nil
 	})
