@@ -789,7 +789,8 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
 	}
-	rev, err := s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now)
+	rev, err := s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs,
+		WithdrawJobs: withdrawsJobs(prevState, c.State)}, now)
 	if err != nil {
 		return err
 	}
