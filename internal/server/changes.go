@@ -769,6 +769,9 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	if withdrawn > 0 {
 		events = append([]string{fmt.Sprintf("%d withdrawn jobs taken back", withdrawn)}, events...)
 	}
+	if ev := engineOutcome(&c, st.Summary()); ev != "" {
+		events = append(events, ev)
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -782,9 +785,6 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 		return nil
 	}
 	c.Engine = b
-	if sum := st.Summary(); sum.Status == rollout.StatusHalted && c.State == ChangeRunning {
-		c.State = ChangeHalted
-	}
 	var ev *store.ChangeEvent
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}

@@ -92,8 +92,7 @@ func (s *Server) jobsOut(ctx context.Context, changeID string) ([]JobOut, error)
 	return out, nil
 }
 
-// decide runs the engine at now and turns its actions into signed jobs
-// and the change's new state. A host whose job cannot be built or signed
+// decide runs the engine at now and turns its actions into signed jobs. A host whose job cannot be built or signed
 // (its data changed after planning, for example a hostile architecture
 // string) does not block the others: an install is excluded from the
 // rollout with the reason, a reboot, restart or rollback fails with it,
@@ -107,11 +106,10 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 	for {
 		refused := 0
 		for _, a := range st.Step(now) {
-			if kind, ok := s.changeAfter(c, a); ok {
-				if kind != "" {
-					events = append(events, kind)
-				}
-				continue
+			switch a.Kind {
+			case rollout.ActDispatch, rollout.ActReboot, rollout.ActRestart, rollout.ActRollback:
+			default:
+				continue // the change's state follows the engine's status after the step
 			}
 			job, why, err := s.buildJob(ctx, c, &plan, a)
 			if err != nil {
@@ -149,38 +147,36 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 	return jobs, events, nil
 }
 
-// changeAfter applies an action that is not a job to the change's state
-// and returns the event to record ("" for none); ok is false for a job.
-func (s *Server) changeAfter(c *store.Change, a rollout.Action) (event string, ok bool) {
-	switch a.Kind {
-	case rollout.ActDispatch, rollout.ActReboot, rollout.ActRestart, rollout.ActRollback:
-		return "", false
-	case rollout.ActHalted:
+// engineOutcome moves the change to the state the engine's status calls
+// for after a step and returns the event to record ("" for none).
+func engineOutcome(c *store.Change, sum rollout.Summary) string {
+	switch sum.Status {
+	case rollout.StatusHalted:
 		if c.State != ChangeHalted {
 			c.State = ChangeHalted
-			return "halted: " + a.Reason, true
+			return "halted: " + sum.Reason
 		}
-	case rollout.ActCancelled:
+	case rollout.StatusCancelled:
 		c.State = ChangeCancelled
-	case rollout.ActRollingBack:
+	case rollout.StatusRollingBack:
 		c.State = ChangeRollingBack
-	case rollout.ActRolledBack:
+	case rollout.StatusRolledBack:
 		if c.State != ChangeRolledBack {
 			c.State = ChangeRolledBack
-			return "rolled back: every host that installed is back at its recorded versions", true
+			return "rolled back: every host that installed is back at its recorded versions"
 		}
-	case rollout.ActRollbackFailed:
+	case rollout.StatusRollbackFailed:
 		if c.State != ChangeRollbackFailed {
 			c.State = ChangeRollbackFailed
-			return a.Reason, true
+			return sum.Reason
 		}
-	case rollout.ActCompleted:
+	case rollout.StatusCompleted:
 		if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
 			c.State = ChangeAwaitingSignOff
-			return "completed: every wave passed and every host was verified; awaiting sign-off", true
+			return "completed: every wave passed and every host was verified; awaiting sign-off"
 		}
 	}
-	return "", true
+	return ""
 }
 
 // buildJob is the unsigned job for a; why is not empty when it cannot be
