@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strings"
@@ -42,7 +43,16 @@ type changeView struct {
 		Succeeded int
 		Failed    int
 		Budget    int
+		// RollbackFailed names the hosts whose rollback failed.
+		RollbackFailed []string
+		Excluded       int
 	} `json:"summary"`
+	// JobsOut are jobs delivered and not reported yet.
+	JobsOut []struct {
+		HostID   string `json:"host_id"`
+		Hostname string `json:"hostname"`
+		Phase    string `json:"phase"`
+	} `json:"jobs_out"`
 	Hosts []struct {
 		HostID string
 		Status string
@@ -169,6 +179,16 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 	if s := v.Summary; s != nil {
 		kv.row("progress", fmt.Sprintf("ring %s: %d hosts, %d pending, %d in flight, %d succeeded, %d failed (budget %d) %s",
 			s.Ring, s.Hosts, s.Pending, s.InFlight, s.Succeeded, s.Failed, s.Budget, s.Reason))
+		if len(s.RollbackFailed) > 0 {
+			kv.row("rollback failed on", strings.Join(s.RollbackFailed, ", "))
+		}
+	}
+	if len(v.JobsOut) > 0 {
+		var out []string
+		for _, j := range v.JobsOut {
+			out = append(out, cmp.Or(j.Hostname, j.HostID)+" ("+j.Phase+")")
+		}
+		kv.row("jobs still out", fmt.Sprintf("%d: %s", len(out), inert(strings.Join(out, ", "))))
 	}
 	if v.Waiting != "" {
 		kv.row("waiting for", v.Waiting)

@@ -119,7 +119,7 @@ func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 			s.vulns.enqueue(h.ID)
 		}
 	}
-	jobs, err := s.store.OpenJobs(r.Context(), h.ID, s.now())
+	jobs, err := s.store.OpenJobs(r.Context(), h.ID, s.now(), jobGate())
 	if err != nil {
 		return err
 	}

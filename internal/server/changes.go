@@ -101,6 +101,9 @@ type ChangeView struct {
 	// waves); Wave is the current one, 1-based, once started.
 	Waves int `json:"waves"`
 	Wave  int `json:"wave,omitempty"`
+	// JobsOut are jobs hosts received and have not reported yet (after a
+	// halt or emergency stop they still run to their end).
+	JobsOut []JobOut `json:"jobs_out,omitempty"`
 }
 
 func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (ChangeView, error) {
@@ -124,6 +127,11 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 		sum := st.Summary()
 		v.Summary = &sum
 		v.Wave = sum.WaveNumber
+		if detail || c.State == ChangeHalted || c.State == ChangeRollingBack {
+			if v.JobsOut, err = s.jobsOut(ctx, c.ID); err != nil {
+				return v, err
+			}
+		}
 		if detail {
 			for _, hp := range v.Plan.Hosts {
 				if h, ok := st.Host(hp.HostID); ok {
@@ -451,7 +459,8 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 			return c, err
 		}
 		now := s.now()
-		u := store.ChangeUpdate{Change: c, Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail}}
+		u := store.ChangeUpdate{Change: c, Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail},
+			WithdrawJobs: withdrawsJobs(before["state"], c.State)}
 		for _, w := range with {
 			w(&u)
 		}
@@ -528,7 +537,7 @@ func (s *Server) engineLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		s.startDue(ctx)
-		cs, err := s.store.ListChanges(ctx, ChangeRunning, ChangeHalted, string(change.RollingBack))
+		cs, err := s.store.ListChanges(ctx, stepStates...)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("engine: list changes", "err", err)
@@ -606,18 +615,26 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	// created since the oldest job out, and a result is applied only to
 	// the host and phase still waiting for it, so a result survives any
 	// crash and is applied once.
-	applied, failed := 0, []string{}
+	applied, withdrawn, failed := 0, 0, []string{}
 	if since, ok := st.OutstandingSince(); ok {
 		jobs, err := s.store.FinishedChangeJobs(ctx, c.ID, since)
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
-			if j.FinishedAt == nil {
-				continue
-			}
 			hv, ok := st.Host(j.HostID)
 			if !ok || !hv.Dispatched || string(hv.Phase) != j.Phase {
+				continue
+			}
+			if j.Status == "withdrawn" {
+				// A halt took it back before the host got it: the engine
+				// decides again when the change goes on.
+				if err := st.Withdraw(j.HostID, hv.Phase); err == nil {
+					withdrawn++
+				}
+				continue
+			}
+			if j.FinishedAt == nil {
 				continue
 			}
 			var res protocol.JobResult
@@ -634,71 +651,9 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 			}
 		}
 	}
-	acts := st.Step(now)
-	var plan *rollout.Plan // decoded only for a rollback
-	var jobs []store.Job
-	var events []string
-	for _, a := range acts {
-		var job protocol.Job
-		switch a.Kind {
-		case rollout.ActDispatch:
-			job = protocol.Job{Action: protocol.ActionInstall}
-			for _, t := range a.Targets {
-				job.Packages = append(job.Packages, protocol.JobPackage{Name: t.Name, Arch: t.Arch, Version: t.Version})
-			}
-		case rollout.ActReboot:
-			job = protocol.Job{Action: protocol.ActionReboot}
-		case rollout.ActRestart:
-			// No unit names: the agent restarts what its own detection finds.
-			job = protocol.Job{Action: protocol.ActionRestartServices}
-		case rollout.ActRollback:
-			prev, err := s.previousVersions(ctx, c.ID, a.HostID)
-			if err != nil {
-				return err
-			}
-			if plan == nil {
-				plan = new(rollout.Plan)
-				if err := json.Unmarshal(c.Plan, plan); err != nil {
-					return err
-				}
-			}
-			job = protocol.Job{Action: protocol.ActionInstall, Rollback: true}
-			for _, t := range hostTargets(*plan, a.HostID) {
-				v, ok := prev[t.Name+":"+t.Arch]
-				if !ok {
-					v, ok = prev[t.Name]
-				}
-				if ok && v != "" {
-					job.Packages = append(job.Packages, protocol.JobPackage{Name: t.Name, Arch: t.Arch, Version: v})
-				}
-			}
-			if len(job.Packages) == 0 {
-				events = append(events, "rollback of "+a.HostID+": no recorded previous versions")
-				continue
-			}
-		case rollout.ActHalted:
-			continue // the state follows the engine below (engineTransition)
-		case rollout.ActCancelled:
-			c.State = ChangeCancelled
-			continue
-		case rollout.ActCompleted:
-			continue // the state follows the engine below (engineTransition)
-		default:
-			continue
-		}
-		job.ID, job.HostID, job.ChangeID = uuid.NewString(), a.HostID, c.ID
-		job.NotBefore, job.Expires = now.Add(-time.Minute), a.Deadline
-		phase := string(a.Phase)
-		jobs = append(jobs, store.Job{ID: job.ID, ChangeID: c.ID, HostID: a.HostID, Phase: phase, Sign: func(seq uint64) ([]byte, error) {
-			j := job
-			j.Seq = seq
-			env, err := protocol.SignJob(s.jobKey, j)
-			if err != nil {
-				return nil, err
-			}
-			return json.Marshal(env)
-		}})
-		events = append(events, fmt.Sprintf("%s job for %s", phase, a.HostID))
+	jobs, events, err := s.decide(ctx, &c, st, now)
+	if err != nil {
+		return err
 	}
 	if applied > 0 {
 		ev := fmt.Sprintf("%d results applied", applied)
@@ -706,6 +661,9 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 			ev += " (failed: " + strings.Join(failed, "; ") + ")"
 		}
 		events = append([]string{ev}, events...)
+	}
+	if withdrawn > 0 {
+		events = append([]string{fmt.Sprintf("%d withdrawn jobs taken back", withdrawn)}, events...)
 	}
 	if ev := s.engineTransition(&c, st); ev != "" {
 		events = append(events, ev)
@@ -727,7 +685,8 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
 	}
-	rev, err := s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now)
+	rev, err := s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs,
+		WithdrawJobs: withdrawsJobs(prevState, c.State)}, now)
 	if err != nil {
 		return err
 	}

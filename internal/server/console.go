@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -238,6 +239,13 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	}
 	if v.Plan, err = b.plan(ctx, c, plan); err != nil {
 		return v, err
+	}
+	out, err := b.s.jobsOut(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, j := range out {
+		v.JobsOut = append(v.JobsOut, cmp.Or(j.Hostname, j.HostID)+" ("+j.Phase+")")
 	}
 	return v, nil
 }

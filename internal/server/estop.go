@@ -28,7 +28,10 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 	if strings.TrimSpace(req.Reason) == "" {
 		req.Reason = "emergency stop"
 	}
-	if err := s.store.SetFlag(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason}); err != nil {
+	// The flag and the withdrawal of every job not yet delivered are one
+	// transaction: once it is in, no host gets a job of any change.
+	withdrawn, err := s.store.SetFlagWithdrawingJobs(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason})
+	if err != nil {
 		return err
 	}
 	cs, err := s.store.ListChanges(ctx, ChangeRunning)
@@ -41,8 +44,8 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 			halted++
 		}
 	}
-	s.log.Warn("EMERGENCY STOP", "by", who, "reason", req.Reason, "changes_halted", halted)
-	return writeJSON(w, 200, map[string]any{"stopped": true, "by": who, "changes_halted": halted})
+	s.log.Warn("EMERGENCY STOP", "by", who, "reason", req.Reason, "changes_halted", halted, "jobs_withdrawn", withdrawn)
+	return writeJSON(w, 200, map[string]any{"stopped": true, "by": who, "changes_halted": halted, "jobs_withdrawn": withdrawn})
 }
 
 // handleReleaseEmergencyStop lets the engine dispatch again; it needs a

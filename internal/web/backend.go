@@ -176,6 +176,10 @@ type Change struct {
 	// group's windows and the knowledge base's known problems with the
 	// packages it installs. Only Change fills it.
 	Plan *ChangePlan
+	// JobsOut are the jobs hosts received and have not reported, as
+	// "hostname (phase)": after a halt or emergency stop they still run to
+	// their end. Only Change fills it.
+	JobsOut []string
 }
 
 // ChangePlan is a change's rollout plan as the change page shows it.
