@@ -515,7 +515,11 @@ func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r
 				case len(req.Hosts) > 0 && req.Wave != "":
 					return errBadRequest("hosts, wave: name hosts or a wave, not both")
 				case len(req.Hosts) > 0:
-					a, args.Hosts = change.RollbackHost, req.Hosts
+					ids, err := s.planHostIDs(r.Context(), r.PathValue("id"), req.Hosts)
+					if err != nil {
+						return err
+					}
+					a, args.Hosts = change.RollbackHost, ids
 				case req.Wave != "":
 					a, args.Wave = change.RollbackWave, req.Wave
 				}
