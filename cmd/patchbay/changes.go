@@ -33,6 +33,9 @@ type changeView struct {
 			End   string `json:"end"`
 		} `json:"windows"`
 	} `json:"plan"`
+	// Review is every host the plan considered, by hostname (changes
+	// planned before it existed have none: the plan's hosts are shown).
+	Review  []planHostView `json:"review,omitempty"`
 	Summary *struct {
 		Status    string
 		Reason    string
@@ -95,6 +98,8 @@ func newChangesCmd(g *globals) *cobra.Command {
 		IgnoreWindows  bool                `json:"ignore_windows,omitempty"`
 		Reboot         string              `json:"reboot,omitempty"`
 		Start          string              `json:"start,omitempty"`
+		AllowDowngrade bool                `json:"allow_downgrade,omitempty"`
+		ForceNotOffer  bool                `json:"force_not_offered,omitempty"`
 	}
 	var pkgs []string
 	create := &cobra.Command{
@@ -133,6 +138,8 @@ func newChangesCmd(g *globals) *cobra.Command {
 	f.BoolVar(&spec.AutoRollback, "auto-rollback", false, "roll back hosts whose job or health check failed")
 	f.BoolVar(&spec.IgnoreWindows, "ignore-windows", false, "run outside maintenance windows (emergencies; the approver sees it)")
 	f.StringVar(&spec.Start, "start", "", "once approved, start by itself: next-window, or a time inside every target group's window (RFC 3339, e.g. 2026-12-08T22:30:00Z); default: someone runs `changes start`")
+	f.BoolVar(&spec.AllowDowngrade, "allow-downgrade", false, "plan versions lower than the installed ones (refused otherwise)")
+	f.BoolVar(&spec.ForceNotOffer, "force-not-offered", false, "plan versions the hosts' repositories do not offer (shown as not offered otherwise); never overrides a version built for another release")
 	f.StringVar(&spec.Reboot, "reboot", "", "if-required (each group's own reboot policy) or restart-services: where a host needs only services restarted, restart them instead of nothing")
 
 	show := &cobra.Command{
@@ -197,23 +204,7 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 		return err
 	}
 	fmt.Fprintln(out)
-	t := newTable(out, "RING", "GROUP", "HOST", "TIER", "TARGETS", "AFTER PATCH", "STATUS")
-	status := map[string]string{}
-	for _, h := range v.Hosts {
-		status[h.HostID] = strings.TrimSpace(h.Status + " " + h.Phase + " " + h.Detail)
-	}
-	for _, h := range v.Plan.Hosts {
-		var ts []string
-		for _, x := range h.Targets {
-			ts = append(ts, x.Name+"="+x.Version)
-		}
-		ring := fmt.Sprint(h.Ring)
-		if h.Ring < len(v.Plan.Rings) {
-			ring = v.Plan.Rings[h.Ring]
-		}
-		t.row(ring, h.Group, h.HostID, fmt.Sprint(h.Tier), strings.Join(ts, " "), afterPatch(h.NeedsReboot, h.RestartOnly), status[h.HostID])
-	}
-	if err := t.flush(); err != nil {
+	if err := printPlan(out, v); err != nil {
 		return err
 	}
 	for _, k := range v.KnownProblems {

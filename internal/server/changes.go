@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
-	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -70,6 +68,11 @@ type ChangeSpec struct {
 	// facts say only services need a restart gets those restarted instead
 	// of nothing. Groups that reboot always or never keep their policy.
 	Reboot string `json:"reboot,omitempty"`
+	// AllowDowngrade plans versions lower than the installed ones, and
+	// ForceNotOffered versions the hosts' repositories do not offer; see
+	// plan.go.
+	AllowDowngrade  bool `json:"allow_downgrade,omitempty"`
+	ForceNotOffered bool `json:"force_not_offered,omitempty"`
 }
 
 // PackageTarget is an explicit package version.
@@ -80,18 +83,21 @@ type PackageTarget struct {
 
 // ChangeView is a change as the API shows it.
 type ChangeView struct {
-	ID         string              `json:"id"`
-	Title      string              `json:"title"`
-	State      string              `json:"state"`
-	Author     string              `json:"author"`
-	ApprovedBy string              `json:"approved_by,omitempty"`
-	ApprovedAt *time.Time          `json:"approved_at,omitempty"`
-	CreatedAt  time.Time           `json:"created_at"`
-	Spec       ChangeSpec          `json:"spec"`
-	Plan       rollout.Plan        `json:"plan"`
-	Summary    *rollout.Summary    `json:"summary,omitempty"`
-	Hosts      []rollout.HostView  `json:"hosts,omitempty"`
-	History    []store.ChangeEvent `json:"history,omitempty"`
+	ID         string       `json:"id"`
+	Title      string       `json:"title"`
+	State      string       `json:"state"`
+	Author     string       `json:"author"`
+	ApprovedBy string       `json:"approved_by,omitempty"`
+	ApprovedAt *time.Time   `json:"approved_at,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	Spec       ChangeSpec   `json:"spec"`
+	Plan       rollout.Plan `json:"plan"`
+	// Review is every host of the target groups the plan considered:
+	// planned, or why not (excluded, not offered, downgrade refused).
+	Review  []PlanHost          `json:"review,omitempty"`
+	Summary *rollout.Summary    `json:"summary,omitempty"`
+	Hosts   []rollout.HostView  `json:"hosts,omitempty"`
+	History []store.ChangeEvent `json:"history,omitempty"`
 	// KnownProblems are knowledge-base entries about the packages this
 	// change touches.
 	KnownProblems []KBView `json:"known_problems,omitempty"`
@@ -114,6 +120,7 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 	if err := json.Unmarshal(c.Plan, &v.Plan); err != nil {
 		return v, err
 	}
+	v.Review = planReview(c.Plan)
 	kp, err := s.knownProblems(ctx, v.Plan)
 	if err != nil {
 		return v, err
@@ -163,96 +170,6 @@ func parseDur(field, v string, def time.Duration) (time.Duration, error) {
 		return 0, errBadRequest(fmt.Sprintf("%s: %q is not a duration such as 30m", field, v))
 	}
 	return d, nil
-}
-
-// buildPlan turns a spec into the hosts, exact versions, waves and windows.
-func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, error) {
-	_, org := s.org.get()
-	if len(spec.Groups) == 0 {
-		return rollout.Plan{}, errBadRequest("groups: name at least one target group")
-	}
-	if len(spec.Packages) == 0 && len(spec.Advisories) == 0 {
-		return rollout.Plan{}, errBadRequest("packages or advisories: say what to install")
-	}
-	if len(org.Rings) == 0 {
-		return rollout.Plan{}, errBadRequest("the organisation defines no rings; apply one first")
-	}
-	soak, err := parseDur("soak", spec.Soak, 0)
-	if err != nil {
-		return rollout.Plan{}, err
-	}
-	timeout, err := parseDur("job_timeout", spec.JobTimeout, 30*time.Minute)
-	if err != nil {
-		return rollout.Plan{}, err
-	}
-	if r := rollout.RebootPolicy(spec.Reboot); r != "" && r != rollout.RebootIfRequired && r != rollout.RebootRestartServices {
-		return rollout.Plan{}, errBadRequest(fmt.Sprintf("reboot: %q is not a change reboot policy; use if-required (each group's own policy) or restart-services", spec.Reboot))
-	}
-	plan := rollout.Plan{Rings: org.Rings, BatchSize: spec.BatchSize, BatchPercent: spec.BatchPercent,
-		FailureBudget: spec.FailureBudget, FailurePercent: spec.FailurePercent, Soak: soak, JobTimeout: timeout,
-		HealthChecks: spec.HealthChecks, AutoRollback: spec.AutoRollback, Windows: map[string][]rollout.Window{}}
-	if plan.BatchSize == 0 && plan.BatchPercent == 0 {
-		plan.BatchSize = 1
-	}
-	hosts, err := s.allHosts(ctx)
-	if err != nil {
-		return plan, err
-	}
-	now := s.now()
-	planned := map[string]bool{} // a host in two target groups goes with the first
-	for _, gname := range spec.Groups {
-		g, err := s.findGroup(org, gname)
-		if err != nil {
-			return plan, errBadRequest(fmt.Sprintf("groups: %q is not a group", gname))
-		}
-		ring := slices.Index(org.Rings, g.Ring)
-		var ws []schedule.Window
-		for _, w := range g.Windows {
-			ws = append(ws, toWindow(w))
-		}
-		if spec.IgnoreWindows {
-			plan.Windows[g.Name] = []rollout.Window{{Start: now.Add(-time.Minute), End: now.AddDate(1, 0, 0)}}
-		} else if len(ws) > 0 {
-			occ, err := schedule.Next(ws, freezesFor(org, g.Team), now, 200)
-			if err != nil {
-				return plan, err
-			}
-			for _, o := range occ {
-				plan.Windows[g.Name] = append(plan.Windows[g.Name], rollout.Window{Start: o.Start, End: o.End})
-			}
-		}
-		for _, h := range hosts {
-			hi := hostInfo(h)
-			if planned[h.ID] || !g.Selector.Selects(hi) {
-				continue
-			}
-			targets, err := s.hostTargets(ctx, h, spec)
-			if err != nil {
-				return plan, err
-			}
-			if len(targets) == 0 {
-				continue
-			}
-			tier, _ := g.TierOf(hi)
-			tierIdx := slices.IndexFunc(g.RebootOrder, func(t policy.RebootTier) bool { return t.Tier == tier })
-			if tierIdx < 0 {
-				tierIdx = len(g.RebootOrder)
-			}
-			reboot, restart := hostRebootPolicy(g.Reboot, spec.Reboot).AfterPatch(
-				rollout.Needs{Reboot: h.Facts.RebootRequired, Services: h.Facts.ServicesNeedingRestart})
-			planned[h.ID] = true
-			plan.Hosts = append(plan.Hosts, rollout.HostPlan{HostID: h.ID, Group: g.Name, Ring: ring, Tier: tierIdx,
-				Platform: h.Facts.OS.ID + "-" + h.Facts.OS.VersionID, Targets: targets, NeedsReboot: reboot, RestartOnly: restart})
-		}
-	}
-	if len(plan.Hosts) == 0 {
-		return plan, errBadRequest("no host in these groups needs these packages")
-	}
-	sort.SliceStable(plan.Hosts, func(i, j int) bool { return plan.Hosts[i].Ring < plan.Hosts[j].Ring })
-	if err := s.checkStart(spec, plan); err != nil {
-		return plan, err
-	}
-	return plan, nil
 }
 
 // checkStart refuses a start time that cannot be kept: not a time, in the
@@ -352,47 +269,6 @@ func hostRebootPolicy(group, change string) rollout.RebootPolicy {
 	return p
 }
 
-// hostTargets is what one host gets: the explicit versions of packages it
-// has installed at another version, and the fixed versions of the named
-// advisories' open findings.
-func (s *Server) hostTargets(ctx context.Context, h store.Host, spec ChangeSpec) ([]rollout.Target, error) {
-	var out []rollout.Target
-	add := func(t rollout.Target) {
-		if !slices.ContainsFunc(out, func(o rollout.Target) bool { return o.Name == t.Name && o.Arch == t.Arch }) {
-			out = append(out, t)
-		}
-	}
-	if len(spec.Packages) > 0 {
-		names := make([]string, len(spec.Packages))
-		for i, p := range spec.Packages {
-			names[i] = p.Name
-		}
-		pkgs, err := s.store.ListHostPackages(ctx, h.ID, names...)
-		if err != nil {
-			return nil, err
-		}
-		for _, want := range spec.Packages {
-			for _, p := range pkgs {
-				if p.Name == want.Name && p.Version != want.Version {
-					add(rollout.Target{Name: p.Name, Arch: p.Arch, Version: want.Version})
-				}
-			}
-		}
-	}
-	for _, adv := range spec.Advisories {
-		fs, _, err := s.store.ListFindings(ctx, store.FindingFilter{HostID: h.ID, AdvisoryID: adv, Limit: 10000})
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range fs {
-			if f.FixedVersion != "" {
-				add(rollout.Target{Name: f.Name, Arch: f.Arch, Version: f.FixedVersion})
-			}
-		}
-	}
-	return out, nil
-}
-
 func (s *Server) handleCreateChange(w http.ResponseWriter, r *http.Request) error {
 	var spec ChangeSpec
 	if err := decodeJSON(w, r, 1<<20, &spec); err != nil {
@@ -426,7 +302,7 @@ func (s *Server) handleListChanges(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		v.Plan.Hosts = nil
+		v.Plan.Hosts, v.Review = nil, nil
 		out = append(out, v)
 	}
 	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})
@@ -666,11 +542,11 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 		}
 		events = append([]string{ev}, events...)
 	}
-	if withdrawn > 0 {
-		events = append([]string{fmt.Sprintf("%d withdrawn jobs taken back", withdrawn)}, events...)
-	}
 	if ev := s.engineTransition(&c, st); ev != "" {
 		events = append(events, ev)
+	}
+	if withdrawn > 0 {
+		events = append([]string{fmt.Sprintf("%d withdrawn jobs taken back", withdrawn)}, events...)
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -870,11 +746,11 @@ func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if _, err := rollout.New(plan); err != nil {
+	if _, err := rollout.New(plan.Plan); err != nil {
 		return errBadRequest(err.Error())
 	}
 	specJSON, _ := json.Marshal(spec)
-	planJSON, _ := json.Marshal(plan)
+	planJSON := plan.json()
 	return s.changeAction(w, r, s.changeActionFn(r.Context(), change.Edit, actionArgs{Title: spec.Title, Spec: specJSON, Plan: planJSON}))
 }
 
@@ -893,11 +769,11 @@ func (s *Server) createChange(ctx context.Context, author string, spec ChangeSpe
 	if err != nil {
 		return store.Change{}, err
 	}
-	if _, err := rollout.New(plan); err != nil {
+	if _, err := rollout.New(plan.Plan); err != nil {
 		return store.Change{}, errBadRequest(err.Error())
 	}
 	specJSON, _ := json.Marshal(spec)
-	planJSON, _ := json.Marshal(plan)
+	planJSON := plan.json()
 	c := store.Change{ID: uuid.NewString(), Title: spec.Title, State: ChangeDraft, Author: author, Spec: specJSON, Plan: planJSON, CreatedAt: s.now()}
 	if err := s.store.CreateChange(ctx, c, c.Author); err != nil {
 		return store.Change{}, err

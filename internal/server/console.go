@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -21,17 +22,18 @@ import (
 // as the API.
 type consoleBackend struct{ s *Server }
 
+// Authenticate signs a console user in under the same limits as the API's
+// sign-in (signIn): one limiter for both.
 func (b consoleBackend) Authenticate(ctx context.Context, username, password string) (web.User, error) {
-	u, err := b.s.store.GetUserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
+	u, err := b.s.signIn(ctx, username, password, web.RemoteAddr(ctx))
+	var e *Error
+	switch {
+	case errors.Is(err, errBadCredentials):
 		return web.User{}, web.ErrBadLogin
-	}
-	if err != nil {
+	case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
+		return web.User{}, fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
+	case err != nil:
 		return web.User{}, err
-	}
-	ok, err := CheckPassword(u.PasswordHash, password)
-	if err != nil || !ok || u.DisabledAt != nil {
-		return web.User{}, web.ErrBadLogin
 	}
 	return web.User{ID: u.ID, Username: u.Username, Role: u.Role, Epoch: passwordEpoch(u)}, nil
 }
@@ -278,6 +280,7 @@ func (b consoleBackend) plan(ctx context.Context, c store.Change, plan rollout.P
 	for _, k := range kp {
 		p.KnownProblems = append(p.KnownProblems, web.KnownProblem{ID: k.ID, Title: k.Title, Problem: k.Problem, Fix: k.Fix, Status: k.Status})
 	}
+	p.Review = consolePlanReview(planReview(c.Plan))
 	return p, nil
 }
 
@@ -358,7 +361,8 @@ func asPrincipal(ctx context.Context, u web.User) context.Context {
 func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.ChangeRequest) (string, error) {
 	ctx = asPrincipal(ctx, u)
 	spec := ChangeSpec{Title: req.Title, Groups: req.Groups, Advisories: req.Advisories, BatchSize: req.BatchSize,
-		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows, Reboot: req.Reboot, Start: req.Start}
+		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows, Reboot: req.Reboot, Start: req.Start,
+		AllowDowngrade: req.AllowDowngrade, ForceNotOffered: req.ForceNotOffered}
 	if req.Soak > 0 {
 		spec.Soak = req.Soak.String()
 	}
@@ -419,8 +423,13 @@ func (b consoleBackend) Record(ctx context.Context, e web.AuditEntry) {
 	if t.IsZero() {
 		t = b.s.now()
 	}
-	if err := b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Time: t, Actor: e.Actor, Action: e.Action,
-		Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}); err != nil {
+	ae := audit.Entry{Time: t, Actor: e.Actor, Action: e.Action, Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}
+	if e.Action == "login.failure" || e.Action == "login.blocked" {
+		// Anyone can cause these: bounded, and repeats counted (refusals.go).
+		b.s.refusals.record(ctx, ae, e.RemoteAddr)
+		return
+	}
+	if err := b.s.audit.record(context.WithoutCancel(ctx), ae); err != nil {
 		b.s.log.Error("audit append failed", "err", err)
 	}
 }

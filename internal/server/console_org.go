@@ -269,7 +269,7 @@ func (b consoleBackend) RevokeCalendarFeed(ctx context.Context, u web.User, id s
 	if err := requireRole(u, PermCalendars); err != nil {
 		return err
 	}
-	err := b.s.store.RevokeCalendarFeed(ctx, id, b.s.now())
+	err := b.s.revokeCalendar(asPrincipal(ctx, u), id)
 	b.audited(ctx, u, "calendar.revoke", "calendar "+id, err)
 	return orgError(err)
 }

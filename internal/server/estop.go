@@ -49,7 +49,7 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 }
 
 // handleReleaseEmergencyStop lets the engine dispatch again; it needs a
-// second user, not the one who stopped. Halted changes stay halted until
+// second user (a token acting as a user), not the one who stopped. Halted changes stay halted until
 // each is resumed.
 func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -59,6 +59,12 @@ func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Reque
 	}
 	if !f.On {
 		return &Error{http.StatusConflict, "conflict", "no emergency stop is in force"}
+	}
+	// Releasing is the second person's check: it needs a user, and one
+	// other than who pulled the stop. A token without a user is no person,
+	// so it can never be that second user.
+	if principalFrom(ctx).UserID == "" {
+		return errForbidden(fmt.Sprintf("%s acts as no user; releasing the emergency stop needs a second user's own token or sign-in", principalName(ctx, s)))
 	}
 	who := principalName(ctx, s)
 	if who == f.By {

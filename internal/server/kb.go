@@ -497,6 +497,9 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 			*dst = t
 		}
 	}
+	if err := checkReportPeriod(f, s.now()); err != nil {
+		return err
+	}
 	rep, err := s.report(r.Context(), f)
 	if err != nil {
 		return err
@@ -570,8 +573,12 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 	}
 	hc := make(map[string]*hostCtx, len(hosts))
 	in.Hosts = make([]metrics.Host, 0, len(hosts))
+	holders := make(map[string]int, len(hosts)) // hosts are every active host
 	for _, h := range hosts {
-		eff := org.Effective(policy.HostInfo{ID: h.ID, Hostname: h.Hostname, Labels: h.Labels})
+		holders[h.Hostname]++
+	}
+	for _, h := range hosts {
+		eff := org.Effective(policy.HostInfo{ID: h.ID, Hostname: h.Hostname, HostnameShared: holders[h.Hostname] > 1, Labels: h.Labels})
 		c := &hostCtx{team: eff.Team, ring: eff.Ring, crit: eff.Criticality}
 		if len(eff.Groups) > 0 {
 			p := eff.Policy

@@ -84,7 +84,7 @@ func addWebHost(t *testing.T, ts *testServer, clock *fakeClock) {
 		t.Fatal(err)
 	}
 	if _, err := db.ApplyCheckin(ctx, "host-3", store.Checkin{Facts: inventory.Facts{OS: inventory.OS{ID: "ubuntu", VersionID: "22.04"}, PackageFormat: inventory.FormatDpkg},
-		Full: true, Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}}, clock.now()); err != nil {
+		Full: true, Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}, Updates: paymentsUpdates}, clock.now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
@@ -16,9 +15,9 @@ import (
 // Change states of a whole-change rollback (the engine's statuses of the
 // same names).
 const (
-	ChangeRollingBack    = string(change.RollingBack)    // forward dispatch stopped; rollbacks under way
-	ChangeRolledBack     = string(change.RolledBack)     // every host that installed was rolled back
-	ChangeRollbackFailed = string(change.RollbackFailed) // the rollback of the hosts the change view names failed
+	ChangeRollingBack    = "rolling-back"    // forward dispatch stopped; rollbacks under way
+	ChangeRolledBack     = "rolled-back"     // every host that installed was rolled back
+	ChangeRollbackFailed = "rollback-failed" // the rollback of the hosts the change view names failed
 )
 
 // jobGate is what the agent endpoint may hand out: jobs of running
@@ -72,7 +71,8 @@ func (s *Server) jobsOut(ctx context.Context, changeID string) ([]JobOut, error)
 	return out, nil
 }
 
-// decide runs the engine at now and turns its actions into signed jobs. A host whose job cannot be built or signed
+// decide runs the engine at now and turns its actions into signed jobs
+// and the change's new state. A host whose job cannot be built or signed
 // (its data changed after planning, for example a hostile architecture
 // string) does not block the others: an install is excluded from the
 // rollout with the reason, a reboot, restart or rollback fails with it,
@@ -86,10 +86,11 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 	for {
 		refused := 0
 		for _, a := range st.Step(now) {
-			switch a.Kind {
-			case rollout.ActDispatch, rollout.ActReboot, rollout.ActRestart, rollout.ActRollback:
-			default:
-				continue // the change's state follows the engine's status after the step
+			if kind, ok := s.changeAfter(c, a); ok {
+				if kind != "" {
+					events = append(events, kind)
+				}
+				continue
 			}
 			job, why, err := s.buildJob(ctx, c, &plan, a)
 			if err != nil {
@@ -125,6 +126,18 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 		}
 	}
 	return jobs, events, nil
+}
+
+// changeAfter tells a job from an action that is not one; ok is false for
+// a job. The change's state never changes here: after the step,
+// engineTransition asks the lifecycle table what the engine's outcome
+// (halted, completed, rolled back, rollback failed) means for the change.
+func (s *Server) changeAfter(c *store.Change, a rollout.Action) (event string, ok bool) {
+	switch a.Kind {
+	case rollout.ActDispatch, rollout.ActReboot, rollout.ActRestart, rollout.ActRollback:
+		return "", false
+	}
+	return "", true
 }
 
 // buildJob is the unsigned job for a; why is not empty when it cannot be
