@@ -110,10 +110,11 @@ func TestRebootJobSurvivesTheAgentBeingKilled(t *testing.T) {
 	}
 	debtest.WritePackagesIndex(t, repo)
 	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
+	sp.mustCLI(t, "users", "create", "sam", "--role", "stakeholder")
 	orgFile := filepath.Join(work, "org.yaml")
 	os.WriteFile(orgFile, []byte(`teams: [{name: ops, members: [{user: bob, role: approver}]}]
 groups:
-  - {name: db, team: ops, selector: {hosts: [db-1]}, stakeholder: bob, sysadmin: bob, criticality: 4, exposure: internal, ring: production, reboot: always}
+  - {name: db, team: ops, selector: {hosts: [db-1]}, stakeholder: sam, sysadmin: bob, criticality: 4, exposure: internal, ring: production, reboot: always}
 rings: [production]
 `), 0o644)
 	sp.mustCLI(t, "apply", "-f", orgFile)
@@ -187,8 +188,10 @@ rings: [production]
 	asBob := func(args ...string) (string, string, error) {
 		return run(t, append([]string{"--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob}, args...)...)
 	}
-	bobStake := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob-stakeholder", "--user", "bob", "--role", "stakeholder"))
-	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bobStake,
+	// A token's role is bounded by its user's: the group's stakeholder is a
+	// user with that role.
+	samStake := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "sam-stakeholder", "--user", "sam", "--role", "stakeholder"))
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", samStake,
 		"changes", "signoff", ch.ID, "--group", "db", "--problem", "replication lag doubled after the upgrade"); err != nil {
 		t.Fatalf("sign-off: %v\n%s", err, errOut)
 	}
