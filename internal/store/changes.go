@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/audit"
 )
 
 // Change is a change request as stored; Spec, Plan and Engine are JSON of
@@ -344,6 +346,14 @@ func (s *DB) FinishJob(ctx context.Context, hostID, jobID string, result []byte,
 		}
 		if j.Status == "done" {
 			return ErrConflict
+		}
+		// The result's audit entry, appended by this transaction, names
+		// the job's phase and change, which only the stored job knows.
+		if p := AuditFrom(ctx); p != nil {
+			p.Update(func(e *audit.Entry) {
+				e.Action = "job.result " + j.Phase
+				e.Target = "change " + j.ChangeID + " host " + hostID + " job " + jobID
+			})
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET status = 'done', result = ?, finished_at = ? WHERE id = ?`), string(result), ms(now), jobID); err != nil {
 			return err
