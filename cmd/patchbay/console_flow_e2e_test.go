@@ -117,8 +117,8 @@ rings: [test, production]
 		chromedp.SetValue(chromedp.ID("batch_size"), "1"), chromedp.SetValue(chromedp.ID("failure_budget"), "0"),
 		chromedp.SetValue(chromedp.ID("soak"), "12s"),
 		chromedp.Click(chromedp.ID("ignore_windows")),
-		// Simulated hosts report no available updates: the fix is planned
-		// only because the operator forces it.
+		// The simulated hosts report no repositories, so no host is
+		// offered 1.1-1: the operator plans it anyway, deliberately.
 		chromedp.Click(chromedp.ID("force_not_offered")))
 	b.Screenshot("real-change-new")
 	b.Run("create", chromedp.Click(chromedp.ID("create")))
@@ -184,7 +184,7 @@ rings: [test, production]
 	b.Screenshot("real-change-canaries-done")
 	// The canary ring soaks for 12 s; the operator halts the change then.
 	if n := moved(1); n != 0 {
-		t.Fatalf("%d production hosts moved before the canary ring's soak ended", n)
+		t.Fatalf("%d production hosts moved before the canary ring's soak ended; the page reads:\n%s", n, b.Text("#change"))
 	}
 	b.Run("halt", chromedp.Click(chromedp.ID("action-halt")))
 	b.WaitText("#change-state", "halted", 10*time.Second)

@@ -72,6 +72,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errBadRequest(err.Error())
 	}
+	auditSummary(r.Context(), "host %s enrolled as %s", req.Hostname, id)
 	h, err := s.store.EnrollHost(r.Context(), HashSecret(secret), store.Host{
 		ID: id, Hostname: req.Hostname, CertSerial: pki.SerialString(cert), CertNotAfter: cert.NotAfter,
 		EnrolledAt: now, LastSeenAt: now,

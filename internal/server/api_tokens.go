@@ -77,6 +77,7 @@ func (s *Server) createEnrollToken(ctx context.Context, p Principal, req api.Cre
 	t := store.EnrollToken{ID: uuid.NewString(), Hash: HashSecret(secret), Prefix: "PBE1." + secret[:6],
 		MaxHosts: req.MaxHosts, ExpiresAt: now.Add(life), CreatedBy: p.UserID,
 		CreatedAt: now, Labels: req.Labels}
+	auditSummary(ctx, "enrollment token %s created for at most %d hosts, expiring %s", t.Prefix, t.MaxHosts, t.ExpiresAt.Format(time.RFC3339))
 	if err := s.store.CreateEnrollToken(ctx, t); err != nil {
 		return api.EnrollToken{}, err
 	}
@@ -98,6 +99,7 @@ func (s *Server) handleListEnrollTokens(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleRevokeEnrollToken(w http.ResponseWriter, r *http.Request) error {
+	auditSummary(r.Context(), "enrollment token %s revoked", r.PathValue("id"))
 	if err := s.store.RevokeEnrollToken(r.Context(), r.PathValue("id"), s.now()); err != nil {
 		return err
 	}
@@ -155,6 +157,7 @@ func (s *Server) createAPIToken(ctx context.Context, p Principal, req api.Create
 		userID = u.ID
 	}
 	secret, tok := newAPIToken(req.Name, req.Role, userID, expires, now)
+	auditSummary(ctx, "API token %q created with role %s for user %s", req.Name, req.Role, cmpOr(req.User, principalName(ctx, s)))
 	if err := s.store.CreateAPIToken(ctx, tok); err != nil {
 		return api.APIToken{}, err
 	}
@@ -191,6 +194,7 @@ func (s *Server) handleListAPITokens(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleRevokeAPIToken(w http.ResponseWriter, r *http.Request) error {
+	auditSummary(r.Context(), "%s revoked", s.describeAPIToken(r.Context(), r.PathValue("id")))
 	if err := s.store.RevokeAPIToken(r.Context(), r.PathValue("id"), s.now()); err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/protocol"
@@ -320,8 +319,9 @@ func (s *Server) handleGetChange(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, 200, v)
 }
 
-// transition changes a change's state under optimistic concurrency.
-func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Change, actor string) (string, error)) (store.Change, error) {
+// transition changes a change's state under optimistic concurrency; with
+// adds what else the same transaction writes (a sign-off).
+func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Change, actor string) (string, error), with ...func(*store.ChangeUpdate)) (store.Change, error) {
 	actor := principalName(ctx, s)
 	for range 5 {
 		c, err := s.store.GetChange(ctx, id)
@@ -334,14 +334,17 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 			return c, err
 		}
 		now := s.now()
-		_, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c,
-			Event:        &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail},
-			WithdrawJobs: withdrawsJobs(before["state"], c.State)}, now)
+		auditTransition(ctx, c, before, actor, detail) // appended by UpdateChange's transaction
+		u := store.ChangeUpdate{Change: c, Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail},
+			WithdrawJobs: withdrawsJobs(before["state"], c.State)}
+		for _, w := range with {
+			w(&u)
+		}
+		_, err = s.store.UpdateChange(ctx, c.Revision, u, now)
 		if errors.Is(err, store.ErrRevisionMismatch) {
 			continue
 		}
 		if err == nil {
-			setAuditDiff(ctx, before, map[string]string{"state": c.State, "approved_by": c.ApprovedBy, "detail": detail})
 			if c.State != before["state"] {
 				s.notifyChange(ctx, c, detail)
 			}
@@ -387,7 +390,11 @@ func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r
 				case len(req.Hosts) > 0 && req.Wave != "":
 					return errBadRequest("hosts, wave: name hosts or a wave, not both")
 				case len(req.Hosts) > 0:
-					a, args.Hosts = change.RollbackHost, req.Hosts
+					ids, err := s.planHostIDs(r.Context(), r.PathValue("id"), req.Hosts)
+					if err != nil {
+						return err
+					}
+					a, args.Hosts = change.RollbackHost, ids
 				case req.Wave != "":
 					a, args.Wave = change.RollbackWave, req.Wave
 				}
@@ -557,7 +564,10 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
 	}
-	rev, err := s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now)
+	// The step's audit entries commit with the step (store.WithAudit).
+	actx := store.WithAudit(ctx, store.NewPendingAudit(engineAuditEntries(c, prevState, ev, jobs, now)...))
+	rev, err := s.store.UpdateChange(actx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs,
+		WithdrawJobs: withdrawsJobs(prevState, c.State)}, now)
 	if err != nil {
 		return err
 	}
@@ -566,13 +576,6 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	}
 	if c.State != prevState {
 		s.notifyChange(ctx, c, strings.Join(events, "; "))
-	}
-	entries := make([]audit.Entry, 0, len(jobs))
-	for _, j := range jobs {
-		entries = append(entries, auditEntryForDispatch(j))
-	}
-	if err := s.audit.recordAll(ctx, entries); err != nil {
-		s.log.Error("audit append failed", "err", err)
 	}
 	return nil
 }
@@ -618,7 +621,9 @@ func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) error {
 	}
 	b, _ := json.Marshal(res)
 	now := s.now()
-	job, err := s.store.FinishJob(r.Context(), h.ID, res.JobID, b, now)
+	// The result's audit entry commits with it.
+	actx := store.WithAudit(r.Context(), store.NewPendingAudit(auditEntryForResult(h.Hostname, res, now)))
+	_, err := s.store.FinishJob(actx, h.ID, res.JobID, b, now)
 	if errors.Is(err, store.ErrConflict) {
 		return &Error{http.StatusConflict, "conflict", "this job's result was recorded already"}
 	}
@@ -627,9 +632,6 @@ func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The engine applies the stored result at its next step (stepChange),
 	// with every other result that arrived since, in one write.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
-	_ = s.audit.record(actx, auditEntryForJob(h.Hostname, job, res))
 	s.vulns.enqueue(h.ID)
 	return writeJSON(w, 200, map[string]string{"status": "recorded"})
 }
@@ -766,6 +768,7 @@ func (s *Server) createChange(ctx context.Context, author string, spec ChangeSpe
 	specJSON, _ := json.Marshal(spec)
 	planJSON := plan.json()
 	c := store.Change{ID: uuid.NewString(), Title: spec.Title, State: ChangeDraft, Author: author, Spec: specJSON, Plan: planJSON, CreatedAt: s.now()}
+	auditSummary(ctx, "change %s %q drafted by %s", c.ID, c.Title, author)
 	if err := s.store.CreateChange(ctx, c, c.Author); err != nil {
 		return store.Change{}, err
 	}

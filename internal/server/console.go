@@ -366,6 +366,7 @@ func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.Ch
 	if req.Soak > 0 {
 		spec.Soak = req.Soak.String()
 	}
+	ctx = b.begin(ctx, u, "change.create", "new change")
 	c, err := b.s.createChange(ctx, u.Username, spec)
 	if err == nil {
 		_, err = b.s.transition(ctx, c.ID, b.s.changeActionFn(ctx, change.Submit, actionArgs{}))
@@ -387,6 +388,7 @@ func (b consoleBackend) Groups(ctx context.Context) ([]string, error) {
 // SignOff records a stakeholder's verdict through the same rules as the API.
 func (b consoleBackend) SignOff(ctx context.Context, u web.User, changeID, group string, ok bool, problem string) error {
 	ctx = asPrincipal(ctx, u)
+	ctx = b.begin(ctx, u, "change.signoff", "change "+changeID+" group "+group)
 	_, err := b.s.signOff(ctx, u.Username, u.Role == RoleAdmin, changeID, SignOffRequest{Group: group, OK: ok, Problem: problem})
 	b.audited(ctx, u, "change.signoff", "change "+changeID+" group "+group, err)
 	return consoleError(err)
@@ -400,6 +402,7 @@ func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action
 		return web.ErrNotFound
 	}
 	ctx = asPrincipal(ctx, u)
+	ctx = b.begin(ctx, u, "change."+action, "change "+id)
 	_, err := b.s.transition(ctx, id, b.s.changeActionFn(ctx, a, actionArgs{}))
 	b.audited(ctx, u, "change."+action, "change "+id, err)
 	return consoleError(err)

@@ -30,9 +30,11 @@ func errorResponse(err error) *Error {
 	var ve *protocol.ValidationError
 	var ee *store.EnrollError
 	var mbe *http.MaxBytesError
+	var cre *store.CheckinRateError
 	if le, ok := lifecycleError(err); ok {
 		return le
 	}
+	var fre *store.FeedRefusedError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -40,6 +42,8 @@ func errorResponse(err error) *Error {
 		return &Error{http.StatusBadRequest, "invalid", ve.Error()}
 	case errors.As(err, &ee):
 		return &Error{http.StatusForbidden, "enroll_refused", ee.Error()}
+	case errors.As(err, &cre):
+		return &Error{http.StatusTooManyRequests, "rate_limited", cre.Error()}
 	case errors.As(err, &mbe):
 		return &Error{http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit"}
 	case errors.Is(err, store.ErrBadCursor):
@@ -48,6 +52,8 @@ func errorResponse(err error) *Error {
 		return &Error{http.StatusNotFound, "not_found", "not found"}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{http.StatusConflict, "conflict", "conflicts with an existing object"}
+	case errors.As(err, &fre):
+		return &Error{http.StatusConflict, "feed_refused", fre.Error()}
 	case errors.Is(err, store.ErrRevoked):
 		return &Error{http.StatusForbidden, "revoked", "this host has been revoked; enroll it again with a new token"}
 	}

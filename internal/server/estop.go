@@ -28,6 +28,7 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 	if strings.TrimSpace(req.Reason) == "" {
 		req.Reason = "emergency stop"
 	}
+	auditSummary(ctx, "emergency stop pulled by %s: %s", who, req.Reason)
 	// The flag and the withdrawal of every job not yet delivered are one
 	// transaction: once it is in, no host gets a job of any change.
 	withdrawn, err := s.store.SetFlagWithdrawingJobs(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason})
@@ -70,6 +71,8 @@ func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Reque
 	if who == f.By {
 		return errForbidden(fmt.Sprintf("%s pulled the emergency stop; another user must release it", who))
 	}
+	setAuditDiff(ctx, map[string]any{"stopped": true, "by": f.By}, map[string]any{"stopped": false, "by": who})
+	auditSummary(ctx, "emergency stop pulled by %s released by %s", f.By, who)
 	if err := s.store.SetFlag(ctx, store.Flag{Name: flagEmergencyStop, On: false, By: who, At: s.now(), Note: "released"}); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -91,6 +92,7 @@ func (s *Server) putKB(ctx context.Context, v KBView) (store.KBEntry, error) {
 	} else {
 		return store.KBEntry{}, err
 	}
+	auditSummary(ctx, "knowledge-base entry %s %q saved as %s", e.ID, e.Title, e.Status)
 	if err := s.store.PutKBEntry(ctx, e); err != nil {
 		return store.KBEntry{}, err
 	}
@@ -214,6 +216,7 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 	}
 	now := s.now()
 	so := store.SignOff{ChangeID: c.ID, Group: g.Name, By: who, OK: req.OK, At: now, Problem: req.Problem}
+	auditSummary(ctx, "change %s signed off for group %s by %s (ok: %t)", c.ID, so.Group, who, so.OK)
 	if !req.OK {
 		kb := store.KBEntry{ID: uuid.NewString(), Title: "After change: " + c.Title, Problem: req.Problem, Symptoms: req.Symptoms,
 			Changes: []string{c.ID}, Status: "draft", CreatedBy: who, CreatedAt: now, UpdatedAt: now}
@@ -230,24 +233,29 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 				}
 			}
 		}
+		auditSummary(ctx, "%s reported a problem after change %s for group %s; knowledge-base draft %s opened", who, c.ID, g.Name, kb.ID)
 		if err := s.store.PutKBEntry(ctx, kb); err != nil {
 			return store.SignOff{}, err
 		}
 		so.KBID = kb.ID
+	}
+	// The verdict and the state it leads to are written together.
+	_, err = s.transition(ctx, c.ID, s.changeActionFn(ctx, action, args), func(u *store.ChangeUpdate) { u.SignOff = &so })
+	if errors.Is(err, store.ErrConflict) {
+		return store.SignOff{}, &Error{http.StatusConflict, "conflict", fmt.Sprintf("group %s has signed off change %s already", g.Name, c.ID)}
+	}
+	if err != nil {
+		return store.SignOff{}, err
+	}
+	if !req.OK {
 		rcpt := []string{c.Author}
 		if g.Sysadmin != "" && g.Sysadmin != c.Author {
 			rcpt = append(rcpt, g.Sysadmin)
 		}
 		if err := s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: rcpt,
-			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + kb.ID}); err != nil {
+			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + so.KBID}); err != nil {
 			s.log.Error("notification", "err", err)
 		}
-	}
-	if err := s.store.PutSignOff(ctx, so); err != nil {
-		return store.SignOff{}, err
-	}
-	if _, err := s.transition(ctx, c.ID, s.changeActionFn(ctx, action, args)); err != nil {
-		return store.SignOff{}, err
 	}
 	return so, nil
 }
@@ -380,6 +388,7 @@ func (s *Server) handleRetroNote(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n := store.RetroNote{At: s.now(), Author: principalName(r.Context(), s), Kind: req.Kind, Text: req.Text}
+	auditSummary(r.Context(), "%s added to the retrospective of change %s by %s", n.Kind, c.ID, n.Author)
 	if err := s.store.AddRetroNote(r.Context(), c.ID, n); err != nil {
 		return err
 	}

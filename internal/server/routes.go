@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/web"
 	"net/http"
 	"strconv"
@@ -40,6 +41,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/feeds", PermFeedsRead, "list feeds with their last sync, records and rejections", s.handleListFeeds},
 		{"POST", "/api/v1/feeds/import", PermFeedsManage, "import a feed file from the body (?name=): OSV zip/JSON, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV", s.handleImportFeed},
 		{"POST", "/api/v1/feeds/sync", PermFeedsManage, "fetch every configured feed source now", s.handleSyncFeeds},
+		{"DELETE", "/api/v1/feeds/{name}", PermFeedsManage, "delete a feed: its advisories (or the KEV catalog, the EPSS scores) go and hosts are matched again", s.handleDeleteFeed},
 
 		{"POST", "/api/v1/enroll-tokens", PermEnrollManage, "create an enrollment token", s.handleCreateEnrollToken},
 		{"GET", "/api/v1/enroll-tokens", PermEnrollManage, "list enrollment tokens", s.handleListEnrollTokens},
@@ -134,16 +136,21 @@ func (s *Server) wrap(rt route) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		reqID := newRequestID()
 		sw.Header().Set("X-Request-ID", reqID)
-		r = r.WithContext(context.WithValue(r.Context(), auditDiffKey{}, &auditDiff{}))
 		defer func() { s.metrics.observe(label, sw.status, time.Since(start)) }()
 		ctx, err := s.authorize(r, rt.Perm)
+		var pending *store.PendingAudit
+		if err == nil && auditedRequest(r, rt) && mutatingRequest(r) {
+			// The mutation's store transaction appends this entry.
+			pending = store.NewPendingAudit(s.requestEntry(r, rt, ctx, reqID))
+			ctx = store.WithAudit(ctx, pending)
+		}
 		if err == nil {
 			err = rt.Handle(sw, r.WithContext(ctx))
 		}
 		if err != nil {
 			writeError(sw, r, s.log, err)
 		}
-		s.auditRequest(r, rt, ctx, sw.status, reqID)
+		s.auditRequest(r, rt, ctx, sw.status, reqID, pending)
 	})
 }
 

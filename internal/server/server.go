@@ -118,7 +118,7 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s := &Server{cfg: cfg, store: st, log: logger, now: now, ca: id.CA, jobKey: id.JobKey, tlsCert: id.TLSCert}
 	s.metrics = newServerMetrics(s)
 	s.vulns = newVulns(s)
-	s.audit = &auditor{s: s}
+	s.audit = newAuditor(s)
 	s.signins = newSigninLimiter()
 	s.refusals = newRefusalLog(s)
 	s.org.set(0, &policy.Org{}, "")
@@ -194,6 +194,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // reconciliation, feed sync) until ctx ends. Serve calls it; tests that
 // mount Handler on their own listener call it themselves.
 func (s *Server) Start(ctx context.Context) error {
+	if err := s.startAudit(ctx); err != nil {
+		return fmt.Errorf("audit checkpoint file: %w", err)
+	}
 	if err := s.loadOrg(ctx); err != nil {
 		return fmt.Errorf("load organisation: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/audit"
 )
 
 // Change is a change request as stored; Spec, Plan and Engine are JSON of
@@ -119,6 +121,10 @@ type ChangeUpdate struct {
 	Change Change       // new state, plan, engine, approval
 	Event  *ChangeEvent // recorded with the update
 	Jobs   []Job        // created with the update, at most once each
+	// SignOff, when set, is recorded with the update (ErrConflict if the
+	// group has signed off already), so a verdict and the state it leads
+	// to are never apart.
+	SignOff *SignOff
 	// WithdrawJobs withdraws every job of the change not yet delivered,
 	// before the new Jobs are created: a halt takes effect in the same
 	// transaction that records it.
@@ -163,6 +169,9 @@ func (s *DB) UpdateChange(ctx context.Context, rev int64, u ChangeUpdate, now ti
 			if err := s.insertJob(ctx, tx, j, now); err != nil {
 				return err
 			}
+		}
+		if u.SignOff != nil {
+			return s.putSignOff(ctx, tx, *u.SignOff)
 		}
 		return nil
 	})
@@ -337,6 +346,14 @@ func (s *DB) FinishJob(ctx context.Context, hostID, jobID string, result []byte,
 		}
 		if j.Status == "done" {
 			return ErrConflict
+		}
+		// The result's audit entry, appended by this transaction, names
+		// the job's phase and change, which only the stored job knows.
+		if p := AuditFrom(ctx); p != nil {
+			p.Update(func(e *audit.Entry) {
+				e.Action = "job.result " + j.Phase
+				e.Target = "change " + j.ChangeID + " host " + hostID + " job " + jobID
+			})
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET status = 'done', result = ?, finished_at = ? WHERE id = ?`), string(result), ms(now), jobID); err != nil {
 			return err

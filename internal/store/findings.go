@@ -44,9 +44,17 @@ func (s *DB) UnmatchedTuples(ctx context.Context, hostID, distro, release string
 }
 
 // SaveMatches records the match results of package versions in a release.
+// Versions a check-in removed meanwhile (no host holds them) are skipped.
 func (s *DB) SaveMatches(ctx context.Context, distro, release string, results map[int64][]match.Match) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for pv, ms := range results {
+			held, err := s.lockVersion(ctx, tx, pv)
+			if err != nil {
+				return err
+			}
+			if !held {
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM pv_matches WHERE distro = ? AND release = ? AND pv_id = ?`), distro, release, pv); err != nil {
 				return err
 			}
@@ -552,10 +560,12 @@ func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, stri
 		limit = 100
 	}
 	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.id, f.host_id, h.hostname, f.name, f.arch, f.advisory_id, a.summary,
+	// LEFT JOIN: the findings of a deleted feed's advisories stay listed
+	// (resolved) with their history.
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT f.id, f.host_id, h.hostname, f.name, f.arch, f.advisory_id, COALESCE(a.summary, ''),
 			f.installed_version, f.fixed_version, f.fix_available, f.status, f.first_seen_at, f.resolved_at, f.resolution, f.reopened,
 			f.severity, f.priority, f.ssvc, f.reasons, f.kev, f.due_at, f.due_reason, f.exception_id
-		FROM findings f JOIN hosts h ON h.id = f.host_id JOIN advisories a ON a.id = f.advisory_id
+		FROM findings f JOIN hosts h ON h.id = f.host_id LEFT JOIN advisories a ON a.id = f.advisory_id
 		WHERE `+strings.Join(conds, " AND ")+` ORDER BY f.priority DESC, f.id LIMIT ?`), args...)
 	if err != nil {
 		return nil, "", err

@@ -327,7 +327,7 @@ func (s *DB) CountHosts(ctx context.Context, f HostFilter) (int, error) {
 
 // RevokeHost revokes a host: its certificate is refused from now on.
 func (s *DB) RevokeHost(ctx context.Context, id string, now time.Time) error {
-	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE hosts SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id))
+	return s.execOne(ctx, s.q(`UPDATE hosts SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id)
 }
 
 // RenewHostCert records a host's new certificate; the previous one stays
