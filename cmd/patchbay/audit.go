@@ -22,6 +22,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 				Checkpoints int             `json:"checkpoints"`
 				OK          bool            `json:"ok"`
 				Problem     json.RawMessage `json:"problem"`
+				HeadFile    string          `json:"head_file"`
 			}
 			if err := c.Do(cmd.Context(), "GET", "/api/v1/audit/verify", nil, nil, &res); err != nil {
 				return err
@@ -30,7 +31,11 @@ func newAuditCmd(g *globals) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
 			if res.OK {
-				fmt.Fprintf(cmd.OutOrStdout(), "audit trail intact: %d entries, %d signed checkpoints\n", res.Entries, res.Checkpoints)
+				fmt.Fprintf(cmd.OutOrStdout(), "audit trail intact: %d entries, %d signed checkpoints", res.Entries, res.Checkpoints)
+				if res.HeadFile != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), ", head matches %s", inert(res.HeadFile))
+				}
+				fmt.Fprintln(cmd.OutOrStdout())
 				return nil
 			}
 			return fmt.Errorf("audit trail damaged: %s", inert(string(res.Problem)))
@@ -71,10 +76,11 @@ func newAuditCmd(g *globals) *cobra.Command {
 			if g.output == "json" {
 				return printJSON(cmd.OutOrStdout(), page.Items)
 			}
-			t := newTable(cmd.OutOrStdout(), "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "REQUEST")
+			t := newTable(cmd.OutOrStdout(), "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "SUMMARY", "REQUEST")
 			for _, e := range page.Items {
+				summary, _ := e["summary"].(string)
 				t.row(fmt.Sprint(e["seq"]), fmt.Sprint(e["time"]), fmt.Sprint(e["actor"]), fmt.Sprint(e["action"]),
-					fmt.Sprint(e["target"]), fmt.Sprint(e["outcome"]), fmt.Sprint(e["request_id"]))
+					fmt.Sprint(e["target"]), fmt.Sprint(e["outcome"]), summary, fmt.Sprint(e["request_id"]))
 			}
 			return t.flush()
 		},

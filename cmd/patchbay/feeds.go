@@ -20,7 +20,7 @@ import (
 
 func newFeedsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "feeds", Short: "Import, sync and inspect vulnerability feeds (OSV, Alpine secdb, CISA KEV, EPSS)"}
-	cmd.AddCommand(newFeedsImportCmd(g), newFeedsSyncCmd(g), newFeedsStatusCmd(g))
+	cmd.AddCommand(newFeedsImportCmd(g), newFeedsSyncCmd(g), newFeedsStatusCmd(g), newFeedsDeleteCmd(g))
 	return cmd
 }
 
@@ -28,13 +28,19 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._:+-]+`)
 
 func newFeedsImportCmd(g *globals) *cobra.Command {
 	var name string
+	var replace bool
 	cmd := &cobra.Command{
 		Use:   "import PATH",
 		Short: "Import a feed offline: an OSV directory, zip or JSON record, Alpine secdb JSON, CISA KEV JSON or CSV, EPSS CSV (plain or gzip)",
 		Long: `Import a feed from a file or directory, for air-gapped sites. The server recognises the kind from the
 content and stores it in one transaction: either the whole feed lands or none of it. Malformed records are
 rejected one by one with a reason (see 'feeds status') while the rest imports. Re-importing the same content
-changes nothing. A directory is sent as a zip of its *.json files (OSV records).`,
+changes nothing. A directory is sent as a zip of its *.json files (OSV records). A file or directory with no
+valid record is an error and creates nothing.
+
+The KEV catalog and the EPSS scores are dated snapshots: an import older than the stored one, or one that
+would remove more than 10% of the stored entries, is refused with the numbers; --replace accepts it. Each
+import prints what it added, changed and removed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
@@ -69,13 +75,18 @@ changes nothing. A directory is sent as a zip of its *.json files (OSV records).
 				body = f
 			}
 			var res api.ImportResult
-			if err := c.Do(cmd.Context(), "POST", "/api/v1/feeds/import", url.Values{"name": {name}}, body, &res); err != nil {
+			q := url.Values{"name": {name}}
+			if replace {
+				q.Set("replace", "true")
+			}
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/feeds/import", q, body, &res); err != nil {
 				return err
 			}
 			return printImport(cmd.OutOrStdout(), g.output, []api.ImportResult{res})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "feed name (default: the file or directory name)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "accept a KEV or EPSS snapshot older than the stored one, or one that removes more than 10% of it")
 	return cmd
 }
 
@@ -122,9 +133,9 @@ func printImport(w io.Writer, output string, rs []api.ImportResult) error {
 	if output == "json" {
 		return printJSON(w, rs)
 	}
-	t := newTable(w, "FEED", "KIND", "RECORDS", "CHANGED", "REJECTED", "DUPLICATES", "HOSTS RECONCILED", "ERROR")
+	t := newTable(w, "FEED", "KIND", "RECORDS", "ADDED", "CHANGED", "REMOVED", "REJECTED", "DUPLICATES", "HOSTS RECONCILED", "ERROR")
 	for _, r := range rs {
-		t.row(r.Feed.Name, r.Feed.Kind, strconv.Itoa(r.Feed.Records), strconv.Itoa(r.ChangedRecords),
+		t.row(r.Feed.Name, r.Feed.Kind, strconv.Itoa(r.Feed.Records), strconv.Itoa(r.Added), strconv.Itoa(r.Changed), strconv.Itoa(r.Removed),
 			strconv.Itoa(r.Feed.Rejected), strconv.Itoa(r.Feed.Duplicates), strconv.Itoa(r.HostsReconciled), r.Feed.Error)
 	}
 	if err := t.flush(); err != nil {
@@ -189,6 +200,39 @@ func newFeedsStatusCmd(g *globals) *cobra.Command {
 					strconv.Itoa(f.Duplicates), f.Error)
 			}
 			return t.flush()
+		},
+	}
+}
+
+func newFeedsDeleteCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a feed: its advisories (or the KEV catalog, the EPSS scores) go, and hosts are matched again",
+		Long: `Delete a feed by the name 'feeds status' shows. Its advisories leave the server, and the findings they
+opened resolve ("advisory no longer affects"); deleting cisa-kev or first-epss rescores every open finding.
+The deletion is audited. A configured feed source comes back at its next sync.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Feed              string `json:"feed"`
+				Kind              string `json:"kind"`
+				AdvisoriesRemoved int    `json:"advisories_removed"`
+				HostsReconciled   int    `json:"hosts_reconciled"`
+				FindingsRescored  int    `json:"findings_rescored"`
+			}
+			if err := c.Do(cmd.Context(), "DELETE", "/api/v1/feeds/"+url.PathEscape(args[0]), nil, nil, &res); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), res)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "feed %s deleted: %d advisories removed, %d hosts matched again, %d findings rescored\n",
+				inert(res.Feed), res.AdvisoriesRemoved, res.HostsReconciled, res.FindingsRescored)
+			return err
 		},
 	}
 }

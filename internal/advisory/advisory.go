@@ -154,6 +154,7 @@ type Feed struct {
 	KEV        []KEVEntry
 	EPSS       []EPSSScore
 	EPSSModel  ModelInfo
+	KEVCatalog ModelInfo // the KEV JSON's catalogVersion and dateReleased
 	Rejected   []Rejection
 	// Duplicates counts records skipped because an identical copy (same ID,
 	// same content) was already read.

@@ -123,17 +123,18 @@ func ReadAny(ctx context.Context, path string) (Feed, string, error) {
 	case KindKEV:
 		var entries []KEVEntry
 		var rej []Rejection
+		var info ModelInfo
 		head := make([]byte, 512)
 		n, _ := io.ReadFull(file, head)
 		if _, err := file.Seek(0, io.SeekStart); err != nil {
 			return Feed{}, "", err
 		}
 		if t := bytes.TrimLeft(head[:n], " \t\r\n\xef\xbb\xbf"); len(t) > 0 && t[0] == '{' {
-			entries, rej, err = ReadKEVJSON(file)
+			entries, info, rej, err = ReadKEVCatalog(file)
 		} else {
 			entries, rej, err = ReadKEVCSV(file)
 		}
-		return Feed{Name: name, Source: SourceKEV, KEV: entries, Rejected: rej}, kind, err
+		return Feed{Name: name, Source: SourceKEV, KEV: entries, KEVCatalog: info, Rejected: rej}, kind, err
 	default: // KindEPSS
 		scores, model, rej, err := ReadEPSS(file)
 		return Feed{Name: name, Source: SourceEPSS, EPSS: scores, EPSSModel: model, Rejected: rej}, kind, err

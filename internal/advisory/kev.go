@@ -51,18 +51,33 @@ type kevJSONEntry struct {
 // dates are rejected one by one; the error is for a document that is not a
 // KEV catalog at all.
 func ReadKEVJSON(r io.Reader) ([]KEVEntry, []Rejection, error) {
+	entries, _, rejected, err := ReadKEVCatalog(r)
+	return entries, rejected, err
+}
+
+// ReadKEVCatalog is ReadKEVJSON that also returns the catalog's version
+// and release time ("catalogVersion", "dateReleased"), which date the
+// snapshot; either is zero when the document lacks it or it does not parse.
+func ReadKEVCatalog(r io.Reader) ([]KEVEntry, ModelInfo, []Rejection, error) {
+	var info ModelInfo
 	data, err := readLimited(r, MaxKEVSize)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read KEV JSON: %w", err)
+		return nil, info, nil, fmt.Errorf("read KEV JSON: %w", err)
 	}
 	var doc struct {
+		CatalogVersion  string            `json:"catalogVersion"`
+		DateReleased    string            `json:"dateReleased"`
 		Vulnerabilities []json.RawMessage `json:"vulnerabilities"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, nil, fmt.Errorf("read KEV JSON: %w", err)
+		return nil, info, nil, fmt.Errorf("read KEV JSON: %w", err)
 	}
 	if doc.Vulnerabilities == nil {
-		return nil, nil, errors.New("read KEV JSON: no \"vulnerabilities\" list")
+		return nil, info, nil, errors.New("read KEV JSON: no \"vulnerabilities\" list")
+	}
+	info.Version = truncate(doc.CatalogVersion)
+	if t, err := time.Parse(time.RFC3339Nano, doc.DateReleased); err == nil {
+		info.Date = t.UTC()
 	}
 	var entries []KEVEntry
 	var rejected []Rejection
@@ -83,7 +98,7 @@ func ReadKEVJSON(r io.Reader) ([]KEVEntry, []Rejection, error) {
 		}
 		entries = append(entries, e)
 	}
-	return entries, rejected, nil
+	return entries, info, rejected, nil
 }
 
 var kevCSVHeader = []string{"cveID", "vendorProject", "product", "vulnerabilityName", "dateAdded",

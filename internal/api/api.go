@@ -114,6 +114,7 @@ type APIToken struct {
 	Name       string     `json:"name"`
 	Prefix     string     `json:"prefix"`
 	Role       string     `json:"role"`
+	User       string     `json:"user"` // the username the token acts as ("" for a token without a user)
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
@@ -195,6 +196,9 @@ type FeedStatus struct {
 	Duplicates int         `json:"duplicates"` // identical copies of a record, read once
 	Rejections []Rejection `json:"rejections,omitempty"`
 	Error      string      `json:"error,omitempty"`
+	// SnapshotAt and SnapshotVersion date a KEV or EPSS snapshot.
+	SnapshotAt      *time.Time `json:"snapshot_at,omitempty"`
+	SnapshotVersion string     `json:"snapshot_version,omitempty"`
 }
 
 // Rejection is a feed record refused, and why.
@@ -206,6 +210,9 @@ type Rejection struct {
 // ImportResult is the answer to a feed import or sync.
 type ImportResult struct {
 	Feed             FeedStatus `json:"feed"`
+	Added            int        `json:"added"`   // records new to the feed
+	Changed          int        `json:"changed"` // records that differ from the stored ones
+	Removed          int        `json:"removed"` // KEV entries or EPSS scores no longer in the snapshot
 	ChangedRecords   int        `json:"changed_records"`
 	HostsReconciled  int        `json:"hosts_reconciled"`
 	FindingsRescored int        `json:"findings_rescored"`

@@ -13,15 +13,19 @@ import (
 // Entry is one audit record: who did what to which object, when, with what
 // outcome, and optionally the object's state before and after.
 type Entry struct {
-	Seq       uint64          `json:"seq"`
-	Time      time.Time       `json:"time"`
-	Actor     string          `json:"actor"`
-	Action    string          `json:"action"` // "POST /api/v1/org/apply", "login.failed", "job.dispatch"
-	Target    string          `json:"target"`
-	RequestID string          `json:"request_id"`
-	Outcome   string          `json:"outcome"` // "ok", "denied", "error: ..."
-	Before    json.RawMessage `json:"before,omitempty"`
-	After     json.RawMessage `json:"after,omitempty"`
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"` // "POST /api/v1/org/apply", "login.failed", "job.dispatch"
+	Target    string    `json:"target"`
+	RequestID string    `json:"request_id"`
+	Outcome   string    `json:"outcome"` // "ok", "denied", "error: ..."
+	// Summary says what happened in domain terms ("user carol created
+	// with role operator"). It is hashed only when set, so entries
+	// written before it existed keep their hashes.
+	Summary string          `json:"summary,omitempty"`
+	Before  json.RawMessage `json:"before,omitempty"`
+	After   json.RawMessage `json:"after,omitempty"`
 	// PrevHash is the previous entry's Hash; "" for seq 1.
 	PrevHash string `json:"prev_hash"`
 	// Hash is the lower-case hex SHA-256 of Canonical(entry).
@@ -53,6 +57,7 @@ func Chain(prev *Entry, e Entry) Entry {
 	e.Target = validUTF8(e.Target)
 	e.RequestID = validUTF8(e.RequestID)
 	e.Outcome = validUTF8(e.Outcome)
+	e.Summary = validUTF8(e.Summary)
 	e.Before = normalizeRaw(e.Before)
 	e.After = normalizeRaw(e.After)
 	e.Hash = hashOf(e)
@@ -91,6 +96,10 @@ func Canonical(e Entry) []byte {
 	writeString(&b, e.RequestID)
 	b.WriteString(`,"outcome":`)
 	writeString(&b, e.Outcome)
+	if e.Summary != "" {
+		b.WriteString(`,"summary":`)
+		writeString(&b, e.Summary)
+	}
 	b.WriteString(`,"before":`)
 	b.Write(canonicalRaw(e.Before))
 	b.WriteString(`,"after":`)

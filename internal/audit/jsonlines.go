@@ -32,7 +32,7 @@ func WriteJSONLines(w io.Writer, es []Entry) error {
 
 // ReadJSONLines reads entries written by WriteJSONLines. It is strict: each
 // line must be one JSON object with exactly the keys WriteJSONLines writes,
-// spelled exactly, each once ("before" and "after" optional), with values of
+// spelled exactly, each once ("before", "after" and "summary" optional), with values of
 // the right type and no nulls except for "before" and "after"; blank lines
 // and trailing data are errors. It does not check the chain; use Verify.
 func ReadJSONLines(r io.Reader) ([]Entry, error) {
@@ -135,6 +135,8 @@ func setField(e *Entry, key string, raw json.RawMessage) error {
 		dst = &e.RequestID
 	case "outcome":
 		dst = &e.Outcome
+	case "summary":
+		dst = &e.Summary
 	case "prev_hash":
 		dst = &e.PrevHash
 	case "hash":

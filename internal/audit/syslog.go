@@ -59,7 +59,11 @@ func Syslog(e Entry, hostname, app string) string {
 	if e.Target != "" {
 		msg += " " + e.Target
 	}
-	writeText(&b, msg+": "+e.Outcome)
+	msg += ": " + e.Outcome
+	if e.Summary != "" {
+		msg += ": " + e.Summary
+	}
+	writeText(&b, msg)
 	return b.String()
 }
 

@@ -131,7 +131,7 @@ func verifyCheckpoint(cp Checkpoint, intact []Entry, complete bool, pub ed25519.
 func malformed(e *Entry) string {
 	for _, f := range []struct{ name, v string }{
 		{"actor", e.Actor}, {"action", e.Action}, {"target", e.Target},
-		{"request_id", e.RequestID}, {"outcome", e.Outcome}, {"prev_hash", e.PrevHash},
+		{"request_id", e.RequestID}, {"outcome", e.Outcome}, {"summary", e.Summary}, {"prev_hash", e.PrevHash},
 	} {
 		if !utf8.ValidString(f.v) {
 			return fmt.Sprintf("entry %d: %s is not valid UTF-8", e.Seq, f.name)

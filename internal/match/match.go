@@ -219,3 +219,24 @@ func KeysOf(t Tuple) []Key {
 	}
 	return ks
 }
+
+// Remove takes advisories out of the index and returns the keys they were
+// filed under, sorted.
+func (ix *Index) Remove(ids ...string) []Key {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	touched := map[Key]bool{}
+	for _, id := range ids {
+		for _, k := range ix.removeLocked(id) {
+			touched[k] = true
+		}
+	}
+	out := make([]Key, 0, len(touched))
+	for k := range touched {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b Key) int {
+		return cmp.Or(cmp.Compare(a.Distro, b.Distro), cmp.Compare(a.Release, b.Release), cmp.Compare(a.Package, b.Package))
+	})
+	return out
+}

@@ -53,7 +53,7 @@ func (s *Server) agentHost(r *http.Request) (store.Host, error) {
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	var req protocol.EnrollRequest
-	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
+	if err := decodeAgentJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
 	if req.ProtocolVersion > protocol.Version {
@@ -72,6 +72,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errBadRequest(err.Error())
 	}
+	auditSummary(r.Context(), "host %s enrolled as %s", req.Hostname, id)
 	h, err := s.store.EnrollHost(r.Context(), HashSecret(secret), store.Host{
 		ID: id, Hostname: req.Hostname, CertSerial: pki.SerialString(cert), CertNotAfter: cert.NotAfter,
 		EnrolledAt: now, LastSeenAt: now,
@@ -93,7 +94,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 	h := hostFrom(r.Context())
 	var req protocol.CheckinRequest
-	if err := decodeJSON(w, r, protocol.MaxBodyBytes, &req); err != nil {
+	if err := decodeAgentJSON(w, r, protocol.MaxBodyBytes, &req); err != nil {
 		return err
 	}
 	if err := req.Validate(); err != nil {

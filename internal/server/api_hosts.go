@@ -158,6 +158,7 @@ func (s *Server) handleSetHostLabels(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	setAuditDiff(r.Context(), map[string]any{"user_labels": h.UserLabels}, map[string]any{"user_labels": req.Labels})
+	auditSummary(r.Context(), "labels of host %s set to %s", h.Hostname, formatLabels(req.Labels))
 	if err := s.store.SetHostUserLabels(r.Context(), id, req.Labels); err != nil {
 		return err
 	}
@@ -170,6 +171,7 @@ func (s *Server) handleSetHostLabels(w http.ResponseWriter, r *http.Request) err
 
 func (s *Server) handleRevokeHost(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	auditSummary(r.Context(), "host %s revoked", id)
 	if err := s.store.RevokeHost(r.Context(), id, s.now()); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -76,6 +77,7 @@ func (s *Server) createEnrollToken(ctx context.Context, p Principal, req api.Cre
 	t := store.EnrollToken{ID: uuid.NewString(), Hash: HashSecret(secret), Prefix: "PBE1." + secret[:6],
 		MaxHosts: req.MaxHosts, ExpiresAt: now.Add(life), CreatedBy: p.UserID,
 		CreatedAt: now, Labels: req.Labels}
+	auditSummary(ctx, "enrollment token %s created for at most %d hosts, expiring %s", t.Prefix, t.MaxHosts, t.ExpiresAt.Format(time.RFC3339))
 	if err := s.store.CreateEnrollToken(ctx, t); err != nil {
 		return api.EnrollToken{}, err
 	}
@@ -97,6 +99,7 @@ func (s *Server) handleListEnrollTokens(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleRevokeEnrollToken(w http.ResponseWriter, r *http.Request) error {
+	auditSummary(r.Context(), "enrollment token %s revoked", r.PathValue("id"))
 	if err := s.store.RevokeEnrollToken(r.Context(), r.PathValue("id"), s.now()); err != nil {
 		return err
 	}
@@ -154,10 +157,16 @@ func (s *Server) createAPIToken(ctx context.Context, p Principal, req api.Create
 		userID = u.ID
 	}
 	secret, tok := newAPIToken(req.Name, req.Role, userID, expires, now)
+	auditSummary(ctx, "API token %q created with role %s for user %s", req.Name, req.Role, cmpOr(req.User, principalName(ctx, s)))
 	if err := s.store.CreateAPIToken(ctx, tok); err != nil {
 		return api.APIToken{}, err
 	}
 	v := apiTokenView(tok)
+	if userID != "" {
+		if u, err := s.store.GetUser(ctx, userID); err == nil {
+			v.User = u.Username
+		}
+	}
 	v.Token = secret
 	return v, nil
 }
@@ -167,14 +176,25 @@ func (s *Server) handleListAPITokens(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	us, err := s.store.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	names := make(map[string]string, len(us))
+	for _, u := range us {
+		names[u.ID] = u.Username
+	}
 	page := api.Page[api.APIToken]{Items: []api.APIToken{}, Total: len(ts)}
 	for _, t := range ts {
-		page.Items = append(page.Items, apiTokenView(t))
+		v := apiTokenView(t)
+		v.User = cmp.Or(names[t.UserID], t.UserID)
+		page.Items = append(page.Items, v)
 	}
 	return writeJSON(w, 200, page)
 }
 
 func (s *Server) handleRevokeAPIToken(w http.ResponseWriter, r *http.Request) error {
+	auditSummary(r.Context(), "%s revoked", s.describeAPIToken(r.Context(), r.PathValue("id")))
 	if err := s.store.RevokeAPIToken(r.Context(), r.PathValue("id"), s.now()); err != nil {
 		return err
 	}

@@ -60,6 +60,7 @@ func (s *Server) createUser(ctx context.Context, username, role, password string
 	if err != nil {
 		return store.User{}, "", err
 	}
+	auditSummary(ctx, "user %s created with role %s", username, role)
 	u, err := s.store.CreateUser(ctx, store.User{ID: uuid.NewString(), Username: username, PasswordHash: hash,
 		Role: role, CreatedAt: s.now()})
 	if errors.Is(err, store.ErrConflict) {
@@ -89,6 +90,8 @@ func (s *Server) setUserRole(ctx context.Context, actor Principal, id, role stri
 	if u.ID == actor.UserID && u.Role == RoleAdmin && role != RoleAdmin {
 		return u, &Error{http.StatusConflict, "conflict", "you cannot remove your own admin role; ask another admin to do it"}
 	}
+	setAuditDiff(ctx, map[string]string{"role": u.Role}, map[string]string{"role": role})
+	auditSummary(ctx, "role of user %s changed from %s to %s", u.Username, u.Role, role)
 	if err := s.store.SetUserRole(ctx, id, role); err != nil {
 		return store.User{}, err
 	}
@@ -112,6 +115,7 @@ func (s *Server) disableUser(ctx context.Context, actor Principal, id string) (s
 	if u.ID == actor.UserID {
 		return u, &Error{http.StatusConflict, "conflict", "you cannot disable yourself; ask another admin to do it"}
 	}
+	auditSummary(ctx, "user %s disabled and their API tokens revoked", u.Username)
 	if err := s.store.DisableUser(ctx, id, s.now()); err != nil {
 		return store.User{}, err
 	}
@@ -123,17 +127,19 @@ func (s *Server) disableUser(ctx context.Context, actor Principal, id string) (s
 	return u, nil
 }
 
-// changePassword sets a user's password after checking the current one.
-// The new hash has a new salt, so the user's session epoch (passwordEpoch)
+// changePassword sets a user's password after checking the current one
+// under the sign-in limits for the client address addr. The new hash has a new salt, so the user's session epoch (passwordEpoch)
 // changes and every console session started before ends; the user's API
 // sign-in tokens are revoked too.
-func (s *Server) changePassword(ctx context.Context, userID, current, next string) error {
+func (s *Server) changePassword(ctx context.Context, userID, current, next, addr string) error {
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
 		return err
 	}
-	if ok, _ := CheckPassword(u.PasswordHash, current); !ok || u.DisabledAt != nil {
+	if _, err := s.signIn(ctx, u.Username, current, addr); errors.Is(err, errBadCredentials) {
 		return errUnauthorized("the current password is wrong")
+	} else if err != nil {
+		return err
 	}
 	if err := checkNewPassword(next); err != nil {
 		return err
@@ -145,6 +151,7 @@ func (s *Server) changePassword(ctx context.Context, userID, current, next strin
 	if err != nil {
 		return err
 	}
+	auditSummary(ctx, "password of user %s changed", userID)
 	if err := s.store.SetUserPassword(ctx, userID, hash); err != nil {
 		return err
 	}

@@ -244,7 +244,11 @@ func (s *Server) handleShowVuln(w http.ResponseWriter, r *http.Request) error {
 
 func feedView(f store.FeedStatus) api.FeedStatus {
 	v := api.FeedStatus{Name: f.Name, Kind: f.Kind, Origin: f.Origin, LastSync: f.LastSync, Records: f.Records,
-		Changed: f.Changed, Rejected: f.Rejected, Duplicates: f.Duplicates, Error: f.Error}
+		Changed: f.Changed, Rejected: f.Rejected, Duplicates: f.Duplicates, Error: f.Error, SnapshotVersion: f.SnapshotVersion}
+	if !f.SnapshotAt.IsZero() {
+		t := f.SnapshotAt
+		v.SnapshotAt = &t
+	}
 	for _, r := range f.Rejections {
 		v.Rejections = append(v.Rejections, api.Rejection{Record: r.Record, Reason: r.Reason})
 	}
@@ -272,6 +276,10 @@ func (s *Server) handleImportFeed(w http.ResponseWriter, r *http.Request) error 
 	name := r.URL.Query().Get("name")
 	if !feedNameRE.MatchString(name) {
 		return errBadRequest("name is required: letters, digits and ._:+- (at most 128)")
+	}
+	replace, err := queryBool(r, "replace")
+	if err != nil {
+		return err
 	}
 	if err := s.vulns.waitLoaded(r.Context()); err != nil {
 		return err
@@ -311,16 +319,17 @@ func (s *Server) handleImportFeed(w http.ResponseWriter, r *http.Request) error 
 	feed, kind, err := advisory.ReadAny(r.Context(), path)
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), path, name)
-		_ = s.store.RecordFeedError(r.Context(), kind+":"+name, kind, "upload "+name, msg)
+		if _, gerr := s.store.GetFeed(r.Context(), feedName(kind, name)); gerr == nil {
+			_ = s.store.RecordFeedError(r.Context(), feedName(kind, name), kind, "upload "+name, msg)
+		}
 		return errBadRequest(msg)
 	}
 	feed.Name = name
-	res, err := s.vulns.importFeed(r.Context(), feed, kind, "upload "+name)
+	res, err := s.vulns.importFeed(r.Context(), feed, kind, "upload "+name, replace)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, 200, api.ImportResult{Feed: feedView(res.Feed), ChangedRecords: res.Feed.Changed,
-		HostsReconciled: res.HostsReconciled, FindingsRescored: res.Rescored})
+	return writeJSON(w, 200, importResultView(res))
 }
 
 func isZip(path string) bool {

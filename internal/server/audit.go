@@ -6,12 +6,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/audit"
@@ -19,99 +23,67 @@ import (
 	"github.com/patchbay/patchbay/internal/store"
 )
 
-// checkpointEvery is how many audit entries pass between signed
-// checkpoints; a checkpoint is also signed when the audit is verified.
-const checkpointEvery = 100
-
-// auditor appends to the hash-chained audit log.
+// auditor appends to the hash-chained audit log. The store appends a
+// mutation's entries in the mutation's own transaction (store.WithAudit);
+// the auditor signs the checkpoints stored every
+// store.AuditCheckpointEvery entries and keeps the newest head, signed, in
+// a file outside the database (auditHeadFile) so that cutting the tail of
+// the log and its checkpoints is detected.
 type auditor struct {
-	s  *Server
-	mu sync.Mutex
+	s    *Server
+	head *headFile // nil without a data directory
 }
 
-// record appends one entry, chained to the last, and signs a checkpoint
-// every checkpointEvery entries with the server's key.
+func newAuditor(s *Server) *auditor {
+	a := &auditor{s: s}
+	if s.cfg.DataDir != "" {
+		a.head = &headFile{path: filepath.Join(s.cfg.DataDir, auditHeadFile)}
+	}
+	s.store.SetAuditHooks(store.AuditHooks{Checkpoint: a.signCheckpoint, Appended: a.appended})
+	return a
+}
+
+// signCheckpoint signs a checkpoint for the store to keep with the log.
+func (a *auditor) signCheckpoint(last audit.Entry) ([]byte, error) {
+	return json.Marshal(audit.SignCheckpoint(a.s.jobKey, last, a.s.now()))
+}
+
+// appended runs after each commit that appended entries: the head moves
+// forward in the file beside the database, and every stored checkpoint is
+// also written to the log (and so to syslog where the log goes).
+func (a *auditor) appended(last audit.Entry) {
+	if last.Seq%store.AuditCheckpointEvery == 0 {
+		a.s.log.Info("audit checkpoint", "seq", last.Seq, "hash", last.Hash)
+	}
+	if a.head == nil {
+		return
+	}
+	if err := a.head.advance(last, func(e audit.Entry) audit.Checkpoint {
+		return audit.SignCheckpoint(a.s.jobKey, e, a.s.now())
+	}); err != nil {
+		a.s.log.Error("write audit checkpoint file", "err", err, "path", a.head.path)
+	}
+}
+
+// record appends one entry on its own: for events that change nothing
+// else (a refused request, a sign-in).
 func (a *auditor) record(ctx context.Context, e audit.Entry) error {
-	if e.Time.IsZero() {
-		e.Time = a.s.now()
-	}
-	var chained audit.Entry
-	_, err := a.s.store.AppendAudit(ctx, func(prev *store.AuditRecord) (store.AuditRecord, error) {
-		var p *audit.Entry
-		if prev != nil {
-			var pe audit.Entry
-			if err := json.Unmarshal(prev.Entry, &pe); err != nil {
-				return store.AuditRecord{}, fmt.Errorf("audit entry %d: %w", prev.Seq, err)
-			}
-			p = &pe
-		}
-		chained = audit.Chain(p, e)
-		b, err := json.Marshal(chained)
-		if err != nil {
-			return store.AuditRecord{}, err
-		}
-		return store.AuditRecord{Seq: chained.Seq, At: chained.Time, Entry: b, Hash: chained.Hash}, nil
-	})
-	if err != nil {
-		return err
-	}
-	if chained.Seq%checkpointEvery == 0 {
-		return a.checkpoint(ctx, chained)
-	}
-	return nil
+	return a.recordAll(ctx, []audit.Entry{e})
 }
 
-// recordAll appends entries in order in one transaction, chained as
-// record chains one, with the same checkpoints.
+// recordAll appends entries in order in one transaction.
 func (a *auditor) recordAll(ctx context.Context, es []audit.Entry) error {
 	if len(es) == 0 {
 		return nil
 	}
 	now := a.s.now()
-	var chained []audit.Entry
-	_, err := a.s.store.AppendAudits(ctx, len(es), func(prev *store.AuditRecord) (store.AuditRecord, error) {
-		var p *audit.Entry
-		if len(chained) > 0 {
-			p = &chained[len(chained)-1]
-		} else if prev != nil {
-			var pe audit.Entry
-			if err := json.Unmarshal(prev.Entry, &pe); err != nil {
-				return store.AuditRecord{}, fmt.Errorf("audit entry %d: %w", prev.Seq, err)
-			}
-			p = &pe
-		}
-		e := es[len(chained)]
-		if e.Time.IsZero() {
-			e.Time = now
-		}
-		c := audit.Chain(p, e)
-		chained = append(chained, c)
-		b, err := json.Marshal(c)
-		if err != nil {
-			return store.AuditRecord{}, err
-		}
-		return store.AuditRecord{Seq: c.Seq, At: c.Time, Entry: b, Hash: c.Hash}, nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, c := range chained {
-		if c.Seq%checkpointEvery == 0 {
-			if err := a.checkpoint(ctx, c); err != nil {
-				return err
-			}
+	for i := range es {
+		if es[i].Time.IsZero() {
+			es[i].Time = now
 		}
 	}
-	return nil
-}
-
-func (a *auditor) checkpoint(ctx context.Context, last audit.Entry) error {
-	cp := audit.SignCheckpoint(a.s.jobKey, last, a.s.now())
-	b, err := json.Marshal(cp)
-	if err != nil {
-		return err
-	}
-	return a.s.store.AddAuditCheckpoint(ctx, cp.Seq, b)
+	_, err := a.s.store.AppendAudit(ctx, es...)
+	return err
 }
 
 // load reads the whole log and its checkpoints.
@@ -154,19 +126,38 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// auditRequest records a mutating API call (or a refused one) after it ran.
-func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, status int, reqID string) {
-	mutating := r.Method != http.MethodGet && r.Method != http.MethodHead
-	denied := status == http.StatusUnauthorized || status == http.StatusForbidden
-	if rt.Perm == PermAgent || (!mutating && !denied) || rt.Perm == PermPublic || rt.Perm == PermLogin {
-		return
-	}
+// auditedRequest says whether a request gets an audit record: mutating
+// API calls and refused ones; agents' own requests are recorded where
+// they change something (job results), sign-ins by the login handler.
+func auditedRequest(r *http.Request, rt route) bool {
+	return rt.Perm != PermAgent && rt.Perm != PermPublic && rt.Perm != PermLogin
+}
+
+func mutatingRequest(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead
+}
+
+// requestEntry is the audit entry of an API call, before its outcome.
+func (s *Server) requestEntry(r *http.Request, rt route, ctx context.Context, reqID string) audit.Entry {
 	actor := "anonymous"
 	if p := principalFrom(ctx); p.TokenID != "" {
 		actor = principalName(ctx, s)
 	}
 	if rt.Perm == PermEnrollToken {
 		actor = "agent enrollment from " + r.RemoteAddr
+	}
+	return audit.Entry{Time: s.now(), Actor: actor, Action: rt.Method + " " + rt.Path, Target: r.URL.Path, RequestID: reqID, Outcome: "ok"}
+}
+
+// auditRequest finishes the audit record of an API call after it ran. A
+// mutation's entry was appended in the mutation's transaction already
+// (pending, see store.WithAudit); if the call then failed, a second entry
+// says so. A call that stored nothing (refused, invalid, failed) is
+// appended now with its outcome.
+func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, status int, reqID string, pending *store.PendingAudit) {
+	denied := status == http.StatusUnauthorized || status == http.StatusForbidden
+	if !auditedRequest(r, rt) || (!mutatingRequest(r) && !denied) {
+		return
 	}
 	outcome := "ok"
 	switch {
@@ -175,14 +166,32 @@ func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, st
 	case status >= 400:
 		outcome = "error: HTTP " + strconv.Itoa(status)
 	}
-	e := audit.Entry{Actor: actor, Action: rt.Method + " " + rt.Path, Target: r.URL.Path, RequestID: reqID, Outcome: outcome}
-	if d, ok := r.Context().Value(auditDiffKey{}).(*auditDiff); ok && outcome == "ok" {
-		if d.before != nil {
-			e.Before, _ = json.Marshal(d.before)
+	var e audit.Entry
+	switch {
+	case pending != nil && len(pending.Stored()) > 0:
+		if outcome == "ok" {
+			return
 		}
-		if d.after != nil {
-			e.After, _ = json.Marshal(d.after)
+		e = s.requestEntry(r, rt, ctx, reqID)
+		e.Outcome, e.Summary = outcome, "the request failed after its change was stored"
+	case pending != nil:
+		pending.Update(func(pe *audit.Entry) { e = *pe })
+		e.Outcome = outcome
+		if outcome != "ok" {
+			// The summary was written before the store call that failed.
+			e.Before, e.After = nil, nil
+			if e.Summary != "" {
+				e.Summary = "not done: " + e.Summary
+			}
 		}
+	default:
+		e = s.requestEntry(r, rt, ctx, reqID)
+		e.Outcome = outcome
+	}
+	if denied || (rt.Perm == PermEnrollToken && outcome != "ok") {
+		// Anyone can send these: bounded, and repeats counted (refusals.go).
+		s.refusals.record(ctx, e, r.RemoteAddr)
+		return
 	}
 	// Audit survives the request: a client that hangs up must not lose it.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -198,15 +207,70 @@ type AuditVerifyResult struct {
 	Checkpoints int            `json:"checkpoints"`
 	OK          bool           `json:"ok"`
 	Problem     *audit.Problem `json:"problem,omitempty"`
+	// HeadFile is the checkpoint file outside the database the log was
+	// checked against ("" without a data directory).
+	HeadFile string `json:"head_file,omitempty"`
 }
 
 func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) error {
-	es, cps, err := s.audit.load(r.Context())
+	res, err := s.verifyAudit(r.Context())
 	if err != nil {
 		return err
 	}
-	p := audit.Verify(es, cps, s.jobKey.Public().(ed25519.PublicKey))
-	return writeJSON(w, 200, AuditVerifyResult{Entries: len(es), Checkpoints: len(cps), OK: p == nil, Problem: p})
+	return writeJSON(w, 200, res)
+}
+
+// verifyAudit checks the chain, the checkpoints stored with it and the
+// checkpoint file outside the database.
+func (s *Server) verifyAudit(ctx context.Context) (AuditVerifyResult, error) {
+	es, cps, err := s.audit.load(ctx)
+	if err != nil {
+		return AuditVerifyResult{}, err
+	}
+	pub := s.jobKey.Public().(ed25519.PublicKey)
+	p := audit.Verify(es, cps, pub)
+	res := AuditVerifyResult{Entries: len(es), Checkpoints: len(cps)}
+	if s.audit.head != nil {
+		res.HeadFile = s.audit.head.path
+		if p == nil {
+			p = verifyHead(s.audit.head.path, es, pub)
+		}
+	}
+	res.OK, res.Problem = p == nil, p
+	return res, nil
+}
+
+// startAudit writes the checkpoint file from the log's head when there is
+// none (a new data directory, or the first start of a version that keeps
+// it), and logs an error when the log no longer reaches the file's head.
+func (s *Server) startAudit(ctx context.Context) error {
+	if s.audit.head == nil {
+		return nil
+	}
+	cp, err := readHeadFile(s.audit.head.path)
+	if err == nil {
+		var es []audit.Entry
+		if cp.Seq > 0 {
+			es, _, err = s.audit.load(ctx)
+			if err != nil {
+				return err
+			}
+		}
+		if p := audit.VerifyHead(es, cp, s.jobKey.Public().(ed25519.PublicKey), "the checkpoint file "+s.audit.head.path); p != nil {
+			s.log.Error("audit log does not match the checkpoint outside the database", "problem", p.Error())
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var last audit.Entry
+	if err := s.store.AuditRange(ctx, 0, 0, func(r store.AuditRecord) error {
+		return json.Unmarshal(r.Entry, &last)
+	}); err != nil {
+		return err
+	}
+	return writeFileDurably(s.audit.head.path, audit.SignCheckpoint(s.jobKey, last, s.now()))
 }
 
 func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) error {
@@ -264,26 +328,79 @@ func (s *Server) handleAuditExport(w http.ResponseWriter, r *http.Request) error
 	return err
 }
 
-func auditEntryForJob(hostname string, j store.Job, res protocol.JobResult) audit.Entry {
+// auditEntryForResult is the audit entry of an agent's job result.
+func auditEntryForResult(hostname string, res protocol.JobResult, now time.Time) audit.Entry {
 	outcome := "ok"
 	if !res.OK {
 		outcome = "error: " + res.Detail
 	}
-	return audit.Entry{Actor: "host:" + hostname, Action: "job.result " + j.Phase, Target: "change " + j.ChangeID + " job " + j.ID, Outcome: outcome}
+	return audit.Entry{Time: now, Actor: "host:" + hostname, Action: "job.result", Target: "job " + res.JobID, Outcome: outcome,
+		Summary: fmt.Sprintf("host %s reported job %s %s", hostname, res.JobID, map[bool]string{true: "succeeded", false: "failed"}[res.OK])}
 }
 
 func auditEntryForDispatch(j store.Job) audit.Entry {
 	return audit.Entry{Actor: "engine", Action: "job.dispatch " + j.Phase, Target: "change " + j.ChangeID + " host " + j.HostID + " job " + j.ID, Outcome: "ok"}
 }
 
-// auditDiff carries the before and after of the object a request changed,
-// for its audit entry; handlers fill it with setAuditDiff.
-type auditDiff struct{ before, after any }
-
-type auditDiffKey struct{}
-
+// setAuditDiff sets the before and after of the object a request changes
+// on its audit entry. Call it before the store call that makes the change:
+// the entry is appended in that call's transaction.
 func setAuditDiff(ctx context.Context, before, after any) {
-	if d, ok := ctx.Value(auditDiffKey{}).(*auditDiff); ok {
-		d.before, d.after = before, after
+	if p := store.AuditFrom(ctx); p != nil {
+		b, _ := marshalAudit(before)
+		a, _ := marshalAudit(after)
+		p.Update(func(e *audit.Entry) { e.Before, e.After = b, a })
 	}
+}
+
+// auditSummary says what a request does in domain terms ("user carol
+// created with role operator"), on its audit entry; like setAuditDiff,
+// before the store call.
+func auditSummary(ctx context.Context, format string, args ...any) {
+	if p := store.AuditFrom(ctx); p != nil {
+		msg := fmt.Sprintf(format, args...)
+		p.Update(func(e *audit.Entry) { e.Summary = msg })
+	}
+}
+
+func marshalAudit(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return json.Marshal(v)
+}
+
+// formatLabels writes labels as k=v pairs in key order, for audit entries.
+func formatLabels(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// describeAPIToken names a token for an audit entry: "token \"ci\" (pbt_ab12) for
+// bob", or its ID when there is no such token.
+func (s *Server) describeAPIToken(ctx context.Context, id string) string {
+	ts, err := s.store.ListAPITokens(ctx)
+	if err != nil {
+		return "API token " + id
+	}
+	for _, t := range ts {
+		if t.ID != id {
+			continue
+		}
+		owner := "no user"
+		if t.UserID != "" {
+			owner = t.UserID
+			if u, err := s.store.GetUser(ctx, t.UserID); err == nil {
+				owner = u.Username
+			}
+		}
+		return fmt.Sprintf("token %q (%s, role %s) for %s", t.Name, t.Prefix, t.Role, owner)
+	}
+	return "API token " + id
 }

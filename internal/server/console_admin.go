@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/metrics"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -25,11 +26,29 @@ import (
 // permission check, and is written to the audit trail; secrets go to the
 // user once and never into the audit trail or a log.
 
-// audited records a console action and its outcome, like ChangeAction.
+// begin starts the audit record of a console action that changes
+// something: the store appends it in the transaction of the change (see
+// store.WithAudit), and the server method it calls says what it did
+// (auditSummary).
+func (b consoleBackend) begin(ctx context.Context, u web.User, action, target string) context.Context {
+	return store.WithAudit(ctx, store.NewPendingAudit(audit.Entry{Time: b.s.now(), Actor: u.Username,
+		Action: "console " + action, Target: target, Outcome: "ok"}))
+}
+
+// audited finishes the record of a console action: nothing more when its
+// change stored it, a second entry when it failed after that, the whole
+// entry when nothing was stored (a refusal, an error, an action that
+// changes nothing itself).
 func (b consoleBackend) audited(ctx context.Context, u web.User, action, target string, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "error: " + err.Error()
+	}
+	if p := store.AuditFrom(ctx); p != nil && len(p.Stored()) > 0 {
+		if err == nil {
+			return
+		}
+		target += " (after its change was stored)"
 	}
 	if aerr := b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Actor: u.Username, Action: "console " + action,
 		Target: target, Outcome: outcome}); aerr != nil {
@@ -72,6 +91,7 @@ func (b consoleBackend) CreateUser(ctx context.Context, u web.User, username, ro
 	if err := requireRole(u, PermUsersManage); err != nil {
 		return web.UserInfo{}, "", err
 	}
+	ctx = b.begin(ctx, u, "user.create", "user "+username+" role "+role)
 	nu, pw, err := b.s.createUser(ctx, username, role, password)
 	b.audited(ctx, u, "user.create", "user "+username+" role "+role, err)
 	if err != nil {
@@ -84,6 +104,7 @@ func (b consoleBackend) SetUserRole(ctx context.Context, u web.User, id, role st
 	if err := requireRole(u, PermUsersManage); err != nil {
 		return err
 	}
+	ctx = b.begin(ctx, u, "user.role", "user "+b.userName(ctx, id)+" role "+role)
 	t, err := b.s.setUserRole(ctx, b.principal(u), id, role)
 	b.audited(ctx, u, "user.role", "user "+cmpOr(t.Username, id)+" role "+role, err)
 	return adminError(err)
@@ -93,6 +114,7 @@ func (b consoleBackend) DisableUser(ctx context.Context, u web.User, id string) 
 	if err := requireRole(u, PermUsersManage); err != nil {
 		return err
 	}
+	ctx = b.begin(ctx, u, "user.disable", "user "+b.userName(ctx, id))
 	t, err := b.s.disableUser(ctx, b.principal(u), id)
 	b.audited(ctx, u, "user.disable", "user "+cmpOr(t.Username, id), err)
 	return adminError(err)
@@ -106,11 +128,15 @@ func cmpOr(a, b string) string {
 }
 
 func (b consoleBackend) ChangePassword(ctx context.Context, u web.User, current, next string) error {
-	err := b.s.changePassword(ctx, u.ID, current, next)
+	ctx = b.begin(ctx, u, "user.password", "user "+u.Username)
+	err := b.s.changePassword(ctx, u.ID, current, next, web.RemoteAddr(ctx))
 	b.audited(ctx, u, "user.password", "user "+u.Username, err)
 	var e *Error
 	if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
 		return web.ErrBadLogin
+	}
+	if errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
+		return fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
 	}
 	return adminError(err)
 }
@@ -166,6 +192,7 @@ func (b consoleBackend) CreateAPIToken(ctx context.Context, u web.User, req web.
 	if err := requireRole(u, PermTokensManage); err != nil {
 		return web.APIToken{}, "", err
 	}
+	ctx = b.begin(ctx, u, "token.create", "API token "+strconv.Quote(req.Name)+" role "+req.Role)
 	v, err := b.s.createAPIToken(ctx, b.principal(u), api.CreateAPITokenRequest{Name: req.Name, Role: req.Role, Expires: durationText(req.Expires)})
 	b.audited(ctx, u, "token.create", "API token "+v.Prefix+" "+strconv.Quote(req.Name)+" role "+req.Role, err)
 	if err != nil {
@@ -182,6 +209,8 @@ func (b consoleBackend) RevokeAPIToken(ctx context.Context, u web.User, id strin
 	if err := requireRole(u, PermTokensManage); err != nil {
 		return err
 	}
+	ctx = b.begin(ctx, u, "token.revoke", "API token "+id)
+	auditSummary(ctx, "%s revoked", b.s.describeAPIToken(ctx, id))
 	err := b.s.store.RevokeAPIToken(ctx, id, b.s.now())
 	b.audited(ctx, u, "token.revoke", "API token "+id, err)
 	return adminError(err)
@@ -213,6 +242,7 @@ func (b consoleBackend) CreateEnrollToken(ctx context.Context, u web.User, req w
 	if err := requireRole(u, PermEnrollManage); err != nil {
 		return web.EnrollToken{}, "", err
 	}
+	ctx = b.begin(ctx, u, "enroll-token.create", fmt.Sprintf("enrollment token max hosts %d", req.MaxHosts))
 	v, err := b.s.createEnrollToken(ctx, b.principal(u), api.CreateEnrollTokenRequest{MaxHosts: req.MaxHosts,
 		Expires: durationText(req.Expires), Labels: req.Labels})
 	b.audited(ctx, u, "enroll-token.create", fmt.Sprintf("enrollment token %s max hosts %d", v.Prefix, req.MaxHosts), err)
@@ -226,6 +256,8 @@ func (b consoleBackend) RevokeEnrollToken(ctx context.Context, u web.User, id st
 	if err := requireRole(u, PermEnrollManage); err != nil {
 		return err
 	}
+	ctx = b.begin(ctx, u, "enroll-token.revoke", "enrollment token "+id)
+	auditSummary(ctx, "enrollment token %s revoked", id)
 	err := b.s.store.RevokeEnrollToken(ctx, id, b.s.now())
 	b.audited(ctx, u, "enroll-token.revoke", "enrollment token "+id, err)
 	return adminError(err)
@@ -266,7 +298,7 @@ func (b consoleBackend) SyncFeeds(ctx context.Context, u web.User) ([]web.Feed, 
 	if len(b.s.cfg.FeedSources) == 0 {
 		err = errBadRequest("no feed sources are configured; start the server with --feed-source NAME=URL, or import a feed file with `patchbay feeds import`")
 	} else {
-		for _, res := range b.s.syncFeeds(ctx) {
+		for _, res := range b.s.syncFeeds(asPrincipal(ctx, u)) { // each feed's import is audited as u
 			if res.Feed.Error != "" {
 				b.s.log.Warn("console feed sync", "feed", res.Feed.Name, "err", res.Feed.Error)
 			}
@@ -335,6 +367,9 @@ func owners(ocs []metrics.OwnerCount) []web.OwnerOverdue {
 
 // Report computes the KPI report exactly as GET /api/v1/report does.
 func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Report, error) {
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.Report{}, orgError(err)
+	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
 		return web.Report{}, err
@@ -354,6 +389,9 @@ func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Repo
 func (b consoleBackend) ReportFile(ctx context.Context, q web.ReportQuery, format string) (web.ReportFile, error) {
 	if format != "json" && format != "csv" && format != "html" {
 		return web.ReportFile{}, &web.FormError{Message: "format must be json, csv or html"}
+	}
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.ReportFile{}, orgError(err)
 	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
@@ -426,14 +464,14 @@ func (c *reportCache) input(ctx context.Context, s *Server) (metrics.Input, time
 		}
 		if now.Sub(at) < reportInputStaleLimit {
 			if c.refresh.TryLock() {
-				go func() {
+				s.spawn(func(bctx context.Context) {
 					defer c.refresh.Unlock()
-					rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+					rctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 					defer cancel()
 					if _, _, err := c.read(rctx, s); err != nil {
 						s.log.Warn("report input refresh", "err", err)
 					}
-				}()
+				})
 			}
 			return in, at, nil
 		}
@@ -526,13 +564,13 @@ func (s *Server) refreshDashboardInBackground() {
 		return // one is running; the next load gets its figures
 	}
 	s.kpis.refresh.Unlock() // refreshDashboard takes it again and skips if another got there first
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	s.spawn(func(bctx context.Context) {
+		ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 		defer cancel()
 		if _, _, err := s.refreshDashboard(ctx, false); err != nil {
 			s.log.Warn("dashboard refresh", "err", err)
 		}
-	}()
+	})
 }
 
 // refreshDashboard computes the dashboard's figures, unless (without force)
@@ -632,7 +670,8 @@ func (b consoleBackend) Dashboard(ctx context.Context) (web.DashboardStatus, err
 	}
 	slices.SortStableFunc(d.Windows, func(a, b web.UpcomingWindow) int { return a.Start.Compare(b.Start) })
 
-	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeRunning, ChangeHalted, ChangeAwaitingSignOff)
+	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeScheduled, ChangeRunning, ChangeHalted,
+		string(change.RollingBack), ChangeAwaitingSignOff)
 	if err != nil {
 		return d, err
 	}
@@ -642,4 +681,12 @@ func (b consoleBackend) Dashboard(ctx context.Context) (web.DashboardStatus, err
 			ApprovedBy: c.ApprovedBy, Created: c.CreatedAt})
 	}
 	return d, nil
+}
+
+// userName is the name of the user id, or id when there is none.
+func (b consoleBackend) userName(ctx context.Context, id string) string {
+	if t, err := b.s.store.GetUser(ctx, id); err == nil {
+		return t.Username
+	}
+	return id
 }

@@ -256,6 +256,7 @@ func (b consoleBackend) CreateCalendarFeed(ctx context.Context, u web.User, scop
 	if err := requireRole(u, PermCalendars); err != nil {
 		return web.CalendarFeed{}, "", err
 	}
+	ctx = b.begin(ctx, u, "calendar.create", "calendar for "+scope+" "+name)
 	c, path, err := b.s.createCalendar(asPrincipal(ctx, u), scope, name)
 	b.audited(ctx, u, "calendar.create", "calendar "+c.ID+" for "+scope+" "+name, err)
 	if err != nil {
@@ -269,7 +270,9 @@ func (b consoleBackend) RevokeCalendarFeed(ctx context.Context, u web.User, id s
 	if err := requireRole(u, PermCalendars); err != nil {
 		return err
 	}
-	err := b.s.store.RevokeCalendarFeed(ctx, id, b.s.now())
+	ctx = b.begin(ctx, u, "calendar.revoke", "calendar "+id)
+	auditSummary(ctx, "calendar URL %s revoked", id)
+	err := b.s.revokeCalendar(asPrincipal(ctx, u), id)
 	b.audited(ctx, u, "calendar.revoke", "calendar "+id, err)
 	return orgError(err)
 }
@@ -328,6 +331,7 @@ func (b consoleBackend) RequestException(ctx context.Context, u web.User, req we
 	if err := requireRole(u, PermExceptionsRequest); err != nil {
 		return "", err
 	}
+	ctx = b.begin(ctx, u, "exception.request", "exception team "+req.Team)
 	e, err := b.s.requestException(asPrincipal(ctx, u), ExceptionRequest{Team: req.Team, Advisory: req.Advisory, Package: req.Package,
 		Host: req.Host, Group: req.Group, Justification: req.Justification, Expires: req.Expires.UTC().Format(time.RFC3339)})
 	b.audited(ctx, u, "exception.request", "exception "+e.ID+" team "+e.Team, err)
@@ -340,10 +344,12 @@ func (b consoleBackend) ExceptionAction(ctx context.Context, u web.User, id, act
 	switch action {
 	case "approve":
 		if err = requireRole(u, PermExceptionsApprove); err == nil {
+			ctx = b.begin(ctx, u, "exception."+action, "exception "+id)
 			_, err = b.s.approveException(asPrincipal(ctx, u), id)
 		}
 	case "revoke":
 		if err = requireRole(u, PermExceptionsRequest); err == nil {
+			ctx = b.begin(ctx, u, "exception."+action, "exception "+id)
 			_, err = b.s.revokeException(asPrincipal(ctx, u), id)
 		}
 	default:
@@ -398,6 +404,7 @@ func (b consoleBackend) SaveKBEntry(ctx context.Context, u web.User, e web.KBEnt
 	if e.ID == "" {
 		action = "kb.create"
 	}
+	ctx = b.begin(ctx, u, action, "kb "+e.ID)
 	saved, err := b.s.putKB(asPrincipal(ctx, u), v)
 	b.audited(ctx, u, action, "kb "+saved.ID, err)
 	return saved.ID, orgError(err)

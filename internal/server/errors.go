@@ -30,6 +30,10 @@ func errorResponse(err error) *Error {
 	var ve *protocol.ValidationError
 	var ee *store.EnrollError
 	var mbe *http.MaxBytesError
+	if le, ok := lifecycleError(err); ok {
+		return le
+	}
+	var fre *store.FeedRefusedError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -45,6 +49,8 @@ func errorResponse(err error) *Error {
 		return &Error{http.StatusNotFound, "not_found", "not found"}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{http.StatusConflict, "conflict", "conflicts with an existing object"}
+	case errors.As(err, &fre):
+		return &Error{http.StatusConflict, "feed_refused", fre.Error()}
 	case errors.Is(err, store.ErrRevoked):
 		return &Error{http.StatusForbidden, "revoked", "this host has been revoked; enroll it again with a new token"}
 	}

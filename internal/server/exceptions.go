@@ -156,6 +156,7 @@ func (s *Server) requestException(ctx context.Context, req ExceptionRequest) (st
 	if err := toPolicyException(e).Validate(now); err != nil {
 		return store.Exception{}, errBadRequest(err.Error())
 	}
+	auditSummary(ctx, "exception %s requested by %s for team %s: advisory %s until %s", e.ID, name, e.Team, cmpOr(e.AdvisoryID, "any"), e.ExpiresAt.Format(time.RFC3339))
 	if err := s.store.CreateException(ctx, e); err != nil {
 		return store.Exception{}, err
 	}
@@ -199,6 +200,7 @@ func (s *Server) approveException(ctx context.Context, id string) (store.Excepti
 	if err != nil {
 		return store.Exception{}, err
 	}
+	auditSummary(ctx, "exception %s of team %s approved by %s", e.ID, e.Team, name)
 	if err := s.store.ApproveException(ctx, e.ID, name, s.now()); err != nil {
 		return store.Exception{}, err
 	}
@@ -240,6 +242,7 @@ func (s *Server) revokeException(ctx context.Context, id string) (store.Exceptio
 	if err := s.mayRevokeException(ctx, e); err != nil {
 		return store.Exception{}, err
 	}
+	auditSummary(ctx, "exception %s of team %s revoked", e.ID, e.Team)
 	if err := s.store.RevokeException(ctx, e.ID, s.now()); err != nil {
 		return store.Exception{}, err
 	}
@@ -331,7 +334,8 @@ func (s *Server) exceptionLoop(ctx context.Context) {
 // findings come back in every list and the team's owners are told.
 func (s *Server) ExpireExceptions(ctx context.Context) error {
 	now := s.now()
-	expired, err := s.store.ExpireExceptions(ctx, now)
+	// Each expiry's audit entry commits with it.
+	expired, err := s.store.ExpireExceptions(store.WithAudit(ctx, store.NewPendingAudit()), now)
 	if err != nil || len(expired) == 0 {
 		return err
 	}

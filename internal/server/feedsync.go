@@ -111,15 +111,14 @@ func (s *Server) syncOne(ctx context.Context, src FeedSource) (api.ImportResult,
 		return api.ImportResult{}, errors.New(strings.ReplaceAll(err.Error(), path, src.URL))
 	}
 	feed.Name = src.Name
-	res, err := s.vulns.importFeed(ctx, feed, kind, src.URL)
+	res, err := s.vulns.importFeed(ctx, feed, kind, src.URL, false)
 	if err != nil {
 		return api.ImportResult{}, err
 	}
 	if err := s.store.SetFeedValidators(ctx, res.Feed.Name, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")); err != nil {
 		return api.ImportResult{}, err
 	}
-	return api.ImportResult{Feed: feedView(res.Feed), ChangedRecords: res.Feed.Changed, HostsReconciled: res.HostsReconciled,
-		FindingsRescored: res.Rescored}, nil
+	return importResultView(res), nil
 }
 
 // fetch downloads url to path with a conditional request, retrying

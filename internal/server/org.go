@@ -73,7 +73,7 @@ func freezesFor(org *policy.Org, team string) []schedule.Freeze {
 }
 
 func hostInfo(h store.Host) policy.HostInfo {
-	return policy.HostInfo{ID: h.ID, Hostname: h.Hostname, Labels: h.EffectiveLabels()}
+	return policy.HostInfo{ID: h.ID, Hostname: h.Hostname, HostnameShared: h.HostnameShared, Labels: h.EffectiveLabels()}
 }
 
 // hostInfos lists every active host as group selectors and policy
@@ -181,6 +181,7 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	for _, g := range desired.MatchesNothing(infos) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("group %s selects no host", g))
 	}
+	res.Warnings = append(res.Warnings, desired.AmbiguousHosts(infos)...)
 	if len(deletes) > 0 && !prune {
 		if dryRun {
 			res.Warnings = append(res.Warnings, "apply would refuse to delete "+strings.Join(deletes, ", ")+" without --prune")
@@ -196,6 +197,9 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	summary := fmt.Sprintf("%d changes", len(changes))
+	// ApplyOrg stores revision base+1 or refuses.
+	setAuditDiff(ctx, map[string]any{"revision": base}, map[string]any{"revision": base + 1, "changes": changes})
+	auditSummary(ctx, "organisation revision %d applied over revision %d: %s", base+1, base, describeOrgChanges(changes))
 	rev, err := s.store.ApplyOrg(ctx, base, string(canon), principalName(ctx, s), summary, now)
 	if errors.Is(err, store.ErrConflict) {
 		return &Error{http.StatusConflict, "conflict", "the organisation changed while this apply ran; apply again"}
@@ -205,7 +209,6 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.org.set(rev, desired, string(canon))
 	res.Revision = rev
-	setAuditDiff(ctx, map[string]any{"revision": base}, map[string]any{"revision": rev, "changes": changes})
 	s.log.Info("organisation applied", "revision", rev, "changes", len(changes), "by", principalName(ctx, s))
 	// Criticality, exposure and SLA policy may have changed.
 	if _, err := s.store.Rescore(ctx, "", s.vulns.score); err != nil {
@@ -491,6 +494,7 @@ func (s *Server) createCalendar(ctx context.Context, scope, name string) (store.
 	token := randomSecret("pbc_", 24)
 	c := store.CalendarFeed{ID: uuid.NewString(), Scope: scope, Name: name, TokenHash: HashSecret(token),
 		CreatedBy: principalName(ctx, s), CreatedAt: s.now()}
+	auditSummary(ctx, "calendar URL %s created for %s %s", c.ID, scope, name)
 	if err := s.store.CreateCalendarFeed(ctx, c); err != nil {
 		return store.CalendarFeed{}, "", err
 	}
@@ -510,14 +514,29 @@ func (s *Server) handleListCalendars(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleRevokeCalendar(w http.ResponseWriter, r *http.Request) error {
-	if err := s.store.RevokeCalendarFeed(r.Context(), r.PathValue("id"), s.now()); err != nil {
+	auditSummary(r.Context(), "calendar URL %s revoked", r.PathValue("id"))
+	if err := s.revokeCalendar(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	return writeJSON(w, 200, map[string]string{"status": "revoked"})
 }
 
 // hostContext is what scoring needs from the organisation for one host.
-func (s *Server) hostContext(labels map[string]string, hostID, hostname string) policy.Effective {
+func (s *Server) hostContext(labels map[string]string, hostID, hostname string, hostnameShared bool) policy.Effective {
 	_, org := s.org.get()
-	return org.Effective(policy.HostInfo{ID: hostID, Hostname: hostname, Labels: labels})
+	return org.Effective(policy.HostInfo{ID: hostID, Hostname: hostname, HostnameShared: hostnameShared, Labels: labels})
+}
+
+// describeOrgChanges says what an apply changes, for its audit entry:
+// "group web created; ring canary updated (soak, hosts)".
+func describeOrgChanges(cs []policy.Change) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		p := c.Object + " " + c.Name + " " + c.Kind + "d"
+		if len(c.Fields) > 0 {
+			p += " (" + strings.Join(c.Fields, ", ") + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,26 +42,6 @@ func withdrawsJobs(before, after string) bool {
 		return false
 	}
 	return after == ChangeHalted || after == ChangeCancelled || after == ChangeRollingBack
-}
-
-// engineChangeState is the change state the engine's status calls for;
-// "" leaves the change's state alone.
-func engineChangeState(st rollout.Status) string {
-	switch st {
-	case rollout.StatusHalted:
-		return ChangeHalted
-	case rollout.StatusRunning:
-		return ChangeRunning
-	case rollout.StatusCancelled:
-		return ChangeCancelled
-	case rollout.StatusRollingBack:
-		return ChangeRollingBack
-	case rollout.StatusRolledBack:
-		return ChangeRolledBack
-	case rollout.StatusRollbackFailed:
-		return ChangeRollbackFailed
-	}
-	return ""
 }
 
 // JobOut is a job a host received and has not reported yet: after a halt
@@ -147,38 +126,6 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 	return jobs, events, nil
 }
 
-// engineOutcome moves the change to the state the engine's status calls
-// for after a step and returns the event to record ("" for none).
-func engineOutcome(c *store.Change, sum rollout.Summary) string {
-	switch sum.Status {
-	case rollout.StatusHalted:
-		if c.State != ChangeHalted {
-			c.State = ChangeHalted
-			return "halted: " + sum.Reason
-		}
-	case rollout.StatusCancelled:
-		c.State = ChangeCancelled
-	case rollout.StatusRollingBack:
-		c.State = ChangeRollingBack
-	case rollout.StatusRolledBack:
-		if c.State != ChangeRolledBack {
-			c.State = ChangeRolledBack
-			return "rolled back: every host that installed is back at its recorded versions"
-		}
-	case rollout.StatusRollbackFailed:
-		if c.State != ChangeRollbackFailed {
-			c.State = ChangeRollbackFailed
-			return sum.Reason
-		}
-	case rollout.StatusCompleted:
-		if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
-			c.State = ChangeAwaitingSignOff
-			return "completed: every wave passed and every host was verified; awaiting sign-off"
-		}
-	}
-	return ""
-}
-
 // buildJob is the unsigned job for a; why is not empty when it cannot be
 // built.
 func (s *Server) buildJob(ctx context.Context, c *store.Change, plan **rollout.Plan, a rollout.Action) (protocol.Job, string, error) {
@@ -241,27 +188,3 @@ func (s *Server) refuseJob(st *rollout.State, a rollout.Action, now time.Time, w
 
 // stepStates are the change states the engine loop steps.
 var stepStates = []string{ChangeRunning, ChangeHalted, ChangeRollingBack}
-
-// rollbackFn is the rollback action: the whole change when hosts is empty
-// (forward dispatch stops for good), else those hosts, which halts the
-// rollout so that a person decides how the rest goes on.
-func (s *Server) rollbackFn(hosts []string) func(st *rollout.State, c *store.Change, actor string) (string, error) {
-	return func(st *rollout.State, c *store.Change, actor string) (string, error) {
-		if len(hosts) == 0 {
-			if err := st.RollBackAll(s.now(), "requested by "+actor); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("rollback of the whole change requested by %s: forward dispatch stopped, %d hosts to roll back",
-				actor, st.Summary().RollingBack+st.Summary().InFlight), nil
-		}
-		if err := st.RollBack(s.now(), "requested by "+actor, hosts...); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("rollback of %d hosts (%s) requested by %s; the change is halted until resumed or rolled back as a whole",
-			len(hosts), strings.Join(hosts, ", "), actor), nil
-	}
-}
-
-// rollbackStates are the states a rollback may be asked in: every state
-// in which a host has been touched.
-var rollbackStates = []string{ChangeRunning, ChangeHalted, ChangeAwaitingSignOff, ChangeCompleted}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/web"
 	"net/http"
 	"strconv"
@@ -22,7 +23,7 @@ type route struct {
 func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", "/healthz", PermPublic, "liveness", s.handleHealthz},
-		{"GET", "/readyz", PermPublic, "readiness: the database answers", s.handleReadyz},
+		{"GET", "/readyz", PermPublic, "readiness: the database takes a small write within 3 s", s.handleReadyz},
 		{"GET", "/api/v1/openapi.json", PermPublic, "this API's description", s.handleOpenAPI},
 		{"GET", "/metrics", PermMetricsRead, "Prometheus metrics", s.handleMetrics},
 
@@ -40,6 +41,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/feeds", PermFeedsRead, "list feeds with their last sync, records and rejections", s.handleListFeeds},
 		{"POST", "/api/v1/feeds/import", PermFeedsManage, "import a feed file from the body (?name=): OSV zip/JSON, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV", s.handleImportFeed},
 		{"POST", "/api/v1/feeds/sync", PermFeedsManage, "fetch every configured feed source now", s.handleSyncFeeds},
+		{"DELETE", "/api/v1/feeds/{name}", PermFeedsManage, "delete a feed: its advisories (or the KEV catalog, the EPSS scores) go and hosts are matched again", s.handleDeleteFeed},
 
 		{"POST", "/api/v1/enroll-tokens", PermEnrollManage, "create an enrollment token", s.handleCreateEnrollToken},
 		{"GET", "/api/v1/enroll-tokens", PermEnrollManage, "list enrollment tokens", s.handleListEnrollTokens},
@@ -73,7 +75,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/changes/{id}/start", PermChangesRun, "start an approved change", s.handleChangeAction("start")},
 		{"POST", "/api/v1/changes/{id}/halt", PermChangesRun, "halt a running change", s.handleChangeAction("halt")},
 		{"POST", "/api/v1/changes/{id}/resume", PermChangesRun, "resume a halted change", s.handleChangeAction("resume")},
-		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back the whole change, or the hosts named (which halts it so a person decides)", s.handleChangeAction("rollback")},
+		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back a whole change, or the hosts ({\"hosts\":[...]}) or wave ({\"wave\":\"ring\"}) named (which halts it)", s.handleChangeAction("rollback")},
+		{"POST", "/api/v1/changes/{id}/cancel", PermChangesCreate, "cancel a draft, pending, approved or scheduled change", s.handleChangeAction("cancel")},
 
 		{"POST", "/api/v1/emergency-stop", PermChangesRun, "halt every running change; nothing is dispatched until a second user releases it", s.handleEmergencyStop},
 		{"POST", "/api/v1/emergency-stop/release", PermChangesRun, "release the emergency stop (not by the user who pulled it)", s.handleReleaseEmergencyStop},
@@ -120,7 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/agent/", notFound)
 	// Everything else is the web console, on the same services and
 	// permissions as the API.
-	mux.Handle("/", web.New(consoleBackend{s}, web.Options{Secure: true, Now: s.now, Logger: s.log}))
+	mux.Handle("/", web.New(consoleBackend{s}, web.Options{Secure: true, Now: s.now, Logger: s.log, CSRFKey: s.consoleCSRFKey()}))
 	return securityHeaders(mux)
 }
 
@@ -133,16 +136,21 @@ func (s *Server) wrap(rt route) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		reqID := newRequestID()
 		sw.Header().Set("X-Request-ID", reqID)
-		r = r.WithContext(context.WithValue(r.Context(), auditDiffKey{}, &auditDiff{}))
 		defer func() { s.metrics.observe(label, sw.status, time.Since(start)) }()
 		ctx, err := s.authorize(r, rt.Perm)
+		var pending *store.PendingAudit
+		if err == nil && auditedRequest(r, rt) && mutatingRequest(r) {
+			// The mutation's store transaction appends this entry.
+			pending = store.NewPendingAudit(s.requestEntry(r, rt, ctx, reqID))
+			ctx = store.WithAudit(ctx, pending)
+		}
 		if err == nil {
 			err = rt.Handle(sw, r.WithContext(ctx))
 		}
 		if err != nil {
 			writeError(sw, r, s.log, err)
 		}
-		s.auditRequest(r, rt, ctx, sw.status, reqID)
+		s.auditRequest(r, rt, ctx, sw.status, reqID, pending)
 	})
 }
 
@@ -162,9 +170,13 @@ func (s *Server) authorize(r *http.Request, perm Permission) (context.Context, e
 	if err != nil {
 		return ctx, err
 	}
-	if !RoleAllows(p.Role, perm) {
+	if !p.allows(perm) {
 		// The caller is known: keep them for the audit entry of the refusal.
-		return context.WithValue(ctx, principalKey{}, p), errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", p.Role, r.Method+" "+r.URL.Path, perm))
+		role := p.Role
+		if p.UserRole != "" && p.UserRole != p.Role {
+			role = p.Role + "\" with its user's role \"" + p.UserRole
+		}
+		return context.WithValue(ctx, principalKey{}, p), errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", role, r.Method+" "+r.URL.Path, perm))
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
 }
@@ -195,10 +207,8 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return &Error{http.StatusServiceUnavailable, "not_ready", "database does not answer"}
+	if err := s.readiness(r.Context()); err != nil {
+		return err
 	}
 	return writeJSON(w, 200, map[string]string{"status": "ready"})
 }

@@ -154,7 +154,7 @@ func (v *vulns) reconcile(ctx context.Context, hostID string) error {
 // groups (patchbay apply); a host in no group falls back to its labels
 // "criticality" (1–5) and "exposure" ("internet") and the default policy.
 func (v *vulns) score(in store.ScoreInput) store.Score {
-	eff := v.s.hostContext(in.HostLabels, in.HostID, in.Hostname)
+	eff := v.s.hostContext(in.HostLabels, in.HostID, in.Hostname, in.HostnameShared)
 	crit := eff.Criticality
 	if crit == 0 {
 		crit, _ = strconv.Atoi(in.HostLabels["criticality"])
@@ -192,6 +192,7 @@ type ImportResult struct {
 	Feed            store.FeedStatus
 	Kind            string
 	ChangedIDs      int
+	Delta           store.FeedDelta // what it added, changed and removed
 	HostsReconciled int
 	Rescored        int
 }
@@ -199,9 +200,14 @@ type ImportResult struct {
 // importFeed stores a feed read by package advisory in one transaction,
 // updates the index, and reconciles the hosts whose packages the changed
 // advisories name (a KEV or EPSS update rescores every open finding).
-func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin string) (ImportResult, error) {
-	name := kind + ":" + f.Name
-	in := store.FeedImport{Status: store.FeedStatus{Name: name, Kind: kind, Origin: origin}}
+func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin string, replace bool) (ImportResult, error) {
+	name := feedName(kind, f.Name)
+	if len(f.Advisories) == 0 && len(f.KEV) == 0 && len(f.EPSS) == 0 {
+		// Nothing to store: an error, and no feed is created.
+		return ImportResult{}, errBadRequest(fmt.Sprintf("%s holds no valid %s record (%d rejected); nothing was imported", origin, kind, len(f.Rejected)))
+	}
+	in := store.FeedImport{Status: store.FeedStatus{Name: name, Kind: kind, Origin: origin}, Replace: replace}
+	ctx = v.s.feedAudit(ctx, &in, "imported")
 	st := &in.Status
 	for _, r := range f.Rejected {
 		st.Rejections = append(st.Rejections, store.Rejection{Record: r.Record, Reason: r.Reason})
@@ -209,7 +215,7 @@ func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin st
 	st.Rejected, st.Duplicates = len(f.Rejected), f.Duplicates
 	switch kind {
 	case advisory.KindKEV:
-		st.Name = "cisa-kev"
+		st.SnapshotAt, st.SnapshotVersion = f.KEVCatalog.Date, f.KEVCatalog.Version
 		in.KEV = make([]store.KEV, 0, len(f.KEV))
 		for _, k := range f.KEV {
 			in.KEV = append(in.KEV, store.KEV{CVE: k.CVE, Vendor: k.Vendor, Product: k.Product, Name: k.Name,
@@ -217,7 +223,7 @@ func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin st
 		}
 		st.Records = len(f.KEV)
 	case advisory.KindEPSS:
-		st.Name = "first-epss"
+		st.SnapshotAt, st.SnapshotVersion = f.EPSSModel.Date, f.EPSSModel.Version
 		in.EPSS = make([]store.EPSS, 0, len(f.EPSS))
 		for _, e := range f.EPSS {
 			in.EPSS = append(in.EPSS, store.EPSS{CVE: e.CVE, Score: e.Score, Percentile: e.Percentile})
@@ -241,12 +247,19 @@ func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin st
 		}
 		st.Records = len(f.Advisories)
 	}
+	var delta store.FeedDelta
+	describe := in.Describe
+	in.Describe = func(d store.FeedDelta) { delta = d; describe(d) }
 	changedIDs, err := v.s.store.ImportFeed(ctx, in, v.s.now())
 	if err != nil {
-		_ = v.s.store.RecordFeedError(ctx, st.Name, kind, origin, err.Error())
+		if _, gerr := v.s.store.GetFeed(ctx, st.Name); gerr == nil {
+			// An existing feed notes the failure; a failed first import
+			// creates nothing.
+			_ = v.s.store.RecordFeedError(ctx, st.Name, kind, origin, err.Error())
+		}
 		return ImportResult{}, fmt.Errorf("import %s: %w", st.Name, err)
 	}
-	res := ImportResult{Kind: kind, ChangedIDs: len(changedIDs)}
+	res := ImportResult{Kind: kind, ChangedIDs: len(changedIDs), Delta: delta}
 	if len(changedIDs) > 0 {
 		byID := make(map[string]bool, len(changedIDs))
 		for _, id := range changedIDs {

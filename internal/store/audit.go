@@ -3,8 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/audit"
 )
 
 // AuditRecord is one stored audit entry: its sequence, time and hash as
@@ -16,57 +20,74 @@ type AuditRecord struct {
 	Hash  string
 }
 
-// AppendAudit appends one entry. next receives the last stored record
-// (nil for the first) and returns the new one, chained to it. Appends are
-// serialised: SQLite has one writer; PostgreSQL takes a transaction-scoped
-// advisory lock, so replicas never fork the chain.
-func (s *DB) AppendAudit(ctx context.Context, next func(prev *AuditRecord) (AuditRecord, error)) (AuditRecord, error) {
-	recs, err := s.AppendAudits(ctx, 1, next)
-	if err != nil {
-		return AuditRecord{}, err
+// AppendAudit appends entries on their own, in one transaction, chained
+// as the transactions of audited mutations chain theirs (see WithAudit).
+// It is for events that change nothing else: a refused request, a sign-in.
+func (s *DB) AppendAudit(ctx context.Context, es ...audit.Entry) ([]audit.Entry, error) {
+	p := NewPendingAudit(es...)
+	if err := s.tx(WithAudit(ctx, p), func(*sql.Tx) error { return nil }); err != nil {
+		return nil, err
 	}
-	return recs[0], nil
+	return p.Stored(), nil
 }
 
-// AppendAudits appends n entries in one transaction, as AppendAudit does
-// one: next receives each time the record before (the last stored one
-// first), so a batch of entries costs one commit, not n.
-func (s *DB) AppendAudits(ctx context.Context, n int, next func(prev *AuditRecord) (AuditRecord, error)) ([]AuditRecord, error) {
-	var recs []AuditRecord
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		recs = recs[:0]
-		if s.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7482661)`); err != nil {
-				return err
-			}
+// appendAudit chains es to the stored log and inserts them, in tx, with a
+// signed checkpoint every AuditCheckpointEvery entries. The chain's head is
+// read after the append lock is held: SQLite has one writer; PostgreSQL
+// takes a transaction-scoped advisory lock, so concurrent transactions and
+// replicas never fork the chain. The lock is taken last in the
+// transaction, so it is held only until the commit.
+func (s *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Entry) ([]audit.Entry, error) {
+	if s.dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7482661)`); err != nil {
+			return nil, err
 		}
-		var prev *AuditRecord
-		var p AuditRecord
-		var at int64
-		err := tx.QueryRowContext(ctx, `SELECT seq, at, entry, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&p.Seq, &at, &p.Entry, &p.Hash)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		default:
-			p.At = fromMS(at)
-			prev = &p
+	}
+	var prev *audit.Entry
+	var seq int64
+	var raw []byte
+	err := tx.QueryRowContext(ctx, `SELECT seq, entry FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &raw)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, err
+	default:
+		var pe audit.Entry
+		if err := json.Unmarshal(raw, &pe); err != nil {
+			return nil, fmt.Errorf("audit entry %d: %w", seq, err)
 		}
-		for range n {
-			r, err := next(prev)
+		if pe.Seq != uint64(seq) {
+			return nil, fmt.Errorf("audit entry %d holds seq %d", seq, pe.Seq)
+		}
+		prev = &pe
+	}
+	out := make([]audit.Entry, 0, len(es))
+	for _, e := range es {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		c := audit.Chain(prev, e)
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (seq, at, entry, hash) VALUES (?, ?, ?, ?)`),
+			int64(c.Seq), ms(c.Time), string(b), c.Hash); err != nil {
+			return nil, err
+		}
+		if c.Seq%AuditCheckpointEvery == 0 && s.auditHooks.Checkpoint != nil {
+			cp, err := s.auditHooks.Checkpoint(c)
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("sign audit checkpoint %d: %w", c.Seq, err)
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (seq, at, entry, hash) VALUES (?, ?, ?, ?)`),
-				int64(r.Seq), ms(r.At), string(r.Entry), r.Hash); err != nil {
-				return err
+			if err := s.addAuditCheckpoint(ctx, tx, c.Seq, cp); err != nil {
+				return nil, err
 			}
-			recs = append(recs, r)
-			prev = &recs[len(recs)-1]
 		}
-		return nil
-	})
-	return recs, err
+		out = append(out, c)
+		prev = &out[len(out)-1]
+	}
+	return out, nil
 }
 
 // AuditRange returns entries with from ≤ seq ≤ to (to 0: to the end), in
@@ -97,7 +118,11 @@ func (s *DB) AuditRange(ctx context.Context, from, to uint64, fn func(AuditRecor
 
 // AddAuditCheckpoint stores a signed checkpoint (its JSON).
 func (s *DB) AddAuditCheckpoint(ctx context.Context, seq uint64, checkpoint []byte) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO audit_checkpoints (seq, checkpoint) VALUES (?, ?) ON CONFLICT (seq) DO NOTHING`),
+	return s.addAuditCheckpoint(ctx, s.wdb, seq, checkpoint)
+}
+
+func (s *DB) addAuditCheckpoint(ctx context.Context, q queryer, seq uint64, checkpoint []byte) error {
+	_, err := q.ExecContext(ctx, s.q(`INSERT INTO audit_checkpoints (seq, checkpoint) VALUES (?, ?) ON CONFLICT (seq) DO NOTHING`),
 		int64(seq), string(checkpoint))
 	return err
 }

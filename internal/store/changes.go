@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,9 +22,13 @@ type Change struct {
 	Engine     []byte
 	ApprovedBy string
 	ApprovedAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Revision   int64
+	// ApprovedDigest is the plan digest the approval recorded ("" when
+	// not approved); Editors everyone who edited the change.
+	ApprovedDigest string
+	Editors        []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Revision       int64
 }
 
 // ChangeEvent is one entry of a change's history.
@@ -34,16 +39,22 @@ type ChangeEvent struct {
 	Detail string
 }
 
-const changeCols = `id, title, state, author, spec, plan, engine, approved_by, approved_at, created_at, updated_at, revision`
+const changeCols = `id, title, state, author, spec, plan, engine, approved_by, approved_at, created_at, updated_at, revision, approved_digest, editors`
 
 func scanChange(row interface{ Scan(...any) error }) (Change, error) {
 	var c Change
 	var appr sql.NullInt64
 	var created, updated int64
-	var spec, plan, engine string
-	err := row.Scan(&c.ID, &c.Title, &c.State, &c.Author, &spec, &plan, &engine, &c.ApprovedBy, &appr, &created, &updated, &c.Revision)
+	var spec, plan, engine, editors string
+	err := row.Scan(&c.ID, &c.Title, &c.State, &c.Author, &spec, &plan, &engine, &c.ApprovedBy, &appr, &created, &updated, &c.Revision,
+		&c.ApprovedDigest, &editors)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Change{}, ErrNotFound
+	}
+	if err == nil && editors != "" {
+		if err := json.Unmarshal([]byte(editors), &c.Editors); err != nil {
+			return Change{}, fmt.Errorf("change %s: editors: %w", c.ID, err)
+		}
 	}
 	c.Spec, c.Plan, c.Engine = []byte(spec), []byte(plan), []byte(engine)
 	c.ApprovedAt, c.CreatedAt, c.UpdatedAt = fromMSPtr(appr), fromMS(created), fromMS(updated)
@@ -121,9 +132,14 @@ type ChangeUpdate struct {
 func (s *DB) UpdateChange(ctx context.Context, rev int64, u ChangeUpdate, now time.Time) (int64, error) {
 	c := u.Change
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		editors, err := json.Marshal(append([]string{}, c.Editors...))
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE changes SET title = ?, state = ?, spec = ?, plan = ?, engine = ?, approved_by = ?,
-			approved_at = ?, updated_at = ?, revision = revision + 1 WHERE id = ? AND revision = ?`),
-			c.Title, c.State, string(c.Spec), string(c.Plan), string(c.Engine), c.ApprovedBy, msPtr(c.ApprovedAt), ms(now), c.ID, rev)
+			approved_at = ?, approved_digest = ?, editors = ?, updated_at = ?, revision = revision + 1 WHERE id = ? AND revision = ?`),
+			c.Title, c.State, string(c.Spec), string(c.Plan), string(c.Engine), c.ApprovedBy, msPtr(c.ApprovedAt), c.ApprovedDigest,
+			string(editors), ms(now), c.ID, rev)
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,11 @@ type FeedStatus struct {
 	Error        string      // why the last attempt failed as a whole; the previous state stays
 	ETag         string      // for conditional requests
 	LastModified string
+	// SnapshotAt and SnapshotVersion date a KEV or EPSS snapshot (KEV's
+	// dateReleased and catalogVersion, EPSS's score_date and model
+	// version); zero when the file does not say.
+	SnapshotAt      time.Time
+	SnapshotVersion string
 }
 
 // MaxRejections bounds the rejections kept per feed status.
@@ -72,6 +77,36 @@ type FeedImport struct {
 	Advisories []Advisory
 	KEV        []KEV  // replaces the catalog when non-nil
 	EPSS       []EPSS // replaces the scores when non-nil
+	// Replace accepts a KEV or EPSS snapshot older than the stored one, or
+	// one that removes more than MaxSnapshotRemoval of its entries.
+	Replace bool
+	// Describe, when set, is called inside the transaction with what the
+	// import changes, so the caller can say it in the audit entry that
+	// commits with it.
+	Describe func(FeedDelta)
+}
+
+// FeedDelta is what an import adds, changes and removes.
+type FeedDelta struct {
+	Added   int `json:"added"`
+	Changed int `json:"changed"`
+	Removed int `json:"removed"`
+}
+
+// MaxSnapshotRemoval is the share of a KEV catalog or EPSS score set that
+// one import may remove without Replace: more is refused as a likely
+// truncated or wrong file.
+const MaxSnapshotRemoval = 0.10
+
+// FeedRefusedError says why an import was refused as a whole, with the
+// numbers; Replace overrides it.
+type FeedRefusedError struct {
+	Feed   string
+	Reason string
+}
+
+func (e *FeedRefusedError) Error() string {
+	return fmt.Sprintf("feed %s: %s", e.Feed, e.Reason)
 }
 
 // ImportFeed stores a feed in one transaction: either all of it lands or
@@ -81,6 +116,8 @@ type FeedImport struct {
 // parts (one ecosystem, one zip) and records are withdrawn, not deleted.
 func (s *DB) ImportFeed(ctx context.Context, in FeedImport, now time.Time) (changed []string, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		changed = changed[:0]
+		var delta FeedDelta
 		hashes := map[string]string{}
 		if len(in.Advisories) > 0 {
 			rows, err := tx.QueryContext(ctx, s.q(`SELECT id, hash FROM advisories WHERE feed = ?`), in.Status.Name)
@@ -103,8 +140,12 @@ func (s *DB) ImportFeed(ctx context.Context, in FeedImport, now time.Time) (chan
 		for _, a := range in.Advisories {
 			sum := sha256.Sum256(a.Data)
 			h := hex.EncodeToString(sum[:])
-			if hashes[a.ID] == h {
+			if old, ok := hashes[a.ID]; ok && old == h {
 				continue
+			} else if ok {
+				delta.Changed++
+			} else {
+				delta.Added++
 			}
 			cvss, _ := json.Marshal(nonNilSlice(a.CVSS))
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO advisories (id, source, feed, published, modified, withdrawn,
@@ -127,82 +168,189 @@ func (s *DB) ImportFeed(ctx context.Context, in FeedImport, now time.Time) (chan
 			}
 			changed = append(changed, a.ID)
 		}
-		n := len(changed)
+		if in.KEV != nil || in.EPSS != nil {
+			if err := s.checkSnapshotDate(ctx, tx, in); err != nil {
+				return err
+			}
+		}
 		if in.KEV != nil {
-			c, err := s.replaceKEV(ctx, tx, in.KEV)
+			d, err := s.replaceKEV(ctx, tx, in)
 			if err != nil {
 				return err
 			}
-			n += c
+			delta.Added, delta.Changed, delta.Removed = delta.Added+d.Added, delta.Changed+d.Changed, delta.Removed+d.Removed
 		}
 		if in.EPSS != nil {
-			c, err := s.replaceEPSS(ctx, tx, in.EPSS)
+			d, err := s.replaceEPSS(ctx, tx, in)
 			if err != nil {
 				return err
 			}
-			n += c
+			delta.Added, delta.Changed, delta.Removed = delta.Added+d.Added, delta.Changed+d.Changed, delta.Removed+d.Removed
 		}
 		st := in.Status
-		st.LastSync, st.Changed, st.Error = now, n, ""
+		st.LastSync, st.Changed, st.Error = now, delta.Added+delta.Changed+delta.Removed, ""
+		if in.Describe != nil {
+			in.Describe(delta)
+		}
 		return s.putFeedStatus(ctx, tx, st)
 	})
 	return changed, err
 }
 
-func (s *DB) replaceKEV(ctx context.Context, tx *sql.Tx, kev []KEV) (int, error) {
+// checkSnapshotDate refuses a KEV or EPSS snapshot older than the stored
+// one, unless in.Replace.
+func (s *DB) checkSnapshotDate(ctx context.Context, tx *sql.Tx, in FeedImport) error {
+	if in.Status.SnapshotAt.IsZero() || in.Replace {
+		return nil
+	}
+	var cur int64
+	var ver string
+	err := tx.QueryRowContext(ctx, s.q(`SELECT snapshot_at, snapshot_version FROM feeds WHERE name = ?`), in.Status.Name).Scan(&cur, &ver)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && cur == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ms(in.Status.SnapshotAt) < cur {
+		return &FeedRefusedError{Feed: in.Status.Name, Reason: fmt.Sprintf(
+			"this snapshot (%s%s) is older than the stored one (%s%s); import it with --replace to go back to it",
+			in.Status.SnapshotAt.UTC().Format(time.RFC3339), versionNote(in.Status.SnapshotVersion),
+			fromMS(cur).Format(time.RFC3339), versionNote(ver))}
+	}
+	return nil
+}
+
+func versionNote(v string) string {
+	if v == "" {
+		return ""
+	}
+	return ", version " + v
+}
+
+// checkRemoval refuses a snapshot that removes more than
+// MaxSnapshotRemoval of the current entries, unless in.Replace.
+func checkRemoval(in FeedImport, current int, d FeedDelta, what string) error {
+	if in.Replace || current == 0 || float64(d.Removed) <= MaxSnapshotRemoval*float64(current) {
+		return nil
+	}
+	return &FeedRefusedError{Feed: in.Status.Name, Reason: fmt.Sprintf(
+		"this import would remove %d of the %d stored %s (more than %d%%), add %d and change %d; check the file, or import it with --replace",
+		d.Removed, current, what, int(MaxSnapshotRemoval*100), d.Added, d.Changed)}
+}
+
+func (s *DB) replaceKEV(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDelta, error) {
+	var d FeedDelta
 	old := map[string]KEV{}
 	rows, err := tx.QueryContext(ctx, `SELECT cve, vendor, product, name, date_added, due_date, ransomware FROM kev`)
 	if err != nil {
-		return 0, err
+		return d, err
 	}
 	for rows.Next() {
 		var k KEV
 		var added, due int64
 		if err := rows.Scan(&k.CVE, &k.Vendor, &k.Product, &k.Name, &added, &due, &k.Ransomware); err != nil {
 			rows.Close()
-			return 0, err
+			return d, err
 		}
 		k.DateAdded, k.DueDate = fromMS(added), fromMS(due)
 		old[k.CVE] = k
 	}
 	rows.Close()
-	changed := 0
+	if err := rows.Err(); err != nil {
+		return d, err
+	}
 	seen := map[string]bool{}
-	for _, k := range kev {
+	for _, k := range in.KEV {
 		seen[k.CVE] = true
+	}
+	for cve := range old {
+		if !seen[cve] {
+			d.Removed++
+		}
+	}
+	for _, k := range in.KEV {
+		if o, ok := old[k.CVE]; !ok {
+			d.Added++
+		} else if o != k {
+			d.Changed++
+		}
+	}
+	if err := checkRemoval(in, len(old), d, "KEV entries"); err != nil {
+		return d, err
+	}
+	for _, k := range in.KEV {
 		if o, ok := old[k.CVE]; ok && o == k {
 			continue
 		}
-		changed++
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO kev (cve, vendor, product, name, date_added, due_date, ransomware)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cve) DO UPDATE SET vendor = excluded.vendor, product = excluded.product,
 			name = excluded.name, date_added = excluded.date_added, due_date = excluded.due_date, ransomware = excluded.ransomware`),
 			k.CVE, k.Vendor, k.Product, k.Name, ms(k.DateAdded), ms(k.DueDate), k.Ransomware); err != nil {
-			return 0, err
+			return d, err
 		}
 	}
 	for cve := range old {
 		if !seen[cve] {
-			changed++
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM kev WHERE cve = ?`), cve); err != nil {
-				return 0, err
+				return d, err
 			}
 		}
 	}
-	return changed, nil
+	return d, nil
 }
 
-func (s *DB) replaceEPSS(ctx context.Context, tx *sql.Tx, scores []EPSS) (int, error) {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM epss`); err != nil {
-		return 0, err
+func (s *DB) replaceEPSS(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDelta, error) {
+	var d FeedDelta
+	type score struct{ s, p float64 }
+	old := map[string]score{}
+	rows, err := tx.QueryContext(ctx, `SELECT cve, score, percentile FROM epss`)
+	if err != nil {
+		return d, err
 	}
-	seen := make(map[string]bool, len(scores))
-	for start := 0; start < len(scores); start += batchRows {
-		end := min(start+batchRows, len(scores))
+	for rows.Next() {
+		var cve string
+		var sc score
+		if err := rows.Scan(&cve, &sc.s, &sc.p); err != nil {
+			rows.Close()
+			return d, err
+		}
+		old[cve] = sc
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d, err
+	}
+	seen := make(map[string]bool, len(in.EPSS))
+	for _, e := range in.EPSS {
+		if seen[e.CVE] {
+			continue
+		}
+		seen[e.CVE] = true
+		if o, ok := old[e.CVE]; !ok {
+			d.Added++
+		} else if o != (score{e.Score, e.Percentile}) {
+			d.Changed++
+		}
+	}
+	for cve := range old {
+		if !seen[cve] {
+			d.Removed++
+		}
+	}
+	if err := checkRemoval(in, len(old), d, "EPSS scores"); err != nil {
+		return d, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM epss`); err != nil {
+		return d, err
+	}
+	clear(seen)
+	for start := 0; start < len(in.EPSS); start += batchRows {
+		end := min(start+batchRows, len(in.EPSS))
 		var b strings.Builder
 		b.WriteString(`INSERT INTO epss (cve, score, percentile) VALUES `)
 		args := make([]any, 0, 3*(end-start))
-		for _, e := range scores[start:end] {
+		for _, e := range in.EPSS[start:end] {
 			if seen[e.CVE] {
 				continue
 			}
@@ -217,10 +365,10 @@ func (s *DB) replaceEPSS(ctx context.Context, tx *sql.Tx, scores []EPSS) (int, e
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
-			return 0, fmt.Errorf("store EPSS: %w", err)
+			return d, fmt.Errorf("store EPSS: %w", err)
 		}
 	}
-	return len(seen), nil
+	return d, nil
 }
 
 func (s *DB) putFeedStatus(ctx context.Context, q queryer, st FeedStatus) error {
@@ -231,12 +379,19 @@ func (s *DB) putFeedStatus(ctx context.Context, q queryer, st FeedStatus) error 
 	if st.Rejections == nil {
 		rej = []byte("[]")
 	}
-	_, err := q.ExecContext(ctx, s.q(`INSERT INTO feeds (name, kind, origin, last_sync, records, changed, rejected, duplicates, rejections, error, etag, last_modified)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, origin = excluded.origin,
+	var snap int64
+	if !st.SnapshotAt.IsZero() {
+		snap = ms(st.SnapshotAt)
+	}
+	_, err := q.ExecContext(ctx, s.q(`INSERT INTO feeds (name, kind, origin, last_sync, records, changed, rejected, duplicates, rejections, error, etag, last_modified,
+		snapshot_at, snapshot_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, origin = excluded.origin,
 		last_sync = excluded.last_sync, records = excluded.records, changed = excluded.changed, rejected = excluded.rejected,
 		duplicates = excluded.duplicates,
-		rejections = excluded.rejections, error = excluded.error, etag = excluded.etag, last_modified = excluded.last_modified`),
-		st.Name, st.Kind, st.Origin, ms(st.LastSync), st.Records, st.Changed, st.Rejected, st.Duplicates, string(rej), st.Error, st.ETag, st.LastModified)
+		rejections = excluded.rejections, error = excluded.error, etag = excluded.etag, last_modified = excluded.last_modified,
+		snapshot_at = excluded.snapshot_at, snapshot_version = excluded.snapshot_version`),
+		st.Name, st.Kind, st.Origin, ms(st.LastSync), st.Records, st.Changed, st.Rejected, st.Duplicates, string(rej), st.Error, st.ETag, st.LastModified,
+		snap, st.SnapshotVersion)
 	return err
 }
 
@@ -255,7 +410,8 @@ func (s *DB) RecordFeedError(ctx context.Context, name, kind, origin, msg string
 
 // ListFeeds returns every feed's status by name.
 func (s *DB) ListFeeds(ctx context.Context) ([]FeedStatus, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, kind, origin, last_sync, records, changed, rejected, duplicates, rejections, error, etag, last_modified FROM feeds ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, kind, origin, last_sync, records, changed, rejected, duplicates, rejections, error, etag, last_modified,
+		snapshot_at, snapshot_version FROM feeds ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -263,12 +419,16 @@ func (s *DB) ListFeeds(ctx context.Context) ([]FeedStatus, error) {
 	var out []FeedStatus
 	for rows.Next() {
 		var f FeedStatus
-		var last int64
+		var last, snap int64
 		var rej string
-		if err := rows.Scan(&f.Name, &f.Kind, &f.Origin, &last, &f.Records, &f.Changed, &f.Rejected, &f.Duplicates, &rej, &f.Error, &f.ETag, &f.LastModified); err != nil {
+		if err := rows.Scan(&f.Name, &f.Kind, &f.Origin, &last, &f.Records, &f.Changed, &f.Rejected, &f.Duplicates, &rej, &f.Error, &f.ETag, &f.LastModified,
+			&snap, &f.SnapshotVersion); err != nil {
 			return nil, err
 		}
 		f.LastSync = fromMS(last)
+		if snap != 0 {
+			f.SnapshotAt = fromMS(snap)
+		}
 		if err := json.Unmarshal([]byte(rej), &f.Rejections); err != nil {
 			return nil, err
 		}
@@ -373,4 +533,52 @@ func (s *DB) CountAdvisories(ctx context.Context) (advisories, kev, epss int, er
 // download, for the next conditional request.
 func (s *DB) SetFeedValidators(ctx context.Context, name, etag, lastModified string) error {
 	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE feeds SET etag = ?, last_modified = ? WHERE name = ?`), etag, lastModified, name))
+}
+
+// DeleteFeed removes a feed in one transaction: its status, its
+// advisories (returned by ID, so the caller can take them out of the
+// index and re-match), and for the KEV or EPSS feed the catalog or the
+// scores.
+func (s *DB) DeleteFeed(ctx context.Context, name string) (kind string, advisoryIDs []string, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		advisoryIDs = advisoryIDs[:0]
+		err := tx.QueryRowContext(ctx, s.q(`SELECT kind FROM feeds WHERE name = ?`+s.forUpdate()), name).Scan(&kind)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM advisories WHERE feed = ?`), name)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			advisoryIDs = append(advisoryIDs, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// advisory_cves rows go with their advisory (ON DELETE CASCADE).
+		for _, q := range []string{`DELETE FROM advisory_cves WHERE advisory_id IN (SELECT id FROM advisories WHERE feed = ?)`,
+			`DELETE FROM advisories WHERE feed = ?`, `DELETE FROM feeds WHERE name = ?`} {
+			if _, err := tx.ExecContext(ctx, s.q(q), name); err != nil {
+				return err
+			}
+		}
+		switch kind {
+		case "kev":
+			_, err = tx.ExecContext(ctx, `DELETE FROM kev`)
+		case "epss":
+			_, err = tx.ExecContext(ctx, `DELETE FROM epss`)
+		}
+		return err
+	})
+	return kind, advisoryIDs, err
 }

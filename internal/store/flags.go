@@ -30,7 +30,7 @@ func (s *DB) GetFlag(ctx context.Context, name string) (Flag, error) {
 
 // SetFlag sets a flag.
 func (s *DB) SetFlag(ctx context.Context, f Flag) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO flags (name, is_on, set_by, set_at, note) VALUES (?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, s.q(`INSERT INTO flags (name, is_on, set_by, set_at, note) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET is_on = excluded.is_on, set_by = excluded.set_by, set_at = excluded.set_at, note = excluded.note`),
 		f.Name, f.On, f.By, ms(f.At), f.Note)
 	return err

@@ -36,7 +36,7 @@ func (s *DB) PutKBEntry(ctx context.Context, e KBEntry) error {
 	pk, _ := json.Marshal(e.Packages)
 	ch, _ := json.Marshal(nonNilSlice(e.Changes))
 	hs, _ := json.Marshal(nonNilSlice(e.Hosts))
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO kb_entries (id, title, problem, symptoms, fix, packages, distro, changes, hosts,
+	_, err := s.exec(ctx, s.q(`INSERT INTO kb_entries (id, title, problem, symptoms, fix, packages, distro, changes, hosts,
 		status, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET title = excluded.title, problem = excluded.problem, symptoms = excluded.symptoms,
 		fix = excluded.fix, packages = excluded.packages, distro = excluded.distro, changes = excluded.changes,
@@ -107,7 +107,7 @@ type SignOff struct {
 
 // PutSignOff records a sign-off; a group signs off once (ErrConflict).
 func (s *DB) PutSignOff(ctx context.Context, so SignOff) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO signoffs (change_id, group_name, by_user, ok, problem, kb_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.exec(ctx, s.q(`INSERT INTO signoffs (change_id, group_name, by_user, ok, problem, kb_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		so.ChangeID, so.Group, so.By, so.OK, so.Problem, so.KBID, ms(so.At))
 	if isUniqueViolation(err) {
 		return ErrConflict
@@ -145,7 +145,7 @@ type RetroNote struct {
 
 // AddRetroNote stores a note.
 func (s *DB) AddRetroNote(ctx context.Context, changeID string, n RetroNote) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO retro_notes (change_id, at, author, kind, text) VALUES (?, ?, ?, ?, ?)`),
+	_, err := s.exec(ctx, s.q(`INSERT INTO retro_notes (change_id, at, author, kind, text) VALUES (?, ?, ?, ?, ?)`),
 		changeID, ms(n.At), n.Author, n.Kind, n.Text)
 	return err
 }

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/audit"
 )
 
 // OrgRevision is one applied version of the organisation (policy as code).
@@ -92,7 +94,7 @@ func scanException(row interface{ Scan(...any) error }) (Exception, error) {
 
 // CreateException stores a requested exception.
 func (s *DB) CreateException(ctx context.Context, e Exception) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO exceptions (id, team, advisory_id, package, host_id, group_name,
+	_, err := s.exec(ctx, s.q(`INSERT INTO exceptions (id, team, advisory_id, package, host_id, group_name,
 		justification, requested_by, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, e.Team, e.AdvisoryID, e.Package, e.HostID, e.Group, e.Justification, e.RequestedBy, ms(e.RequestedAt), ms(e.ExpiresAt))
 	return err
@@ -124,23 +126,20 @@ func (s *DB) ListExceptions(ctx context.Context) ([]Exception, error) {
 // ApproveException records the approval of a pending exception; an
 // exception approved, revoked or expired already is ErrConflict.
 func (s *DB) ApproveException(ctx context.Context, id, by string, now time.Time) error {
-	res, err := s.wdb.ExecContext(ctx, s.q(`UPDATE exceptions SET approved_by = ?, approved_at = ?
+	err := s.execOne(ctx, s.q(`UPDATE exceptions SET approved_by = ?, approved_at = ?
 		WHERE id = ? AND approved_at IS NULL AND revoked_at IS NULL AND expired_at IS NULL`), by, ms(now), id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if errors.Is(err, ErrNotFound) {
 		if _, err := s.GetException(ctx, id); err != nil {
 			return err
 		}
 		return ErrConflict
 	}
-	return nil
+	return err
 }
 
 // RevokeException ends an exception early.
 func (s *DB) RevokeException(ctx context.Context, id string, now time.Time) error {
-	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE exceptions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id))
+	return s.execOne(ctx, s.q(`UPDATE exceptions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id)
 }
 
 // ExpireExceptions marks approved exceptions whose expiry has passed as
@@ -162,11 +161,17 @@ func (s *DB) ExpireExceptions(ctx context.Context, now time.Time) ([]Exception, 
 			out = append(out, e)
 		}
 		rows.Close()
+		p := AuditFrom(ctx)
 		for i := range out {
 			t := now
 			out[i].ExpiredAt = &t
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE exceptions SET expired_at = ? WHERE id = ?`), ms(now), out[i].ID); err != nil {
 				return err
+			}
+			if p != nil {
+				// Appended by this transaction (see tx).
+				p.Add(audit.Entry{Time: now, Actor: "server", Action: "exception.expire", Target: "exception " + out[i].ID, Outcome: "ok",
+					Summary: fmt.Sprintf("exception %s of team %s expired at %s", out[i].ID, out[i].Team, out[i].ExpiresAt.UTC().Format(time.RFC3339))})
 			}
 		}
 		return nil
@@ -292,7 +297,7 @@ func scanCalendar(row interface{ Scan(...any) error }) (CalendarFeed, error) {
 
 // CreateCalendarFeed stores a calendar feed.
 func (s *DB) CreateCalendarFeed(ctx context.Context, c CalendarFeed) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO calendar_feeds (id, scope, name, token_hash, created_by, created_at)
+	_, err := s.exec(ctx, s.q(`INSERT INTO calendar_feeds (id, scope, name, token_hash, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`), c.ID, c.Scope, c.Name, c.TokenHash, c.CreatedBy, ms(c.CreatedAt))
 	return err
 }
@@ -322,7 +327,7 @@ func (s *DB) ListCalendarFeeds(ctx context.Context) ([]CalendarFeed, error) {
 
 // RevokeCalendarFeed revokes a calendar URL.
 func (s *DB) RevokeCalendarFeed(ctx context.Context, id string, now time.Time) error {
-	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE calendar_feeds SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id))
+	return s.execOne(ctx, s.q(`UPDATE calendar_feeds SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id)
 }
 
 // Notification is a message to people, kept in an outbox.
@@ -341,7 +346,7 @@ func (s *DB) AddNotification(ctx context.Context, n Notification) error {
 		n.ID = uuid.NewString()
 	}
 	rcpt, _ := json.Marshal(nonNilSlice(n.Recipients))
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO notifications (id, at, kind, recipients, subject, body) VALUES (?, ?, ?, ?, ?, ?)`),
+	_, err := s.exec(ctx, s.q(`INSERT INTO notifications (id, at, kind, recipients, subject, body) VALUES (?, ?, ?, ?, ?, ?)`),
 		n.ID, ms(n.At), n.Kind, string(rcpt), n.Subject, n.Body)
 	return err
 }

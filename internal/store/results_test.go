@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"fmt"
+	"github.com/patchbay/patchbay/internal/audit"
 	"testing"
 	"time"
 )
@@ -51,26 +51,20 @@ func TestFinishedChangeJobsReadsOnlyResultsSinceTheBound(t *testing.T) {
 	})
 }
 
-// A batch of audit records is appended in one transaction, each record
-// seeing the one before it.
-func TestAppendAuditsChainsABatch(t *testing.T) {
+// A batch of audit entries is appended in one transaction, each chained
+// to the one before it.
+func TestAppendAuditChainsABatch(t *testing.T) {
 	forEach(t, func(t *testing.T, db *DB, _ string) {
 		ctx := context.Background()
-		next := func(prev *AuditRecord) (AuditRecord, error) {
-			seq, hash := uint64(1), "h1"
-			if prev != nil {
-				seq, hash = prev.Seq+1, fmt.Sprintf("h%d<-%s", prev.Seq+1, prev.Hash)
-			}
-			return AuditRecord{Seq: seq, At: t0, Entry: []byte(`{}`), Hash: hash}, nil
-		}
-		if _, err := db.AppendAudit(ctx, next); err != nil {
+		if _, err := db.AppendAudit(ctx, audit.Entry{Time: t0, Actor: "a", Action: "one", Outcome: "ok"}); err != nil {
 			t.Fatal(err)
 		}
-		recs, err := db.AppendAudits(ctx, 3, next)
+		recs, err := db.AppendAudit(ctx, audit.Entry{Time: t0, Actor: "a", Action: "two", Outcome: "ok"},
+			audit.Entry{Time: t0, Actor: "a", Action: "three", Outcome: "ok"}, audit.Entry{Time: t0, Actor: "a", Action: "four", Outcome: "ok"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recs) != 3 || recs[0].Seq != 2 || recs[2].Seq != 4 || recs[2].Hash != "h4<-h3<-h2<-h1" {
+		if len(recs) != 3 || recs[0].Seq != 2 || recs[2].Seq != 4 || recs[2].PrevHash != recs[1].Hash || recs[1].PrevHash != recs[0].Hash {
 			t.Fatalf("batch: %+v", recs)
 		}
 		var n int

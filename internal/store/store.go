@@ -55,6 +55,8 @@ type DB struct {
 	wdb     *sql.DB // writes: on SQLite one connection, so writers queue in Go instead of sleeping in SQLite's busy handler; on PostgreSQL the same pool as db
 	dialect Dialect
 
+	auditHooks AuditHooks
+
 	mu       sync.RWMutex
 	pvCache  map[pvKey]int64 // interned package version IDs; rows are never deleted
 	pvCacheN int
@@ -228,7 +230,12 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// tx runs fn in a transaction and commits when it returns nil.
+// tx runs fn in a transaction and commits when it returns nil. When ctx
+// carries a PendingAudit with entries not yet stored, they are appended to
+// the audit chain in the same transaction, after fn: if the append fails,
+// nothing of fn's commits either. Every mutation the audit trail records
+// goes through tx; bookkeeping writes (last use of a token, a host's last
+// check-in) use wdb directly and never append a request's record.
 func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -238,7 +245,30 @@ func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	p := AuditFrom(ctx)
+	if p == nil {
+		return tx.Commit()
+	}
+	// Held through the commit: the same record is never appended twice by
+	// two transactions of one context.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.stored) == len(p.entries) {
+		return tx.Commit()
+	}
+	chained, err := s.appendAudit(ctx, tx, p.entries[len(p.stored):])
+	if err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	p.stored = append(p.stored, chained...)
+	if s.auditHooks.Appended != nil {
+		s.auditHooks.Appended(chained[len(chained)-1])
+	}
+	return nil
 }
 
 // isUniqueViolation recognises a unique-constraint error of either driver

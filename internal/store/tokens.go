@@ -25,7 +25,7 @@ type APIToken struct {
 
 // CreateAPIToken stores a token.
 func (s *DB) CreateAPIToken(ctx context.Context, t APIToken) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO api_tokens
+	_, err := s.exec(ctx, s.q(`INSERT INTO api_tokens
 		(id, name, hash, prefix, role, user_id, created_at, expires_at, last_used_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		t.ID, t.Name, t.Hash, t.Prefix, t.Role, t.UserID, ms(t.CreatedAt), msPtr(t.ExpiresAt), msPtr(t.LastUsedAt), msPtr(t.RevokedAt))
@@ -75,7 +75,7 @@ func (s *DB) ListAPITokens(ctx context.Context) ([]APIToken, error) {
 
 // RevokeAPIToken revokes a token; revoking twice keeps the first time.
 func (s *DB) RevokeAPIToken(ctx context.Context, id string, now time.Time) error {
-	if err := affected(s.wdb.ExecContext(ctx, s.q(`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id)); err != nil {
+	if err := s.execOne(ctx, s.q(`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id); err != nil {
 		return err
 	}
 	return nil
@@ -106,7 +106,7 @@ func (s *DB) CreateEnrollToken(ctx context.Context, t EnrollToken) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.wdb.ExecContext(ctx, s.q(`INSERT INTO enroll_tokens
+	_, err = s.exec(ctx, s.q(`INSERT INTO enroll_tokens
 		(id, hash, prefix, max_hosts, uses, expires_at, created_by, created_at, revoked_at, labels)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		t.ID, t.Hash, t.Prefix, t.MaxHosts, t.Uses, ms(t.ExpiresAt), t.CreatedBy, ms(t.CreatedAt), msPtr(t.RevokedAt), string(labels))
@@ -158,7 +158,7 @@ func (s *DB) ListEnrollTokens(ctx context.Context) ([]EnrollToken, error) {
 // RevokeEnrollToken revokes an enrollment token; hosts already enrolled
 // with it stay enrolled.
 func (s *DB) RevokeEnrollToken(ctx context.Context, id string, now time.Time) error {
-	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE enroll_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id))
+	return s.execOne(ctx, s.q(`UPDATE enroll_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id)
 }
 
 func nonNilMap(m map[string]string) map[string]string {

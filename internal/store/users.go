@@ -19,7 +19,7 @@ type User struct {
 
 // CreateUser stores a new user; a taken username is ErrConflict.
 func (s *DB) CreateUser(ctx context.Context, u User) (User, error) {
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO users (id, username, password_hash, role, created_at, disabled_at)
+	_, err := s.exec(ctx, s.q(`INSERT INTO users (id, username, password_hash, role, created_at, disabled_at)
 		VALUES (?, ?, ?, ?, ?, ?)`), u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), msPtr(u.DisabledAt))
 	if isUniqueViolation(err) {
 		return User{}, ErrConflict
@@ -75,15 +75,15 @@ func (s *DB) ListUsers(ctx context.Context) ([]User, error) {
 
 // SetUserRole changes a user's role.
 func (s *DB) SetUserRole(ctx context.Context, id, role string) error {
-	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE users SET role = ? WHERE id = ?`), role, id))
+	return s.execOne(ctx, s.q(`UPDATE users SET role = ? WHERE id = ?`), role, id)
 }
 
 // SetUserPassword replaces a user's password hash.
 func (s *DB) SetUserPassword(ctx context.Context, id, hash string) error {
-	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id))
+	return s.execOne(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ?`), hash, id)
 }
 
 // DisableUser stops a user from signing in; disabling twice keeps the first time.
 func (s *DB) DisableUser(ctx context.Context, id string, now time.Time) error {
-	return affected(s.wdb.ExecContext(ctx, s.q(`UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?`), ms(now), id))
+	return s.execOne(ctx, s.q(`UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?`), ms(now), id)
 }

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/patchbay/patchbay/internal/audit"
+)
+
+// auditHeadFile is the file in the data directory that holds a signed
+// checkpoint of the newest audit entry this server appended. It lives
+// outside the database so that deleting the last entries and checkpoints
+// from the database is still seen: the database must reach the file's
+// sequence with the file's hash there.
+const auditHeadFile = "audit-head.json"
+
+// headFile keeps the head checkpoint file. Writers coalesce: a caller
+// that finds a newer head written already returns at once, so a burst of
+// commits costs one durable write per waiting writer, not one per entry.
+type headFile struct {
+	path string
+
+	mu     sync.Mutex // guards latest
+	latest audit.Entry
+
+	wmu     sync.Mutex // serialises writes of the file
+	written uint64     // seq of the head in the file
+}
+
+// advance records e as a head; the file moves only forward.
+func (h *headFile) advance(e audit.Entry, sign func(audit.Entry) audit.Checkpoint) error {
+	h.mu.Lock()
+	if e.Seq > h.latest.Seq {
+		h.latest = e
+	}
+	h.mu.Unlock()
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	h.mu.Lock()
+	head := h.latest
+	h.mu.Unlock()
+	if head.Seq <= h.written {
+		return nil
+	}
+	if h.written == 0 {
+		// After a restart: never move the file back to an older head that
+		// another writer (a replica sharing the data directory) left.
+		if cp, err := readHeadFile(h.path); err == nil && cp.Seq >= head.Seq {
+			h.written = cp.Seq
+			return nil
+		}
+	}
+	if err := writeFileDurably(h.path, sign(head)); err != nil {
+		return err
+	}
+	h.written = head.Seq
+	return nil
+}
+
+// readHeadFile reads the head checkpoint file; a missing file is
+// fs.ErrNotExist.
+func readHeadFile(path string) (audit.Checkpoint, error) {
+	var cp audit.Checkpoint
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cp, err
+	}
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return cp, fmt.Errorf("audit checkpoint file %s: %w", path, err)
+	}
+	return cp, nil
+}
+
+// writeFileDurably replaces path with v's JSON: a temporary file, synced,
+// renamed over path, and the directory synced, so a crash leaves the old
+// file or the new one, whole.
+func writeFileDurably(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// verifyHead checks the log against the checkpoint file: the file must be
+// signed by the server's key, and the log must reach its sequence with its
+// hash there. A missing file is reported once the log has entries: the
+// server writes it on start and after every append.
+func verifyHead(path string, es []audit.Entry, pub ed25519.PublicKey) *audit.Problem {
+	cp, err := readHeadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if len(es) == 0 {
+			return nil
+		}
+		return &audit.Problem{Seq: uint64(len(es)), Kind: audit.KindBadCheckpoint, Detail: fmt.Sprintf(
+			"the checkpoint file %s outside the database is missing: it cannot show whether the log's tail was cut", path)}
+	}
+	if err != nil {
+		return &audit.Problem{Seq: uint64(len(es)), Kind: audit.KindBadCheckpoint, Detail: err.Error()}
+	}
+	return audit.VerifyHead(es, cp, pub, "the checkpoint file "+path)
+}
