@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,15 +184,25 @@ func (r *ringRollout) hostStatus(v changeView, id string) string {
 }
 
 // runAgents has the named hosts (every host if none) check in once and
-// run their jobs.
+// run their jobs, all at the same time, as a fleet does.
 func (r *ringRollout) runAgents(t *testing.T, names ...string) {
 	t.Helper()
-	for _, h := range r.hosts {
+	var wg sync.WaitGroup
+	errs := make([]string, len(r.hosts))
+	for i, h := range r.hosts {
 		if len(names) > 0 && !slices.Contains(names, h.name) {
 			continue
 		}
-		if out, err := r.sp.agentJobsRun(t, h.state, h.root, ""); err != nil {
-			t.Fatalf("agent %s: %v\n%s", h.name, err, out)
+		wg.Go(func() {
+			if out, err := r.sp.agentJobsRun(t, h.state, h.root, ""); err != nil {
+				errs[i] = fmt.Sprintf("agent %s: %v\n%s", h.name, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Fatal(e)
 		}
 	}
 }

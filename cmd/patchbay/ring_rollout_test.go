@@ -119,11 +119,7 @@ func (r *ringRollout) state() changeView {
 func (r *ringRollout) runUntilStopped(within time.Duration) (changeView, string) {
 	r.t.Helper()
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		for _, h := range r.hosts {
-			if out, err := r.sp.agentJobsRun(r.t, h.state, h.root, ""); err != nil {
-				r.t.Fatalf("agent %s: %v\n%s", h.name, err, out)
-			}
-		}
+		r.runAgents(r.t)
 		if v := r.state(); (v.State == "halted" || v.State == "awaiting-signoff") && v.Summary != nil && v.Summary.InFlight == 0 {
 			break
 		}
@@ -144,9 +140,7 @@ func (r *ringRollout) rollBack(within time.Duration) int {
 	r.t.Helper()
 	r.as(r.alice, "changes", "rollback", r.changeID)
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		for _, h := range r.hosts {
-			r.sp.agentJobsRun(r.t, h.state, h.root, "")
-		}
+		r.runAgents(r.t)
 		busy := false
 		for _, h := range r.state().Hosts {
 			busy = busy || h.Status == "rolling-back"

@@ -71,8 +71,7 @@ func (s *Server) jobsOut(ctx context.Context, changeID string) ([]JobOut, error)
 	return out, nil
 }
 
-// decide runs the engine at now and turns its actions into signed jobs
-// and the change's new state. A host whose job cannot be built or signed
+// decide runs the engine at now and turns its actions into signed jobs. A host whose job cannot be built or signed
 // (its data changed after planning, for example a hostile architecture
 // string) does not block the others: an install is excluded from the
 // rollout with the reason, a reboot, restart or rollback fails with it,
@@ -86,11 +85,10 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 	for {
 		refused := 0
 		for _, a := range st.Step(now) {
-			if kind, ok := s.changeAfter(c, a); ok {
-				if kind != "" {
-					events = append(events, kind)
-				}
-				continue
+			switch a.Kind {
+			case rollout.ActDispatch, rollout.ActReboot, rollout.ActRestart, rollout.ActRollback:
+			default:
+				continue // the change's state follows the engine's status after the step
 			}
 			job, why, err := s.buildJob(ctx, c, &plan, a)
 			if err != nil {
@@ -126,18 +124,6 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 		}
 	}
 	return jobs, events, nil
-}
-
-// changeAfter tells a job from an action that is not one; ok is false for
-// a job. The change's state never changes here: after the step,
-// engineTransition asks the lifecycle table what the engine's outcome
-// (halted, completed, rolled back, rollback failed) means for the change.
-func (s *Server) changeAfter(c *store.Change, a rollout.Action) (event string, ok bool) {
-	switch a.Kind {
-	case rollout.ActDispatch, rollout.ActReboot, rollout.ActRestart, rollout.ActRollback:
-		return "", false
-	}
-	return "", true
 }
 
 // buildJob is the unsigned job for a; why is not empty when it cannot be
