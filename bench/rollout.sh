@@ -66,7 +66,7 @@ echo "server CPU for check-ins alone over one ${INTERVAL} interval before the ch
 
 cpu0=$(cpu); t1=$(now)
 id=$(pb changes create "bash and busybox everywhere" --group canary --group early --group broad \
-	--package bash@9.9-9 --package busybox@9.9-r9 --batch-percent "$BATCH" --failure-percent 2 \
+	--package bash@9.9-9 --package busybox@9.9-r9 --force-not-offered --batch-percent "$BATCH" --failure-percent 2 \
 	--job-timeout 30m --ignore-windows -o json | jq -r .id)
 t2=$(now)
 pb changes submit "$id" >/dev/null

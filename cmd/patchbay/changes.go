@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strings"
@@ -32,6 +33,9 @@ type changeView struct {
 			End   string `json:"end"`
 		} `json:"windows"`
 	} `json:"plan"`
+	// Review is every host the plan considered, by hostname (changes
+	// planned before it existed have none: the plan's hosts are shown).
+	Review  []planHostView `json:"review,omitempty"`
 	Summary *struct {
 		Status    string
 		Reason    string
@@ -42,7 +46,16 @@ type changeView struct {
 		Succeeded int
 		Failed    int
 		Budget    int
+		// RollbackFailed names the hosts whose rollback failed.
+		RollbackFailed []string
+		Excluded       int
 	} `json:"summary"`
+	// JobsOut are jobs delivered and not reported yet.
+	JobsOut []struct {
+		HostID   string `json:"host_id"`
+		Hostname string `json:"hostname"`
+		Phase    string `json:"phase"`
+	} `json:"jobs_out"`
 	Hosts []struct {
 		HostID string
 		Status string
@@ -62,6 +75,9 @@ type changeView struct {
 		Fix     string `json:"fix"`
 		Status  string `json:"status"`
 	} `json:"known_problems,omitempty"`
+	Waiting string `json:"waiting"`
+	Waves   int    `json:"waves"`
+	Wave    int    `json:"wave"`
 }
 
 func newChangesCmd(g *globals) *cobra.Command {
@@ -82,6 +98,8 @@ func newChangesCmd(g *globals) *cobra.Command {
 		IgnoreWindows  bool                `json:"ignore_windows,omitempty"`
 		Reboot         string              `json:"reboot,omitempty"`
 		Start          string              `json:"start,omitempty"`
+		AllowDowngrade bool                `json:"allow_downgrade,omitempty"`
+		ForceNotOffer  bool                `json:"force_not_offered,omitempty"`
 	}
 	var pkgs []string
 	create := &cobra.Command{
@@ -120,6 +138,8 @@ func newChangesCmd(g *globals) *cobra.Command {
 	f.BoolVar(&spec.AutoRollback, "auto-rollback", false, "roll back hosts whose job or health check failed")
 	f.BoolVar(&spec.IgnoreWindows, "ignore-windows", false, "run outside maintenance windows (emergencies; the approver sees it)")
 	f.StringVar(&spec.Start, "start", "", "once approved, start by itself: next-window, or a time inside every target group's window (RFC 3339, e.g. 2026-12-08T22:30:00Z); default: someone runs `changes start`")
+	f.BoolVar(&spec.AllowDowngrade, "allow-downgrade", false, "plan versions lower than the installed ones (refused otherwise)")
+	f.BoolVar(&spec.ForceNotOffer, "force-not-offered", false, "plan versions the hosts' repositories do not offer (shown as not offered otherwise); never overrides a version built for another release")
 	f.StringVar(&spec.Reboot, "reboot", "", "if-required (each group's own reboot policy) or restart-services: where a host needs only services restarted, restart them instead of nothing")
 
 	show := &cobra.Command{
@@ -139,10 +159,11 @@ func newChangesCmd(g *globals) *cobra.Command {
 	plan := &cobra.Command{Use: "plan ID", Short: "The plan of a change: per wave the hosts, versions, windows and reboots", Args: cobra.ExactArgs(1), RunE: show.RunE}
 	list := simpleList(g, "list", "List changes", "/api/v1/changes", []string{"id", "state", "title", "author", "approved_by", "created_at"})
 	cmd.AddCommand(create, show, plan, list)
-	for _, verb := range []string{"submit", "approve", "reject", "start", "halt", "resume", "rollback"} {
+	for _, verb := range []string{"submit", "approve", "reject", "start", "halt", "resume", "cancel"} {
 		cmd.AddCommand(simplePost(g, verb+" ID", strings.ToUpper(verb[:1])+verb[1:]+" a change", "/api/v1/changes/%s/"+verb))
 	}
 	changesExtra(g, cmd)
+	cmd.AddCommand(rollbackCommand(g))
 	return cmd
 }
 
@@ -157,31 +178,33 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 	kv.row("state", v.State)
 	kv.row("author", v.Author)
 	kv.row("approved by", v.ApprovedBy)
+	if v.Wave > 0 {
+		kv.row("waves", fmt.Sprintf("%d of %d", v.Wave, v.Waves))
+	} else {
+		kv.row("waves", fmt.Sprint(v.Waves))
+	}
 	if s := v.Summary; s != nil {
 		kv.row("progress", fmt.Sprintf("ring %s: %d hosts, %d pending, %d in flight, %d succeeded, %d failed (budget %d) %s",
 			s.Ring, s.Hosts, s.Pending, s.InFlight, s.Succeeded, s.Failed, s.Budget, s.Reason))
+		if len(s.RollbackFailed) > 0 {
+			kv.row("rollback failed on", strings.Join(s.RollbackFailed, ", "))
+		}
+	}
+	if len(v.JobsOut) > 0 {
+		var out []string
+		for _, j := range v.JobsOut {
+			out = append(out, cmp.Or(j.Hostname, j.HostID)+" ("+j.Phase+")")
+		}
+		kv.row("jobs still out", fmt.Sprintf("%d: %s", len(out), inert(strings.Join(out, ", "))))
+	}
+	if v.Waiting != "" {
+		kv.row("waiting for", v.Waiting)
 	}
 	if err := kv.flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(out)
-	t := newTable(out, "RING", "GROUP", "HOST", "TIER", "TARGETS", "AFTER PATCH", "STATUS")
-	status := map[string]string{}
-	for _, h := range v.Hosts {
-		status[h.HostID] = strings.TrimSpace(h.Status + " " + h.Phase + " " + h.Detail)
-	}
-	for _, h := range v.Plan.Hosts {
-		var ts []string
-		for _, x := range h.Targets {
-			ts = append(ts, x.Name+"="+x.Version)
-		}
-		ring := fmt.Sprint(h.Ring)
-		if h.Ring < len(v.Plan.Rings) {
-			ring = v.Plan.Rings[h.Ring]
-		}
-		t.row(ring, h.Group, h.HostID, fmt.Sprint(h.Tier), strings.Join(ts, " "), afterPatch(h.NeedsReboot, h.RestartOnly), status[h.HostID])
-	}
-	if err := t.flush(); err != nil {
+	if err := printPlan(out, v); err != nil {
 		return err
 	}
 	for _, k := range v.KnownProblems {

@@ -183,7 +183,22 @@ rings: [test, production]
 	b.Run("halt", chromedp.Click(chromedp.ID("action-halt")))
 	b.WaitText("#change-state", "halted", 10*time.Second)
 	b.Screenshot("real-change-halted")
-	time.Sleep(14 * time.Second) // past the soak, several engine steps and check-ins
+	// Wait for the events that would have moved production had the halt
+	// not held: the canary soak's end, then a check-in of every host after
+	// it (each check-in is where a dispatched job would be handed out).
+	soakEnd := time.Now().Add(12 * time.Second)
+	waitForWithin(t, 60*time.Second, func() bool {
+		if time.Now().Before(soakEnd) {
+			return false
+		}
+		hs := sp.hosts(t)
+		for _, h := range hs {
+			if !h.LastSeenAt.After(soakEnd) {
+				return false
+			}
+		}
+		return len(hs) == 6
+	}, "every host checked in after the canary soak ended")
 	b.Run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("change-state")))
 	if got := moved(1); got != 0 {
 		t.Errorf("%d production hosts moved while the change was halted", got)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/sim"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // killableServer is a server process that the test kills with SIGKILL and
@@ -99,7 +100,7 @@ rings: [production]
 
 	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
 	if err != nil || len(bases) == 0 {
-		t.Skipf("shared/data is not beside the repository: %v", err)
+		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
 	}
 	var ubuntu []sim.Base
 	for _, b := range bases {
@@ -128,7 +129,7 @@ rings: [production]
 	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
 	var ch struct{ ID string }
 	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "bash everywhere", "--group", "fleet", "--package", "bash@9.9-9",
-		"--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+		"--force-not-offered", "--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
 	sp.mustCLI(t, "changes", "submit", ch.ID)
 	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
 		t.Fatalf("approve: %v %s", err, errOut)

@@ -50,6 +50,7 @@ type serverProc struct {
 	url     string
 	dataDir string
 	stderr  *syncBuffer
+	pid     int // of the process startServerProc started
 }
 
 type syncBuffer struct {
@@ -89,6 +90,7 @@ func startServerProc(t *testing.T, verb string, args ...string) *serverProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	sp.pid = cmd.Process.Pid
 	t.Cleanup(func() {
 		cancel()
 		cmd.Wait()

@@ -162,7 +162,13 @@ func TestRevokedHostAndForeignCertificatesAreRefused(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitForWithin(t, 30*time.Second, cond, what)
+}
+
+// waitForWithin polls cond until it holds, failing t after within.
+func waitForWithin(t *testing.T, within time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return

@@ -10,30 +10,13 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/debtest"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 func requireRealApt(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"apt-get", "dpkg", "dpkg-deb"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing; .ci/run installs it", tool)
-			}
-			t.Skipf("%s is not installed; skipping the rollout test with real packages", tool)
-		}
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the rollout test installs into image roots with dpkg --root and needs root")
-		}
-		t.Skip("not root: dpkg --root installs need root")
-	}
-	if _, err := exec.LookPath("busybox"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("busybox is missing; .ci/run installs busybox-static")
-		}
-		t.Skip("busybox (busybox-static) is not installed; maintainer scripts cannot run in the image roots")
-	}
+	testenv.NeedTools(t, "apt-get install -y apt dpkg busybox-static; .ci/run does", "apt-get", "dpkg", "dpkg-deb", "busybox")
+	testenv.NeedRoot(t, "the rollout test installs into image roots with dpkg --root")
 }
 
 // TestRolloutWithRealApt: 6 agents in 3 rings upgrade pbtest-hello from
@@ -227,7 +210,7 @@ rings: [production]
 		KnownProblems []struct{ ID string } `json:"known_problems"`
 	}
 	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "hello back", "--group", "db", "--package", "pbtest-hello@1.0-1",
-		"--ignore-windows", "-o", "json")), &next)
+		"--allow-downgrade", "--ignore-windows", "-o", "json")), &next)
 	if len(next.KnownProblems) != 1 || next.KnownProblems[0].ID != kb[0].ID {
 		t.Fatalf("the later change's plan does not show the known problem: %+v", next)
 	}

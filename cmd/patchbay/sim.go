@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func newSimCmd() *cobra.Command {
 				cfg.Fleets = append(cfg.Fleets, sim.Fleet{Hosts: hosts, EnrollToken: token})
 			}
 			if cfg.EnrollToken == "" && len(cfg.Fleets) == 0 {
-				return fmt.Errorf("--enroll-token is required (create one with `patchbay enroll-token create`)")
+				return errors.New("--enroll-token is required: create one with `patchbay enroll-token create`")
 			}
 			if dataDir == "" {
 				dataDir = findSharedInventories()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -151,7 +152,7 @@ func newTokensCmd(g *globals) *cobra.Command {
 			if g.output == "json" {
 				return printJSON(cmd.OutOrStdout(), page.Items)
 			}
-			t := newTable(cmd.OutOrStdout(), "ID", "NAME", "PREFIX", "ROLE", "CREATED", "LAST USED", "STATE")
+			t := newTable(cmd.OutOrStdout(), "ID", "NAME", "PREFIX", "ROLE", "USER", "CREATED", "LAST USED", "STATE")
 			now := time.Now()
 			for _, k := range page.Items {
 				state := "active"
@@ -164,7 +165,7 @@ func newTokensCmd(g *globals) *cobra.Command {
 				if k.LastUsedAt != nil {
 					last = ago(*k.LastUsedAt, now)
 				}
-				t.row(k.ID, k.Name, k.Prefix, k.Role, k.CreatedAt.Local().Format(time.RFC3339), last, state)
+				t.row(k.ID, k.Name, k.Prefix, k.Role, cmp.Or(k.User, "-"), k.CreatedAt.Local().Format(time.RFC3339), last, state)
 			}
 			return t.flush()
 		},

@@ -6,17 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // TestUpReportsThisMachinesRealPackages is the README's first command: the
 // server with this machine enrolled, whose packages match dpkg-query.
 func TestUpReportsThisMachinesRealPackages(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-query"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("dpkg-query is missing; CI runs on Debian and must have it")
-		}
-		t.Skip("dpkg-query not found: this test compares with a Debian-family machine's own package database")
-	}
+	testenv.NeedTools(t, "it compares with a Debian-family machine's own package database: apt-get install -y dpkg", "dpkg-query")
 	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Status}\t${Package}\t${Version}\t${Architecture}\n").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -114,6 +114,7 @@ type APIToken struct {
 	Name       string     `json:"name"`
 	Prefix     string     `json:"prefix"`
 	Role       string     `json:"role"`
+	User       string     `json:"user"` // the username the token acts as ("" for a token without a user)
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`

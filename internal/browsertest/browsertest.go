@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // Browser is one Chromium tab.
@@ -31,7 +33,8 @@ type Browser struct {
 	// Ctx is the tab's context, for chromedp calls of the test's own.
 	Ctx context.Context
 	// Shots is where Screenshot writes: testdata/screenshots of the test's
-	// package with UPDATE_SCREENSHOTS=1, else a temporary directory.
+	// package with UPDATE_SCREENSHOTS=1 (for a person to look at; ignored by
+	// git, as no test reads them), else a temporary directory.
 	Shots string
 
 	mu       sync.Mutex
@@ -45,10 +48,7 @@ func Start(t *testing.T, timeout time.Duration) *Browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("headless Chromium is missing in CI (.ci/run must `apt-get install -y chromium`): %v", err)
-		}
-		t.Skip("skipping the browser test: no chromium on PATH (install it with `apt-get install -y chromium`)")
+		testenv.SkipOrFail(t, "no headless chromium on PATH (%v): install it with `apt-get install -y chromium`", err)
 	}
 	b := &Browser{t: t, Shots: t.TempDir()}
 	if os.Getenv("UPDATE_SCREENSHOTS") == "1" {

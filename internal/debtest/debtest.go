@@ -65,7 +65,9 @@ func PackagesIndex(t testing.TB, repo string) []byte {
 }
 
 // MakeImageRoot creates the minimal tree apt and dpkg need under root,
-// with name at version recorded as installed.
+// with name at version recorded as installed, and refreshes its package
+// lists from repo (whose index must be written) as a host's own schedule
+// would, so the agent reports what repo offers as available updates.
 func MakeImageRoot(t testing.TB, root, repo, name, version string) {
 	t.Helper()
 	for _, d := range []string{"etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d",
@@ -85,6 +87,7 @@ func MakeImageRoot(t testing.TB, root, repo, name, version string) {
 	WriteFile(t, filepath.Join(root, file), version+"\n")
 	WriteFile(t, filepath.Join(root, "var/lib/dpkg/info", name+".list"),
 		"/.\n/usr\n/usr/share\n/usr/share/"+name+"\n"+file+"\n")
+	RefreshLists(t, root)
 }
 
 // InstalledVersion reads name's version from the image's dpkg status.

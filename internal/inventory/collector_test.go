@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // writeTree creates files under a new temporary root: path -> content.
@@ -315,11 +317,11 @@ func TestRHELRebootIsRequiredWhenTheRunningKernelIsOlderThanTheNewestInstalled(t
 
 func TestCollectMatchesDpkgQueryOnThisMachine(t *testing.T) {
 	if _, err := os.Stat("/var/lib/dpkg/status"); err != nil {
-		skipOrFail(t, "this machine has no dpkg database: %v", err)
+		testenv.SkipOrFail(t, "this machine has no dpkg database: %v", err)
 	}
 	out, err := ExecRunner{}.Output(t.Context(), "dpkg-query", "-W", "-f", `${db:Status-Abbrev}\t${Package}\t${Architecture}\t${Version}\n`)
 	if err != nil {
-		skipOrFail(t, "dpkg-query: %v", err)
+		testenv.SkipOrFail(t, "dpkg-query: %v", err)
 	}
 	want := map[string]string{}
 	for line := range strings.Lines(string(out)) {
@@ -382,19 +384,9 @@ func TestCollectMatchesDpkgQueryOnThisMachine(t *testing.T) {
 	}
 }
 
-// skipOrFail skips a test that needs something this machine lacks, but
-// fails it in CI, where everything must be there.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 func TestExecRunnerReportsExitCodeAndStderr(t *testing.T) {
 	if _, err := exec.LookPath("ls"); err != nil {
-		skipOrFail(t, "ls not found: %v", err)
+		testenv.SkipOrFail(t, "ls not found: %v", err)
 	}
 	out, err := ExecRunner{}.Output(t.Context(), "ls", "-d", "/")
 	if err != nil || strings.TrimSpace(string(out)) != "/" {

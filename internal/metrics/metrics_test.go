@@ -79,8 +79,6 @@ func fixture() Input {
 
 var period = Filter{From: at(8, 0), To: at(10, 0)}
 
-func f(x float64) *float64 { return &x }
-
 // checkValues compares the fields of got named in want, with a tolerance of
 // 1e-6 for floats (day-end instants are 1 ns before midnight).
 func checkValues(t *testing.T, label string, got Values, want map[string]any) {

@@ -3,7 +3,6 @@ package pkgmgr
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,32 +12,19 @@ import (
 
 	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/inventory"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // requireTools skips a test when a system tool is missing, except in CI
 // where a missing tool is a broken build machine.
 func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s is not installed (%v); install it (Debian: apt-get install apt dpkg) to run this test", tool, err)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
+	testenv.NeedTools(t, "Debian: apt-get install -y apt dpkg", tools...)
 }
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		msg := "installing with dpkg --root needs root; run the tests as root"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.NeedRoot(t, "installing with dpkg --root needs root; run the tests as root")
 }
 
 // TestAptInImageRoot drives the real apt-get and dpkg against a throwaway
@@ -64,7 +50,8 @@ func TestAptInImageRoot(t *testing.T) {
 		t.Fatalf("apt-get update: %v\n%s", err, out)
 	}
 
-	m := Manager{Format: inventory.FormatDpkg, Root: root, Runner: ExecRunner{}}
+	rec := newRecordingRunner()
+	m := Manager{Format: inventory.FormatDpkg, Root: root, Runner: rec}
 	wantUpdate := func(t *testing.T, want string) {
 		t.Helper()
 		us, err := m.AvailableUpdates(ctx)
@@ -82,7 +69,10 @@ func TestAptInImageRoot(t *testing.T) {
 		}
 	}
 
-	t.Run("the image's update is listed", func(t *testing.T) { wantUpdate(t, "1.1-1") })
+	t.Run("the image's update is listed", func(t *testing.T) {
+		wantUpdate(t, "1.1-1")
+		checkCapture(t, "apt/captured-simulate-dist-upgrade.txt", rec.output(t, "dist-upgrade"), root)
+	})
 
 	t.Run("simulate shows the upgrade and changes nothing", func(t *testing.T) {
 		out, err := m.Simulate(ctx, []Target{{Name: "pbtest-hello", Arch: "all", Version: "1.1-1"}})

@@ -35,7 +35,8 @@ func TestDnfInImageRoot(t *testing.T) {
 	rpmtest.CreateRepo(t, repo)
 	rpmtest.MakeImageRoot(t, root, repo, "pbtest-base-1-1.noarch.rpm", "pbtest-hello-1.0-1.noarch.rpm")
 
-	m := Manager{Format: inventory.FormatRPM, Root: root, Runner: ExecRunner{}}
+	rec := newRecordingRunner()
+	m := Manager{Format: inventory.FormatRPM, Root: root, Runner: rec}
 	if out, err := m.Refresh(ctx); err != nil {
 		t.Fatalf("refresh: %v\n%s", err, out)
 	}
@@ -68,6 +69,7 @@ func TestDnfInImageRoot(t *testing.T) {
 
 	t.Run("the image's installed packages and update are what its own rpm database says", func(t *testing.T) {
 		wantUpdate(t, "1.1-1")
+		checkCapture(t, "dnf/captured-check-update.txt", rec.output(t, "check-update"), root)
 		snap, err := inventory.Collector{Root: root}.Collect(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"cmp"
 	"slices"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Change is one line of an apply plan.

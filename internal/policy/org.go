@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Org is the whole organisation as written in a policy file.

@@ -2,23 +2,31 @@ package policy
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"path"
 	"slices"
+	"strings"
 )
 
 // HostInfo is what group selection looks at.
 type HostInfo struct {
 	ID       string
 	Hostname string
-	Labels   map[string]string
+	// HostnameShared: another host reports the same hostname, so the
+	// hostname does not name this host.
+	HostnameShared bool
+	Labels         map[string]string
 }
 
 // Selects reports whether the selector picks host: every label equal, or the
-// host's ID or hostname in the static list. An empty selector picks nothing.
+// host's ID or hostname in the static list. A hostname another host also
+// reports names neither: a static list must name hosts unambiguously, or an
+// impostor reporting a listed hostname would join the group. An empty
+// selector picks nothing.
 func (s Selector) Selects(host HostInfo) bool {
 	if len(s.Hosts) > 0 {
-		return slices.Contains(s.Hosts, host.ID) || (host.Hostname != "" && slices.Contains(s.Hosts, host.Hostname))
+		return slices.Contains(s.Hosts, host.ID) || (host.Hostname != "" && !host.HostnameShared && slices.Contains(s.Hosts, host.Hostname))
 	}
 	return len(s.Labels) > 0 && labelsMatch(s.Labels, host.Labels)
 }
@@ -64,6 +72,28 @@ func (o *Org) MatchesNothing(hosts []HostInfo) []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// AmbiguousHosts returns, one line each, the static selector entries that
+// name a hostname more than one of hosts report (and so select none of
+// them): a warning for the caller to show.
+func (o *Org) AmbiguousHosts(hosts []HostInfo) []string {
+	ids := map[string][]string{}
+	for _, h := range hosts {
+		if h.Hostname != "" {
+			ids[h.Hostname] = append(ids[h.Hostname], h.ID)
+		}
+	}
+	var out []string
+	for _, g := range o.Groups {
+		for _, name := range g.Selector.Hosts {
+			if held := ids[name]; len(held) > 1 && !slices.Contains(held, name) {
+				out = append(out, fmt.Sprintf("group %s: %d hosts report the hostname %s (%s), so it selects none of them; name the host by its ID",
+					g.Name, len(held), name, strings.Join(held, ", ")))
+			}
+		}
+	}
 	return out
 }
 

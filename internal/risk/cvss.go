@@ -178,7 +178,7 @@ func parseV2(v string) (CVSS, error) {
 		bare = bare[1 : len(bare)-1]
 	}
 	if !strings.HasPrefix(bare, "AV:") {
-		return CVSS{}, errors.New("not a CVSS vector: want a CVSS:3.x/ or CVSS:4.0/ prefix, or a v2 vector starting with AV:")
+		return CVSS{}, errors.New("not a CVSS vector: want a CVSS:3.x/ or CVSS:4.0/ prefix, or a v2 vector such as AV:N/AC:L/Au:N/C:P/I:P/A:P")
 	}
 	m, err := gocvss20.ParseVector(bare)
 	if err != nil {

@@ -31,7 +31,7 @@ func TestScoreExplainsEveryFactor(t *testing.T) {
 	r := Score(Input{CVSS: []string{"not a vector", critical98}, KEV: true, Ransomware: true,
 		EPSS: 0.94, EPSSPercentile: 0.972, Criticality: 5, InternetFacing: true, FixAvailable: true})
 	want := []string{
-		`ignored invalid CVSS vector "not a vector": not a CVSS vector: want a CVSS:3.x/ or CVSS:4.0/ prefix, or a v2 vector starting with AV:`,
+		`ignored invalid CVSS vector "not a vector": not a CVSS vector: want a CVSS:3.x/ or CVSS:4.0/ prefix, or a v2 vector such as AV:N/AC:L/Au:N/C:P/I:P/A:P`,
 		"CVSS 3.1 base 9.8 (critical): +39.2",
 		"in CISA KEV: +25",
 		"known ransomware campaign use: +5",

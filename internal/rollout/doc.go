@@ -45,7 +45,18 @@
 //     (UpdateTargets reports each replacement). An ok install result is
 //     verified against the pinned versions; a mismatch fails the host.
 //   - Halted or cancelled: nothing is dispatched; Resume continues where the
-//     rollout stopped.
+//     rollout stopped. An operator's Halt also holds rollbacks back (no job
+//     at all goes out) until Resume or a rollback request. Withdraw puts a
+//     job taken back before delivery up for dispatch again.
+//   - Whole rollback (RollBackAll, from running, halted, cancelled or
+//     completed): nothing goes forward again; every host that installed is
+//     rolled back, a host in flight when it reports or times out; the
+//     rollout ends rolled-back, or rollback-failed naming the hosts, never
+//     completed. A host rollback (RollBack) halts the rollout so a person
+//     decides: Resume, or roll back the whole change.
+//   - Exclude takes a host whose job cannot be built out of the rollout
+//     without counting it against the budget; rings without hosts are not
+//     waves (Summary.Waves).
 //   - Idempotence: Step at the same time twice returns no job twice; a result
 //     for an unknown host, a job not in flight or a duplicate is refused
 //     with an error and no change, so replaying events after a crash is safe.

@@ -43,6 +43,12 @@ func (s *State) HostResult(now time.Time, hostID string, phase Phase, ok bool, i
 		s.fail(i, now, fmt.Sprintf("%s failed: %s", phase, detail))
 		return nil
 	}
+	if s.p.Status == StatusRollingBack {
+		// The install went through after the whole rollout was rolled
+		// back: undo it now rather than go on to a reboot or restart.
+		s.startRollback(i, s.p.Reason)
+		return nil
+	}
 	h.Detail = detail
 	next := s.nextPhase(i, phase)
 	if next == "" {
@@ -98,7 +104,7 @@ func (s *State) fail(i int, now time.Time, detail string) {
 		h.Failed = true
 		s.failed++
 	}
-	if s.p.Plan.AutoRollback {
+	if s.p.Plan.AutoRollback || s.p.Status == StatusRollingBack {
 		s.setStatus(i, HostRollingBack)
 		h.Phase, h.Dispatched, h.DispatchedAt, h.Detail = PhaseRollback, false, time.Time{}, detail
 	} else {
@@ -129,7 +135,7 @@ func (s *State) HealthResult(now time.Time, ring int, check string, ok bool) err
 	if ring > s.p.Wave {
 		return fmt.Errorf("health check %q for ring %q: %w", check, s.p.Plan.Rings[ring], ErrWaveNotStarted)
 	}
-	if s.p.Status == StatusCompleted || s.p.Status == StatusCancelled {
+	if s.p.Status.final() || s.p.Status == StatusCancelled || s.p.Status == StatusRollingBack {
 		return fmt.Errorf("health check %q: %w", check, ErrFinished)
 	}
 	if rec, seen := s.p.Health[ring][check]; seen && now.Before(rec.At) {
@@ -157,9 +163,21 @@ func (s *State) startRollback(i int, why string) {
 	h.Phase, h.Dispatched, h.DispatchedAt, h.Detail = PhaseRollback, false, time.Time{}, why
 }
 
-// RollBack asks for the rollback of the given hosts, each of which must have
-// finished its install (succeeded or failed). It is all or nothing.
+// RollBack asks for the rollback of the given hosts (a host or wave
+// rollback), each of which must have finished its install (succeeded or
+// failed). It is all or nothing. It also halts the rollout (a completed one
+// too), so that a person decides whether the rest goes on (Resume) or the
+// whole change is rolled back (RollBackAll); an operator's hold is lifted so
+// the rollbacks go out.
 func (s *State) RollBack(now time.Time, why string, hostIDs ...string) error {
+	switch {
+	case s.p.Status == StatusRollingBack:
+		return fmt.Errorf("roll back hosts: %w", ErrRollingBack)
+	case s.p.Status == StatusRolledBack || s.p.Status == StatusRollbackFailed:
+		return fmt.Errorf("roll back hosts: %w (%s)", ErrFinished, s.p.Status)
+	case len(hostIDs) == 0:
+		return fmt.Errorf("roll back hosts: name at least one host")
+	}
 	idx := make([]int, 0, len(hostIDs))
 	for _, id := range hostIDs {
 		i, ok := s.index[id]
@@ -174,19 +192,55 @@ func (s *State) RollBack(now time.Time, why string, hostIDs ...string) error {
 	for _, i := range idx {
 		s.startRollback(i, "rollback requested: "+why)
 	}
+	s.p.Held = false
+	if s.p.Status == StatusRunning || s.p.Status == StatusCompleted {
+		s.p.Status = StatusHalted
+		s.p.Reason = fmt.Sprintf("halted: rollback of %d hosts requested: %s; resume to go on or roll back the whole change", len(idx), why)
+	}
 	return nil
 }
 
-// Halt stops dispatching (rollbacks still go out). Halting a halted rollout
-// keeps the first reason.
-func (s *State) Halt(now time.Time, reason string) error {
+// RollBackAll rolls back the whole rollout, whatever it had reached
+// (running, halted, cancelled or completed): nothing goes forward again,
+// every host that installed (succeeded or failed) is rolled back now, and a
+// host in flight when it reports or times out. The rollout ends rolled back,
+// or rollback failed naming the hosts; never completed.
+func (s *State) RollBackAll(now time.Time, why string) error {
 	switch s.p.Status {
-	case StatusCompleted, StatusCancelled:
+	case StatusRollingBack:
+		return fmt.Errorf("roll back: %w", ErrRollingBack)
+	case StatusRolledBack, StatusRollbackFailed:
+		return fmt.Errorf("roll back: %w (%s)", ErrFinished, s.p.Status)
+	}
+	s.p.Status, s.p.Reason, s.p.Held = StatusRollingBack, "rollback requested: "+why, false
+	for i := range s.p.Hosts {
+		h := &s.p.Hosts[i]
+		switch {
+		case h.Status == HostSucceeded, h.Status == HostFailed:
+			s.startRollback(i, s.p.Reason)
+		case h.Status == HostInFlight && !h.Dispatched:
+			// Installed, waiting for its reboot or restart.
+			s.startRollback(i, s.p.Reason)
+		}
+	}
+	return nil
+}
+
+// Halt stops dispatching, at an operator's request: nothing goes out, not
+// even rollbacks, until Resume or a rollback request. Halting a halted
+// rollout keeps the first reason. A rollout being rolled back cannot be
+// halted (the emergency stop holds its jobs back instead).
+func (s *State) Halt(now time.Time, reason string) error {
+	switch {
+	case s.p.Status.final() || s.p.Status == StatusCancelled:
 		return fmt.Errorf("halt: %w (%s)", ErrFinished, s.p.Status)
-	case StatusHalted:
+	case s.p.Status == StatusRollingBack:
+		return fmt.Errorf("halt: %w", ErrRollingBack)
+	case s.p.Status == StatusHalted:
+		s.p.Held = true
 		return nil
 	}
-	s.p.Status, s.p.Reason = StatusHalted, "halted: "+reason
+	s.p.Status, s.p.Reason, s.p.Held = StatusHalted, "halted: "+reason, true
 	return nil
 }
 
@@ -200,17 +254,68 @@ func (s *State) Resume(now time.Time, by string) error {
 	if s.failed > s.budget {
 		return fmt.Errorf("resume: %w (%d failed, budget %d); cancel the change or roll it back", ErrBudgetExceeded, s.failed, s.budget)
 	}
-	s.p.Status, s.p.Reason, s.p.ResumedBy = StatusRunning, "", by
+	s.p.Status, s.p.Reason, s.p.ResumedBy, s.p.Held = StatusRunning, "", by, false
 	return nil
 }
 
 // Cancel ends the rollout: nothing more is dispatched, but results of jobs
 // in flight and rollbacks are still recorded.
 func (s *State) Cancel(now time.Time, reason string) error {
-	if s.p.Status == StatusCompleted || s.p.Status == StatusCancelled {
+	switch {
+	case s.p.Status.final() || s.p.Status == StatusCancelled:
 		return fmt.Errorf("cancel: %w (%s)", ErrFinished, s.p.Status)
+	case s.p.Status == StatusRollingBack:
+		return fmt.Errorf("cancel: %w", ErrRollingBack)
 	}
 	s.p.Status, s.p.Reason = StatusCancelled, "cancelled: "+reason
+	return nil
+}
+
+// Withdraw records that the job handed out to hostID for phase was taken
+// back before the host received it (a halt or emergency stop withdrew it):
+// an install puts the host back among the pending hosts, any other phase
+// waits to be handed out again. Step decides again when it may go out.
+func (s *State) Withdraw(hostID string, phase Phase) error {
+	i, known := s.index[hostID]
+	if !known {
+		return fmt.Errorf("withdraw job of host %q: %w", hostID, ErrUnknownHost)
+	}
+	h, hp := &s.p.Hosts[i], &s.p.Plan.Hosts[i]
+	if !h.Dispatched || h.Phase != phase {
+		return fmt.Errorf("withdraw %s job of host %q (%s): %w", phase, hostID, h.Status, ErrNotInFlight)
+	}
+	h.Dispatched, h.DispatchedAt = false, time.Time{}
+	if phase == PhaseInstall {
+		s.setStatus(i, HostPending)
+		h.Phase = ""
+		pend := s.pending[hp.Ring]
+		k, _ := slices.BinarySearch(pend, i)
+		s.pending[hp.Ring] = slices.Insert(pend, k, i)
+	}
+	return nil
+}
+
+// Exclude takes a host whose job cannot be built (for example its reported
+// architecture is not one a job may name) out of the rollout: it gets no
+// job, does not count against the failure budget and does not hold up its
+// wave; why is kept as its detail. Only a host whose install has not been
+// reported may be excluded.
+func (s *State) Exclude(now time.Time, hostID, why string) error {
+	i, known := s.index[hostID]
+	if !known {
+		return fmt.Errorf("exclude host %q: %w", hostID, ErrUnknownHost)
+	}
+	h, hp := &s.p.Hosts[i], &s.p.Plan.Hosts[i]
+	switch {
+	case h.Status == HostPending:
+		s.pending[hp.Ring] = slices.DeleteFunc(s.pending[hp.Ring], func(j int) bool { return j == i })
+	case h.Status == HostInFlight && h.Phase == PhaseInstall:
+	default:
+		return fmt.Errorf("exclude host %q (%s): %w", hostID, h.Status, ErrNotPending)
+	}
+	s.setStatus(i, HostExcluded)
+	h.Phase, h.Dispatched, h.DispatchedAt, h.FinishedAt = "", false, time.Time{}, now
+	h.Detail = "excluded: " + why
 	return nil
 }
 

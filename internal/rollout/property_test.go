@@ -3,6 +3,7 @@ package rollout
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -164,6 +165,18 @@ type checker struct {
 	// checked when they succeeded.
 	needs    map[string]hostNeeds
 	verified map[string]bool
+	// held is set once an operator's Halt returned and cleared by Resume
+	// or a rollback request: no job at all may go out meanwhile.
+	held bool
+	// wholeRollback is set once RollBackAll returned: nothing may go
+	// forward again and the rollout must not end in a success status.
+	wholeRollback bool
+	// changed marks hosts whose packages the test fleet changed and no
+	// rollback has restored yet (the recorded versions are the originals).
+	changed map[string]bool
+	// late marks hosts whose rollback was asked for after their wave had
+	// passed: their rollback does not reopen that wave.
+	late map[string]bool
 }
 
 func (c *checker) fatalf(format string, args ...any) {
@@ -180,13 +193,32 @@ func (c *checker) afterStep(s *State, now time.Time, statusBefore Status, acts [
 	p := &s.p.Plan
 	sum := s.Summary()
 	// Jobs past their deadline count as failed.
+	if c.wholeRollback && (sum.Status == StatusCompleted || sum.Status == StatusRunning || sum.Status == StatusHalted || sum.Status == StatusCancelled) {
+		c.fatalf("status %s after a whole rollback", sum.Status)
+	}
+	for _, a := range acts {
+		switch a.Kind {
+		case ActDispatch, ActReboot, ActRestart, ActRollback:
+			if c.held {
+				c.fatalf("%s to %s after an operator's halt", a.Kind, a.HostID)
+			}
+			if c.wholeRollback && a.Kind != ActRollback {
+				c.fatalf("%s to %s after a whole rollback", a.Kind, a.HostID)
+			}
+		}
+	}
 	for host, j := range c.jobs {
 		if !now.Before(j.deadline) {
+			if j.phase == PhaseInstall {
+				c.changed[host] = true // it may have installed and never said so
+			}
 			h := s.p.Hosts[s.index[host]]
 			if j.phase != PhaseRollback && !h.Failed {
 				c.fatalf("%s %s timed out but the host is not failed (%s)", host, j.phase, h.Status)
 			}
-			c.end(c.ringOf(s, host), j.deadline)
+			if !c.late[host] {
+				c.end(c.ringOf(s, host), j.deadline)
+			}
 			delete(c.jobs, host)
 		}
 	}
@@ -323,7 +355,7 @@ func (c *checker) checkFollowUp(s *State, a Action, hp HostPlan) {
 		if other.Tier < hp.Tier && st.unfinished() {
 			c.fatalf("%s of %s (tier %d) while %s (tier %d) is %s", a.Kind, hp.HostID, hp.Tier, other.HostID, other.Tier, st)
 		}
-		if other.Tier > hp.Tier && st != HostPending {
+		if other.Tier > hp.Tier && st != HostPending && st != HostExcluded {
 			c.fatalf("%s of %s (tier %d) while %s of a later tier %d has started (%s)", a.Kind, hp.HostID, hp.Tier, other.HostID, other.Tier, st)
 		}
 	}
@@ -352,7 +384,7 @@ func (c *checker) checkWaveOrder(s *State, r int, now time.Time) {
 	}
 	c.started[r] = true
 	for i, hp := range s.p.Plan.Hosts {
-		if hp.Ring < r && s.p.Hosts[i].Status.unfinished() {
+		if hp.Ring < r && s.p.Hosts[i].Status.unfinished() && !c.late[hp.HostID] {
 			c.fatalf("ring %d started while %s of ring %d is %s", r, hp.HostID, hp.Ring, s.p.Hosts[i].Status)
 		}
 	}
@@ -399,7 +431,7 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 		t: t, seed: seed, plan: plan, jobs: map[string]job{}, sent: map[string]int{}, pins: map[string]string{},
 		jobEnd: map[int]time.Time{}, health: map[int]map[string]healthRecord{}, started: map[int]bool{},
 		kinds: map[string]ActionKind{}, installed: map[string][]Target{},
-		needs: needs, verified: map[string]bool{},
+		needs: needs, verified: map[string]bool{}, changed: map[string]bool{}, late: map[string]bool{},
 	}
 	for _, l := range s.limits {
 		c.limitMax = max(c.limitMax, l)
@@ -452,6 +484,13 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 				if ok && j.phase == PhaseInstall && failPercent > 0 && r.IntN(100) < failPercent {
 					installed[j.targets[0].Name] = "0.9" // verification must catch it
 				}
+				switch {
+				case j.phase == PhaseInstall:
+					// A failed install may have changed some packages.
+					c.changed[h] = ok || r.IntN(2) == 0
+				case j.phase == PhaseRollback && ok:
+					c.changed[h] = false
+				}
 				at, phase := now, j.phase
 				ev := func(st *State) error { return st.HostResult(at, h, phase, ok, installed, "test") }
 				if err := ev(s); err != nil {
@@ -463,7 +502,9 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 					}
 				}
 				delete(c.jobs, h)
-				c.end(c.ringOf(s, h), now)
+				if !c.late[h] {
+					c.end(c.ringOf(s, h), now)
+				}
 				replay = append(replay, ev)
 			}
 		}
@@ -489,15 +530,21 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 			}
 		case k < 52:
 			reason := "operator"
-			_ = s.Halt(now, reason)
+			err1 := s.Halt(now, reason)
 			if twin != nil {
-				_ = twin.Halt(now, reason)
+				same("halt", err1, twin.Halt(now, reason))
+			}
+			if err1 == nil {
+				c.held = true
 			}
 		case k < 60:
 			if s.p.Status == StatusHalted && r.IntN(2) == 0 {
 				err1 := s.Resume(now, "second")
 				if twin != nil {
 					same("resume", err1, twin.Resume(now, "second"))
+				}
+				if err1 == nil {
+					c.held = false
 				}
 			}
 		case k < 61 && r.IntN(5) == 0:
@@ -542,6 +589,51 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 			if err := s.HostResult(now, "nobody", PhaseInstall, true, nil, ""); err == nil {
 				t.Fatalf("seed %d: result for unknown host accepted", seed)
 			}
+		case k < 68 && r.IntN(4) == 0: // the whole change is rolled back
+			at := now
+			event(s, twin, same, "roll back all", func(st *State) error { return st.RollBackAll(at, "test") }, func() {
+				c.wholeRollback, c.held = true, false
+			})
+		case k < 70: // a few settled hosts are rolled back
+			var hosts []string
+			for i, h := range s.p.Hosts {
+				if (h.Status == HostSucceeded || h.Status == HostFailed) && r.IntN(4) == 0 {
+					hosts = append(hosts, plan.Hosts[i].HostID)
+				}
+			}
+			at := now
+			wave := s.p.Wave
+			event(s, twin, same, "roll back hosts", func(st *State) error { return st.RollBack(at, "test", hosts...) }, func() {
+				c.held = false
+				for _, h := range hosts {
+					if c.ringOf(s, h) < wave {
+						c.late[h] = true
+					}
+				}
+				if st := s.p.Status; st != StatusHalted && st != StatusCancelled {
+					t.Fatalf("seed %d: %s after a host rollback, want halted", seed, st)
+				}
+			})
+		case k < 72 && len(c.jobs) > 0: // a job not yet delivered is withdrawn
+			hosts := slices.Sorted(maps.Keys(c.jobs))
+			h := hosts[r.IntN(len(hosts))]
+			j := c.jobs[h]
+			event(s, twin, same, "withdraw", func(st *State) error { return st.Withdraw(h, j.phase) }, func() {
+				delete(c.jobs, h)
+				c.sent[h+"/"+string(j.phase)]--
+			})
+		case k < 73: // a host's job cannot be built
+			i := r.IntN(len(plan.Hosts))
+			h := plan.Hosts[i].HostID
+			at := now
+			event(s, twin, same, "exclude", func(st *State) error { return st.Exclude(at, h, "test") }, func() {
+				if j, out := c.jobs[h]; out && j.phase == PhaseInstall {
+					delete(c.jobs, h)
+				}
+				if s.p.Hosts[i].Status != HostExcluded || s.p.Hosts[i].Failed {
+					t.Fatalf("seed %d: excluded %s is %s, failed %v", seed, h, s.p.Hosts[i].Status, s.p.Hosts[i].Failed)
+				}
+			})
 		}
 		// Clock.
 		switch k := r.IntN(10); {
@@ -562,7 +654,8 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 		// Idempotence: stepping again at the same time hands out no job.
 		again := s.Step(now)
 		for _, a := range again {
-			if a.Kind != ActWait && a.Kind != ActHalted && a.Kind != ActCancelled && a.Kind != ActCompleted {
+			switch a.Kind {
+			case ActDispatch, ActReboot, ActRestart, ActRollback:
 				t.Fatalf("seed %d: second Step at the same time returned %s for %s", seed, a.Kind, a.HostID)
 			}
 		}
@@ -574,6 +667,33 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 		lastWake = last.WakeAt
 		if steps%50 == 0 {
 			checkDerived(t, seed, s)
+		}
+		if c.wholeRollback && last.Kind == ActCompleted {
+			t.Fatalf("seed %d: completed after a whole rollback", seed)
+		}
+		if last.Kind == ActRolledBack || last.Kind == ActRollbackFailed {
+			// Every host the fleet changed is back at its recorded
+			// versions, or named as a failed rollback.
+			failed := s.Summary().RollbackFailed
+			for _, h := range slices.Sorted(maps.Keys(c.changed)) {
+				if c.changed[h] && !slices.Contains(failed, h) {
+					t.Fatalf("seed %d: %s: %s is not at its recorded versions and not named (%v)", seed, last.Kind, h, failed)
+				}
+			}
+			if last.Kind == ActRolledBack && len(failed) > 0 {
+				t.Fatalf("seed %d: rolled back with failed rollbacks %v", seed, failed)
+			}
+			return steps, string(last.Kind)
+		}
+		if (last.Kind == ActCancelled || last.Kind == ActHalted && s.failed > s.budget) && len(c.jobs) == 0 && r.IntN(2) == 0 {
+			if err := s.RollBackAll(now, "end"); err != nil {
+				t.Fatalf("seed %d: roll back all from %s: %v", seed, last.Kind, err)
+			}
+			if twin != nil {
+				twin.RollBackAll(now, "end")
+			}
+			c.wholeRollback, c.held = true, false
+			continue
 		}
 		switch {
 		case last.Kind == ActCompleted, last.Kind == ActCancelled && len(c.jobs) == 0:
@@ -588,6 +708,18 @@ func scenario(t testing.TB, seed uint64, withTwin bool) (steps int, outcome stri
 		}
 	}
 	return steps, "stalled"
+}
+
+// event applies ev to s and to the twin (if any), checks both agree, and
+// calls then when it was accepted.
+func event(s, twin *State, same func(string, any, any), what string, ev func(*State) error, then func()) {
+	err := ev(s)
+	if twin != nil {
+		same(what, err, ev(twin))
+	}
+	if err == nil {
+		then()
+	}
 }
 
 // checkDerived compares the incremental indexes with a fresh rebuild.

@@ -17,7 +17,21 @@ const (
 	StatusHalted    Status = "halted"
 	StatusCancelled Status = "cancelled"
 	StatusCompleted Status = "completed"
+	// StatusRollingBack: the whole change is being rolled back. Nothing
+	// goes forward again; every host that installed gets a rollback, a host
+	// in flight gets its rollback when it reports or times out.
+	StatusRollingBack Status = "rolling-back"
+	// StatusRolledBack: every host that installed was rolled back (final).
+	StatusRolledBack Status = "rolled-back"
+	// StatusRollbackFailed: the rollback finished but the rollback of the
+	// hosts Summary.RollbackFailed names failed (final).
+	StatusRollbackFailed Status = "rollback-failed"
 )
+
+// final reports whether nothing more can happen to a rollout in status s.
+func (s Status) final() bool {
+	return s == StatusCompleted || s == StatusRolledBack || s == StatusRollbackFailed
+}
 
 // Phase names one job a host receives. A host goes through install, then
 // reboot or restart if its plan asks for one; rollback follows a failure
@@ -42,6 +56,10 @@ const (
 	HostRollingBack    HostStatus = "rolling-back"    // rollback requested or under way
 	HostRolledBack     HostStatus = "rolled-back"     // rollback reported ok
 	HostRollbackFailed HostStatus = "rollback-failed" // rollback failed or timed out
+	// HostExcluded: the host's job could not be built (its data changed
+	// after planning); it gets no job and does not count against the
+	// failure budget. Detail says why.
+	HostExcluded HostStatus = "excluded"
 )
 
 // unfinished reports whether the host still holds up its wave.
@@ -51,7 +69,7 @@ func (s HostStatus) unfinished() bool {
 
 func (s HostStatus) known() bool {
 	switch s {
-	case HostPending, HostInFlight, HostSucceeded, HostFailed, HostRollingBack, HostRolledBack, HostRollbackFailed:
+	case HostPending, HostInFlight, HostSucceeded, HostFailed, HostRollingBack, HostRolledBack, HostRollbackFailed, HostExcluded:
 		return true
 	}
 	return false
@@ -71,6 +89,7 @@ var (
 	ErrFinished       = errors.New("rollout has finished")
 	ErrNotPending     = errors.New("host has already been dispatched")
 	ErrNotSettled     = errors.New("host has no finished install to roll back")
+	ErrRollingBack    = errors.New("the whole rollout is being rolled back")
 )
 
 type hostState struct {
@@ -101,16 +120,19 @@ type healthRecord struct {
 // persisted is everything the engine knows; derived indexes are rebuilt
 // from it.
 type persisted struct {
-	Format    int                       `json:"format"`
-	Plan      Plan                      `json:"plan"`
-	Status    Status                    `json:"status"`
-	Reason    string                    `json:"reason,omitempty"`
-	ResumedBy string                    `json:"resumed_by,omitempty"`
-	Wave      int                       `json:"wave"`
-	Hosts     []hostState               `json:"hosts"`
-	Pins      map[string]string         `json:"pins"`
-	Waves     []waveState               `json:"waves"`
-	Health    []map[string]healthRecord `json:"health"`
+	Format    int    `json:"format"`
+	Plan      Plan   `json:"plan"`
+	Status    Status `json:"status"`
+	Reason    string `json:"reason,omitempty"`
+	ResumedBy string `json:"resumed_by,omitempty"`
+	// Held is set by an operator's Halt: not even rollbacks go out until
+	// Resume or a rollback request.
+	Held   bool                      `json:"held,omitempty"`
+	Wave   int                       `json:"wave"`
+	Hosts  []hostState               `json:"hosts"`
+	Pins   map[string]string         `json:"pins"`
+	Waves  []waveState               `json:"waves"`
+	Health []map[string]healthRecord `json:"health"`
 }
 
 const stateFormat = 1
@@ -140,6 +162,7 @@ type State struct {
 	tierLeft   map[tierKey]int
 	groupTiers map[groupKey][]int // sorted distinct tiers
 	limits     []int              // per ring batch limit
+	ringHosts  []int              // per ring number of hosts
 	budget     int
 }
 
@@ -165,7 +188,17 @@ func New(p Plan) (*State, error) {
 		s.p.Health[i] = map[string]healthRecord{}
 	}
 	s.rebuild()
+	s.skipEmpty()
 	return s, nil
+}
+
+// skipEmpty moves the current wave past rings without hosts: they are not
+// waves at all.
+func (s *State) skipEmpty() {
+	for s.p.Wave < len(s.p.Plan.Rings)-1 && s.ringHosts[s.p.Wave] == 0 {
+		s.p.Waves[s.p.Wave].Passed = true
+		s.p.Wave++
+	}
 }
 
 // MarshalJSON encodes the whole state.
@@ -195,7 +228,7 @@ func (p *persisted) check() error {
 		return err
 	}
 	switch p.Status {
-	case StatusRunning, StatusHalted, StatusCancelled, StatusCompleted:
+	case StatusRunning, StatusHalted, StatusCancelled, StatusCompleted, StatusRollingBack, StatusRolledBack, StatusRollbackFailed:
 	default:
 		return fmt.Errorf("unknown status %q", p.Status)
 	}
@@ -221,7 +254,9 @@ func (p *persisted) check() error {
 		}
 	}
 	for r, w := range p.Waves {
-		if w.Passed && r >= p.Wave && !(r == p.Wave && p.Status == StatusCompleted) {
+		// The current wave has passed once the rollout completed, also when
+		// a rollback or halt came after that.
+		if w.Passed && r > p.Wave {
 			return fmt.Errorf("waves[%d] passed but the current wave is %d", r, p.Wave)
 		}
 	}
@@ -233,7 +268,7 @@ func (p *persisted) check() error {
 		if !h.Status.known() {
 			return fmt.Errorf("hosts[%d]: unknown status %q", i, h.Status)
 		}
-		if h.Status != HostPending && ring > p.Wave {
+		if h.Status != HostPending && h.Status != HostExcluded && ring > p.Wave {
 			return fmt.Errorf("hosts[%d]: %s in ring %d after the current wave %d", i, h.Status, ring, p.Wave)
 		}
 		// A rollback may be asked for hosts of any earlier wave.
@@ -309,6 +344,7 @@ func (s *State) rebuild() {
 	for r := range n {
 		s.limits[r] = p.batchLimit(perRing[r])
 	}
+	s.ringHosts = perRing
 }
 
 // OutstandingSince is the earliest time a job now out was handed out, and
@@ -391,6 +427,19 @@ type Summary struct {
 	RolledBack int
 	Budget     int // failures tolerated
 	BatchLimit int // in-flight cap of the current wave
+	// RollingBack counts hosts whose rollback is asked for or under way.
+	RollingBack int
+	// RollbackFailed names the hosts whose rollback failed or timed out.
+	RollbackFailed []string
+	// Excluded counts hosts whose job could not be built (see HostView.Detail).
+	Excluded int
+	// Held: an operator halted the rollout; no job at all goes out.
+	Held bool
+	// Waves counts the rings that have hosts; empty rings are skipped and
+	// are not waves. WaveNumber is the current ring's 1-based position
+	// among them.
+	Waves      int
+	WaveNumber int
 }
 
 // Summary reports the rollout's progress.
@@ -398,9 +447,17 @@ func (s *State) Summary() Summary {
 	sum := Summary{
 		Status: s.p.Status, Reason: s.p.Reason, Wave: s.p.Wave, Ring: s.p.Plan.Rings[s.p.Wave],
 		Hosts: len(s.p.Hosts), InFlight: s.inFlight, Failed: s.failed,
-		Budget: s.budget, BatchLimit: s.limits[s.p.Wave],
+		Budget: s.budget, BatchLimit: s.limits[s.p.Wave], Held: s.p.Held,
 	}
-	for _, h := range s.p.Hosts {
+	for r, n := range s.ringHosts {
+		if n > 0 {
+			sum.Waves++
+			if r <= s.p.Wave {
+				sum.WaveNumber++
+			}
+		}
+	}
+	for i, h := range s.p.Hosts {
 		switch h.Status {
 		case HostPending:
 			sum.Pending++
@@ -408,6 +465,12 @@ func (s *State) Summary() Summary {
 			sum.Succeeded++
 		case HostRolledBack:
 			sum.RolledBack++
+		case HostRollingBack:
+			sum.RollingBack++
+		case HostRollbackFailed:
+			sum.RollbackFailed = append(sum.RollbackFailed, s.p.Plan.Hosts[i].HostID)
+		case HostExcluded:
+			sum.Excluded++
 		}
 	}
 	return sum

@@ -19,6 +19,11 @@ const (
 	ActHalted    ActionKind = "halted"    // halted for Reason; only rollbacks go out; WakeAt is the next job deadline
 	ActCancelled ActionKind = "cancelled" // cancelled for Reason; WakeAt as for ActHalted
 	ActCompleted ActionKind = "completed" // every wave passed
+	// ActRollingBack: the whole rollout is being rolled back; only rollbacks
+	// go out. WakeAt is the next job deadline.
+	ActRollingBack    ActionKind = "rolling-back"
+	ActRolledBack     ActionKind = "rolled-back"     // every host that installed was rolled back
+	ActRollbackFailed ActionKind = "rollback-failed" // finished; Reason names the hosts whose rollback failed
 )
 
 // Action is one decision of Step.
@@ -42,13 +47,22 @@ type Action struct {
 // job already returned.
 func (s *State) Step(now time.Time) []Action {
 	var acts []Action
-	if s.p.Status == StatusCompleted {
-		return []Action{{Kind: ActCompleted, Ring: s.p.Wave}}
+	if s.p.Status.final() {
+		return []Action{s.finalAction()}
 	}
 	s.expire(now)
-	acts = s.rollbacks(now, acts)
+	if !s.p.Held {
+		acts = s.rollbacks(now, acts)
+	}
 	var wait waiter
 	switch s.p.Status {
+	case StatusRollingBack:
+		if len(s.active) == 0 {
+			s.finishRollback()
+			return append(acts, s.finalAction())
+		}
+		wait.deadlines(s)
+		return append(acts, Action{Kind: ActRollingBack, Ring: s.p.Wave, Reason: s.p.Reason, WakeAt: wait.wake})
 	case StatusHalted, StatusCancelled:
 		wait.deadlines(s)
 		kind := ActHalted
@@ -75,9 +89,32 @@ func (s *State) Step(now time.Time) []Action {
 			return append(acts, Action{Kind: ActCompleted, Ring: w})
 		}
 		s.p.Wave++
+		s.skipEmpty()
 	}
 	wait.deadlines(s)
 	return append(acts, wait.action(s.p.Wave))
+}
+
+// finishRollback ends a whole-change rollback with no host left to hear
+// from: rolled back, or rollback failed naming the hosts.
+func (s *State) finishRollback() {
+	if failed := s.Summary().RollbackFailed; len(failed) > 0 {
+		s.p.Status = StatusRollbackFailed
+		s.p.Reason = fmt.Sprintf("rollback failed on %d hosts: %s", len(failed), strings.Join(failed, ", "))
+		return
+	}
+	s.p.Status = StatusRolledBack
+}
+
+// finalAction is what Step returns once the rollout has ended.
+func (s *State) finalAction() Action {
+	switch s.p.Status {
+	case StatusRolledBack:
+		return Action{Kind: ActRolledBack, Ring: s.p.Wave, Reason: s.p.Reason}
+	case StatusRollbackFailed:
+		return Action{Kind: ActRollbackFailed, Ring: s.p.Wave, Reason: s.p.Reason}
+	}
+	return Action{Kind: ActCompleted, Ring: s.p.Wave}
 }
 
 // expire fails every job whose deadline has passed.
@@ -137,6 +174,11 @@ func (s *State) dispatch(now time.Time, acts []Action, wait *waiter) []Action {
 	for _, i := range s.active {
 		h, hp := &s.p.Hosts[i], &s.p.Plan.Hosts[i]
 		if h.Status != HostInFlight || h.Dispatched || !isOpen(hp.Group) {
+			continue
+		}
+		if s.lowestTier(hp.Ring, hp.Group) < hp.Tier {
+			// A host of a lower tier is unfinished again (its rollback,
+			// asked for after this host was dispatched, is under way).
 			continue
 		}
 		h.Dispatched, h.DispatchedAt = true, now

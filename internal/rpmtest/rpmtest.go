@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/patchbay/patchbay/internal/debtest"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // DBPath is where image roots keep their rpm database.
@@ -32,19 +33,8 @@ var Tools = []string{"rpmbuild", "createrepo_c", "rpm", "dnf", "busybox"}
 // the tools (Debian: rpm, dnf, createrepo-c, busybox-static).
 func Require(t testing.TB) {
 	t.Helper()
-	stop := t.Skipf
-	if os.Getenv("CI") == "true" {
-		stop = t.Fatalf
-	}
-	for _, tool := range Tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			stop("%s is not installed; the tests with real rpm and dnf need it "+
-				"(Debian: apt-get install rpm dnf createrepo-c busybox-static)", tool)
-		}
-	}
-	if os.Geteuid() != 0 {
-		stop("not root: rpm --root and dnf --installroot need root to run scriptlets in the image root")
-	}
+	testenv.NeedTools(t, "Debian: apt-get install -y rpm dnf createrepo-c busybox-static", Tools...)
+	testenv.NeedRoot(t, "rpm --root and dnf --installroot need root to run scriptlets in the image root")
 }
 
 // BuildRPM builds the noarch package name at version ("VERSION-RELEASE")

@@ -53,7 +53,7 @@ func (s *Server) agentHost(r *http.Request) (store.Host, error) {
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	var req protocol.EnrollRequest
-	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
+	if err := decodeAgentJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
 	if req.ProtocolVersion > protocol.Version {
@@ -94,7 +94,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 	h := hostFrom(r.Context())
 	var req protocol.CheckinRequest
-	if err := decodeJSON(w, r, protocol.MaxBodyBytes, &req); err != nil {
+	if err := decodeAgentJSON(w, r, protocol.MaxBodyBytes, &req); err != nil {
 		return err
 	}
 	if err := req.Validate(); err != nil {
@@ -120,7 +120,7 @@ func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 			s.vulns.enqueue(h.ID)
 		}
 	}
-	jobs, err := s.store.OpenJobs(r.Context(), h.ID, s.now())
+	jobs, err := s.store.OpenJobs(r.Context(), h.ID, s.now(), jobGate())
 	if err != nil {
 		return err
 	}

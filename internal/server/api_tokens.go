@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,6 +162,11 @@ func (s *Server) createAPIToken(ctx context.Context, p Principal, req api.Create
 		return api.APIToken{}, err
 	}
 	v := apiTokenView(tok)
+	if userID != "" {
+		if u, err := s.store.GetUser(ctx, userID); err == nil {
+			v.User = u.Username
+		}
+	}
 	v.Token = secret
 	return v, nil
 }
@@ -170,9 +176,19 @@ func (s *Server) handleListAPITokens(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	us, err := s.store.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	names := make(map[string]string, len(us))
+	for _, u := range us {
+		names[u.ID] = u.Username
+	}
 	page := api.Page[api.APIToken]{Items: []api.APIToken{}, Total: len(ts)}
 	for _, t := range ts {
-		page.Items = append(page.Items, apiTokenView(t))
+		v := apiTokenView(t)
+		v.User = cmp.Or(names[t.UserID], t.UserID)
+		page.Items = append(page.Items, v)
 	}
 	return writeJSON(w, 200, page)
 }

@@ -127,17 +127,19 @@ func (s *Server) disableUser(ctx context.Context, actor Principal, id string) (s
 	return u, nil
 }
 
-// changePassword sets a user's password after checking the current one.
-// The new hash has a new salt, so the user's session epoch (passwordEpoch)
+// changePassword sets a user's password after checking the current one
+// under the sign-in limits for the client address addr. The new hash has a new salt, so the user's session epoch (passwordEpoch)
 // changes and every console session started before ends; the user's API
 // sign-in tokens are revoked too.
-func (s *Server) changePassword(ctx context.Context, userID, current, next string) error {
+func (s *Server) changePassword(ctx context.Context, userID, current, next, addr string) error {
 	u, err := s.store.GetUser(ctx, userID)
 	if err != nil {
 		return err
 	}
-	if ok, _ := CheckPassword(u.PasswordHash, current); !ok || u.DisabledAt != nil {
+	if _, err := s.signIn(ctx, u.Username, current, addr); errors.Is(err, errBadCredentials) {
 		return errUnauthorized("the current password is wrong")
+	} else if err != nil {
+		return err
 	}
 	if err := checkNewPassword(next); err != nil {
 		return err

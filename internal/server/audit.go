@@ -188,6 +188,16 @@ func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, st
 		e = s.requestEntry(r, rt, ctx, reqID)
 		e.Outcome = outcome
 	}
+	if denied || (rt.Perm == PermEnrollToken && outcome != "ok") {
+		// Anyone can send these: bounded, and repeats counted (refusals.go).
+		s.refusals.record(ctx, e, r.RemoteAddr)
+		return
+	}
+	if denied || (rt.Perm == PermEnrollToken && outcome != "ok") {
+		// Anyone can send these: bounded, and repeats counted (refusals.go).
+		s.refusals.record(ctx, e, r.RemoteAddr)
+		return
+	}
 	// Audit survives the request: a client that hangs up must not lose it.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

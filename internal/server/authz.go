@@ -116,7 +116,33 @@ func RoleAllows(role string, p Permission) bool {
 type Principal struct {
 	UserID  string
 	TokenID string
-	Role    string
+	// Role is what the caller acts with: the lesser of the token's role and
+	// its user's current role (see effectiveRole).
+	Role string
+	// UserRole is the token's user's current role ("" for a token without
+	// a user). When neither role holds the other, Role is the token's and
+	// both must allow a permission.
+	UserRole string
+}
+
+// allows says whether the principal holds a permission: its role does,
+// and so does its user's current role.
+func (p Principal) allows(perm Permission) bool {
+	return RoleAllows(p.Role, perm) && (p.UserRole == "" || RoleAllows(p.UserRole, perm))
+}
+
+// effectiveRole is the lesser of a token's role and its user's current
+// role. Admin holds every other role's permissions, so admin with X is X;
+// two different non-admin roles are incomparable: the token's role is
+// kept and Principal.allows also asks the user's.
+func effectiveRole(tokenRole, userRole string) string {
+	switch {
+	case userRole == "" || userRole == RoleAdmin || userRole == tokenRole:
+		return tokenRole
+	case tokenRole == RoleAdmin:
+		return userRole
+	}
+	return tokenRole
 }
 
 type principalKey struct{}
@@ -154,9 +180,25 @@ func (s *Server) authenticate(r *http.Request) (Principal, error) {
 	if tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt) {
 		return Principal{}, errUnauthorized("API token " + tok.Prefix + " expired at " + tok.ExpiresAt.UTC().Format(time.RFC3339) + "; create a new one")
 	}
+	p := Principal{UserID: tok.UserID, TokenID: tok.ID, Role: tok.Role}
+	if tok.UserID != "" {
+		// The user's current state, read on every request: disabling or
+		// demoting a user applies to all their tokens at once.
+		u, err := s.store.GetUser(r.Context(), tok.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, errUnauthorized("API token " + tok.Prefix + " belongs to a user that no longer exists")
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		if u.DisabledAt != nil {
+			return Principal{}, errUnauthorized("API token " + tok.Prefix + " belongs to disabled user " + u.Username)
+		}
+		p.Role, p.UserRole = effectiveRole(tok.Role, u.Role), u.Role
+	}
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > time.Minute {
 		// Bounded write rate: one touch per token per minute.
 		_ = s.store.TouchAPIToken(r.Context(), tok.ID, now)
 	}
-	return Principal{UserID: tok.UserID, TokenID: tok.ID, Role: tok.Role}, nil
+	return p, nil
 }

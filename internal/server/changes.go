@@ -8,32 +8,31 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
-	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
-// Change states.
+// Change states, as stored: the lifecycle's (internal/change).
 const (
-	ChangeDraft           = "draft"
-	ChangePendingApproval = "pending-approval"
-	ChangeApproved        = "approved"
-	ChangeRejected        = "rejected"
-	ChangeRunning         = "running"
-	ChangeHalted          = "halted"
-	ChangeAwaitingSignOff = "awaiting-signoff" // every host verified; the groups' stakeholders are asked to sign off
-	ChangeCompleted       = "completed"        // every group signed off
-	ChangeCancelled       = "cancelled"
+	ChangeDraft           = string(change.Draft)
+	ChangePendingApproval = string(change.PendingApproval)
+	ChangeApproved        = string(change.Approved)
+	ChangeRejected        = string(change.Rejected)
+	ChangeRunning         = string(change.Running)
+	ChangeHalted          = string(change.Halted)
+	ChangeAwaitingSignOff = string(change.AwaitingSignOff) // every host verified; the groups' stakeholders are asked to sign off
+	ChangeCompleted       = string(change.Completed)       // every group signed off ok
+	ChangeCancelled       = string(change.Cancelled)
 	// ChangeScheduled is an approved change with a start time (or "the
 	// next window"): the engine loop starts it then.
-	ChangeScheduled = "scheduled"
+	ChangeScheduled = string(change.Scheduled)
 )
 
 // StartNextWindow, as ChangeSpec.Start, starts an approved change when the
@@ -68,6 +67,11 @@ type ChangeSpec struct {
 	// facts say only services need a restart gets those restarted instead
 	// of nothing. Groups that reboot always or never keep their policy.
 	Reboot string `json:"reboot,omitempty"`
+	// AllowDowngrade plans versions lower than the installed ones, and
+	// ForceNotOffered versions the hosts' repositories do not offer; see
+	// plan.go.
+	AllowDowngrade  bool `json:"allow_downgrade,omitempty"`
+	ForceNotOffered bool `json:"force_not_offered,omitempty"`
 }
 
 // PackageTarget is an explicit package version.
@@ -78,21 +82,33 @@ type PackageTarget struct {
 
 // ChangeView is a change as the API shows it.
 type ChangeView struct {
-	ID         string              `json:"id"`
-	Title      string              `json:"title"`
-	State      string              `json:"state"`
-	Author     string              `json:"author"`
-	ApprovedBy string              `json:"approved_by,omitempty"`
-	ApprovedAt *time.Time          `json:"approved_at,omitempty"`
-	CreatedAt  time.Time           `json:"created_at"`
-	Spec       ChangeSpec          `json:"spec"`
-	Plan       rollout.Plan        `json:"plan"`
-	Summary    *rollout.Summary    `json:"summary,omitempty"`
-	Hosts      []rollout.HostView  `json:"hosts,omitempty"`
-	History    []store.ChangeEvent `json:"history,omitempty"`
+	ID         string       `json:"id"`
+	Title      string       `json:"title"`
+	State      string       `json:"state"`
+	Author     string       `json:"author"`
+	ApprovedBy string       `json:"approved_by,omitempty"`
+	ApprovedAt *time.Time   `json:"approved_at,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	Spec       ChangeSpec   `json:"spec"`
+	Plan       rollout.Plan `json:"plan"`
+	// Review is every host of the target groups the plan considered:
+	// planned, or why not (excluded, not offered, downgrade refused).
+	Review  []PlanHost          `json:"review,omitempty"`
+	Summary *rollout.Summary    `json:"summary,omitempty"`
+	Hosts   []rollout.HostView  `json:"hosts,omitempty"`
+	History []store.ChangeEvent `json:"history,omitempty"`
 	// KnownProblems are knowledge-base entries about the packages this
 	// change touches.
 	KnownProblems []KBView `json:"known_problems,omitempty"`
+	// Waiting says what the change waits for now (shown in detail only).
+	Waiting string `json:"waiting,omitempty"`
+	// Waves counts the plan's rings that have hosts (empty rings are not
+	// waves); Wave is the current one, 1-based, once started.
+	Waves int `json:"waves"`
+	Wave  int `json:"wave,omitempty"`
+	// JobsOut are jobs hosts received and have not reported yet (after a
+	// halt or emergency stop they still run to their end).
+	JobsOut []JobOut `json:"jobs_out,omitempty"`
 }
 
 func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (ChangeView, error) {
@@ -103,6 +119,7 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 	if err := json.Unmarshal(c.Plan, &v.Plan); err != nil {
 		return v, err
 	}
+	v.Review = planReview(c.Plan)
 	kp, err := s.knownProblems(ctx, v.Plan)
 	if err != nil {
 		return v, err
@@ -115,6 +132,12 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 		}
 		sum := st.Summary()
 		v.Summary = &sum
+		v.Wave = sum.WaveNumber
+		if detail || c.State == ChangeHalted || c.State == ChangeRollingBack {
+			if v.JobsOut, err = s.jobsOut(ctx, c.ID); err != nil {
+				return v, err
+			}
+		}
 		if detail {
 			for _, hp := range v.Plan.Hosts {
 				if h, ok := st.Host(hp.HostID); ok {
@@ -123,12 +146,16 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 			}
 		}
 	}
+	v.Waves = planWaves(v.Plan)
 	if detail {
 		h, err := s.store.ChangeHistory(ctx, c.ID)
 		if err != nil {
 			return v, err
 		}
 		v.History = h
+		if v.Waiting, err = s.waitingFor(ctx, c, c.Engine); err != nil {
+			return v, err
+		}
 	}
 	return v, nil
 }
@@ -142,96 +169,6 @@ func parseDur(field, v string, def time.Duration) (time.Duration, error) {
 		return 0, errBadRequest(fmt.Sprintf("%s: %q is not a duration such as 30m", field, v))
 	}
 	return d, nil
-}
-
-// buildPlan turns a spec into the hosts, exact versions, waves and windows.
-func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (rollout.Plan, error) {
-	_, org := s.org.get()
-	if len(spec.Groups) == 0 {
-		return rollout.Plan{}, errBadRequest("groups: name at least one target group")
-	}
-	if len(spec.Packages) == 0 && len(spec.Advisories) == 0 {
-		return rollout.Plan{}, errBadRequest("packages or advisories: say what to install")
-	}
-	if len(org.Rings) == 0 {
-		return rollout.Plan{}, errBadRequest("the organisation defines no rings; apply one first")
-	}
-	soak, err := parseDur("soak", spec.Soak, 0)
-	if err != nil {
-		return rollout.Plan{}, err
-	}
-	timeout, err := parseDur("job_timeout", spec.JobTimeout, 30*time.Minute)
-	if err != nil {
-		return rollout.Plan{}, err
-	}
-	if r := rollout.RebootPolicy(spec.Reboot); r != "" && r != rollout.RebootIfRequired && r != rollout.RebootRestartServices {
-		return rollout.Plan{}, errBadRequest(fmt.Sprintf("reboot: %q is not a change reboot policy; use if-required (each group's own policy) or restart-services", spec.Reboot))
-	}
-	plan := rollout.Plan{Rings: org.Rings, BatchSize: spec.BatchSize, BatchPercent: spec.BatchPercent,
-		FailureBudget: spec.FailureBudget, FailurePercent: spec.FailurePercent, Soak: soak, JobTimeout: timeout,
-		HealthChecks: spec.HealthChecks, AutoRollback: spec.AutoRollback, Windows: map[string][]rollout.Window{}}
-	if plan.BatchSize == 0 && plan.BatchPercent == 0 {
-		plan.BatchSize = 1
-	}
-	hosts, err := s.allHosts(ctx)
-	if err != nil {
-		return plan, err
-	}
-	now := s.now()
-	planned := map[string]bool{} // a host in two target groups goes with the first
-	for _, gname := range spec.Groups {
-		g, err := s.findGroup(org, gname)
-		if err != nil {
-			return plan, errBadRequest(fmt.Sprintf("groups: %q is not a group", gname))
-		}
-		ring := slices.Index(org.Rings, g.Ring)
-		var ws []schedule.Window
-		for _, w := range g.Windows {
-			ws = append(ws, toWindow(w))
-		}
-		if spec.IgnoreWindows {
-			plan.Windows[g.Name] = []rollout.Window{{Start: now.Add(-time.Minute), End: now.AddDate(1, 0, 0)}}
-		} else if len(ws) > 0 {
-			occ, err := schedule.Next(ws, freezesFor(org, g.Team), now, 200)
-			if err != nil {
-				return plan, err
-			}
-			for _, o := range occ {
-				plan.Windows[g.Name] = append(plan.Windows[g.Name], rollout.Window{Start: o.Start, End: o.End})
-			}
-		}
-		for _, h := range hosts {
-			hi := hostInfo(h)
-			if planned[h.ID] || !g.Selector.Selects(hi) {
-				continue
-			}
-			targets, err := s.hostTargets(ctx, h, spec)
-			if err != nil {
-				return plan, err
-			}
-			if len(targets) == 0 {
-				continue
-			}
-			tier, _ := g.TierOf(hi)
-			tierIdx := slices.IndexFunc(g.RebootOrder, func(t policy.RebootTier) bool { return t.Tier == tier })
-			if tierIdx < 0 {
-				tierIdx = len(g.RebootOrder)
-			}
-			reboot, restart := hostRebootPolicy(g.Reboot, spec.Reboot).AfterPatch(
-				rollout.Needs{Reboot: h.Facts.RebootRequired, Services: h.Facts.ServicesNeedingRestart})
-			planned[h.ID] = true
-			plan.Hosts = append(plan.Hosts, rollout.HostPlan{HostID: h.ID, Group: g.Name, Ring: ring, Tier: tierIdx,
-				Platform: h.Facts.OS.ID + "-" + h.Facts.OS.VersionID, Targets: targets, NeedsReboot: reboot, RestartOnly: restart})
-		}
-	}
-	if len(plan.Hosts) == 0 {
-		return plan, errBadRequest("no host in these groups needs these packages")
-	}
-	sort.SliceStable(plan.Hosts, func(i, j int) bool { return plan.Hosts[i].Ring < plan.Hosts[j].Ring })
-	if err := s.checkStart(spec, plan); err != nil {
-		return plan, err
-	}
-	return plan, nil
 }
 
 // checkStart refuses a start time that cannot be kept: not a time, in the
@@ -295,20 +232,6 @@ func scheduledStart(c store.Change) (time.Time, error) {
 	return first, nil
 }
 
-// scheduleStart turns an approval into a schedule when the change names a
-// start; it returns what to add to the approval's history line.
-func scheduleStart(c *store.Change) string {
-	var spec ChangeSpec
-	if json.Unmarshal(c.Spec, &spec) != nil || spec.Start == "" {
-		return ""
-	}
-	c.State = ChangeScheduled
-	if spec.Start == StartNextWindow {
-		return "; starts when its groups' next maintenance window opens"
-	}
-	return "; scheduled to start at " + spec.Start
-}
-
 // startDue starts the scheduled changes whose time has come, as the
 // scheduler; nothing starts while the emergency stop is in force.
 func (s *Server) startDue(ctx context.Context) {
@@ -316,8 +239,8 @@ func (s *Server) startDue(ctx context.Context) {
 	if err != nil || len(cs) == 0 || s.emergencyStopped(ctx) {
 		return
 	}
-	fn, _ := s.changeActionFn("start", nil)
 	sctx := context.WithValue(ctx, principalKey{}, Principal{TokenID: "scheduler"})
+	fn := s.changeActionFn(sctx, change.Start, actionArgs{})
 	for _, c := range cs {
 		at, err := scheduledStart(c)
 		if err != nil {
@@ -343,47 +266,6 @@ func hostRebootPolicy(group, change string) rollout.RebootPolicy {
 		return rollout.RebootRestartServices
 	}
 	return p
-}
-
-// hostTargets is what one host gets: the explicit versions of packages it
-// has installed at another version, and the fixed versions of the named
-// advisories' open findings.
-func (s *Server) hostTargets(ctx context.Context, h store.Host, spec ChangeSpec) ([]rollout.Target, error) {
-	var out []rollout.Target
-	add := func(t rollout.Target) {
-		if !slices.ContainsFunc(out, func(o rollout.Target) bool { return o.Name == t.Name && o.Arch == t.Arch }) {
-			out = append(out, t)
-		}
-	}
-	if len(spec.Packages) > 0 {
-		names := make([]string, len(spec.Packages))
-		for i, p := range spec.Packages {
-			names[i] = p.Name
-		}
-		pkgs, err := s.store.ListHostPackages(ctx, h.ID, names...)
-		if err != nil {
-			return nil, err
-		}
-		for _, want := range spec.Packages {
-			for _, p := range pkgs {
-				if p.Name == want.Name && p.Version != want.Version {
-					add(rollout.Target{Name: p.Name, Arch: p.Arch, Version: want.Version})
-				}
-			}
-		}
-	}
-	for _, adv := range spec.Advisories {
-		fs, _, err := s.store.ListFindings(ctx, store.FindingFilter{HostID: h.ID, AdvisoryID: adv, Limit: 10000})
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range fs {
-			if f.FixedVersion != "" {
-				add(rollout.Target{Name: f.Name, Arch: f.Arch, Version: f.FixedVersion})
-			}
-		}
-	}
-	return out, nil
 }
 
 func (s *Server) handleCreateChange(w http.ResponseWriter, r *http.Request) error {
@@ -419,7 +301,7 @@ func (s *Server) handleListChanges(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		v.Plan.Hosts = nil
+		v.Plan.Hosts, v.Review = nil, nil
 		out = append(out, v)
 	}
 	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})
@@ -453,7 +335,8 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 		now := s.now()
 		auditTransition(ctx, c, before, actor, detail) // appended by UpdateChange's transaction
 		_, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c,
-			Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail}}, now)
+			Event:        &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail},
+			WithdrawJobs: withdrawsJobs(before["state"], c.State)}, now)
 		if errors.Is(err, store.ErrRevisionMismatch) {
 			continue
 		}
@@ -484,162 +367,36 @@ func (s *Server) changeAction(w http.ResponseWriter, r *http.Request, fn func(c 
 	return writeJSON(w, 200, v)
 }
 
-// changeActionFn is the state transition an action names, for the API and
-// the console alike.
-func (s *Server) changeActionFn(action string, hosts []string) (func(c *store.Change, actor string) (string, error), bool) {
-	switch action {
-	case "submit":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangeDraft {
-				return "", wrongState(c, ChangeDraft)
-			}
-			if rule, ok := s.autoApproval(context.Background(), c); ok {
-				now := s.now()
-				c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, "auto-approval rule "+rule, &now
-				return "submitted and approved automatically by policy rule " + rule + scheduleStart(c), nil
-			}
-			c.State = ChangePendingApproval
-			return "submitted for approval", nil
-		}, true
-	case "approve":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangePendingApproval {
-				return "", wrongState(c, ChangePendingApproval)
-			}
-			if actor == c.Author {
-				return "", errForbidden(fmt.Sprintf("%s wrote this change; another approver must approve it", actor))
-			}
-			now := s.now()
-			c.State, c.ApprovedBy, c.ApprovedAt = ChangeApproved, actor, &now
-			return "approved by " + actor + scheduleStart(c), nil
-		}, true
-	case "reject":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangePendingApproval {
-				return "", wrongState(c, ChangePendingApproval)
-			}
-			c.State = ChangeRejected
-			return "rejected by " + actor, nil
-		}, true
-	case "start":
-		return func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangeApproved && c.State != ChangeScheduled {
-				return "", wrongState(c, ChangeApproved, ChangeScheduled)
-			}
-			var plan rollout.Plan
-			if err := json.Unmarshal(c.Plan, &plan); err != nil {
-				return "", err
-			}
-			st, err := rollout.New(plan)
-			if err != nil {
-				return "", errBadRequest(err.Error())
-			}
-			b, err := json.Marshal(st)
-			if err != nil {
-				return "", err
-			}
-			c.State, c.Engine = ChangeRunning, b
-			return fmt.Sprintf("started: %d hosts in %d rings", len(plan.Hosts), len(plan.Rings)), nil
-		}, true
-	case "halt":
-		return s.engineFn([]string{ChangeRunning}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-			return "halted by " + actor, st.Halt(s.now(), "halted by "+actor)
-		}), true
-	case "resume":
-		return s.engineFn([]string{ChangeHalted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-			if s.emergencyStopped(context.Background()) {
-				return "", errors.New("the emergency stop is in force; a second user must release it first")
-			}
-			return "resumed by " + actor, st.Resume(s.now(), actor)
-		}), true
-	case "rollback":
-		return s.engineFn([]string{ChangeRunning, ChangeHalted, ChangeAwaitingSignOff, ChangeCompleted}, func(st *rollout.State, c *store.Change, actor string) (string, error) {
-			hs := hosts
-			if len(hs) == 0 {
-				var plan rollout.Plan
-				_ = json.Unmarshal(c.Plan, &plan)
-				for _, hp := range plan.Hosts {
-					if h, ok := st.Host(hp.HostID); ok && (h.Status == rollout.HostSucceeded || h.Status == rollout.HostFailed) {
-						hs = append(hs, hp.HostID)
-					}
-				}
-			}
-			if c.State == ChangeCompleted || c.State == ChangeAwaitingSignOff {
-				c.State = ChangeRunning
-			}
-			return fmt.Sprintf("rollback of %d hosts requested by %s", len(hs), actor), st.RollBack(s.now(), "requested by "+actor, hs...)
-		}), true
-	}
-	return nil, false
-}
-
-// changeActionsAllowed lists the actions a change's state allows now.
-func changeActionsAllowed(state string) []string {
-	switch state {
-	case ChangeDraft:
-		return []string{"submit"}
-	case ChangePendingApproval:
-		return []string{"approve", "reject"}
-	case ChangeApproved, ChangeScheduled:
-		return []string{"start"}
-	case ChangeRunning:
-		return []string{"halt", "rollback"}
-	case ChangeHalted:
-		return []string{"resume", "rollback"}
-	case ChangeAwaitingSignOff, ChangeCompleted:
-		return []string{"rollback"}
-	}
-	return nil
-}
-
 func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var hosts []string
-		if action == "rollback" && r.ContentLength != 0 {
+		var args actionArgs
+		a := apiActions[action]
+		if r.ContentLength != 0 {
 			var req struct {
-				Hosts []string `json:"hosts"`
+				Hosts  []string `json:"hosts"`
+				Wave   string   `json:"wave"`
+				Reason string   `json:"reason"`
 			}
 			if err := decodeJSON(w, r, 1<<20, &req); err != nil {
 				return err
 			}
-			hosts = req.Hosts
+			args.Reason = req.Reason
+			if action == "rollback" {
+				switch {
+				case len(req.Hosts) > 0 && req.Wave != "":
+					return errBadRequest("hosts, wave: name hosts or a wave, not both")
+				case len(req.Hosts) > 0:
+					a, args.Hosts = change.RollbackHost, req.Hosts
+				case req.Wave != "":
+					a, args.Wave = change.RollbackWave, req.Wave
+				}
+			}
 		}
-		fn, _ := s.changeActionFn(action, hosts)
-		return s.changeAction(w, r, fn)
+		return s.changeAction(w, r, s.changeActionFn(r.Context(), a, args))
 	}
 }
 
-func (s *Server) engineFn(want []string, fn func(st *rollout.State, c *store.Change, actor string) (string, error)) func(c *store.Change, actor string) (string, error) {
-	return func(c *store.Change, actor string) (string, error) {
-		if !slices.Contains(want, c.State) {
-			return "", wrongState(c, want...)
-		}
-		var st rollout.State
-		if err := json.Unmarshal(c.Engine, &st); err != nil {
-			return "", err
-		}
-		detail, err := fn(&st, c, actor)
-		if err != nil {
-			return "", &Error{http.StatusConflict, "conflict", err.Error()}
-		}
-		b, err := json.Marshal(&st)
-		if err != nil {
-			return "", err
-		}
-		c.Engine = b
-		switch st.Summary().Status {
-		case rollout.StatusHalted:
-			c.State = ChangeHalted
-		case rollout.StatusRunning:
-			c.State = ChangeRunning
-		case rollout.StatusCancelled:
-			c.State = ChangeCancelled
-		}
-		return detail, nil
-	}
-}
-
-// engineLoop steps every running or halted change.
+// engineLoop steps every running, halted or rolling-back change.
 func (s *Server) engineLoop(ctx context.Context) {
 	cache := engineCache{}
 	t := time.NewTicker(s.cfg.EngineInterval)
@@ -651,7 +408,7 @@ func (s *Server) engineLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		s.startDue(ctx)
-		cs, err := s.store.ListChanges(ctx, ChangeRunning, ChangeHalted)
+		cs, err := s.store.ListChanges(ctx, stepStates...)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("engine: list changes", "err", err)
@@ -729,18 +486,26 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	// created since the oldest job out, and a result is applied only to
 	// the host and phase still waiting for it, so a result survives any
 	// crash and is applied once.
-	applied, failed := 0, []string{}
+	applied, withdrawn, failed := 0, 0, []string{}
 	if since, ok := st.OutstandingSince(); ok {
 		jobs, err := s.store.FinishedChangeJobs(ctx, c.ID, since)
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
-			if j.FinishedAt == nil {
-				continue
-			}
 			hv, ok := st.Host(j.HostID)
 			if !ok || !hv.Dispatched || string(hv.Phase) != j.Phase {
+				continue
+			}
+			if j.Status == "withdrawn" {
+				// A halt took it back before the host got it: the engine
+				// decides again when the change goes on.
+				if err := st.Withdraw(j.HostID, hv.Phase); err == nil {
+					withdrawn++
+				}
+				continue
+			}
+			if j.FinishedAt == nil {
 				continue
 			}
 			var res protocol.JobResult
@@ -757,79 +522,9 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 			}
 		}
 	}
-	acts := st.Step(now)
-	var plan *rollout.Plan // decoded only for a rollback
-	var jobs []store.Job
-	var events []string
-	for _, a := range acts {
-		var job protocol.Job
-		switch a.Kind {
-		case rollout.ActDispatch:
-			job = protocol.Job{Action: protocol.ActionInstall}
-			for _, t := range a.Targets {
-				job.Packages = append(job.Packages, protocol.JobPackage{Name: t.Name, Arch: t.Arch, Version: t.Version})
-			}
-		case rollout.ActReboot:
-			job = protocol.Job{Action: protocol.ActionReboot}
-		case rollout.ActRestart:
-			// No unit names: the agent restarts what its own detection finds.
-			job = protocol.Job{Action: protocol.ActionRestartServices}
-		case rollout.ActRollback:
-			prev, err := s.previousVersions(ctx, c.ID, a.HostID)
-			if err != nil {
-				return err
-			}
-			if plan == nil {
-				plan = new(rollout.Plan)
-				if err := json.Unmarshal(c.Plan, plan); err != nil {
-					return err
-				}
-			}
-			job = protocol.Job{Action: protocol.ActionInstall, Rollback: true}
-			for _, t := range hostTargets(*plan, a.HostID) {
-				v, ok := prev[t.Name+":"+t.Arch]
-				if !ok {
-					v, ok = prev[t.Name]
-				}
-				if ok && v != "" {
-					job.Packages = append(job.Packages, protocol.JobPackage{Name: t.Name, Arch: t.Arch, Version: v})
-				}
-			}
-			if len(job.Packages) == 0 {
-				events = append(events, "rollback of "+a.HostID+": no recorded previous versions")
-				continue
-			}
-		case rollout.ActHalted:
-			if c.State != ChangeHalted {
-				c.State = ChangeHalted
-				events = append(events, "halted: "+a.Reason)
-			}
-			continue
-		case rollout.ActCancelled:
-			c.State = ChangeCancelled
-			continue
-		case rollout.ActCompleted:
-			if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
-				c.State = ChangeAwaitingSignOff
-				events = append(events, "completed: every wave passed and every host was verified; awaiting sign-off")
-			}
-			continue
-		default:
-			continue
-		}
-		job.ID, job.HostID, job.ChangeID = uuid.NewString(), a.HostID, c.ID
-		job.NotBefore, job.Expires = now.Add(-time.Minute), a.Deadline
-		phase := string(a.Phase)
-		jobs = append(jobs, store.Job{ID: job.ID, ChangeID: c.ID, HostID: a.HostID, Phase: phase, Sign: func(seq uint64) ([]byte, error) {
-			j := job
-			j.Seq = seq
-			env, err := protocol.SignJob(s.jobKey, j)
-			if err != nil {
-				return nil, err
-			}
-			return json.Marshal(env)
-		}})
-		events = append(events, fmt.Sprintf("%s job for %s", phase, a.HostID))
+	jobs, events, err := s.decide(ctx, &c, st, now)
+	if err != nil {
+		return err
 	}
 	if applied > 0 {
 		ev := fmt.Sprintf("%d results applied", applied)
@@ -837,6 +532,12 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 			ev += " (failed: " + strings.Join(failed, "; ") + ")"
 		}
 		events = append([]string{ev}, events...)
+	}
+	if ev := s.engineTransition(&c, st); ev != "" {
+		events = append(events, ev)
+	}
+	if withdrawn > 0 {
+		events = append([]string{fmt.Sprintf("%d withdrawn jobs taken back", withdrawn)}, events...)
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -851,9 +552,6 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 		return nil
 	}
 	c.Engine = b
-	if sum := st.Summary(); sum.Status == rollout.StatusHalted && c.State == ChangeRunning {
-		c.State = ChangeHalted
-	}
 	var ev *store.ChangeEvent
 	if len(events) > 0 {
 		ev = &store.ChangeEvent{At: now, Actor: "engine", Kind: "step", Detail: strings.Join(events, "; ")}
@@ -1013,7 +711,8 @@ func severityRank(s string) int {
 }
 
 // handleEditChange replaces a change's spec and plan before it starts. An
-// edit voids an approval: the change goes back to pending approval.
+// edit by anyone voids an approval (the change goes back to pending
+// approval) and makes its editor unable to approve it.
 func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error {
 	var spec ChangeSpec
 	if err := decodeJSON(w, r, 1<<20, &spec); err != nil {
@@ -1031,25 +730,12 @@ func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if _, err := rollout.New(plan); err != nil {
+	if _, err := rollout.New(plan.Plan); err != nil {
 		return errBadRequest(err.Error())
 	}
 	specJSON, _ := json.Marshal(spec)
-	planJSON, _ := json.Marshal(plan)
-	return s.changeAction(w, r, func(c *store.Change, actor string) (string, error) {
-		switch c.State {
-		case ChangeDraft, ChangePendingApproval:
-		case ChangeApproved, ChangeScheduled:
-			voided := c.ApprovedBy
-			c.State, c.ApprovedBy, c.ApprovedAt = ChangePendingApproval, "", nil
-			c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
-			return "edited by " + actor + "; the approval by " + voided + " is void", nil
-		default:
-			return "", wrongState(c, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeScheduled)
-		}
-		c.Title, c.Spec, c.Plan = spec.Title, specJSON, planJSON
-		return "edited by " + actor, nil
-	})
+	planJSON := plan.json()
+	return s.changeAction(w, r, s.changeActionFn(r.Context(), change.Edit, actionArgs{Title: spec.Title, Spec: specJSON, Plan: planJSON}))
 }
 
 // createChange validates a spec, plans it and stores the draft; the API
@@ -1067,11 +753,11 @@ func (s *Server) createChange(ctx context.Context, author string, spec ChangeSpe
 	if err != nil {
 		return store.Change{}, err
 	}
-	if _, err := rollout.New(plan); err != nil {
+	if _, err := rollout.New(plan.Plan); err != nil {
 		return store.Change{}, errBadRequest(err.Error())
 	}
 	specJSON, _ := json.Marshal(spec)
-	planJSON, _ := json.Marshal(plan)
+	planJSON := plan.json()
 	c := store.Change{ID: uuid.NewString(), Title: spec.Title, State: ChangeDraft, Author: author, Spec: specJSON, Plan: planJSON, CreatedAt: s.now()}
 	auditSummary(ctx, "change %s %q drafted by %s", c.ID, c.Title, author)
 	if err := s.store.CreateChange(ctx, c, c.Author); err != nil {

@@ -1,15 +1,18 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/web"
@@ -19,17 +22,18 @@ import (
 // as the API.
 type consoleBackend struct{ s *Server }
 
+// Authenticate signs a console user in under the same limits as the API's
+// sign-in (signIn): one limiter for both.
 func (b consoleBackend) Authenticate(ctx context.Context, username, password string) (web.User, error) {
-	u, err := b.s.store.GetUserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
+	u, err := b.s.signIn(ctx, username, password, web.RemoteAddr(ctx))
+	var e *Error
+	switch {
+	case errors.Is(err, errBadCredentials):
 		return web.User{}, web.ErrBadLogin
-	}
-	if err != nil {
+	case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
+		return web.User{}, fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
+	case err != nil:
 		return web.User{}, err
-	}
-	ok, err := CheckPassword(u.PasswordHash, password)
-	if err != nil || !ok || u.DisabledAt != nil {
-		return web.User{}, web.ErrBadLogin
 	}
 	return web.User{ID: u.ID, Username: u.Username, Role: u.Role, Epoch: passwordEpoch(u)}, nil
 }
@@ -167,13 +171,12 @@ func (b consoleBackend) Findings(ctx context.Context, q web.FindingQuery) ([]web
 // change shows a change; in detail, also every host of its plan with its
 // status (hostnames read in one batch), its sign-offs and its plan.
 func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool) (web.Change, error) {
-	v := web.Change{ID: c.ID, Title: c.Title, State: c.State, Author: c.Author, ApprovedBy: c.ApprovedBy, Created: c.CreatedAt,
-		Actions: changeActionsAllowed(c.State)}
+	v := web.Change{ID: c.ID, Title: c.Title, State: c.State, Author: c.Author, ApprovedBy: c.ApprovedBy, Created: c.CreatedAt}
 	var plan rollout.Plan
 	if err := json.Unmarshal(c.Plan, &plan); err != nil {
 		return v, err
 	}
-	v.HostCount = len(plan.Hosts)
+	v.HostCount, v.Waves = len(plan.Hosts), planWaves(plan)
 	var st *rollout.State
 	if detail && len(c.Engine) > 0 {
 		st = &rollout.State{}
@@ -222,6 +225,13 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	if !detail {
 		return v, nil // the list shows neither sign-offs nor the plan: no query per change
 	}
+	if st != nil {
+		v.Wave = st.Summary().WaveNumber
+	}
+	var err error
+	if v.Waiting, err = b.s.waitingFor(ctx, c, c.Engine); err != nil {
+		return v, err
+	}
 	sos, err := b.s.store.SignOffs(ctx, c.ID)
 	if err != nil {
 		return v, err
@@ -231,6 +241,13 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	}
 	if v.Plan, err = b.plan(ctx, c, plan); err != nil {
 		return v, err
+	}
+	out, err := b.s.jobsOut(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, j := range out {
+		v.JobsOut = append(v.JobsOut, cmp.Or(j.Hostname, j.HostID)+" ("+j.Phase+")")
 	}
 	return v, nil
 }
@@ -263,6 +280,7 @@ func (b consoleBackend) plan(ctx context.Context, c store.Change, plan rollout.P
 	for _, k := range kp {
 		p.KnownProblems = append(p.KnownProblems, web.KnownProblem{ID: k.ID, Title: k.Title, Problem: k.Problem, Fix: k.Fix, Status: k.Status})
 	}
+	p.Review = consolePlanReview(planReview(c.Plan))
 	return p, nil
 }
 
@@ -304,9 +322,23 @@ func (b consoleBackend) Change(ctx context.Context, id string) (web.Change, erro
 	return b.change(ctx, c, true)
 }
 
+// ChangeActions lists the actions u may take on the change now, by the
+// lifecycle table, so the page shows a button only where the action would
+// be allowed.
+func (b consoleBackend) ChangeActions(ctx context.Context, u web.User, id string) ([]string, error) {
+	c, err := b.s.store.GetChange(ctx, id)
+	if err != nil {
+		return nil, consoleError(err)
+	}
+	return b.s.changeActionsFor(asPrincipal(ctx, u), c)
+}
+
 // consoleError maps the API's errors onto the console's.
 func consoleError(err error) error {
 	var e *Error
+	if le, ok := lifecycleError(err); ok {
+		err = le
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -329,15 +361,15 @@ func asPrincipal(ctx context.Context, u web.User) context.Context {
 func (b consoleBackend) CreateChange(ctx context.Context, u web.User, req web.ChangeRequest) (string, error) {
 	ctx = asPrincipal(ctx, u)
 	spec := ChangeSpec{Title: req.Title, Groups: req.Groups, Advisories: req.Advisories, BatchSize: req.BatchSize,
-		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows, Reboot: req.Reboot, Start: req.Start}
+		FailureBudget: req.FailureBudget, IgnoreWindows: req.IgnoreWindows, Reboot: req.Reboot, Start: req.Start,
+		AllowDowngrade: req.AllowDowngrade, ForceNotOffered: req.ForceNotOffered}
 	if req.Soak > 0 {
 		spec.Soak = req.Soak.String()
 	}
 	ctx = b.begin(ctx, u, "change.create", "new change")
 	c, err := b.s.createChange(ctx, u.Username, spec)
 	if err == nil {
-		fn, _ := b.s.changeActionFn("submit", nil)
-		_, err = b.s.transition(ctx, c.ID, fn)
+		_, err = b.s.transition(ctx, c.ID, b.s.changeActionFn(ctx, change.Submit, actionArgs{}))
 	}
 	b.audited(ctx, u, "change.create", "change "+c.ID, err)
 	return c.ID, consoleError(err)
@@ -365,13 +397,13 @@ func (b consoleBackend) SignOff(ctx context.Context, u web.User, changeID, group
 // ChangeAction runs the same transition as the API, as the signed-in user,
 // and records it in the audit trail.
 func (b consoleBackend) ChangeAction(ctx context.Context, u web.User, id, action string) error {
-	fn, ok := b.s.changeActionFn(action, nil)
+	a, ok := apiActions[action]
 	if !ok {
 		return web.ErrNotFound
 	}
 	ctx = asPrincipal(ctx, u)
 	ctx = b.begin(ctx, u, "change."+action, "change "+id)
-	_, err := b.s.transition(ctx, id, fn)
+	_, err := b.s.transition(ctx, id, b.s.changeActionFn(ctx, a, actionArgs{}))
 	b.audited(ctx, u, "change."+action, "change "+id, err)
 	return consoleError(err)
 }
@@ -394,8 +426,13 @@ func (b consoleBackend) Record(ctx context.Context, e web.AuditEntry) {
 	if t.IsZero() {
 		t = b.s.now()
 	}
-	if err := b.s.audit.record(context.WithoutCancel(ctx), audit.Entry{Time: t, Actor: e.Actor, Action: e.Action,
-		Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}); err != nil {
+	ae := audit.Entry{Time: t, Actor: e.Actor, Action: e.Action, Target: e.Target + " from " + e.RemoteAddr, Outcome: e.Detail}
+	if e.Action == "login.failure" || e.Action == "login.blocked" {
+		// Anyone can cause these: bounded, and repeats counted (refusals.go).
+		b.s.refusals.record(ctx, ae, e.RemoteAddr)
+		return
+	}
+	if err := b.s.audit.record(context.WithoutCancel(ctx), ae); err != nil {
 		b.s.log.Error("audit append failed", "err", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/metrics"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -128,11 +129,14 @@ func cmpOr(a, b string) string {
 
 func (b consoleBackend) ChangePassword(ctx context.Context, u web.User, current, next string) error {
 	ctx = b.begin(ctx, u, "user.password", "user "+u.Username)
-	err := b.s.changePassword(ctx, u.ID, current, next)
+	err := b.s.changePassword(ctx, u.ID, current, next, web.RemoteAddr(ctx))
 	b.audited(ctx, u, "user.password", "user "+u.Username, err)
 	var e *Error
 	if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
 		return web.ErrBadLogin
+	}
+	if errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
+		return fmt.Errorf("%w: %s", web.ErrThrottled, e.Message)
 	}
 	return adminError(err)
 }
@@ -363,6 +367,9 @@ func owners(ocs []metrics.OwnerCount) []web.OwnerOverdue {
 
 // Report computes the KPI report exactly as GET /api/v1/report does.
 func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Report, error) {
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.Report{}, orgError(err)
+	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
 		return web.Report{}, err
@@ -382,6 +389,9 @@ func (b consoleBackend) Report(ctx context.Context, q web.ReportQuery) (web.Repo
 func (b consoleBackend) ReportFile(ctx context.Context, q web.ReportQuery, format string) (web.ReportFile, error) {
 	if format != "json" && format != "csv" && format != "html" {
 		return web.ReportFile{}, &web.FormError{Message: "format must be json, csv or html"}
+	}
+	if err := checkReportPeriod(reportFilter(q), b.s.now()); err != nil {
+		return web.ReportFile{}, orgError(err)
 	}
 	rep, err := b.s.reports.get(ctx, b.s, reportFilter(q))
 	if err != nil {
@@ -454,14 +464,14 @@ func (c *reportCache) input(ctx context.Context, s *Server) (metrics.Input, time
 		}
 		if now.Sub(at) < reportInputStaleLimit {
 			if c.refresh.TryLock() {
-				go func() {
+				s.spawn(func(bctx context.Context) {
 					defer c.refresh.Unlock()
-					rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+					rctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 					defer cancel()
 					if _, _, err := c.read(rctx, s); err != nil {
 						s.log.Warn("report input refresh", "err", err)
 					}
-				}()
+				})
 			}
 			return in, at, nil
 		}
@@ -554,13 +564,13 @@ func (s *Server) refreshDashboardInBackground() {
 		return // one is running; the next load gets its figures
 	}
 	s.kpis.refresh.Unlock() // refreshDashboard takes it again and skips if another got there first
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	s.spawn(func(bctx context.Context) {
+		ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 		defer cancel()
 		if _, _, err := s.refreshDashboard(ctx, false); err != nil {
 			s.log.Warn("dashboard refresh", "err", err)
 		}
-	}()
+	})
 }
 
 // refreshDashboard computes the dashboard's figures, unless (without force)
@@ -660,7 +670,8 @@ func (b consoleBackend) Dashboard(ctx context.Context) (web.DashboardStatus, err
 	}
 	slices.SortStableFunc(d.Windows, func(a, b web.UpcomingWindow) int { return a.Start.Compare(b.Start) })
 
-	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeRunning, ChangeHalted, ChangeAwaitingSignOff)
+	cs, err := s.store.ListChanges(ctx, ChangeDraft, ChangePendingApproval, ChangeApproved, ChangeScheduled, ChangeRunning, ChangeHalted,
+		string(change.RollingBack), ChangeAwaitingSignOff)
 	if err != nil {
 		return d, err
 	}

@@ -31,6 +31,9 @@ func errorResponse(err error) *Error {
 	var ee *store.EnrollError
 	var mbe *http.MaxBytesError
 	var fre *store.FeedRefusedError
+	if le, ok := lifecycleError(err); ok {
+		return le
+	}
 	switch {
 	case errors.As(err, &e):
 		return e

@@ -2,12 +2,11 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/patchbay/patchbay/internal/rollout"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -30,7 +29,10 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 		req.Reason = "emergency stop"
 	}
 	auditSummary(ctx, "emergency stop pulled by %s: %s", who, req.Reason)
-	if err := s.store.SetFlag(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason}); err != nil {
+	// The flag and the withdrawal of every job not yet delivered are one
+	// transaction: once it is in, no host gets a job of any change.
+	withdrawn, err := s.store.SetFlagWithdrawingJobs(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason})
+	if err != nil {
 		return err
 	}
 	cs, err := s.store.ListChanges(ctx, ChangeRunning)
@@ -39,41 +41,16 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 	}
 	halted := 0
 	for _, c := range cs {
-		_, err := s.transition(ctx, c.ID, func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangeRunning {
-				return "", wrongState(c, ChangeRunning)
-			}
-			if err := haltEngine(c, s, "emergency stop by "+actor+": "+req.Reason); err != nil {
-				return "", err
-			}
-			return "emergency stop by " + actor + ": " + req.Reason, nil
-		})
-		if err == nil {
+		if _, err := s.transition(ctx, c.ID, s.changeActionFn(ctx, change.EmergencyStop, actionArgs{Reason: req.Reason})); err == nil {
 			halted++
 		}
 	}
-	s.log.Warn("EMERGENCY STOP", "by", who, "reason", req.Reason, "changes_halted", halted)
-	return writeJSON(w, 200, map[string]any{"stopped": true, "by": who, "changes_halted": halted})
-}
-
-func haltEngine(c *store.Change, s *Server, reason string) error {
-	var st rollout.State
-	if err := json.Unmarshal(c.Engine, &st); err != nil {
-		return err
-	}
-	if err := st.Halt(s.now(), reason); err != nil {
-		return err
-	}
-	b, err := json.Marshal(&st)
-	if err != nil {
-		return err
-	}
-	c.Engine, c.State = b, ChangeHalted
-	return nil
+	s.log.Warn("EMERGENCY STOP", "by", who, "reason", req.Reason, "changes_halted", halted, "jobs_withdrawn", withdrawn)
+	return writeJSON(w, 200, map[string]any{"stopped": true, "by": who, "changes_halted": halted, "jobs_withdrawn": withdrawn})
 }
 
 // handleReleaseEmergencyStop lets the engine dispatch again; it needs a
-// second user, not the one who stopped. Halted changes stay halted until
+// second user (a token acting as a user), not the one who stopped. Halted changes stay halted until
 // each is resumed.
 func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -84,6 +61,12 @@ func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Reque
 	if !f.On {
 		return &Error{http.StatusConflict, "conflict", "no emergency stop is in force"}
 	}
+	// Releasing is the second person's check: it needs a user, and one
+	// other than who pulled the stop. A token without a user is no person,
+	// so it can never be that second user.
+	if principalFrom(ctx).UserID == "" {
+		return errForbidden(fmt.Sprintf("%s acts as no user; releasing the emergency stop needs a second user's own token or sign-in", principalName(ctx, s)))
+	}
 	who := principalName(ctx, s)
 	if who == f.By {
 		return errForbidden(fmt.Sprintf("%s pulled the emergency stop; another user must release it", who))
@@ -92,6 +75,13 @@ func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Reque
 	auditSummary(ctx, "emergency stop pulled by %s released by %s", f.By, who)
 	if err := s.store.SetFlag(ctx, store.Flag{Name: flagEmergencyStop, On: false, By: who, At: s.now(), Note: "released"}); err != nil {
 		return err
+	}
+	// Record the release on every stopped change; each stays halted (or
+	// rolling back) until resumed.
+	if cs, err := s.store.ListChanges(ctx, ChangeHalted, string(change.RollingBack)); err == nil {
+		for _, c := range cs {
+			_, _ = s.transition(ctx, c.ID, s.changeActionFn(ctx, change.Release, actionArgs{}))
+		}
 	}
 	return writeJSON(w, 200, map[string]any{"stopped": false, "released_by": who})
 }

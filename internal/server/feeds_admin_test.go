@@ -76,13 +76,6 @@ type importAnswer struct {
 	HostsReconciled int `json:"hosts_reconciled"`
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // A KEV or EPSS file that would remove more than a tenth of the stored
 // entries, or that is older than the stored snapshot, is refused with the
 // numbers and changes nothing; replace=true accepts it. Imports say what
@@ -234,7 +227,7 @@ func TestFeedDeleteResolvesItsFindings(t *testing.T) {
 	if _, err := ts.db.GetAdvisory(ctx, "ALSA-2022:4587"); err == nil {
 		t.Error("the feed's advisory is still stored")
 	}
-	es := auditEntries(t, ts)
+	es := storedAudit(t, ts)
 	if e := es[len(es)-1]; e.Summary != "feed osv-alma deleted" || e.Actor != "dave" || e.Action != "DELETE /api/v1/feeds/{name}" {
 		t.Errorf("audit of the delete: %+v", e)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/audit"
+	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/metrics"
 	"github.com/patchbay/patchbay/internal/policy"
 
@@ -173,14 +174,35 @@ func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
 }
 
 // signOff records a stakeholder's verdict for one group of a change; see
-// handleSignOff. The console calls it too.
-func (s *Server) signOff(ctx context.Context, who string, admin bool, changeID string, req SignOffRequest) (store.SignOff, error) {
+// handleSignOff. The console calls it too. The lifecycle table decides
+// whether the caller may sign off for the group now and where the change
+// goes: it completes when every group has signed off, with problems when
+// any group reported one. A problem opens a knowledge-base draft and
+// notifies the change's author and the group's sysadmin.
+func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID string, req SignOffRequest) (store.SignOff, error) {
 	c, err := s.store.GetChange(ctx, changeID)
 	if err != nil {
 		return store.SignOff{}, err
 	}
-	if c.State != ChangeAwaitingSignOff && c.State != ChangeCompleted {
-		return store.SignOff{}, wrongState(&c, ChangeAwaitingSignOff)
+	if !req.OK && strings.TrimSpace(req.Problem) == "" {
+		return store.SignOff{}, errBadRequest("problem: say what does not work")
+	}
+	action := change.SignOffOK
+	if !req.OK {
+		action = change.SignOffProblem
+	}
+	args := actionArgs{Group: req.Group, Reason: req.Problem}
+	// Ask the table before anything is written; the transition below asks
+	// again with the stored sign-offs.
+	facts, err := s.changeFacts(ctx, c, action)
+	if err != nil {
+		return store.SignOff{}, err
+	}
+	if _, err := change.Decide(facts, change.Request{Action: action, Group: req.Group, Reason: req.Problem}, s.changeActor(ctx), s.now()); err != nil {
+		return store.SignOff{}, err
+	}
+	if _, done := facts.SignOffs[req.Group]; done {
+		return store.SignOff{}, &Error{http.StatusConflict, "conflict", fmt.Sprintf("group %s has signed off change %s already; add what you found to its retrospective", req.Group, c.ID)}
 	}
 	var plan rollout.Plan
 	if err := json.Unmarshal(c.Plan, &plan); err != nil {
@@ -188,14 +210,8 @@ func (s *Server) signOff(ctx context.Context, who string, admin bool, changeID s
 	}
 	_, org := s.org.get()
 	g, err := s.findGroup(org, req.Group)
-	if err != nil || !slices.ContainsFunc(plan.Hosts, func(h rollout.HostPlan) bool { return h.Group == req.Group }) {
+	if err != nil {
 		return store.SignOff{}, errBadRequest(fmt.Sprintf("group: %q is not a group of this change", req.Group))
-	}
-	if who != g.Stakeholder && !admin {
-		return store.SignOff{}, errForbidden(fmt.Sprintf("%s is the stakeholder of %s; %s may not sign off for it", g.Stakeholder, g.Name, who))
-	}
-	if !req.OK && strings.TrimSpace(req.Problem) == "" {
-		return store.SignOff{}, errBadRequest("problem: say what does not work")
 	}
 	now := s.now()
 	so := store.SignOff{ChangeID: c.ID, Group: g.Name, By: who, OK: req.OK, At: now, Problem: req.Problem}
@@ -220,38 +236,21 @@ func (s *Server) signOff(ctx context.Context, who string, admin bool, changeID s
 			return store.SignOff{}, err
 		}
 		so.KBID = kb.ID
-		_ = s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: []string{c.Author, g.Sysadmin},
-			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + kb.ID})
+		rcpt := []string{c.Author}
+		if g.Sysadmin != "" && g.Sysadmin != c.Author {
+			rcpt = append(rcpt, g.Sysadmin)
+		}
+		if err := s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: rcpt,
+			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + kb.ID}); err != nil {
+			s.log.Error("notification", "err", err)
+		}
 	}
 	auditSummary(ctx, "change %s signed off for group %s by %s (ok: %t)", c.ID, so.Group, who, so.OK)
 	if err := s.store.PutSignOff(ctx, so); err != nil {
 		return store.SignOff{}, err
 	}
-	// When every group of the change has signed off, the change is complete.
-	sos, err := s.store.SignOffs(ctx, c.ID)
-	if err != nil {
+	if _, err := s.transition(ctx, c.ID, s.changeActionFn(ctx, action, args)); err != nil {
 		return store.SignOff{}, err
-	}
-	signed := map[string]bool{}
-	for _, x := range sos {
-		signed[x.Group] = true
-	}
-	all := true
-	for _, hp := range plan.Hosts {
-		if !signed[hp.Group] {
-			all = false
-		}
-	}
-	if all {
-		if _, err := s.transition(ctx, c.ID, func(c *store.Change, actor string) (string, error) {
-			if c.State != ChangeAwaitingSignOff {
-				return "", wrongState(c, ChangeAwaitingSignOff)
-			}
-			c.State = ChangeCompleted
-			return "every group signed off", nil
-		}); err != nil {
-			return store.SignOff{}, err
-		}
 	}
 	return so, nil
 }
@@ -294,7 +293,7 @@ func (s *Server) retrospective(ctx context.Context, c store.Change) (Retrospecti
 		}
 	}
 	slices.Sort(r.Teams)
-	r.Waves, r.Hosts = len(plan.Rings), len(plan.Hosts)
+	r.Waves, r.Hosts = planWaves(plan), len(plan.Hosts)
 	hist, err := s.store.ChangeHistory(ctx, c.ID)
 	if err != nil {
 		return r, err
@@ -403,7 +402,7 @@ func (s *Server) handleListRetrospectives(w http.ResponseWriter, r *http.Request
 		}
 		from, to = t, t.AddDate(0, 1, 0)
 	}
-	cs, err := s.store.ListChanges(r.Context(), ChangeAwaitingSignOff, ChangeCompleted)
+	cs, err := s.store.ListChanges(r.Context(), ChangeAwaitingSignOff, ChangeCompleted, string(change.CompletedWithProblems))
 	if err != nil {
 		return err
 	}
@@ -497,6 +496,9 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 			*dst = t
 		}
 	}
+	if err := checkReportPeriod(f, s.now()); err != nil {
+		return err
+	}
 	rep, err := s.report(r.Context(), f)
 	if err != nil {
 		return err
@@ -570,8 +572,12 @@ func (s *Server) reportInput(ctx context.Context) (metrics.Input, error) {
 	}
 	hc := make(map[string]*hostCtx, len(hosts))
 	in.Hosts = make([]metrics.Host, 0, len(hosts))
+	holders := make(map[string]int, len(hosts)) // hosts are every active host
 	for _, h := range hosts {
-		eff := org.Effective(policy.HostInfo{ID: h.ID, Hostname: h.Hostname, Labels: h.Labels})
+		holders[h.Hostname]++
+	}
+	for _, h := range hosts {
+		eff := org.Effective(policy.HostInfo{ID: h.ID, Hostname: h.Hostname, HostnameShared: holders[h.Hostname] > 1, Labels: h.Labels})
 		c := &hostCtx{team: eff.Team, ring: eff.Ring, crit: eff.Criticality}
 		if len(eff.Groups) > 0 {
 			p := eff.Policy

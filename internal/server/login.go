@@ -2,61 +2,25 @@ package server
 
 import (
 	"context"
-	"errors"
+	"crypto/hmac"
+	"crypto/sha256"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/audit"
-	"github.com/patchbay/patchbay/internal/store"
 )
 
-// Login limits: this many failures per username or per client address
-// within loginWindow refuse further attempts until the window passes.
-const (
-	loginMaxFailures = 5
-	loginWindow      = 15 * time.Minute
-	loginSessionTTL  = 12 * time.Hour
-)
+// loginSessionTTL is the life of the API token a sign-in issues.
+const loginSessionTTL = 12 * time.Hour
 
-type loginLimiter struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
-}
-
-func (l *loginLimiter) blocked(now time.Time, keys ...string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		n := 0
-		for _, t := range l.failures[k] {
-			if now.Sub(t) < loginWindow {
-				n++
-			}
-		}
-		if n >= loginMaxFailures {
-			return true
-		}
-	}
-	return false
-}
-
-func (l *loginLimiter) fail(now time.Time, keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.failures == nil {
-		l.failures = map[string][]time.Time{}
-	}
-	for _, k := range keys {
-		kept := l.failures[k][:0]
-		for _, t := range l.failures[k] {
-			if now.Sub(t) < loginWindow {
-				kept = append(kept, t)
-			}
-		}
-		l.failures[k] = append(kept, now)
-	}
+// consoleCSRFKey signs the console sign-in form's CSRF cookie. It is
+// derived from the job key, so every replica sharing the data directory's
+// keys accepts the forms of the others.
+func (s *Server) consoleCSRFKey() []byte {
+	m := hmac.New(sha256.New, s.jobKey.Seed())
+	m.Write([]byte("patchbay console sign-in csrf"))
+	return m.Sum(nil)
 }
 
 // loginTokenName names the 12-hour API token a sign-in issues to username.
@@ -70,40 +34,37 @@ type LoginRequest struct {
 
 // handleLogin exchanges a username and password for a session API token
 // valid for 12 hours, with the user's role. Every attempt is audited;
-// repeated failures per user or address are refused for a while.
+// attempts are limited by signIn, the same limits as the console's.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var req LoginRequest
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	now := s.now()
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	keys := []string{"user:" + req.Username, "ip:" + ip}
 	record := func(outcome string) {
+		e := audit.Entry{Actor: req.Username, Action: "login", Target: "from " + ip,
+			RequestID: w.Header().Get("X-Request-ID"), Outcome: outcome}
+		if outcome != "ok" {
+			s.refusals.record(r.Context(), e, r.RemoteAddr)
+			return
+		}
 		actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 		defer cancel()
-		if err := s.audit.record(actx, audit.Entry{Actor: req.Username, Action: "login", Target: "from " + ip,
-			RequestID: w.Header().Get("X-Request-ID"), Outcome: outcome}); err != nil {
+		if err := s.audit.record(actx, e); err != nil {
 			s.log.Error("audit append failed", "err", err)
 		}
 	}
-	if s.logins.blocked(now, keys...) {
-		record("denied: too many failures")
-		return &Error{http.StatusTooManyRequests, "rate_limited", "too many failed sign-ins; wait 15 minutes"}
-	}
-	u, err := s.store.GetUserByName(r.Context(), req.Username)
-	ok := false
-	if err == nil && u.DisabledAt == nil {
-		ok, _ = CheckPassword(u.PasswordHash, req.Password)
-	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	u, err := s.signIn(r.Context(), req.Username, req.Password, r.RemoteAddr)
+	if err != nil {
+		switch e := errorResponse(err); e.Status {
+		case http.StatusTooManyRequests:
+			record("denied: too many failures")
+		case http.StatusUnauthorized:
+			record("denied: bad credentials")
+		}
 		return err
 	}
-	if !ok {
-		s.logins.fail(now, keys...)
-		record("denied: bad credentials")
-		return errUnauthorized("wrong username or password")
-	}
+	now := s.now()
 	exp := now.Add(loginSessionTTL)
 	secret, tok := newAPIToken(loginTokenName(u.Username), u.Role, u.ID, &exp, now)
 	if err := s.store.CreateAPIToken(r.Context(), tok); err != nil {
@@ -111,6 +72,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	record("ok")
 	v := apiTokenView(tok)
+	v.User = u.Username
 	v.Token = secret
 	return writeJSON(w, http.StatusCreated, v)
 }

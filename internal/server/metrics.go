@@ -8,6 +8,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -37,7 +38,7 @@ func newServerMetrics(s *Server) *serverMetrics {
 			return float64(s.countHosts(store.HostFilter{SeenBefore: &cut}))
 		})
 	m.reg.MustRegister(m.requests, m.checkins, fleet, stale, &fleetCollector{s: s},
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }

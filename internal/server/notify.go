@@ -52,8 +52,8 @@ func (s *Server) sendWebhook(n store.Notification) {
 	body, _ := json.Marshal(map[string]any{"kind": n.Kind, "at": n.At, "recipients": n.Recipients, "subject": n.Subject, "body": n.Body})
 	mac := hmac.New(sha256.New, []byte(s.cfg.WebhookSecret))
 	mac.Write(body)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.spawn(func(bctx context.Context) {
+		ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.WebhookURL, bytes.NewReader(body))
 		if err != nil {
@@ -74,5 +74,5 @@ func (s *Server) sendWebhook(n store.Notification) {
 		if resp.StatusCode >= 300 {
 			s.log.Warn("webhook refused", "status", resp.Status)
 		}
-	}()
+	})
 }

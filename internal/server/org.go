@@ -73,7 +73,7 @@ func freezesFor(org *policy.Org, team string) []schedule.Freeze {
 }
 
 func hostInfo(h store.Host) policy.HostInfo {
-	return policy.HostInfo{ID: h.ID, Hostname: h.Hostname, Labels: h.EffectiveLabels()}
+	return policy.HostInfo{ID: h.ID, Hostname: h.Hostname, HostnameShared: h.HostnameShared, Labels: h.EffectiveLabels()}
 }
 
 // hostInfos lists every active host as group selectors and policy
@@ -181,6 +181,7 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	for _, g := range desired.MatchesNothing(infos) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("group %s selects no host", g))
 	}
+	res.Warnings = append(res.Warnings, desired.AmbiguousHosts(infos)...)
 	if len(deletes) > 0 && !prune {
 		if dryRun {
 			res.Warnings = append(res.Warnings, "apply would refuse to delete "+strings.Join(deletes, ", ")+" without --prune")
@@ -513,17 +514,16 @@ func (s *Server) handleListCalendars(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleRevokeCalendar(w http.ResponseWriter, r *http.Request) error {
-	auditSummary(r.Context(), "calendar URL %s revoked", r.PathValue("id"))
-	if err := s.store.RevokeCalendarFeed(r.Context(), r.PathValue("id"), s.now()); err != nil {
+	if err := s.revokeCalendar(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	return writeJSON(w, 200, map[string]string{"status": "revoked"})
 }
 
 // hostContext is what scoring needs from the organisation for one host.
-func (s *Server) hostContext(labels map[string]string, hostID, hostname string) policy.Effective {
+func (s *Server) hostContext(labels map[string]string, hostID, hostname string, hostnameShared bool) policy.Effective {
 	_, org := s.org.get()
-	return org.Effective(policy.HostInfo{ID: hostID, Hostname: hostname, Labels: labels})
+	return org.Effective(policy.HostInfo{ID: hostID, Hostname: hostname, HostnameShared: hostnameShared, Labels: labels})
 }
 
 // describeOrgChanges says what an apply changes, for its audit entry:

@@ -35,9 +35,9 @@ func TestRestartServicesPlansAndRunsRebootsAndRestartsTierByTier(t *testing.T) {
 			EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
 			t.Fatal(err)
 		}
-		facts.Hostname, facts.OS, facts.PackageFormat = id, inventory.OS{ID: "ubuntu", VersionID: "22.04"}, inventory.FormatDpkg
+		facts.Hostname, facts.OS, facts.Arch, facts.PackageFormat = id, inventory.OS{ID: "ubuntu", VersionID: "22.04"}, "x86_64", inventory.FormatDpkg
 		if _, err := db.ApplyCheckin(ctx, id, store.Checkin{Facts: facts, Full: true,
-			Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}}, clock.now()); err != nil {
+			Packages: []inventory.Package{{Name: "openssl", Version: "3.0.2-0ubuntu1", Arch: "amd64"}}, Updates: paymentsUpdates}, clock.now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,7 +23,7 @@ type route struct {
 func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", "/healthz", PermPublic, "liveness", s.handleHealthz},
-		{"GET", "/readyz", PermPublic, "readiness: the database answers", s.handleReadyz},
+		{"GET", "/readyz", PermPublic, "readiness: the database takes a small write within 3 s", s.handleReadyz},
 		{"GET", "/api/v1/openapi.json", PermPublic, "this API's description", s.handleOpenAPI},
 		{"GET", "/metrics", PermMetricsRead, "Prometheus metrics", s.handleMetrics},
 
@@ -75,7 +75,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/changes/{id}/start", PermChangesRun, "start an approved change", s.handleChangeAction("start")},
 		{"POST", "/api/v1/changes/{id}/halt", PermChangesRun, "halt a running change", s.handleChangeAction("halt")},
 		{"POST", "/api/v1/changes/{id}/resume", PermChangesRun, "resume a halted change", s.handleChangeAction("resume")},
-		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back hosts of a change (all finished hosts by default)", s.handleChangeAction("rollback")},
+		{"POST", "/api/v1/changes/{id}/rollback", PermChangesRun, "roll back a whole change, or the hosts ({\"hosts\":[...]}) or wave ({\"wave\":\"ring\"}) named (which halts it)", s.handleChangeAction("rollback")},
+		{"POST", "/api/v1/changes/{id}/cancel", PermChangesCreate, "cancel a draft, pending, approved or scheduled change", s.handleChangeAction("cancel")},
 
 		{"POST", "/api/v1/emergency-stop", PermChangesRun, "halt every running change; nothing is dispatched until a second user releases it", s.handleEmergencyStop},
 		{"POST", "/api/v1/emergency-stop/release", PermChangesRun, "release the emergency stop (not by the user who pulled it)", s.handleReleaseEmergencyStop},
@@ -122,7 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/agent/", notFound)
 	// Everything else is the web console, on the same services and
 	// permissions as the API.
-	mux.Handle("/", web.New(consoleBackend{s}, web.Options{Secure: true, Now: s.now, Logger: s.log}))
+	mux.Handle("/", web.New(consoleBackend{s}, web.Options{Secure: true, Now: s.now, Logger: s.log, CSRFKey: s.consoleCSRFKey()}))
 	return securityHeaders(mux)
 }
 
@@ -169,9 +170,13 @@ func (s *Server) authorize(r *http.Request, perm Permission) (context.Context, e
 	if err != nil {
 		return ctx, err
 	}
-	if !RoleAllows(p.Role, perm) {
+	if !p.allows(perm) {
 		// The caller is known: keep them for the audit entry of the refusal.
-		return context.WithValue(ctx, principalKey{}, p), errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", p.Role, r.Method+" "+r.URL.Path, perm))
+		role := p.Role
+		if p.UserRole != "" && p.UserRole != p.Role {
+			role = p.Role + "\" with its user's role \"" + p.UserRole
+		}
+		return context.WithValue(ctx, principalKey{}, p), errForbidden(fmt.Sprintf("role %q may not %s (needs %s)", role, r.Method+" "+r.URL.Path, perm))
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
 }
@@ -202,10 +207,8 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return &Error{http.StatusServiceUnavailable, "not_ready", "database does not answer"}
+	if err := s.readiness(r.Context()); err != nil {
+		return err
 	}
 	return writeJSON(w, 200, map[string]string{"status": "ready"})
 }

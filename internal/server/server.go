@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/pki"
@@ -86,12 +87,23 @@ type Server struct {
 	vulns   *vulns
 	org     orgState
 	audit   *auditor
-	logins  loginLimiter
 	kpis    dashboardCache // the console dashboard's figures, shared for a minute: console_admin.go
 	reports reportCache    // the console's report input and reports, shared for a minute: console_admin.go
 
+	signins  *signinLimiter // one set of sign-in limits for the API and the console: signin.go
+	refusals *refusalLog    // bounded audit entries of refused requests: refusals.go
+	ready    readyState     // the last successful readiness write: readiness.go
+
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
+
+	// Background work (loops, refreshes, webhook posts) is owned by the
+	// server: it runs under bgCtx, which ends with Start's context, and Wait
+	// waits for all of it, so the database is closed only after the last
+	// background write.
+	bg    sync.WaitGroup
+	bgMu  sync.Mutex
+	bgCtx context.Context
 }
 
 // Identity is what the bootstrap of the data directory produced.
@@ -107,11 +119,32 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s.metrics = newServerMetrics(s)
 	s.vulns = newVulns(s)
 	s.audit = newAuditor(s)
+	s.signins = newSigninLimiter()
+	s.refusals = newRefusalLog(s)
 	s.org.set(0, &policy.Org{}, "")
 	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()
+	s.bgCtx = context.Background()
 	return s
 }
+
+// spawn runs f in the background under the server's background context,
+// and Wait waits for it.
+func (s *Server) spawn(f func(ctx context.Context)) {
+	s.bgMu.Lock()
+	ctx := s.bgCtx
+	s.bgMu.Unlock()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		f(ctx)
+	}()
+}
+
+// Wait returns when every background loop and task the server started has
+// ended. The loops end when the context given to Start (or Serve) ends;
+// call Wait after that and before closing the store.
+func (s *Server) Wait() { s.bg.Wait() }
 
 // TLSConfig is the listener's TLS configuration: client certificates are
 // verified against the CA when given, and required by the agent routes.
@@ -153,6 +186,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err := hs.Shutdown(shutdownCtx)
 	<-errc
+	s.Wait() // the loops saw ctx end; let them finish before the caller closes the store
 	return err
 }
 
@@ -166,16 +200,20 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.loadOrg(ctx); err != nil {
 		return fmt.Errorf("load organisation: %w", err)
 	}
-	go s.exceptionLoop(ctx)
-	if s.cfg.EngineInterval > 0 {
-		go s.engineLoop(ctx)
-	}
+	s.bgMu.Lock()
+	s.bgCtx = ctx
+	s.bgMu.Unlock()
 	if err := s.vulns.load(ctx); err != nil {
 		return fmt.Errorf("load advisories: %w", err)
 	}
-	go s.vulns.run(ctx)
-	go s.syncLoop(ctx)
-	go s.dashboardLoop(ctx)
+	s.spawn(s.exceptionLoop)
+	if s.cfg.EngineInterval > 0 {
+		s.spawn(s.engineLoop)
+	}
+	s.spawn(s.vulns.run)
+	s.spawn(s.syncLoop)
+	s.spawn(s.dashboardLoop)
+	s.spawn(s.refusals.run)
 	return s.vulns.reconcileAll(ctx)
 }
 

@@ -154,7 +154,7 @@ func (v *vulns) reconcile(ctx context.Context, hostID string) error {
 // groups (patchbay apply); a host in no group falls back to its labels
 // "criticality" (1–5) and "exposure" ("internet") and the default policy.
 func (v *vulns) score(in store.ScoreInput) store.Score {
-	eff := v.s.hostContext(in.HostLabels, in.HostID, in.Hostname)
+	eff := v.s.hostContext(in.HostLabels, in.HostID, in.Hostname, in.HostnameShared)
 	crit := eff.Criticality
 	if crit == 0 {
 		crit, _ = strconv.Atoi(in.HostLabels["criticality"])

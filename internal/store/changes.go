@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -20,9 +22,13 @@ type Change struct {
 	Engine     []byte
 	ApprovedBy string
 	ApprovedAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Revision   int64
+	// ApprovedDigest is the plan digest the approval recorded ("" when
+	// not approved); Editors everyone who edited the change.
+	ApprovedDigest string
+	Editors        []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Revision       int64
 }
 
 // ChangeEvent is one entry of a change's history.
@@ -33,16 +39,22 @@ type ChangeEvent struct {
 	Detail string
 }
 
-const changeCols = `id, title, state, author, spec, plan, engine, approved_by, approved_at, created_at, updated_at, revision`
+const changeCols = `id, title, state, author, spec, plan, engine, approved_by, approved_at, created_at, updated_at, revision, approved_digest, editors`
 
 func scanChange(row interface{ Scan(...any) error }) (Change, error) {
 	var c Change
 	var appr sql.NullInt64
 	var created, updated int64
-	var spec, plan, engine string
-	err := row.Scan(&c.ID, &c.Title, &c.State, &c.Author, &spec, &plan, &engine, &c.ApprovedBy, &appr, &created, &updated, &c.Revision)
+	var spec, plan, engine, editors string
+	err := row.Scan(&c.ID, &c.Title, &c.State, &c.Author, &spec, &plan, &engine, &c.ApprovedBy, &appr, &created, &updated, &c.Revision,
+		&c.ApprovedDigest, &editors)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Change{}, ErrNotFound
+	}
+	if err == nil && editors != "" {
+		if err := json.Unmarshal([]byte(editors), &c.Editors); err != nil {
+			return Change{}, fmt.Errorf("change %s: editors: %w", c.ID, err)
+		}
 	}
 	c.Spec, c.Plan, c.Engine = []byte(spec), []byte(plan), []byte(engine)
 	c.ApprovedAt, c.CreatedAt, c.UpdatedAt = fromMSPtr(appr), fromMS(created), fromMS(updated)
@@ -107,6 +119,10 @@ type ChangeUpdate struct {
 	Change Change       // new state, plan, engine, approval
 	Event  *ChangeEvent // recorded with the update
 	Jobs   []Job        // created with the update, at most once each
+	// WithdrawJobs withdraws every job of the change not yet delivered,
+	// before the new Jobs are created: a halt takes effect in the same
+	// transaction that records it.
+	WithdrawJobs bool
 }
 
 // UpdateChange writes a change whose revision is still rev (else
@@ -116,9 +132,14 @@ type ChangeUpdate struct {
 func (s *DB) UpdateChange(ctx context.Context, rev int64, u ChangeUpdate, now time.Time) (int64, error) {
 	c := u.Change
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		editors, err := json.Marshal(append([]string{}, c.Editors...))
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE changes SET title = ?, state = ?, spec = ?, plan = ?, engine = ?, approved_by = ?,
-			approved_at = ?, updated_at = ?, revision = revision + 1 WHERE id = ? AND revision = ?`),
-			c.Title, c.State, string(c.Spec), string(c.Plan), string(c.Engine), c.ApprovedBy, msPtr(c.ApprovedAt), ms(now), c.ID, rev)
+			approved_at = ?, approved_digest = ?, editors = ?, updated_at = ?, revision = revision + 1 WHERE id = ? AND revision = ?`),
+			c.Title, c.State, string(c.Spec), string(c.Plan), string(c.Engine), c.ApprovedBy, msPtr(c.ApprovedAt), c.ApprovedDigest,
+			string(editors), ms(now), c.ID, rev)
 		if err != nil {
 			return err
 		}
@@ -131,6 +152,11 @@ func (s *DB) UpdateChange(ctx context.Context, rev int64, u ChangeUpdate, now ti
 		if u.Event != nil {
 			if err := s.changeEvent(ctx, tx, c.ID, u.Event.At, u.Event.Actor, u.Event.Kind, u.Event.Detail); err != nil {
 				return err
+			}
+		}
+		if u.WithdrawJobs {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET status = 'withdrawn' WHERE change_id = ? AND status = 'pending'`), c.ID); err != nil {
+				return fmt.Errorf("withdraw jobs: %w", err)
 			}
 		}
 		for _, j := range u.Jobs {
@@ -171,7 +197,7 @@ type Job struct {
 	Phase       string
 	Seq         uint64
 	Envelope    []byte // JSON of the signed envelope
-	Status      string // pending, delivered, done
+	Status      string // pending, delivered, done, or withdrawn (taken back before delivery)
 	Result      []byte
 	CreatedAt   time.Time
 	DeliveredAt *time.Time
@@ -182,18 +208,26 @@ type Job struct {
 }
 
 // insertJob allocates the host's next sequence number and stores the job;
-// a job for a (change, host, phase) that exists is left alone.
+// a job for a (change, host, phase) that exists is left alone, unless it
+// was withdrawn: then the new job takes its place (the host never saw it).
 func (s *DB) insertJob(ctx context.Context, tx *sql.Tx, j Job, now time.Time) error {
-	var exists int
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM jobs WHERE change_id = ? AND host_id = ? AND phase = ?`),
-		j.ChangeID, j.HostID, j.Phase).Scan(&exists); err != nil {
+	var status string
+	err := tx.QueryRowContext(ctx, s.q(`SELECT status FROM jobs WHERE change_id = ? AND host_id = ? AND phase = ?`),
+		j.ChangeID, j.HostID, j.Phase).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		return err
-	}
-	if exists > 0 {
+	case status != "withdrawn":
 		return nil
+	default:
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM jobs WHERE change_id = ? AND host_id = ? AND phase = ?`),
+			j.ChangeID, j.HostID, j.Phase); err != nil {
+			return err
+		}
 	}
 	var seq int64
-	err := tx.QueryRowContext(ctx, s.q(`SELECT last_seq FROM host_job_seq WHERE host_id = ?`+s.forUpdate()), j.HostID).Scan(&seq)
+	err = tx.QueryRowContext(ctx, s.q(`SELECT last_seq FROM host_job_seq WHERE host_id = ?`+s.forUpdate()), j.HostID).Scan(&seq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		seq = 0
@@ -235,21 +269,60 @@ func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 	return j, err
 }
 
-// OpenJobs returns a host's jobs not yet finished, by sequence, and marks
-// them delivered.
-func (s *DB) OpenJobs(ctx context.Context, hostID string, now time.Time) ([]Job, error) {
-	out, err := s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE host_id = ? AND status <> 'done' ORDER BY seq`, hostID)
+// JobGate says which jobs may be handed out at all: only jobs of changes
+// in a Deliver state, rollback jobs also of changes in a RollbacksIn state,
+// and nothing while the flag StopFlag names is on.
+type JobGate struct {
+	Deliver     []string
+	RollbacksIn []string
+	StopFlag    string
+}
+
+// OpenJobs returns a host's jobs not yet finished that gate lets through,
+// by sequence, and marks them delivered. A job withdrawn meanwhile (by a
+// halt or emergency stop that committed first) is not returned.
+func (s *DB) OpenJobs(ctx context.Context, hostID string, now time.Time, gate JobGate) ([]Job, error) {
+	q := `SELECT j.id, j.change_id, j.host_id, j.phase, j.seq, j.envelope, j.status, j.result, j.created_at, j.delivered_at, j.finished_at
+		FROM jobs j JOIN changes c ON c.id = j.change_id
+		WHERE j.host_id = ? AND j.status IN ('pending', 'delivered')
+		AND (c.state IN (` + placeholders(len(gate.Deliver)) + `) OR (j.phase = 'rollback' AND c.state IN (` + placeholders(len(gate.RollbacksIn)) + `)))
+		AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.name = ? AND f.is_on)
+		ORDER BY j.seq`
+	args := []any{hostID}
+	for _, st := range gate.Deliver {
+		args = append(args, st)
+	}
+	for _, st := range gate.RollbacksIn {
+		args = append(args, st)
+	}
+	args = append(args, gate.StopFlag)
+	found, err := s.queryJobs(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	for _, j := range out {
+	out := found[:0]
+	for _, j := range found {
 		if j.Status == "pending" {
-			if _, err := s.wdb.ExecContext(ctx, s.q(`UPDATE jobs SET status = 'delivered', delivered_at = ? WHERE id = ? AND status = 'pending'`), ms(now), j.ID); err != nil {
+			res, err := s.wdb.ExecContext(ctx, s.q(`UPDATE jobs SET status = 'delivered', delivered_at = ? WHERE id = ? AND status = 'pending'`), ms(now), j.ID)
+			if err != nil {
 				return nil, err
 			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue // withdrawn since it was read
+			}
 		}
+		out = append(out, j)
 	}
 	return out, nil
+}
+
+// placeholders is n comma-separated parameters, or NULL for none (IN
+// (NULL) matches nothing).
+func placeholders(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.Repeat("?, ", n-1) + "?"
 }
 
 // FinishJob records a host's result for its job, once: a second result is
@@ -300,17 +373,17 @@ func (s *DB) queryJobs(ctx context.Context, query string, args ...any) ([]Job, e
 	return out, rows.Err()
 }
 
-// FinishedChangeJobs returns a change's jobs with a result that were
-// created at or after since, without their envelopes: the results the
-// engine may not have applied yet.
+// FinishedChangeJobs returns a change's jobs with a result, or withdrawn,
+// that were created at or after since, without their envelopes: the
+// results and withdrawals the engine may not have applied yet.
 func (s *DB) FinishedChangeJobs(ctx context.Context, changeID string, since time.Time) ([]Job, error) {
 	return s.queryJobs(ctx, `SELECT id, change_id, host_id, phase, seq, '', status, result, created_at, delivered_at, finished_at
-		FROM jobs WHERE change_id = ? AND status = 'done' AND created_at >= ?`, changeID, ms(since))
+		FROM jobs WHERE change_id = ? AND status IN ('done', 'withdrawn') AND created_at >= ?`, changeID, ms(since))
 }
 
 // CountOpenJobs counts unfinished jobs by status.
 func (s *DB) CountOpenJobs(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM jobs WHERE status <> 'done' GROUP BY status`)
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM jobs WHERE status IN ('pending', 'delivered') GROUP BY status`)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func TestChangesAndJobsAreWrittenOnce(t *testing.T) {
 			t.Fatalf("jobs %d, signed %d; want 3 and 3", len(jobs), signed)
 		}
 		// Per-host sequences: h1 has 1 (install) and 2 (reboot).
-		open, err := db.OpenJobs(ctx, "h1", t0.Add(time.Minute))
+		open, err := db.OpenJobs(ctx, "h1", t0.Add(time.Minute), testGate)
 		if err != nil || len(open) != 2 || open[0].Seq != 1 || open[1].Seq != 2 || string(open[1].Envelope) != `{"seq":2}` {
 			t.Fatalf("open jobs of h1: %+v %v", open, err)
 		}
@@ -56,7 +56,7 @@ func TestChangesAndJobsAreWrittenOnce(t *testing.T) {
 		if _, err := db.FinishJob(ctx, "h1", open[0].ID, []byte(`{"ok":false}`), t0); !errors.Is(err, ErrConflict) {
 			t.Fatalf("second result: %v", err)
 		}
-		open, _ = db.OpenJobs(ctx, "h1", t0)
+		open, _ = db.OpenJobs(ctx, "h1", t0, testGate)
 		if len(open) != 1 || open[0].Status != "delivered" {
 			t.Fatalf("after finishing one: %+v", open)
 		}

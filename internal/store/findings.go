@@ -333,6 +333,7 @@ type ScoreInput struct {
 	FindingID      string
 	HostID         string
 	Hostname       string
+	HostnameShared bool // another active host has the hostname (Host.HostnameShared)
 	AdvisoryID     string
 	Severity       string   // the feed's word
 	CVSS           []string // vectors
@@ -418,7 +419,8 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 	var all []cur
 	labelsByHost := map[string]map[string]string{}
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT f.id, f.host_id, h.hostname, f.advisory_id, a.severity, a.cvss, a.published, f.first_seen_at,
-			f.fix_available, f.severity, f.priority, f.ssvc, f.reasons, f.kev, f.due_at, f.due_reason, h.labels, h.user_labels
+			f.fix_available, f.severity, f.priority, f.ssvc, f.reasons, f.kev, f.due_at, f.due_reason, h.labels, h.user_labels,
+			(SELECT COUNT(*) FROM hosts d WHERE d.hostname = h.hostname AND d.id <> h.id AND d.revoked_at IS NULL) > 0
 		FROM findings f JOIN advisories a ON a.id = f.advisory_id JOIN hosts h ON h.id = f.host_id WHERE `+cond), args...)
 	if err != nil {
 		return 0, err
@@ -428,7 +430,7 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 		var hostID, cvss, labels, user string
 		var pub, first int64
 		if err := rows.Scan(&c.in.FindingID, &hostID, &c.in.Hostname, &c.in.AdvisoryID, &c.in.Severity, &cvss, &pub, &first, &c.in.FixAvailable,
-			&c.sev, &c.prio, &c.ssvc, &c.reasons, &c.kev, &c.due, &c.dueRs, &labels, &user); err != nil {
+			&c.sev, &c.prio, &c.ssvc, &c.reasons, &c.kev, &c.due, &c.dueRs, &labels, &user, &c.in.HostnameShared); err != nil {
 			rows.Close()
 			return 0, err
 		}

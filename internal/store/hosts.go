@@ -36,6 +36,9 @@ type Host struct {
 	PackageCount   int
 	UpdateCount    int
 	EnrollTokenID  string
+	// HostnameShared: another active host has the same hostname, so the
+	// hostname does not name this host (static group selectors ignore it).
+	HostnameShared bool
 }
 
 // EffectiveLabels are the agent's labels overlaid by the user's.
@@ -142,7 +145,11 @@ func (s *DB) writeHostLabels(ctx context.Context, q queryer, hostID string, labe
 }
 
 const hostCols = `id, hostname, facts, labels, user_labels, problems, enrolled_at, last_seen_at, revoked_at,
-	cert_serial, prev_cert_serial, cert_not_after, revision, package_count, update_count, enroll_token_id`
+	cert_serial, prev_cert_serial, cert_not_after, revision, package_count, update_count, enroll_token_id, ` + hostnameSharedCol
+
+// hostnameSharedCol says whether another active host has the row's
+// hostname (hosts_hostname indexes the lookup).
+const hostnameSharedCol = `(SELECT COUNT(*) FROM hosts d WHERE d.hostname = hosts.hostname AND d.id <> hosts.id AND d.revoked_at IS NULL) > 0`
 
 func scanHost(row interface{ Scan(...any) error }) (Host, error) {
 	var h Host
@@ -150,7 +157,7 @@ func scanHost(row interface{ Scan(...any) error }) (Host, error) {
 	var enrolled, seen, notAfter int64
 	var revoked sql.NullInt64
 	err := row.Scan(&h.ID, &h.Hostname, &facts, &labels, &user, &problems, &enrolled, &seen, &revoked,
-		&h.CertSerial, &h.PrevCertSerial, &notAfter, &h.Revision, &h.PackageCount, &h.UpdateCount, &h.EnrollTokenID)
+		&h.CertSerial, &h.PrevCertSerial, &notAfter, &h.Revision, &h.PackageCount, &h.UpdateCount, &h.EnrollTokenID, &h.HostnameShared)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Host{}, ErrNotFound
 	}
@@ -398,10 +405,11 @@ func (s *DB) Hostnames(ctx context.Context, ids []string) (map[string]string, er
 }
 
 // ListHostLabels returns every active host with only what group selectors
-// read filled in (ID, hostname, labels, user labels), in one query: far
+// read filled in (ID, hostname and whether it is shared, labels, user
+// labels), in one query: far
 // cheaper than ListHosts, which decodes each host's facts.
 func (s *DB) ListHostLabels(ctx context.Context) ([]Host, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, hostname, labels, user_labels FROM hosts WHERE revoked_at IS NULL ORDER BY hostname, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, hostname, labels, user_labels, `+hostnameSharedCol+` FROM hosts WHERE revoked_at IS NULL ORDER BY hostname, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +418,7 @@ func (s *DB) ListHostLabels(ctx context.Context) ([]Host, error) {
 	for rows.Next() {
 		var h Host
 		var labels, user string
-		if err := rows.Scan(&h.ID, &h.Hostname, &labels, &user); err != nil {
+		if err := rows.Scan(&h.ID, &h.Hostname, &labels, &user, &h.HostnameShared); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(labels), &h.Labels); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/inventory"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // The contract suite runs every test on SQLite and on PostgreSQL.
@@ -49,13 +50,7 @@ func mustOpen(t *testing.T, u string) *DB {
 // freshPostgres creates an empty database for one test and drops it after.
 func freshPostgres(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("PATCHBAY_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PATCHBAY_TEST_POSTGRES is not set; CI must run the PostgreSQL store tests")
-		}
-		t.Skip("PATCHBAY_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping PostgreSQL")
-	}
+	base := testenv.Env(t, "PATCHBAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)

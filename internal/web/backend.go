@@ -6,11 +6,25 @@ import (
 	"time"
 )
 
+type remoteAddrKey struct{}
+
+// RemoteAddr is the client address of the console request ctx belongs to
+// (the TCP peer; forwarded headers are not trusted), for the backend's
+// sign-in limits.
+func RemoteAddr(ctx context.Context) string {
+	a, _ := ctx.Value(remoteAddrKey{}).(string)
+	return a
+}
+
 // Errors a Backend returns where the console must decide what to show.
 var (
 	// ErrBadLogin: the username or password is wrong. The console shows one
 	// message for both so it does not reveal which accounts exist.
 	ErrBadLogin = errors.New("wrong username or password")
+	// ErrThrottled: the sign-in limits refuse this attempt (too many
+	// attempts for the account from this address, from this address, or
+	// the server is busy checking others). The console answers 429.
+	ErrThrottled = errors.New("too many sign-in attempts")
 	// ErrNotFound: the host, change or other object does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the action is not possible in the object's current state
@@ -34,7 +48,9 @@ type User struct {
 type Backend interface {
 	AdminBackend // settings, reports and the dashboard's KPIs: backend_admin.go
 	OrgBackend   // groups, calendar, exceptions and knowledge base: backend_org.go
-	// Authenticate checks a username and password; wrong credentials give ErrBadLogin.
+	// Authenticate checks a username and password; wrong credentials give
+	// ErrBadLogin, and the backend's sign-in limits ErrThrottled. The
+	// client's address is RemoteAddr(ctx).
 	Authenticate(ctx context.Context, username, password string) (User, error)
 	// UserByID loads the user of a session on every request; an error signs the session out.
 	UserByID(ctx context.Context, id string) (User, error)
@@ -49,8 +65,11 @@ type Backend interface {
 	Findings(ctx context.Context, q FindingQuery) (findings []Finding, next string, err error)
 	Changes(ctx context.Context) ([]Change, error)
 	Change(ctx context.Context, id string) (Change, error)
-	// ChangeAction performs submit, approve, reject, start, halt, resume or rollback as u.
+	// ChangeAction performs submit, approve, reject, start, halt, resume, rollback or cancel as u.
 	ChangeAction(ctx context.Context, u User, id, action string) error
+	// ChangeActions lists the actions u may take on the change now (the
+	// change lifecycle's decision for this user, not only the state's).
+	ChangeActions(ctx context.Context, u User, id string) ([]string, error)
 	// CreateChange drafts and submits a change fixing the given advisories on the hosts of the given groups;
 	// it returns the new change's ID. Errors: ErrForbidden, ErrConflict, or a plain error whose text is shown.
 	CreateChange(ctx context.Context, u User, req ChangeRequest) (string, error)
@@ -79,6 +98,10 @@ type ChangeRequest struct {
 	// Start is "" (someone starts it once approved), "next-window" or an
 	// RFC 3339 time inside every target group's window.
 	Start string
+	// AllowDowngrade plans versions lower than the installed ones;
+	// ForceNotOffered plans versions the hosts' repositories do not offer.
+	AllowDowngrade  bool
+	ForceNotOffered bool
 }
 
 // HostQuery filters and pages the host list.
@@ -152,9 +175,15 @@ type Change struct {
 	Author     string
 	ApprovedBy string
 	Created    time.Time
-	// Actions are those the change's state machine allows now; the console
-	// shows a button for each one the user is also Allowed to use.
+	// Actions are those the change's lifecycle allows the viewing user
+	// now (filled by ChangeActions); the console shows a button for each.
 	Actions []string
+	// Waiting says what the change waits for now (an approval, a window
+	// until a time, soak, health checks, sign-offs); only Change fills it.
+	Waiting string
+	// Waves counts the plan's rings that have hosts; Wave is the current
+	// one (1-based) once started.
+	Waves, Wave int
 	// HostCount is the number of hosts in the plan; Hosts lists them, and
 	// only Change fills it.
 	HostCount int
@@ -167,6 +196,10 @@ type Change struct {
 	// group's windows and the knowledge base's known problems with the
 	// packages it installs. Only Change fills it.
 	Plan *ChangePlan
+	// JobsOut are the jobs hosts received and have not reported, as
+	// "hostname (phase)": after a halt or emergency stop they still run to
+	// their end. Only Change fills it.
+	JobsOut []string
 }
 
 // ChangePlan is a change's rollout plan as the change page shows it.
@@ -181,6 +214,19 @@ type ChangePlan struct {
 	IgnoreWindows bool
 	Windows       []UpcomingWindow // the planned windows per group, soonest first
 	KnownProblems []KnownProblem
+	// Review lists every host the plan considered, planned or not, with
+	// the reason; empty for changes planned before plans kept it.
+	Review []PlanReviewHost
+}
+
+// PlanReviewHost is one host a change's plan considered.
+type PlanReviewHost struct {
+	HostID, Hostname string
+	Group, Ring      string
+	Tier             string   // the group's reboot tier, "" for the rest
+	Status           string   // planned, excluded, not-offered, downgrade-refused
+	Reason           string   // why it is not planned, or a note on how it is
+	Targets          []string // "name version" asked for
 }
 
 // KnownProblem is a knowledge-base entry about a package a change installs.

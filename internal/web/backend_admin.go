@@ -25,7 +25,8 @@ type AdminBackend interface {
 	// nobody may disable themselves.
 	DisableUser(ctx context.Context, u User, id string) error
 	// ChangePassword sets u's password after checking the current one
-	// (ErrBadLogin when it is wrong). It changes u's Epoch, so every
+	// (ErrBadLogin when it is wrong, ErrThrottled past the sign-in limits
+	// for RemoteAddr(ctx)). It changes u's Epoch, so every
 	// session started before it ends.
 	ChangePassword(ctx context.Context, u User, current, next string) error
 

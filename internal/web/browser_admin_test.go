@@ -23,7 +23,7 @@ func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
 	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
 	t.Cleanup(srv.Close)
 
-	br := browsertest.Start(t, 150*time.Second)
+	br := browsertest.Start(t, 5*time.Minute)
 	ctx, run, text, screenshot := br.Ctx, br.Run, br.Text, br.Screenshot
 	count := func(sel string) int {
 		t.Helper()

@@ -24,7 +24,7 @@ func TestOrgPagesInChromium(t *testing.T) {
 	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
 	t.Cleanup(srv.Close)
 
-	br := browsertest.Start(t, 90*time.Second)
+	br := browsertest.Start(t, 4*time.Minute)
 	ctx, run, text, waitText, screenshot := br.Ctx, br.Run, br.Text, br.WaitText, br.Screenshot
 	signIn := func(user string) {
 		t.Helper()

@@ -35,7 +35,7 @@ func TestConsoleInChromium(t *testing.T) {
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 
-	br := browsertest.Start(t, 55*time.Second)
+	br := browsertest.Start(t, 3*time.Minute)
 	ctx, run, text, waitText, screenshot := br.Ctx, br.Run, br.Text, br.WaitText, br.Screenshot
 
 	// The watch sees a CSP violation when there is one.

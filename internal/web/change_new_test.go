@@ -313,3 +313,32 @@ func TestTheCreateFormPassesRebootAndStart(t *testing.T) {
 		}
 	}
 }
+
+// TestTheCreateFormCarriesThePlanOverrides: the two checkboxes reach the
+// backend as AllowDowngrade and ForceNotOffered, and are off by default.
+func TestTheCreateFormCarriesThePlanOverrides(t *testing.T) {
+	e := newEnv(t)
+	op := e.browser()
+	op.signIn("operator")
+	_, body := op.get("/changes/new?advisory=CVE-2024-3094")
+	for _, want := range []string{
+		`<input type="checkbox" id="allow_downgrade" name="allow_downgrade" value="1">`,
+		`<input type="checkbox" id="force_not_offered" name="force_not_offered" value="1">`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the create form lacks %s", want)
+		}
+	}
+	form := createForm()
+	form.Set("allow_downgrade", "1")
+	form.Set("force_not_offered", "1")
+	if resp, body := op.post("/changes/new", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %s\n%s", resp.Status, body)
+	}
+	if len(e.fake.created) != 1 || !e.fake.created[0].AllowDowngrade || !e.fake.created[0].ForceNotOffered {
+		t.Errorf("CreateChange got %+v, want both overrides", e.fake.created)
+	}
+	if f := parseChangeForm(createForm(), []string{"web", "databases"}); f.req.AllowDowngrade || f.req.ForceNotOffered {
+		t.Errorf("overrides without the checkboxes: %+v", f.req)
+	}
+}

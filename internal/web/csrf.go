@@ -1,7 +1,10 @@
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 )
@@ -49,4 +52,49 @@ func urlHost(raw string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// The sign-in form has no session behind it: a visitor who is not signed
+// in costs the server nothing to keep. Its CSRF check is a signed double
+// submit instead: the pb_login cookie holds a random nonce, and the form
+// carries HMAC-SHA256(key, nonce), which only this server (or a replica
+// with the same key) can compute. A cookie planted by another site cannot
+// be matched with a valid form value without the key.
+const loginCookie = "pb_login"
+
+// loginCSRFToken is the form value that goes with a pb_login nonce.
+func (c *console) loginCSRFToken(nonce string) string {
+	m := hmac.New(sha256.New, c.csrfKey)
+	m.Write([]byte("patchbay console sign-in\x00" + nonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// loginNonce returns the request's pb_login nonce, or sets a new one.
+func (c *console) loginNonce(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) == 43 {
+		return ck.Value
+	}
+	nonce := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: "/login", HttpOnly: true,
+		Secure: c.opt.Secure, SameSite: http.SameSiteStrictMode})
+	return nonce
+}
+
+// validLoginCSRF checks a sign-in POST: same origin, and the form's value
+// is the signature of the request's pb_login nonce.
+func (c *console) validLoginCSRF(r *http.Request) bool {
+	if !sameOrigin(r.Header.Get("Origin"), r.Header.Get("Referer"), r.Host) {
+		return false
+	}
+	ck, err := r.Cookie(loginCookie)
+	got := r.PostFormValue(csrfField)
+	if err != nil || ck.Value == "" || got == "" {
+		return false
+	}
+	return hmac.Equal([]byte(got), []byte(c.loginCSRFToken(ck.Value)))
+}
+
+func (c *console) clearLoginCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true,
+		Secure: c.opt.Secure, SameSite: http.SameSiteStrictMode})
 }

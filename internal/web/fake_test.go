@@ -111,7 +111,15 @@ func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 		},
 		Plan: &ChangePlan{Rings: []string{"pilot", "production"}, Batch: "1 host", FailureBudget: "0 hosts", Soak: 30 * time.Minute,
 			JobTimeout: 30 * time.Minute, Windows: []UpcomingWindow{{Group: "databases", Start: now().Add(24 * time.Hour), End: now().Add(28 * time.Hour)}},
-			KnownProblems: []KnownProblem{{ID: "k1", Title: "xz: " + xssHostname, Problem: "replication lag " + csvFormula, Status: "published"}}},
+			KnownProblems: []KnownProblem{{ID: "k1", Title: "xz: " + xssHostname, Problem: "replication lag " + csvFormula, Status: "published"}},
+			Review: []PlanReviewHost{
+				{HostID: "h2", Hostname: "db-01.example.net", Group: "databases", Ring: "production", Tier: "replicas", Status: "planned",
+					Targets: []string{"xz-utils 5.4.1-0.2", "liblzma5 5.4.1-0.2"}},
+				{HostID: "h4", Hostname: "db-02.example.net", Group: "databases", Ring: "production", Status: "downgrade-refused",
+					Reason: "xz-utils 5.4.1-0.2 is lower than the installed 5.6.1-1; a downgrade needs allow-downgrade", Targets: []string{"xz-utils 5.4.1-0.2"}},
+				{HostID: "h3", Hostname: xssHostname, Group: hostileGroup, Ring: "pilot", Status: "excluded",
+					Reason: `package architecture "amd64 --force-all" of xz-utils is not a known architecture ` + xssHostname, Targets: []string{"xz-utils 5.4.1-0.2"}},
+			}},
 	}}
 	f.changes[0].Actions = changeStateActions(f.changes[0].State)
 	return f
@@ -284,6 +292,12 @@ func (f *fakeBackend) Change(ctx context.Context, id string) (Change, error) {
 		}
 	}
 	return Change{}, fmt.Errorf("change %q: %w", id, ErrNotFound)
+}
+
+// ChangeActions is the state's actions: the fake has no per-user rules.
+func (f *fakeBackend) ChangeActions(ctx context.Context, u User, id string) ([]string, error) {
+	c, err := f.Change(ctx, id)
+	return c.Actions, err
 }
 
 var nextState = map[string]string{"submit": "pending_approval", "approve": "approved", "reject": "rejected",

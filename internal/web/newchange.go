@@ -33,10 +33,13 @@ type newChangeView struct {
 	FailureBudget string
 	Soak          string
 	IgnoreWindows bool
-	Reboot        string
-	StartMode     string // "", "next-window" or "at"
-	StartAt       string // as typed: 2026-12-08T22:30 (UTC)
-	Errors        []string
+	// AllowDowngrade and ForceNotOffered are the plan's overrides.
+	AllowDowngrade  bool
+	ForceNotOffered bool
+	Reboot          string
+	StartMode       string // "", "next-window" or "at"
+	StartAt         string // as typed: 2026-12-08T22:30 (UTC)
+	Errors          []string
 }
 
 type groupOption struct {
@@ -135,6 +138,8 @@ func parseChangeForm(v url.Values, known []string) changeForm {
 		f.problems = append(f.problems, "The soak time must be a duration such as 30m or 2h, at most 7 days (168h).")
 	}
 	f.req.IgnoreWindows = v.Get("ignore_windows") != ""
+	f.req.AllowDowngrade = v.Get("allow_downgrade") != ""
+	f.req.ForceNotOffered = v.Get("force_not_offered") != ""
 	switch r := v.Get("reboot"); r {
 	case "", "restart-services":
 		f.req.Reboot = r
@@ -251,16 +256,18 @@ func (c *console) createChange(w http.ResponseWriter, r *http.Request, rc *reqCt
 	form := r.PostForm
 	f := parseChangeForm(form, known)
 	v := newChangeView{
-		Title:         form.Get("title"),
-		Advisories:    f.req.Advisories,
-		BatchSize:     form.Get("batch_size"),
-		FailureBudget: form.Get("failure_budget"),
-		Soak:          form.Get("soak"),
-		IgnoreWindows: f.req.IgnoreWindows,
-		Reboot:        f.req.Reboot,
-		StartMode:     form.Get("start"),
-		StartAt:       form.Get("start_at"),
-		Errors:        f.problems,
+		Title:           form.Get("title"),
+		Advisories:      f.req.Advisories,
+		BatchSize:       form.Get("batch_size"),
+		FailureBudget:   form.Get("failure_budget"),
+		Soak:            form.Get("soak"),
+		IgnoreWindows:   f.req.IgnoreWindows,
+		AllowDowngrade:  f.req.AllowDowngrade,
+		ForceNotOffered: f.req.ForceNotOffered,
+		Reboot:          f.req.Reboot,
+		StartMode:       form.Get("start"),
+		StartAt:         form.Get("start_at"),
+		Errors:          f.problems,
 	}
 	if len(f.problems) > 0 {
 		c.renderNewChange(w, r, rc, http.StatusBadRequest, v, known, f.req.Groups)

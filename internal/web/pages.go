@@ -202,7 +202,7 @@ func (c *console) changeDetail(w http.ResponseWriter, r *http.Request, rc *reqCt
 // renderChange shows the change with the buttons and sign-off forms u may
 // use; v carries any notice, error or draft problem text.
 func (c *console) renderChange(w http.ResponseWriter, r *http.Request, rc *reqCtx, status int, ch Change, v changeView) {
-	v.Change, v.Rings = ch, groupRings(ch.Hosts)
+	v.Rings = groupRings(ch.Hosts)
 	if ch.Plan != nil {
 		for i, rg := range v.Rings {
 			if rg.Ring >= 0 && rg.Ring < len(ch.Plan.Rings) {
@@ -210,11 +210,15 @@ func (c *console) renderChange(w http.ResponseWriter, r *http.Request, rc *reqCt
 			}
 		}
 	}
+	if acts, err := c.b.ChangeActions(r.Context(), rc.user, ch.ID); err == nil {
+		ch.Actions = acts
+	}
 	for _, a := range changeActions {
 		if slices.Contains(ch.Actions, a.action) && c.b.Allowed(rc.user, a.perm) {
 			v.Actions = append(v.Actions, actionButton{a.action, a.label})
 		}
 	}
+	v.Change = ch
 	v.SignOffs = c.signOffForms(rc.user, ch, v.SignOffs)
 	c.render(w, r, rc, status, "change.html", "Change "+ch.Title, v)
 }

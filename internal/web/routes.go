@@ -26,6 +26,7 @@ var changeActions = []struct{ action, perm, label, done string }{
 	{"halt", permChangesRun, "Halt", "Halted."},
 	{"resume", permChangesRun, "Resume", "Resumed."},
 	{"rollback", permChangesRun, "Roll back", "Rollback started."},
+	{"cancel", permChangesCreate, "Cancel change", "Cancelled."},
 }
 
 // route is one entry of the route table.
@@ -33,6 +34,7 @@ type route struct {
 	method, pattern string
 	perm            string
 	json            bool // answers JSON, so errors are JSON and there is no sign-in redirect
+	signIn          bool // a POST whose CSRF check may be the signed pb_login cookie (no session yet)
 	h               handlerFunc
 }
 
@@ -42,7 +44,7 @@ func (c *console) routes() []route {
 	rs := []route{
 		{method: "GET", pattern: "/static/{file}", perm: permPublic, h: c.static},
 		{method: "GET", pattern: "/login", perm: permPublic, h: c.loginForm},
-		{method: "POST", pattern: "/login", perm: permPublic, h: c.login},
+		{method: "POST", pattern: "/login", perm: permPublic, signIn: true, h: c.login},
 		{method: "POST", pattern: "/logout", perm: permSession, h: c.logout},
 		{method: "GET", pattern: "/{$}", perm: permHostsRead, h: c.dashboard},
 		{method: "GET", pattern: "/hosts", perm: permHostsRead, h: c.hostList},

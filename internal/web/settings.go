@@ -174,14 +174,12 @@ func (c *console) formProblem(w http.ResponseWriter, r *http.Request, rc *reqCtx
 // changePassword sets the signed-in user's password. The backend changes
 // the user's epoch, which ends every other session; this one is replaced
 // by a new session (a new ID) under the new epoch. Wrong current passwords
-// count against the sign-in rate limit, so a stolen session cannot be used
-// to guess the password.
+// count against the backend's sign-in limits, so a stolen session cannot be
+// used to guess the password.
 func (c *console) changePassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	current, next, confirm := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("confirm")
 	ip := clientIP(r)
 	switch {
-	case c.limiter.blocked(rc.user.Username, ip):
-		return c.renderSettings(w, r, rc, http.StatusTooManyRequests, settingsView{Error: "Too many wrong passwords for this account or from this address. Wait 15 minutes, then try again."})
 	case current == "" || next == "":
 		return c.formProblem(w, r, rc, "Type your current password and the new one.")
 	case len(current) > maxPasswordInput || len(next) > maxPasswordInput:
@@ -190,8 +188,10 @@ func (c *console) changePassword(w http.ResponseWriter, r *http.Request, rc *req
 		return c.formProblem(w, r, rc, "The new password and its confirmation differ; type them again.")
 	}
 	err := c.b.ChangePassword(r.Context(), rc.user, current, next)
+	if errors.Is(err, ErrThrottled) {
+		return c.renderSettings(w, r, rc, http.StatusTooManyRequests, settingsView{Error: "Too many wrong passwords for this account from this address. Wait a few minutes, then try again."})
+	}
 	if errors.Is(err, ErrBadLogin) {
-		c.limiter.fail(rc.user.Username, ip)
 		return c.renderSettings(w, r, rc, http.StatusForbidden, settingsView{Error: "The current password is wrong; nothing was changed."})
 	}
 	if err != nil {

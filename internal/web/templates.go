@@ -81,6 +81,13 @@ var templateFuncs = template.FuncMap{
 		return "st-idle"
 	},
 	"label": stateLabel,
+	// planClass marks a host the plan left out.
+	"planClass": func(s string) string {
+		if s == "planned" {
+			return "st-ok"
+		}
+		return "st-bad"
+	},
 	// rate and days show a KPI that may be undefined (nil): "n/a".
 	"rate": func(p *float64) string {
 		if p == nil {

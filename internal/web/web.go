@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,9 @@ type Options struct {
 	Secure bool             // mark cookies Secure (set when served over HTTPS)
 	Now    func() time.Time // clock; time.Now when nil
 	Logger *slog.Logger     // nil discards
+	// CSRFKey signs the sign-in form's CSRF cookie (csrf.go). Replicas
+	// behind one address need the same key; nil picks a random one.
+	CSRFKey []byte
 }
 
 // securityHeaders are sent with every response.
@@ -34,7 +38,7 @@ type console struct {
 	opt      Options
 	log      *slog.Logger
 	sessions *sessionStore
-	limiter  *loginLimiter
+	csrfKey  []byte
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 }
@@ -53,9 +57,12 @@ func New(b Backend, opt Options) http.Handler {
 		opt:      opt,
 		log:      log,
 		sessions: newSessionStore(opt.Now),
-		limiter:  newLoginLimiter(opt.Now),
+		csrfKey:  opt.CSRFKey,
 		pages:    parsePages(),
 		mux:      http.NewServeMux(),
+	}
+	if len(c.csrfKey) == 0 {
+		c.csrfKey = []byte(randomToken())
 	}
 	for _, rt := range c.routes() {
 		c.mux.Handle(rt.method+" "+rt.pattern, c.wrap(rt))
@@ -80,6 +87,8 @@ type reqCtx struct {
 	signed  bool // user is set
 	sessID  string
 	session session
+	// loginCSRF is the sign-in form's CSRF value when there is no session.
+	loginCSRF string
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
@@ -102,6 +111,7 @@ var errNotFoundPage = errStatus(http.StatusNotFound, "There is no such page.")
 // runs its handler and renders any error it returns.
 func (c *console) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), remoteAddrKey{}, clientIP(r)))
 		rc := &reqCtx{}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			if s, ok := c.sessions.get(ck.Value); ok {
@@ -139,7 +149,11 @@ var errRedirected = errors.New("redirected")
 func (c *console) authorize(w http.ResponseWriter, r *http.Request, rt route, rc *reqCtx) error {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if rc.sessID == "" || !validCSRF(r, rc.session) {
+		ok := rc.sessID != "" && validCSRF(r, rc.session)
+		if rt.signIn && !ok {
+			ok = c.validLoginCSRF(r)
+		}
+		if !ok {
 			return errStatus(http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
 		}
 	}
@@ -212,7 +226,7 @@ type navItem struct {
 }
 
 func (c *console) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, status int, page, title string, content any) {
-	d := pageData{Title: title, CSRF: rc.session.CSRF, Path: r.URL.Path, Content: content}
+	d := pageData{Title: title, CSRF: cmp.Or(rc.session.CSRF, rc.loginCSRF), Path: r.URL.Path, Content: content}
 	if rc.signed {
 		u := rc.user
 		d.User = &u
