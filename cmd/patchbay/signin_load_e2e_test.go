@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -55,13 +56,8 @@ func TestSignInFloodStaysBoundedAndLetsTheUserIn(t *testing.T) {
 			DialContext: d.DialContext, MaxIdleConnsPerHost: flood}}
 	}
 	signIn := func(c *http.Client, password string) (int, error) {
-		resp, err := c.Post(sp.url+"/api/v1/auth/login", "application/json",
-			strings.NewReader(fmt.Sprintf(`{"username":"alice","password":%q}`, password)))
-		if err != nil {
-			return 0, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode, nil
+		code, _, err := signInBody(c, sp.url, password)
+		return code, err
 	}
 
 	idle := vmHWM(t, sp.pid)
@@ -99,12 +95,21 @@ func TestSignInFloodStaysBoundedAndLetsTheUserIn(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no 429 within 30 s of the flood")
 	}
-	aliceCode, err := signIn(clientFrom("127.0.0.200"), alice.Password)
+	// She is never refused for the attack; if every hash slot stays taken
+	// for the server's whole wait (a loaded machine), she is told the
+	// server is busy and tries again, as the message asks.
+	home := clientFrom("127.0.0.200")
+	aliceCode, body, err := signInBody(home, sp.url, alice.Password)
+	tries := 1
+	if aliceCode == http.StatusTooManyRequests && strings.Contains(body, "busy") {
+		aliceCode, body, err = signInBody(home, sp.url, alice.Password)
+		tries++
+	}
 	took := time.Since(start)
 	wg.Wait()
 	floodTook := time.Since(start)
 	if err != nil || aliceCode != http.StatusCreated {
-		t.Errorf("alice's right password from another address during the flood: %d %v, want 201", aliceCode, err)
+		t.Errorf("alice's right password from another address during the flood: %d %v %s, want 201", aliceCode, err, body)
 	}
 	if len(errs) > 0 {
 		t.Errorf("%d flood requests failed outright, e.g. %v", len(errs), errs[0])
@@ -117,6 +122,18 @@ func TestSignInFloodStaysBoundedAndLetsTheUserIn(t *testing.T) {
 	if hwm >= limit {
 		t.Errorf("server peak RSS %d MiB, want under %d MiB", hwm>>20, limit>>20)
 	}
-	t.Logf("flood of %d from %d addresses: %v in %s; alice signed in after %s; server peak RSS (VmHWM) %d MiB, %d MiB before the flood",
-		flood, addresses, codes, floodTook.Round(time.Millisecond), took.Round(time.Millisecond), hwm>>20, idle>>20)
+	t.Logf("flood of %d from %d addresses: %v in %s; alice signed in after %s (%d tries); server peak RSS (VmHWM) %d MiB, %d MiB before the flood",
+		flood, addresses, codes, floodTook.Round(time.Millisecond), took.Round(time.Millisecond), tries, hwm>>20, idle>>20)
+}
+
+// signInBody signs alice in over the API and returns the status and body.
+func signInBody(c *http.Client, server, password string) (int, string, error) {
+	resp, err := c.Post(server+"/api/v1/auth/login", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"username":"alice","password":%q}`, password)))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
 }

@@ -38,7 +38,7 @@ const (
 	// signinMaxQueued, addresses without recent attempts first, then 429.
 	signinHashSlots = 2
 	signinMaxQueued = 16
-	signinMaxWait   = 3 * time.Second
+	signinMaxWait   = 5 * time.Second
 	// signinMaxKeys bounds each counter map; the least recently used key
 	// is evicted first.
 	signinMaxKeys = 10_000

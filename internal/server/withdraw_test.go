@@ -227,7 +227,8 @@ func TestHaltWithdrawsEveryUndeliveredJobUntilResume(t *testing.T) {
 func TestEmergencyStopWithdrawsEveryUndeliveredJobUntilRelease(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	withDatabases(t, clock, func(t *testing.T, ts *testServer) {
-		op, admin := ts.tokenFor(t, RoleOperator), ts.tokenFor(t, RoleAdmin)
+		// The release needs a second user: both tokens act as users.
+		op, admin := ts.userToken(t, "olga", RoleOperator), ts.userToken(t, "adam", RoleAdmin)
 		a := runningChange(t, ts, clock, []string{"web-1", "web-2"}, nil)
 		b := runningChange(t, ts, clock, []string{"db-1"}, nil)
 		stepOnce(t, ts, a)

@@ -45,7 +45,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	case errors.Is(err, ErrThrottled):
 		entry.Action, entry.Detail = "login.blocked", "too many sign-in attempts"
 		c.b.Record(r.Context(), entry)
-		view.Error = "Too many sign-in attempts for this account from this address, or from this address. Wait a few minutes, then try again."
+		view.Error = "Too many sign-in attempts for this account or from this address, or the server is busy. Wait a few minutes, then try again."
 		c.render(w, r, rc, http.StatusTooManyRequests, "login.html", "Sign in", view)
 		return nil
 	case errors.Is(err, ErrBadLogin):
