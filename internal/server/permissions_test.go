@@ -118,6 +118,7 @@ GET  /api/v1/vulns/{id}                      vulns:read
 GET  /api/v1/feeds                           feeds:read
 POST /api/v1/feeds/import                    feeds:manage
 POST /api/v1/feeds/sync                      feeds:manage
+DELETE /api/v1/feeds/{name}                 feeds:manage
 POST /api/v1/enroll-tokens                   enroll:manage
 GET  /api/v1/enroll-tokens                   enroll:manage
 POST /api/v1/enroll-tokens/{id}/revoke       enroll:manage
