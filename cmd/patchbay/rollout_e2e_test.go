@@ -110,10 +110,11 @@ func TestRebootJobSurvivesTheAgentBeingKilled(t *testing.T) {
 	}
 	debtest.WritePackagesIndex(t, repo)
 	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
+	sp.mustCLI(t, "users", "create", "sam", "--role", "stakeholder")
 	orgFile := filepath.Join(work, "org.yaml")
-	os.WriteFile(orgFile, []byte(`teams: [{name: ops, members: [{user: bob, role: approver}]}]
+	os.WriteFile(orgFile, []byte(`teams: [{name: ops, members: [{user: bob, role: approver}, {user: sam, role: stakeholder}]}]
 groups:
-  - {name: db, team: ops, selector: {hosts: [db-1]}, stakeholder: bob, sysadmin: bob, criticality: 4, exposure: internal, ring: production, reboot: always}
+  - {name: db, team: ops, selector: {hosts: [db-1]}, stakeholder: sam, sysadmin: bob, criticality: 4, exposure: internal, ring: production, reboot: always}
 rings: [production]
 `), 0o644)
 	sp.mustCLI(t, "apply", "-f", orgFile)
@@ -187,15 +188,19 @@ rings: [production]
 	asBob := func(args ...string) (string, string, error) {
 		return run(t, append([]string{"--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob}, args...)...)
 	}
-	bobStake := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob-stakeholder", "--user", "bob", "--role", "stakeholder"))
+	// The stakeholder is sam: a token acts with no more than its user's
+	// role, so bob (an approver) cannot sign off with a stakeholder token.
+	bobStake := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "sam", "--user", "sam", "--role", "stakeholder"))
 	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bobStake,
 		"changes", "signoff", ch.ID, "--group", "db", "--problem", "replication lag doubled after the upgrade"); err != nil {
 		t.Fatalf("sign-off: %v\n%s", err, errOut)
 	}
 	_ = asBob
 	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
-	if v.State != "completed" {
-		t.Errorf("after the only group signed off the change is %s, want completed", v.State)
+	// A problem sign-off ends the change completed-with-problems (docs: the
+	// change lifecycle).
+	if v.State != "completed-with-problems" {
+		t.Errorf("after the only group signed off with a problem the change is %s, want completed-with-problems", v.State)
 	}
 	var kb []struct {
 		ID, Title, Status string

@@ -123,6 +123,9 @@ func startServer(ctx context.Context, cfg server.Config, log *slog.Logger) (*run
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	for _, f := range db.FixedFileModes() {
+		log.Warn("database file was open to other users; made it readable by the server's user only", "change", f)
+	}
 	srv := server.New(cfg, db, id, log, time.Now)
 	first, err := srv.EnsureAdmin(ctx)
 	if err != nil {

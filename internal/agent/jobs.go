@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/pki"
 	"github.com/patchbay/patchbay/internal/protocol"
 )
 
@@ -257,9 +258,9 @@ const (
 	maxHookArg    = 4096
 )
 
-// LoadHooks reads and validates the hooks file at path. The file must not
-// be writable by group or others: whoever can write it can run commands as
-// the agent. A missing file is an error wrapping os.ErrNotExist; callers
+// LoadHooks reads and validates the hooks file at path. The file must be
+// owned by root or by the agent's own user, and not be writable by group
+// or others: whoever can write it can run commands as the agent. A missing file is an error wrapping os.ErrNotExist; callers
 // that allow a host without hooks treat that as an empty Hooks.
 func LoadHooks(path string) (Hooks, error) {
 	f, err := os.Open(path)
@@ -273,6 +274,10 @@ func LoadHooks(path string) (Hooks, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("agent hooks %s: not a regular file", path)
+	}
+	if uid, ok := pki.FileOwner(fi); ok && !hooksOwnerOK(uid, os.Geteuid()) {
+		return nil, fmt.Errorf("agent hooks %s: owned by uid %d, not by root or the agent's user (uid %d); whoever owns it can run commands as the agent: check its content, then run `chown root %s`",
+			path, uid, os.Geteuid(), path)
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
 		return nil, fmt.Errorf("agent hooks %s: writable by group or others (mode %v); run `chmod go-w %s`", path, fi.Mode().Perm(), path)
@@ -360,4 +365,11 @@ func (h Hooks) Command(name string) ([]string, bool) {
 		return nil, false
 	}
 	return append([]string(nil), argv...), true
+}
+
+// hooksOwnerOK says whether a hooks file owned by uid may configure an
+// agent running as agentUID: root's files always (only root can give
+// files to root), and the agent's own when it runs unprivileged.
+func hooksOwnerOK(uid, agentUID int) bool {
+	return uid == 0 || uid == agentUID
 }

@@ -81,6 +81,9 @@ func (d DirState) Load() (*State, error) {
 	if st.HostID == "" {
 		return st, nil
 	}
+	if err := d.checkOwn(); err != nil {
+		return nil, err
+	}
 	if st.Key, err = pki.ReadKey(filepath.Join(d.Dir, "key.pem")); err != nil {
 		return nil, err
 	}
@@ -150,5 +153,24 @@ func (m *MemState) Load() (*State, error) {
 func (m *MemState) Save(st *State) error {
 	cp := *st
 	m.st = &cp
+	return nil
+}
+
+// checkOwn refuses a state directory others could have planted files in:
+// state.json pins the server's CA and job key, so whoever can change them
+// can send this host jobs. The directory and its files must be the agent's
+// user's and not writable by group or others, the key not readable by them.
+func (d DirState) checkOwn() error {
+	if err := pki.CheckPrivateDir(d.Dir, "agent state directory"); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name    string
+		private bool
+	}{{"state.json", true}, {"key.pem", true}, {"cert.pem", false}, {"ca.pem", false}} {
+		if err := pki.CheckOwnFile(filepath.Join(d.Dir, f.name), f.private); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -28,10 +28,13 @@ const maxProblems = 200
 // a running system are then derived from the image or left zero (see
 // Collect).
 //
-// Files are opened through os.Root, so nothing outside Root is read. An
+// Files are opened through os.Root, so nothing outside Root is read; an
+// image's rpm database is copied out through it and rpm reads the copy. An
 // absolute symbolic link inside an image (var/run -> /run) would point at
 // the host's file and is treated as missing; run/ is checked as well as
-// var/run/ for that reason.
+// var/run/ for that reason. A package database (dpkg status or status.d,
+// apk installed, the rpm database) behind a link leaving the image is an
+// error, not an image without packages.
 type Collector struct {
 	Root   string
 	Runner Runner // runs rpm, needrestart and needs-restarting; nil means ExecRunner
@@ -193,6 +196,20 @@ func (col *collection) readPackages() error {
 		problems []string
 		err      error
 	)
+	// An image's rpm database is found through os.Root and copied out
+	// (queryImageRPM); the live host's is read in place.
+	var rpmDir string
+	var rpmErr error
+	if !col.live {
+		// A database behind a link leaving the image is refused, not
+		// taken for an image without packages.
+		for _, rel := range []string{dpkgStatus, dpkgStatusD, apkDB} {
+			if err := refuseEscape(col.fsys, col.root, rel); err != nil {
+				return fmt.Errorf("read packages: %w", err)
+			}
+		}
+		rpmDir, rpmErr = findImageRPMDatabase(col.fsys, col.root)
+	}
 	switch {
 	case col.exists(dpkgStatus) || col.exists(dpkgStatusD):
 		format = FormatDpkg
@@ -200,7 +217,12 @@ func (col *collection) readPackages() error {
 	case col.exists(apkDB):
 		format = FormatApk
 		pkgs, problems, err = col.readFile(apkDB, ParseApkInstalled)
-	case slices.ContainsFunc(rpmDBPaths, col.exists):
+	case rpmErr != nil:
+		format, err = FormatRPM, rpmErr
+	case rpmDir != "":
+		format = FormatRPM
+		pkgs, problems, err = queryImageRPM(col.ctx, col.c.Runner, col.fsys, col.root, rpmDir)
+	case col.live && slices.ContainsFunc(rpmDBPaths, col.exists):
 		format = FormatRPM
 		pkgs, problems, err = queryRPM(col.ctx, col.c.Runner, col.root)
 	default:

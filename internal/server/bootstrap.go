@@ -25,9 +25,17 @@ import (
 // certificate (reissued when missing, near expiry or missing a name), and
 // the job-signing key. It creates what is missing and never replaces a key
 // that exists.
+//
+// It refuses a data directory that is not the server user's own or that
+// group or others can write, and key and certificate files in it that are
+// symbolic links, owned by another user or open to others (see
+// checkDataDir): those could have been planted.
 func Bootstrap(cfg Config, now time.Time) (Identity, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return Identity{}, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return Identity{}, err
 	}
 	ca, _, err := pki.LoadOrCreateCA(cfg.DataDir, now)
 	if err != nil {

@@ -30,10 +30,11 @@ func errorResponse(err error) *Error {
 	var ve *protocol.ValidationError
 	var ee *store.EnrollError
 	var mbe *http.MaxBytesError
-	var fre *store.FeedRefusedError
+	var cre *store.CheckinRateError
 	if le, ok := lifecycleError(err); ok {
 		return le
 	}
+	var fre *store.FeedRefusedError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -41,6 +42,8 @@ func errorResponse(err error) *Error {
 		return &Error{http.StatusBadRequest, "invalid", ve.Error()}
 	case errors.As(err, &ee):
 		return &Error{http.StatusForbidden, "enroll_refused", ee.Error()}
+	case errors.As(err, &cre):
+		return &Error{http.StatusTooManyRequests, "rate_limited", cre.Error()}
 	case errors.As(err, &mbe):
 		return &Error{http.StatusRequestEntityTooLarge, "too_large", "request body is larger than the limit"}
 	case errors.Is(err, store.ErrBadCursor):

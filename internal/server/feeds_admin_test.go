@@ -47,6 +47,13 @@ func epssFile(t *testing.T, scoreDate string, n int) []byte {
 	return []byte("#model_version:v2025.03.14,score_date:" + scoreDate + "\n" + lines[0] + "\n" + strings.Join(rows, "\n") + "\n")
 }
 
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
 // callRefused is call for a request expected to fail: it decodes the
 // error body.
 func (ts *testServer) callRefused(t *testing.T, method, path, token string, body []byte, out *errorBody) int {

@@ -248,9 +248,7 @@ func TestDowngradesAndVersionsNotOfferedNeedTheOperatorsWord(t *testing.T) {
 	}
 }
 
-type errorBody struct {
-	Error struct{ Code, Message string } `json:"error"`
-}
+// errorBody (feeds_admin_test.go) is the API's error answer.
 
 // callRaw sends a request and decodes an error body.
 func (ts *testServer) callRaw(t *testing.T, method, path, token, body string) (int, errorBody) {

@@ -171,12 +171,11 @@ func (l *refusalLog) write(ctx context.Context, es []audit.Entry) {
 		return
 	}
 	// Audit survives the request: a client that hangs up must not lose it.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// A flush's counts go in one transaction (up to refusalMaxKeys+1).
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	for _, e := range es {
-		if err := l.s.audit.record(actx, e); err != nil {
-			l.s.log.Error("audit append failed", "err", err, "action", e.Action)
-		}
+	if err := l.s.audit.recordAll(actx, es); err != nil {
+		l.s.log.Error("audit append failed", "err", err, "entries", len(es), "action", es[0].Action)
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/patchbay/patchbay/internal/store"
 )
 
-// auditEntries reads the whole audit log.
-func auditEntries(t testing.TB, db *store.DB) []audit.Entry {
+// storedAuditEntries reads the whole audit log from the store.
+func storedAuditEntries(t testing.TB, db *store.DB) []audit.Entry {
 	t.Helper()
 	var es []audit.Entry
 	if err := db.AuditRange(context.Background(), 0, 0, func(r store.AuditRecord) error {
@@ -36,7 +36,7 @@ func auditEntries(t testing.TB, db *store.DB) []audit.Entry {
 func TestRefusedRequestsWriteBoundedAuditEntries(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	ts := newTestServerAt(t, clock.now)
-	before := len(auditEntries(t, ts.db))
+	before := len(storedAuditEntries(t, ts.db))
 	junk := strings.Repeat("é", 25_000) // 50 KB of path, split mid-rune at 256 bytes
 	send := func(c *http.Client) {
 		req, _ := http.NewRequest("POST", ts.url+"/api/v1/hosts/"+junk+"/revoke", strings.NewReader("{}"))
@@ -54,13 +54,13 @@ func TestRefusedRequestsWriteBoundedAuditEntries(t *testing.T) {
 		send(first)
 	}
 	send(second)
-	es := auditEntries(t, ts.db)[before:]
+	es := storedAuditEntries(t, ts.db)[before:]
 	if len(es) != 2 {
 		t.Fatalf("%d entries for 301 refusals from 2 addresses within a minute, want 2 (one per address)", len(es))
 	}
 	clock.advance(refusalPeriod)
 	ts.refusals.flush(context.Background(), false)
-	es = auditEntries(t, ts.db)[before:]
+	es = storedAuditEntries(t, ts.db)[before:]
 	if len(es) != 3 {
 		t.Fatalf("%d entries after the minute, want 3 (one more counting the repeats)", len(es))
 	}
@@ -84,13 +84,13 @@ func TestRefusalEntriesAreBoundedInNumber(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	ts := newTestServerAt(t, clock.now)
 	ctx := context.Background()
-	before := len(auditEntries(t, ts.db))
+	before := len(storedAuditEntries(t, ts.db))
 	// 3,000 refusals from 3,000 addresses within one minute.
 	for i := range 3000 {
 		ts.refusals.record(ctx, audit.Entry{Actor: "anonymous", Action: "POST /api/v1/users", Target: "/api/v1/users", Outcome: "denied"},
 			fmt.Sprintf("10.1.%d.%d:4000", i/250, i%250))
 	}
-	if n := len(auditEntries(t, ts.db)) - before; n != refusalImmediateMax {
+	if n := len(storedAuditEntries(t, ts.db)) - before; n != refusalImmediateMax {
 		t.Errorf("%d entries written at once, want the budget of %d", n, refusalImmediateMax)
 	}
 	if n := ts.refusals.keys.len(); n > refusalMaxKeys+1 {
@@ -98,7 +98,7 @@ func TestRefusalEntriesAreBoundedInNumber(t *testing.T) {
 	}
 	clock.advance(refusalPeriod)
 	ts.refusals.flush(ctx, false)
-	es := auditEntries(t, ts.db)[before:]
+	es := storedAuditEntries(t, ts.db)[before:]
 	// Under budget: 120 at once; the next 904 keys are counted one each;
 	// the remaining 1,976 refusals share the catch-all key.
 	if want := refusalImmediateMax + (refusalMaxKeys - refusalImmediateMax) + 1; len(es) != want {

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,10 +66,31 @@ const batchRows = 250
 // new inventory revision. A delta whose BaseRevision is not the stored
 // revision is ErrRevisionMismatch and changes nothing: the agent then sends
 // a full report. A revoked host gets ErrRevoked.
+//
+// A check-in that adds more package versions the server does not hold than
+// the host may add now (see MaxNewVersionsPerHour) is a *CheckinRateError
+// and changes nothing. Versions the check-in releases that no host holds
+// any more are removed with their match results (see pruneVersions).
 func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
+	for attempt := 1; ; attempt++ {
+		rev, err := s.applyCheckin(ctx, hostID, c, now)
+		if attempt == 4 || !retryable(err) || ctx.Err() != nil {
+			return rev, err
+		}
+		if isForeignKeyViolation(err) {
+			// A cached version was removed by another replica: forget
+			// the cache and intern afresh.
+			s.mu.Lock()
+			s.pvCache = map[pvKey]int64{}
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *DB) applyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
 	var rev int64
 	var interned map[pvKey]int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txThen(ctx, func(tx *sql.Tx) error {
 		h, err := scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE id = ?`+s.forUpdate()), hostID))
 		if err != nil {
 			return err
@@ -84,11 +107,18 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			incoming = c.Packages
 		}
 		interned = make(map[pvKey]int64, len(incoming))
-		if err := s.intern(ctx, tx, format, incoming, interned); err != nil {
+		created, err := s.intern(ctx, tx, format, incoming, interned)
+		if err != nil {
 			return err
+		}
+		if h.Revision > 0 && created > 0 { // the first inventory is free
+			if err := s.chargeNewVersions(ctx, tx, hostID, created, now); err != nil {
+				return err
+			}
 		}
 		type slot struct{ name, arch string }
 		var deletes []slot
+		var released []int64 // versions held before in the slots that change
 		upserts := make([]inventory.Package, 0, len(incoming))
 		if c.Full {
 			current, err := s.hostSlots(ctx, tx, hostID)
@@ -98,21 +128,31 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			seen := make(map[string]bool, len(incoming))
 			for _, p := range incoming {
 				seen[p.Name+"\x00"+p.Arch] = true
-				if current[p.Name+"\x00"+p.Arch] != interned[keyOf(format, p)] {
+				if old := current[p.Name+"\x00"+p.Arch]; old != interned[keyOf(format, p)] {
 					upserts = append(upserts, p)
+					released = append(released, old)
 				}
 			}
-			for k := range current {
+			for k, old := range current {
 				if !seen[k] {
 					name, arch, _ := strings.Cut(k, "\x00")
 					deletes = append(deletes, slot{name, arch})
+					released = append(released, old)
 				}
 			}
 		} else {
 			upserts = append(upserts, incoming...)
+			changed := make([]string, 0, len(incoming)+len(c.Removes))
+			for _, p := range incoming {
+				changed = append(changed, p.Name+"\x00"+p.Arch)
+			}
 			for _, k := range c.Removes {
 				name, arch, _ := strings.Cut(k, ":")
 				deletes = append(deletes, slot{name, arch})
+				changed = append(changed, name+"\x00"+arch)
+			}
+			if released, err = s.releasedVersions(ctx, tx, hostID, changed); err != nil {
+				return err
 			}
 		}
 		for _, d := range deletes {
@@ -136,6 +176,9 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
 				return fmt.Errorf("store packages: %w", err)
 			}
+		}
+		if err := s.pruneVersions(ctx, tx, released); err != nil {
+			return fmt.Errorf("remove package versions no host holds: %w", err)
 		}
 
 		updateCount := h.UpdateCount
@@ -168,16 +211,16 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 			return s.writeHostLabels(ctx, tx, hostID, h.EffectiveLabels())
 		}
 		return nil
+	}, func() {
+		// Only committed IDs enter the cache, and before any later
+		// transaction can prune them.
+		for k, id := range interned {
+			s.pvCache[k] = id
+		}
 	})
 	if err != nil {
 		return 0, err
 	}
-	// Only committed IDs enter the cache.
-	s.mu.Lock()
-	for k, id := range interned {
-		s.pvCache[k] = id
-	}
-	s.mu.Unlock()
 	return rev, nil
 }
 
@@ -207,36 +250,127 @@ func (s *DB) hostSlots(ctx context.Context, q queryer, hostID string) (map[strin
 	return out, rows.Err()
 }
 
-// intern finds or creates the package_versions rows of pkgs and records
-// their IDs in out.
-func (s *DB) intern(ctx context.Context, tx *sql.Tx, format inventory.Format, pkgs []inventory.Package, out map[pvKey]int64) error {
-	var missing []pvKey
-	s.mu.RLock()
+// intern finds or creates the package_versions rows of pkgs, records
+// their IDs in out and returns how many rows it created.
+//
+// Keys are handled in one sorted order, so concurrent check-ins never wait
+// for a row the other inserted while it waits for one they inserted. On
+// PostgreSQL every row found (in the cache or the table) is also taken FOR
+// KEY SHARE: a concurrent prune (pruneVersions) then leaves it alone, or,
+// if it took the row first, makes us wait and we insert the key again
+// once its removal has committed. So no check-in references a removed
+// version, and a cached ID another replica removed is noticed here.
+func (s *DB) intern(ctx context.Context, tx *sql.Tx, format inventory.Format, pkgs []inventory.Package, out map[pvKey]int64) (int, error) {
+	keys := make([]pvKey, 0, len(pkgs))
 	for _, p := range pkgs {
 		k := keyOf(format, p)
-		if id, ok := s.pvCache[k]; ok {
-			out[k] = id
-		} else if _, dup := out[k]; !dup {
+		if _, dup := out[k]; !dup {
 			out[k] = 0
-			missing = append(missing, k)
+			keys = append(keys, k)
 		}
 	}
-	s.mu.RUnlock()
-	for _, k := range missing {
-		args := []any{k.format, k.name, k.version, k.arch, k.source, k.sourceVersion}
+	slices.SortFunc(keys, func(a, b pvKey) int {
+		return cmp.Or(strings.Compare(a.format, b.format), strings.Compare(a.name, b.name), strings.Compare(a.version, b.version),
+			strings.Compare(a.arch, b.arch), strings.Compare(a.source, b.source), strings.Compare(a.sourceVersion, b.sourceVersion))
+	})
+	created := 0
+	for start := 0; start < len(keys); start += batchRows {
+		batch := keys[start:min(start+batchRows, len(keys))]
+		cached := map[pvKey]int64{}
+		s.mu.RLock()
+		for _, k := range batch {
+			if id, ok := s.pvCache[k]; ok {
+				cached[k] = id
+			}
+		}
+		s.mu.RUnlock()
+		held, err := s.lockVersions(ctx, tx, cached)
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range batch {
+			if id, ok := cached[k]; ok && held[id] {
+				out[k] = id
+				continue
+			}
+			id, isNew, err := s.internKey(ctx, tx, k)
+			if err != nil {
+				return 0, fmt.Errorf("intern package %s %s: %w", k.name, k.version, err)
+			}
+			if isNew {
+				created++
+			}
+			out[k] = id
+		}
+	}
+	return created, nil
+}
+
+// lockVersions returns which of the cached IDs still exist, taking them
+// FOR KEY SHARE on PostgreSQL. SQLite's write transactions are serialised
+// and its cache never holds a removed ID, so there it trusts the cache.
+func (s *DB) lockVersions(ctx context.Context, tx *sql.Tx, cached map[pvKey]int64) (map[int64]bool, error) {
+	held := make(map[int64]bool, len(cached))
+	if len(cached) == 0 {
+		return held, nil
+	}
+	ids := make([]int64, 0, len(cached))
+	for _, id := range cached {
+		ids = append(ids, id)
+	}
+	if s.dialect != Postgres {
+		for _, id := range ids {
+			held[id] = true
+		}
+		return held, nil
+	}
+	slices.Sort(ids)
+	in, args := idList(ids)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM package_versions WHERE id IN `+in+` ORDER BY id FOR KEY SHARE`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		held[id] = true
+	}
+	return held, rows.Err()
+}
+
+// internKey finds or creates the row of k (held FOR KEY SHARE on
+// PostgreSQL) and says whether it created it.
+func (s *DB) internKey(ctx context.Context, tx *sql.Tx, k pvKey) (int64, bool, error) {
+	args := []any{k.format, k.name, k.version, k.arch, k.source, k.sourceVersion}
+	lock := ""
+	if s.dialect == Postgres {
+		lock = ` FOR KEY SHARE`
+	}
+	for range 10 {
 		var id int64
 		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`), args...).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
-				AND arch = ? AND source = ? AND source_version = ?`), args...).Scan(&id)
+		if err == nil {
+			return id, true, nil
 		}
-		if err != nil {
-			return fmt.Errorf("intern package %s %s: %w", k.name, k.version, err)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, err
 		}
-		out[k] = id
+		// The row exists; a prune may be removing it, in which case the
+		// locking read waits for it and finds nothing, and we insert again.
+		err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
+			AND arch = ? AND source = ? AND source_version = ?`+lock), args...).Scan(&id)
+		if err == nil {
+			return id, false, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, err
+		}
 	}
-	return nil
+	return 0, false, errVersionsGone
 }
 
 func (s *DB) replaceUpdates(ctx context.Context, tx *sql.Tx, hostID string, us []Update) (int, error) {

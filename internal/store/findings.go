@@ -44,9 +44,17 @@ func (s *DB) UnmatchedTuples(ctx context.Context, hostID, distro, release string
 }
 
 // SaveMatches records the match results of package versions in a release.
+// Versions a check-in removed meanwhile (no host holds them) are skipped.
 func (s *DB) SaveMatches(ctx context.Context, distro, release string, results map[int64][]match.Match) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for pv, ms := range results {
+			held, err := s.lockVersion(ctx, tx, pv)
+			if err != nil {
+				return err
+			}
+			if !held {
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM pv_matches WHERE distro = ? AND release = ? AND pv_id = ?`), distro, release, pv); err != nil {
 				return err
 			}

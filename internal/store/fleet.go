@@ -89,7 +89,7 @@ func (s *DB) LoadFleet(ctx context.Context, hosts []FleetHost) error {
 				p.Version = f.InstalledVersion
 				pvs = append(pvs, p)
 			}
-			if err := s.intern(ctx, tx, format, pvs, interned); err != nil {
+			if _, err := s.intern(ctx, tx, format, pvs, interned); err != nil {
 				return err
 			}
 			distro, release := fh.Facts.OS.ID, fh.Facts.OS.VersionID

@@ -56,9 +56,10 @@ type DB struct {
 	dialect Dialect
 
 	auditHooks AuditHooks
+	fixedModes []string // SQLite files Open made private
 
 	mu       sync.RWMutex
-	pvCache  map[pvKey]int64 // interned package version IDs; rows are never deleted
+	pvCache  map[pvKey]int64 // interned package version IDs; check-ins remove those no host holds (pruneVersions)
 	pvCacheN int
 }
 
@@ -69,6 +70,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	var (
 		d       Dialect
 		db, wdb *sql.DB
+		fixed   []string
 		err     error
 	)
 	switch {
@@ -84,6 +86,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	case strings.HasPrefix(url, "sqlite:"):
 		d = SQLite
 		path := strings.TrimPrefix(url, "sqlite:")
+		if fixed, err = privateSQLite(path); err != nil {
+			return nil, err
+		}
 		if wdb, err = openSQLite(path, 1); err == nil {
 			db, err = openSQLite(path, 8)
 			if err != nil {
@@ -96,7 +101,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &DB{db: db, wdb: wdb, dialect: d, pvCache: map[pvKey]int64{}}
+	s := &DB{db: db, wdb: wdb, dialect: d, pvCache: map[pvKey]int64{}, fixedModes: fixed}
 	if err := wdb.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("connect to %s: %w", redact(url), err)
