@@ -1,16 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/debtest"
+	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/rpmtest"
 )
 
@@ -208,12 +210,13 @@ func (r *ringRollout) runUntil(t *testing.T, within time.Duration, names []strin
 	return changeView{}
 }
 
-// TestHostileArchitectureDoesNotBlockTheOthersWithRealApt: pilot-2's dpkg
-// status says pbtest-hello's architecture is "amd64 --force-all", and its
-// agent reports that. No job may carry it, but the other five hosts are
-// patched to 1.1-1 by their real agents and the change completes; pilot-2
-// is left untouched, either excluded from the plan or excluded by the
-// engine step with the reason shown in the change view.
+// TestHostileArchitectureDoesNotBlockTheOthersWithRealApt: a seventh host,
+// pilot-3, speaks the real protocol but reports pbtest-hello with the
+// architecture "amd64 --force-all" (a real agent's inventory refuses such
+// a line, so this one is a hostile agent with its own collector). No job
+// may carry that string, but the six real hosts are patched to 1.1-1 by
+// their real agents and the change completes; pilot-3 is excluded, from
+// the plan or by the engine step, with the reason in the change view.
 func TestHostileArchitectureDoesNotBlockTheOthersWithRealApt(t *testing.T) {
 	requireRealApt(t)
 	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
@@ -222,22 +225,23 @@ func TestHostileArchitectureDoesNotBlockTheOthersWithRealApt(t *testing.T) {
 	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
 	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
 	debtest.WritePackagesIndex(t, repo)
-	statusOf := func(root string) string { return filepath.Join(root, "var/lib/dpkg/status") }
 	r := newRingRollout(t, sp, work, func(h ringHost) {
 		debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
 		debtest.AddStaticShell(t, h.root)
 		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
 		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
-		if h.name == "pilot-2" {
-			data, err := os.ReadFile(statusOf(h.root))
-			if err != nil || !strings.Contains(string(data), "Architecture: all\n") {
-				t.Fatalf("pilot-2's dpkg status: %v\n%s", err, data)
-			}
-			debtest.WriteFile(t, statusOf(h.root), strings.Replace(string(data), "Architecture: all\n", "Architecture: amd64 --force-all\n", 1))
-		}
 	})
-	ids := r.hostIDs()
-	hostileStatus, _ := os.ReadFile(statusOf(filepath.Join(work, "pilot2")))
+	hostile, err := agent.New(agent.Config{Server: sp.url, EnrollToken: sp.enrollToken(t, "--label", "ring=pilot"),
+		CAFile: filepath.Join(sp.dataDir, "ca.crt"), State: &agent.MemState{}, Collector: forceAllCollector{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hostile.Enroll(t.Context(), "pilot-3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostile.CheckinOnce(t.Context()); err != nil {
+		t.Fatalf("the hostile host's check-in: %v", err)
+	}
 	var ch struct{ ID string }
 	json.Unmarshal([]byte(r.as(r.alice, "changes", "create", "pbtest-hello 1.1", "--group", "web-test", "--group", "web-pilot",
 		"--group", "web-prod", "--package", "pbtest-hello@1.1-1", "--batch", "2", "--failure-budget", "0",
@@ -253,20 +257,33 @@ func TestHostileArchitectureDoesNotBlockTheOthersWithRealApt(t *testing.T) {
 		t.Fatalf("the change is %s (%+v), want awaiting-signoff with no failure\n%s", v.State, v.Summary, r.as(r.alice, "changes", "show", r.changeID))
 	}
 	for _, h := range r.hosts {
-		want := "1.1-1"
-		if h.name == "pilot-2" {
-			want = "1.0-1"
-		}
-		if got := debtest.InstalledVersion(t, h.root, "pbtest-hello"); got != want {
-			t.Errorf("%s has %s, want %s", h.name, got, want)
+		if got := debtest.InstalledVersion(t, h.root, "pbtest-hello"); got != "1.1-1" {
+			t.Errorf("%s has %s, want 1.1-1", h.name, got)
 		}
 	}
-	if after, _ := os.ReadFile(statusOf(filepath.Join(work, "pilot2"))); string(after) != string(hostileStatus) {
-		t.Errorf("pilot-2's dpkg status changed:\n%s", after)
+	resp, err := hostile.CheckinOnce(t.Context())
+	if err != nil || len(resp.Jobs) != 0 {
+		t.Errorf("the hostile host was handed %d jobs (%v)", len(resp.Jobs), err)
 	}
 	for _, h := range v.Hosts {
-		if h.HostID == ids["pilot-2"] && (h.Status != "excluded" || !strings.Contains(h.Detail, "arch")) {
-			t.Errorf("pilot-2 in the change: %s %q, want excluded with the reason", h.Status, h.Detail)
+		if h.HostID != hostile.HostID() {
+			continue
+		}
+		t.Logf("pilot-3 in the change: %s: %s", h.Status, h.Detail)
+		if h.Status != "excluded" || !strings.Contains(h.Detail, "arch") {
+			t.Errorf("pilot-3 in the change: %s %q, want excluded with the reason", h.Status, h.Detail)
 		}
 	}
+}
+
+// forceAllCollector is a Debian 12 host whose only package claims an
+// architecture that would smuggle an option into apt's command line.
+type forceAllCollector struct{}
+
+func (forceAllCollector) Collect(context.Context) (inventory.Snapshot, error) {
+	return inventory.Snapshot{
+		Facts: inventory.Facts{Hostname: "pilot-3", OS: inventory.OS{ID: "debian", VersionID: "12"}, Kernel: "6.1.0", Arch: "x86_64",
+			PackageFormat: inventory.FormatDpkg},
+		Packages: []inventory.Package{{Name: "pbtest-hello", Version: "1.0-1", Arch: "amd64 --force-all"}},
+	}, nil
 }

@@ -15,7 +15,7 @@ func rollbackCommand(g *globals) *cobra.Command {
 	var hosts []string
 	var wave, reason string
 	cmd := &cobra.Command{
-		Use:   "rollback ID [--host HOST_ID]... [--wave RING]",
+		Use:   "rollback ID [--host HOST]... [--wave RING]",
 		Short: "Roll back a whole change, or some hosts or a wave of it (which halts it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,7 +37,7 @@ func rollbackCommand(g *globals) *cobra.Command {
 			return printJSON(cmd.OutOrStdout(), v)
 		},
 	}
-	cmd.Flags().StringSliceVar(&hosts, "host", nil, "roll back only this host (repeatable); the change halts")
+	cmd.Flags().StringSliceVar(&hosts, "host", nil, "roll back only this host, by ID or hostname (repeatable); the change halts")
 	cmd.Flags().StringVar(&wave, "wave", "", "roll back the hosts of this ring; the change halts")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the change's history")
 	return cmd

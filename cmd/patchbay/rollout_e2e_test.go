@@ -188,10 +188,10 @@ rings: [production]
 	asBob := func(args ...string) (string, string, error) {
 		return run(t, append([]string{"--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob}, args...)...)
 	}
-	// The stakeholder is sam: a token acts with no more than its user's
-	// role, so bob (an approver) cannot sign off with a stakeholder token.
-	bobStake := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "sam", "--user", "sam", "--role", "stakeholder"))
-	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bobStake,
+	// A token's role is bounded by its user's: the group's stakeholder is a
+	// user with that role.
+	samStake := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "sam-stakeholder", "--user", "sam", "--role", "stakeholder"))
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", samStake,
 		"changes", "signoff", ch.ID, "--group", "db", "--problem", "replication lag doubled after the upgrade"); err != nil {
 		t.Fatalf("sign-off: %v\n%s", err, errOut)
 	}

@@ -45,6 +45,7 @@ type sim struct {
 	estop     bool
 	estopBy   string
 	rolledAll bool // a whole-change rollback was decided
+	held      bool // an operator halt or emergency stop holds every job until resume or a rollback
 	problem   bool // a problem sign-off was recorded
 	log       []string
 }
@@ -112,6 +113,12 @@ func (s *sim) decide(req Request, who Actor, hosts []string) (Decision, bool) {
 	}
 	if d.To == Halted && s.st != nil {
 		s.withdraw() // every move to halted withdraws what was not delivered, in the same transaction
+	}
+	switch req.Action {
+	case Halt, EmergencyStop:
+		s.held = s.held || d.From == Running
+	case Resume, RollbackHost, RollbackWave, RollbackAll:
+		s.held = false
 	}
 	s.c.Apply(d, who.Name)
 	s.log = append(s.log, fmt.Sprintf("%s %s by %s → %s", s.now.Format("15:04"), req.Action, who.Name, d.To))
@@ -242,6 +249,9 @@ func (s *sim) engineStep() {
 			j = simJob{phase: a.Phase, deadline: a.Deadline, rollback: true}
 		default:
 			continue
+		}
+		if s.held {
+			s.fail("the engine made a %s job for %s after a halt or emergency stop returned", a.Phase, a.HostID)
 		}
 		if j.forward && before != Running {
 			s.fail("the engine dispatched %s to %s while the change was %s", a.Phase, a.HostID, before)

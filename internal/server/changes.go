@@ -319,8 +319,9 @@ func (s *Server) handleGetChange(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, 200, v)
 }
 
-// transition changes a change's state under optimistic concurrency.
-func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Change, actor string) (string, error)) (store.Change, error) {
+// transition changes a change's state under optimistic concurrency; with
+// adds what else the same transaction writes (a sign-off).
+func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Change, actor string) (string, error), with ...func(*store.ChangeUpdate)) (store.Change, error) {
 	actor := principalName(ctx, s)
 	for range 5 {
 		c, err := s.store.GetChange(ctx, id)
@@ -334,9 +335,12 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 		}
 		now := s.now()
 		auditTransition(ctx, c, before, actor, detail) // appended by UpdateChange's transaction
-		_, err = s.store.UpdateChange(ctx, c.Revision, store.ChangeUpdate{Change: c,
-			Event:        &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail},
-			WithdrawJobs: withdrawsJobs(before["state"], c.State)}, now)
+		u := store.ChangeUpdate{Change: c, Event: &store.ChangeEvent{At: now, Actor: actor, Kind: c.State, Detail: detail},
+			WithdrawJobs: withdrawsJobs(before["state"], c.State)}
+		for _, w := range with {
+			w(&u)
+		}
+		_, err = s.store.UpdateChange(ctx, c.Revision, u, now)
 		if errors.Is(err, store.ErrRevisionMismatch) {
 			continue
 		}
@@ -386,7 +390,11 @@ func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r
 				case len(req.Hosts) > 0 && req.Wave != "":
 					return errBadRequest("hosts, wave: name hosts or a wave, not both")
 				case len(req.Hosts) > 0:
-					a, args.Hosts = change.RollbackHost, req.Hosts
+					ids, err := s.planHostIDs(r.Context(), r.PathValue("id"), req.Hosts)
+					if err != nil {
+						return err
+					}
+					a, args.Hosts = change.RollbackHost, ids
 				case req.Wave != "":
 					a, args.Wave = change.RollbackWave, req.Wave
 				}
@@ -558,7 +566,8 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	}
 	// The step's audit entries commit with the step (store.WithAudit).
 	actx := store.WithAudit(ctx, store.NewPendingAudit(engineAuditEntries(c, prevState, ev, jobs, now)...))
-	rev, err := s.store.UpdateChange(actx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs}, now)
+	rev, err := s.store.UpdateChange(actx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs,
+		WithdrawJobs: withdrawsJobs(prevState, c.State)}, now)
 	if err != nil {
 		return err
 	}

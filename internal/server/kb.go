@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -215,6 +216,7 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 	}
 	now := s.now()
 	so := store.SignOff{ChangeID: c.ID, Group: g.Name, By: who, OK: req.OK, At: now, Problem: req.Problem}
+	auditSummary(ctx, "change %s signed off for group %s by %s (ok: %t)", c.ID, so.Group, who, so.OK)
 	if !req.OK {
 		kb := store.KBEntry{ID: uuid.NewString(), Title: "After change: " + c.Title, Problem: req.Problem, Symptoms: req.Symptoms,
 			Changes: []string{c.ID}, Status: "draft", CreatedBy: who, CreatedAt: now, UpdatedAt: now}
@@ -236,21 +238,24 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 			return store.SignOff{}, err
 		}
 		so.KBID = kb.ID
+	}
+	// The verdict and the state it leads to are written together.
+	_, err = s.transition(ctx, c.ID, s.changeActionFn(ctx, action, args), func(u *store.ChangeUpdate) { u.SignOff = &so })
+	if errors.Is(err, store.ErrConflict) {
+		return store.SignOff{}, &Error{http.StatusConflict, "conflict", fmt.Sprintf("group %s has signed off change %s already", g.Name, c.ID)}
+	}
+	if err != nil {
+		return store.SignOff{}, err
+	}
+	if !req.OK {
 		rcpt := []string{c.Author}
 		if g.Sysadmin != "" && g.Sysadmin != c.Author {
 			rcpt = append(rcpt, g.Sysadmin)
 		}
 		if err := s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: rcpt,
-			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + kb.ID}); err != nil {
+			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + so.KBID}); err != nil {
 			s.log.Error("notification", "err", err)
 		}
-	}
-	auditSummary(ctx, "change %s signed off for group %s by %s (ok: %t)", c.ID, so.Group, who, so.OK)
-	if err := s.store.PutSignOff(ctx, so); err != nil {
-		return store.SignOff{}, err
-	}
-	if _, err := s.transition(ctx, c.ID, s.changeActionFn(ctx, action, args)); err != nil {
-		return store.SignOff{}, err
 	}
 	return so, nil
 }

@@ -338,3 +338,43 @@ func planWaves(plan rollout.Plan) int {
 	}
 	return len(seen)
 }
+
+// planHostIDs resolves hosts named by ID or hostname to the IDs of a
+// change's plan; a name that is neither is a clear error.
+func (s *Server) planHostIDs(ctx context.Context, changeID string, names []string) ([]string, error) {
+	c, err := s.store.GetChange(ctx, changeID)
+	if err != nil {
+		return nil, err
+	}
+	var plan rollout.Plan
+	if err := json.Unmarshal(c.Plan, &plan); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(plan.Hosts))
+	for i, hp := range plan.Hosts {
+		ids[i] = hp.HostID
+	}
+	hostnames, err := s.store.Hostnames(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		switch {
+		case slices.Contains(ids, n):
+			out = append(out, n)
+		default:
+			found := ""
+			for id, name := range hostnames {
+				if name == n {
+					found = id
+				}
+			}
+			if found == "" {
+				return nil, errBadRequest(fmt.Sprintf("hosts: %q is neither a host ID nor a hostname of change %s", n, changeID))
+			}
+			out = append(out, found)
+		}
+	}
+	return out, nil
+}

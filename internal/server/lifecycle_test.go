@@ -424,3 +424,87 @@ func TestTheConsoleOffersOnlyTheActionsTheTableAllowsTheUser(t *testing.T) {
 		t.Errorf("console cancel by the author: %v", err)
 	}
 }
+
+func TestRollbackOfAHostByNameHaltsAndOfTheWholeChangeEndsRolledBack(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	addPaymentsHost(t, ts, clock)
+	ctx := context.Background()
+	ch := createChange(t, ts, tok["alice"], strings.Replace(opensslChange, `"ignore_windows":true`, `"ignore_windows":true,"batch_size":2`, 1))
+	mustAct(t, ts, tok["alice"], ch.ID, "submit", ChangePendingApproval)
+	mustAct(t, ts, tok["bob"], ch.ID, "approve", ChangeApproved)
+	mustAct(t, ts, tok["alice"], ch.ID, "start", ChangeRunning)
+	step := func() {
+		t.Helper()
+		c, _ := ts.db.GetChange(ctx, ch.ID)
+		if err := ts.Server.stepChange(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(time.Minute)
+	}
+	finishAll := func(version string) {
+		t.Helper()
+		jobs, _ := ts.db.ChangeJobs(ctx, ch.ID)
+		for _, j := range jobs {
+			if j.FinishedAt != nil || j.Status == "withdrawn" {
+				continue
+			}
+			res, _ := json.Marshal(protocol.JobResult{JobID: j.ID, OK: true, Installed: map[string]string{"openssl:amd64": version},
+				Previous: map[string]string{"openssl:amd64": "3.0.2-0ubuntu1"}})
+			if _, err := ts.db.FinishJob(ctx, j.HostID, j.ID, res, clock.now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	step()
+	finishAll("3.0.2-0ubuntu1.9")
+	step() // both hosts succeeded; the engine is done
+	if code, msg := refusalBody(t, ts, "/api/v1/changes/"+ch.ID+"/rollback", tok["alice"], `{"hosts":["pay-9"]}`); code != 400 ||
+		msg != `hosts: "pay-9" is neither a host ID nor a hostname of change `+ch.ID {
+		t.Errorf("rollback of an unknown host: %d %q", code, msg)
+	}
+	if code, msg := refusalBody(t, ts, "/api/v1/changes/"+ch.ID+"/rollback", tok["alice"], `{"wave":"moon"}`); code != 400 ||
+		!strings.HasPrefix(msg, `wave: "moon" is not a ring of change `+ch.ID) {
+		t.Errorf("rollback of an unknown wave: %d %q", code, msg)
+	}
+	// One host, by hostname: it goes back and the change halts for a person.
+	if code, after := act(t, ts, tok["alice"], ch.ID, "rollback", `{"hosts":["pay-1"]}`); code != 200 || after.State != ChangeHalted {
+		t.Fatalf("rollback of pay-1: %d %s, want halted", code, after.State)
+	}
+	// Then the whole change: nothing more goes forward, and it ends rolled back.
+	if code, after := act(t, ts, tok["alice"], ch.ID, "rollback", ""); code != 200 || after.State != "rolling-back" {
+		t.Fatalf("rollback of the whole change: %d %s, want rolling-back", code, after.State)
+	}
+	if code, _ := act(t, ts, tok["alice"], ch.ID, "resume", ""); code != 409 {
+		t.Errorf("resumed a rolling-back change: %d", code)
+	}
+	for range 4 {
+		step()
+		finishAll("3.0.2-0ubuntu1")
+	}
+	step()
+	v := getChange(t, ts, tok["frank"], ch.ID)
+	if v.State != "rolled-back" || v.Summary == nil || v.Summary.RolledBack != 2 {
+		t.Fatalf("after the rollback: %s, %+v; want rolled-back with 2 hosts rolled back", v.State, v.Summary)
+	}
+	if code, _ := act(t, ts, tok["alice"], ch.ID, "rollback", ""); code != 409 {
+		t.Errorf("rolled back a rolled-back change again: %d", code)
+	}
+}
+
+// refusalBody posts body and returns the status and error message.
+func refusalBody(t *testing.T, ts *testServer, path, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", ts.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&e)
+	return resp.StatusCode, e.Error.Message
+}

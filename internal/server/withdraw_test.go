@@ -306,3 +306,44 @@ func TestHostileArchitectureExcludesOnlyThatHost(t *testing.T) {
 		}
 	})
 }
+
+// When the engine halts a change by itself (a failure past the budget),
+// the jobs of the same batch not yet delivered are withdrawn with that
+// step, and the engine puts those hosts back among the pending ones
+// instead of letting their jobs time out as failures.
+func TestEngineHaltWithdrawsTheUndeliveredRestOfTheBatch(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	withDatabases(t, clock, func(t *testing.T, ts *testServer) {
+		ctx := context.Background()
+		id := runningChange(t, ts, clock, []string{"web-1", "web-2", "web-3"}, nil)
+		stepOnce(t, ts, id)
+		handedOut(t, ts, "web-1")
+		jobs, _ := ts.db.ChangeJobs(ctx, id)
+		for _, j := range jobs {
+			if j.HostID == "web-1" {
+				clock.advance(time.Minute)
+				if _, err := ts.db.FinishJob(ctx, "web-1", j.ID, []byte(fmt.Sprintf(`{"job_id":%q,"ok":false,"detail":"dpkg error"}`, j.ID)), clock.now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		stepOnce(t, ts, id) // applies the failure: over the budget of 0, halted
+		if got := jobStatuses(t, ts, id); !maps.Equal(got, map[string]string{"web-1": "done", "web-2": "withdrawn", "web-3": "withdrawn"}) {
+			t.Errorf("job statuses after the engine halted: %v", got)
+		}
+		stepOnce(t, ts, id) // takes the withdrawals back
+		c, _ := ts.db.GetChange(ctx, id)
+		var st rollout.State
+		if err := json.Unmarshal(c.Engine, &st); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []string{"web-2", "web-3"} {
+			if hv, _ := st.Host(h); hv.Status != rollout.HostPending || hv.Dispatched {
+				t.Errorf("%s is %s (dispatched %v), want pending again", h, hv.Status, hv.Dispatched)
+			}
+		}
+		if c.State != ChangeHalted {
+			t.Errorf("change %s, want halted", c.State)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 )
@@ -33,6 +34,36 @@ func TestAChangeKeepsItsApprovedDigestAndEditors(t *testing.T) {
 		}
 		if again, _ := db.GetChange(ctx, "c1"); again.ApprovedDigest != "" || len(again.Editors) != 0 {
 			t.Fatalf("after clearing: digest %q editors %q", again.ApprovedDigest, again.Editors)
+		}
+	})
+}
+
+func TestASignOffIsWrittenWithTheStateItLeadsTo(t *testing.T) {
+	forEach(t, func(t *testing.T, db *DB, _ string) {
+		ctx := context.Background()
+		c := Change{ID: "c1", Title: "openssl", State: "awaiting-signoff", Author: "olga", Spec: []byte(`{}`), Plan: []byte(`{}`), CreatedAt: t0}
+		if err := db.CreateChange(ctx, c, "olga"); err != nil {
+			t.Fatal(err)
+		}
+		c, _ = db.GetChange(ctx, "c1")
+		c.State = "completed-with-problems"
+		so := SignOff{ChangeID: "c1", Group: "db", By: "carol", OK: false, Problem: "slow", At: t0}
+		if _, err := db.UpdateChange(ctx, c.Revision, ChangeUpdate{Change: c, SignOff: &so}, t0); err != nil {
+			t.Fatal(err)
+		}
+		sos, _ := db.SignOffs(ctx, "c1")
+		if len(sos) != 1 || sos[0].OK || sos[0].Problem != "slow" {
+			t.Fatalf("sign-offs: %+v", sos)
+		}
+		// A second verdict for the group is refused and changes nothing.
+		c, _ = db.GetChange(ctx, "c1")
+		c.State = "completed"
+		ok := SignOff{ChangeID: "c1", Group: "db", By: "carol", OK: true, At: t0}
+		if _, err := db.UpdateChange(ctx, c.Revision, ChangeUpdate{Change: c, SignOff: &ok}, t0); !errors.Is(err, ErrConflict) {
+			t.Fatalf("second sign-off: %v, want ErrConflict", err)
+		}
+		if after, _ := db.GetChange(ctx, "c1"); after.State != "completed-with-problems" || after.Revision != c.Revision {
+			t.Errorf("after the refused sign-off: %s at revision %d, want completed-with-problems at %d", after.State, after.Revision, c.Revision)
 		}
 	})
 }

@@ -119,6 +119,10 @@ type ChangeUpdate struct {
 	Change Change       // new state, plan, engine, approval
 	Event  *ChangeEvent // recorded with the update
 	Jobs   []Job        // created with the update, at most once each
+	// SignOff, when set, is recorded with the update (ErrConflict if the
+	// group has signed off already), so a verdict and the state it leads
+	// to are never apart.
+	SignOff *SignOff
 	// WithdrawJobs withdraws every job of the change not yet delivered,
 	// before the new Jobs are created: a halt takes effect in the same
 	// transaction that records it.
@@ -163,6 +167,9 @@ func (s *DB) UpdateChange(ctx context.Context, rev int64, u ChangeUpdate, now ti
 			if err := s.insertJob(ctx, tx, j, now); err != nil {
 				return err
 			}
+		}
+		if u.SignOff != nil {
+			return s.putSignOff(ctx, tx, *u.SignOff)
 		}
 		return nil
 	})

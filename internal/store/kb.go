@@ -107,7 +107,11 @@ type SignOff struct {
 
 // PutSignOff records a sign-off; a group signs off once (ErrConflict).
 func (s *DB) PutSignOff(ctx context.Context, so SignOff) error {
-	_, err := s.exec(ctx, s.q(`INSERT INTO signoffs (change_id, group_name, by_user, ok, problem, kb_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.putSignOff(ctx, tx, so) })
+}
+
+func (s *DB) putSignOff(ctx context.Context, q queryer, so SignOff) error {
+	_, err := q.ExecContext(ctx, s.q(`INSERT INTO signoffs (change_id, group_name, by_user, ok, problem, kb_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		so.ChangeID, so.Group, so.By, so.OK, so.Problem, so.KBID, ms(so.At))
 	if isUniqueViolation(err) {
 		return ErrConflict

@@ -301,7 +301,7 @@ func (f *fakeBackend) ChangeActions(ctx context.Context, u User, id string) ([]s
 }
 
 var nextState = map[string]string{"submit": "pending_approval", "approve": "approved", "reject": "rejected",
-	"start": "running", "halt": "halted", "resume": "running", "rollback": "rolled_back"}
+	"start": "running", "halt": "halted", "resume": "running", "rollback": "rolled_back", "cancel": "cancelled"}
 
 func (f *fakeBackend) ChangeAction(ctx context.Context, u User, id, action string) error {
 	f.mu.Lock()

@@ -71,11 +71,11 @@ var templateFuncs = template.FuncMap{
 	},
 	"statusClass": func(s string) string {
 		switch strings.ToLower(s) {
-		case "succeeded", "done", "approved":
+		case "succeeded", "done", "approved", "completed", "scheduled":
 			return "st-ok"
-		case "failed", "rolled_back", "rejected", "halted":
+		case "failed", "rolled_back", "rejected", "halted", "rolled-back", "rollback-failed", "completed-with-problems":
 			return "st-bad"
-		case "running", "installing", "rebooting", "verifying", "rolling_back", "awaiting-signoff":
+		case "running", "installing", "rebooting", "verifying", "rolling_back", "rolling-back", "awaiting-signoff":
 			return "st-busy"
 		}
 		return "st-idle"

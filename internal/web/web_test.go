@@ -379,6 +379,35 @@ func TestChangePageShowsOnlyTheActionsTheUserMayUse(t *testing.T) {
 	}
 }
 
+func TestChangePageSaysWhatTheChangeWaitsForAndOffersCancel(t *testing.T) {
+	e := newEnv(t)
+	e.fake.mu.Lock()
+	c := &e.fake.changes[0]
+	c.Waiting, c.Waves = "an approval by an approver of team db", 2
+	c.Actions = append(c.Actions, "cancel")
+	e.fake.mu.Unlock()
+	op := e.browser()
+	op.signIn("operator")
+	_, body := op.get("/changes/c1")
+	for _, want := range []string{`id="change-waiting">an approval by an approver of team db<`, `id="change-waves">2<`, `action="/changes/c1/cancel"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the change page lacks %s", want)
+		}
+	}
+	ap := e.browser()
+	ap.signIn("approver")
+	if _, body := ap.get("/changes/c1"); strings.Contains(body, `action="/changes/c1/cancel"`) {
+		t.Error("the approver, who may not create changes, sees a cancel button")
+	}
+	resp, _ := op.post("/changes/c1/cancel", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/changes/c1?done=cancel" {
+		t.Fatalf("cancel: %s to %q", resp.Status, loc)
+	}
+	if _, body := op.get("/changes/c1?done=cancel"); !strings.Contains(body, "Cancelled.") || !strings.Contains(body, `data-state="cancelled"`) {
+		t.Error("the change page does not show the cancellation")
+	}
+}
+
 func TestListsFilterAndPage(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
