@@ -37,7 +37,9 @@ type auditor struct {
 func newAuditor(s *Server) *auditor {
 	a := &auditor{s: s}
 	if s.cfg.DataDir != "" {
-		a.head = &headFile{path: filepath.Join(s.cfg.DataDir, auditHeadFile)}
+		a.head = newHeadFile(filepath.Join(s.cfg.DataDir, auditHeadFile), func(e audit.Entry) audit.Checkpoint {
+			return audit.SignCheckpoint(s.jobKey, e, s.now())
+		})
 	}
 	s.store.SetAuditHooks(store.AuditHooks{Checkpoint: a.signCheckpoint, Appended: a.appended})
 	return a
@@ -55,13 +57,8 @@ func (a *auditor) appended(last audit.Entry) {
 	if last.Seq%store.AuditCheckpointEvery == 0 {
 		a.s.log.Info("audit checkpoint", "seq", last.Seq, "hash", last.Hash)
 	}
-	if a.head == nil {
-		return
-	}
-	if err := a.head.advance(last, func(e audit.Entry) audit.Checkpoint {
-		return audit.SignCheckpoint(a.s.jobKey, e, a.s.now())
-	}); err != nil {
-		a.s.log.Error("write audit checkpoint file", "err", err, "path", a.head.path)
+	if a.head != nil {
+		a.head.advance(last)
 	}
 }
 
@@ -193,6 +190,11 @@ func (s *Server) auditRequest(r *http.Request, rt route, ctx context.Context, st
 		s.refusals.record(ctx, e, r.RemoteAddr)
 		return
 	}
+	if denied || (rt.Perm == PermEnrollToken && outcome != "ok") {
+		// Anyone can send these: bounded, and repeats counted (refusals.go).
+		s.refusals.record(ctx, e, r.RemoteAddr)
+		return
+	}
 	// Audit survives the request: a client that hangs up must not lose it.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -232,6 +234,9 @@ func (s *Server) verifyAudit(ctx context.Context) (AuditVerifyResult, error) {
 	res := AuditVerifyResult{Entries: len(es), Checkpoints: len(cps)}
 	if s.audit.head != nil {
 		res.HeadFile = s.audit.head.path
+		if err := s.audit.head.flush(); err != nil {
+			return AuditVerifyResult{}, fmt.Errorf("write audit checkpoint file: %w", err)
+		}
 		if p == nil {
 			p = verifyHead(s.audit.head.path, es, pub)
 		}
@@ -247,6 +252,11 @@ func (s *Server) startAudit(ctx context.Context) error {
 	if s.audit.head == nil {
 		return nil
 	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.audit.head.run(ctx, s.log)
+	}()
 	cp, err := readHeadFile(s.audit.head.path)
 	if err == nil {
 		var es []audit.Entry
@@ -270,7 +280,8 @@ func (s *Server) startAudit(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return writeFileDurably(s.audit.head.path, audit.SignCheckpoint(s.jobKey, last, s.now()))
+	s.audit.head.advance(last)
+	return s.audit.head.flush()
 }
 
 func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) error {

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,26 +22,59 @@ import (
 // sequence with the file's hash there.
 const auditHeadFile = "audit-head.json"
 
-// headFile keeps the head checkpoint file. Writers coalesce: a caller
-// that finds a newer head written already returns at once, so a burst of
-// commits costs one durable write per waiting writer, not one per entry.
+// headFile keeps the head checkpoint file. Commits only note their head
+// (advance); a writer loop (run) writes the newest one, so a burst of
+// commits costs one durable write, not one per commit, and no request
+// waits for it. The file therefore trails the database by at most one
+// write; it is never ahead, so it never reports a cut that did not happen.
+// verify flushes it first.
 type headFile struct {
 	path string
+	sign func(audit.Entry) audit.Checkpoint
 
 	mu     sync.Mutex // guards latest
 	latest audit.Entry
+	wake   chan struct{} // one pending wake-up for run
 
 	wmu     sync.Mutex // serialises writes of the file
 	written uint64     // seq of the head in the file
 }
 
-// advance records e as a head; the file moves only forward.
-func (h *headFile) advance(e audit.Entry, sign func(audit.Entry) audit.Checkpoint) error {
+func newHeadFile(path string, sign func(audit.Entry) audit.Checkpoint) *headFile {
+	return &headFile{path: path, sign: sign, wake: make(chan struct{}, 1)}
+}
+
+// advance notes e as a head; the file moves only forward.
+func (h *headFile) advance(e audit.Entry) {
 	h.mu.Lock()
 	if e.Seq > h.latest.Seq {
 		h.latest = e
 	}
 	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run writes the newest head whenever it moves, until ctx ends. A head
+// noted just before the end may stay unwritten: the file trails, which
+// verify (and the next start's appends) make good.
+func (h *headFile) run(ctx context.Context, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.wake:
+			if err := h.flush(); err != nil {
+				log.Error("write audit checkpoint file", "err", err, "path", h.path)
+			}
+		}
+	}
+}
+
+// flush writes the newest head noted, if the file is behind it.
+func (h *headFile) flush() error {
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
 	h.mu.Lock()
@@ -56,7 +91,7 @@ func (h *headFile) advance(e audit.Entry, sign func(audit.Entry) audit.Checkpoin
 			return nil
 		}
 	}
-	if err := writeFileDurably(h.path, sign(head)); err != nil {
+	if err := writeFileDurably(h.path, h.sign(head)); err != nil {
 		return err
 	}
 	h.written = head.Seq

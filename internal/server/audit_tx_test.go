@@ -41,8 +41,8 @@ type loggedEntry struct {
 	After   json.RawMessage `json:"after"`
 }
 
-// auditEntries reads the whole stored log.
-func auditEntries(t *testing.T, ts *testServer) []loggedEntry {
+// storedAudit reads the whole stored log.
+func storedAudit(t *testing.T, ts *testServer) []loggedEntry {
 	t.Helper()
 	var es []loggedEntry
 	if err := ts.db.AuditRange(context.Background(), 0, 0, func(r store.AuditRecord) error {
@@ -112,7 +112,7 @@ func TestFailedAuditAppendFailsTheRequestAndUndoesIt(t *testing.T) {
 	if code := ts.call(t, "POST", "/api/v1/tokens", tok["admin"], []byte(`{"name":"victim","role":"auditor"}`), &created); code != 201 || created.ID == "" {
 		t.Fatalf("token: %d %+v", code, created)
 	}
-	before := len(auditEntries(t, ts))
+	before := len(storedAudit(t, ts))
 	raw := rawDB(t, ts)
 	if _, err := raw.Exec(`CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestFailedAuditAppendFailsTheRequestAndUndoesIt(t *testing.T) {
 	if _, err := raw.Exec(`DROP TRIGGER audit_full`); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(auditEntries(t, ts)); got != before {
+	if got := len(storedAudit(t, ts)); got != before {
 		t.Errorf("%d entries appended while appends failed", got-before)
 	}
 	if code := ts.call(t, "POST", "/api/v1/users", tok["admin"], []byte(`{"username":"zoe","role":"operator"}`), nil); code != 201 {
@@ -170,7 +170,7 @@ func TestAuditEntriesSayWhatHappened(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	ts, tok, _ := orgServer(t, clock)
 	last := func() loggedEntry {
-		es := auditEntries(t, ts)
+		es := storedAudit(t, ts)
 		return es[len(es)-1]
 	}
 	ts.call(t, "POST", "/api/v1/users", tok["dave"], []byte(`{"username":"zoe","role":"operator"}`), nil)
@@ -242,7 +242,7 @@ func TestExceptionExpiryIsAuditedWithIt(t *testing.T) {
 		t.Fatalf("approve: %d", code)
 	}
 	expiries := func() (n int, summary string) {
-		for _, e := range auditEntries(t, ts) {
+		for _, e := range storedAudit(t, ts) {
 			if e.Action == "exception.expire" {
 				n++
 				summary = e.Summary
@@ -321,7 +321,7 @@ func TestEngineStepIsAuditedWithIt(t *testing.T) {
 		t.Fatalf("jobs after the step: %d, want 1", len(jobs))
 	}
 	var dispatches []string
-	for _, e := range auditEntries(t, ts) {
+	for _, e := range storedAudit(t, ts) {
 		if strings.HasPrefix(e.Action, "job.dispatch") {
 			dispatches = append(dispatches, e.Summary)
 		}

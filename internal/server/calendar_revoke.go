@@ -48,5 +48,6 @@ func (s *Server) revokeCalendar(ctx context.Context, id string) error {
 	} else if err := s.requireTeamRole(ctx, []string{team}, calendarRevokeRoles...); err != nil {
 		return err
 	}
+	auditSummary(ctx, "calendar URL %s for %s %s revoked", id, feed.Scope, feed.Name)
 	return s.store.RevokeCalendarFeed(ctx, id, s.now())
 }

@@ -271,7 +271,6 @@ func (b consoleBackend) RevokeCalendarFeed(ctx context.Context, u web.User, id s
 		return err
 	}
 	ctx = b.begin(ctx, u, "calendar.revoke", "calendar "+id)
-	auditSummary(ctx, "calendar URL %s revoked", id)
 	err := b.s.revokeCalendar(asPrincipal(ctx, u), id)
 	b.audited(ctx, u, "calendar.revoke", "calendar "+id, err)
 	return orgError(err)

@@ -47,6 +47,13 @@ func epssFile(t *testing.T, scoreDate string, n int) []byte {
 	return []byte("#model_version:v2025.03.14,score_date:" + scoreDate + "\n" + lines[0] + "\n" + strings.Join(rows, "\n") + "\n")
 }
 
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
 // callRefused is call for a request expected to fail: it decodes the
 // error body.
 func (ts *testServer) callRefused(t *testing.T, method, path, token string, body []byte, out *errorBody) int {
@@ -74,13 +81,6 @@ type importAnswer struct {
 	Changed         int `json:"changed"`
 	Removed         int `json:"removed"`
 	HostsReconciled int `json:"hosts_reconciled"`
-}
-
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }
 
 // A KEV or EPSS file that would remove more than a tenth of the stored
@@ -234,7 +234,7 @@ func TestFeedDeleteResolvesItsFindings(t *testing.T) {
 	if _, err := ts.db.GetAdvisory(ctx, "ALSA-2022:4587"); err == nil {
 		t.Error("the feed's advisory is still stored")
 	}
-	es := auditEntries(t, ts)
+	es := storedAudit(t, ts)
 	if e := es[len(es)-1]; e.Summary != "feed osv-alma deleted" || e.Actor != "dave" || e.Action != "DELETE /api/v1/feeds/{name}" {
 		t.Errorf("audit of the delete: %+v", e)
 	}

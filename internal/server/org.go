@@ -514,7 +514,6 @@ func (s *Server) handleListCalendars(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleRevokeCalendar(w http.ResponseWriter, r *http.Request) error {
-	auditSummary(r.Context(), "calendar URL %s revoked", r.PathValue("id"))
 	if err := s.revokeCalendar(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
