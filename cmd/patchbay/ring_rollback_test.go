@@ -23,8 +23,8 @@ import (
 // way stops forward dispatch at once (production-2, which had not
 // checked in, never gets its install) and restores every touched host to
 // exactly 1.0-1 in its dpkg status; the change ends rolled-back. A
-// rollback of a change awaiting sign-off (every host verified at 1.1-1)
-// does the same for all six hosts.
+// rollback of a completed change (every host verified at 1.1-1 and every
+// group signed off) does the same for all six hosts.
 func TestRollbackWithRealApt(t *testing.T) {
 	requireRealApt(t)
 	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
@@ -125,7 +125,7 @@ func (r *ringRollout) rollbackScenarios(t *testing.T, installed func(t *testing.
 		r.runAgents(t) // report the restored inventories
 	})
 
-	t.Run("requested while awaiting sign-off", func(t *testing.T) {
+	t.Run("requested after every group signed off (completed)", func(t *testing.T) {
 		r.t = t
 		r.createAndSubmit()
 		r.approveAndStart()
@@ -135,6 +135,12 @@ func (r *ringRollout) rollbackScenarios(t *testing.T, installed func(t *testing.
 		}
 		if got := versions(t); !maps.Equal(got, all("1.1-1")) {
 			t.Fatalf("before the rollback: %v, want every host at 1.1-1", got)
+		}
+		for _, g := range []string{"web-test", "web-pilot", "web-prod"} {
+			r.as(r.sam, "changes", "signoff", r.changeID, "--group", g, "--ok")
+		}
+		if v = r.state(); v.State != "completed" {
+			t.Fatalf("after every group signed off the change is %s, want completed", v.State)
 		}
 		r.as(r.alice, "changes", "rollback", r.changeID)
 		v = r.runUntil(t, 3*time.Minute, nil, func(v changeView) bool {

@@ -19,6 +19,7 @@ type ringRollout struct {
 	sp         *serverProc
 	hosts      []ringHost
 	alice, bob string // API tokens
+	sam        string // the groups' stakeholder's API token
 	changeID   string
 }
 
@@ -32,18 +33,18 @@ type ringHost struct{ name, root, state string }
 // fails there).
 func newRingRollout(t *testing.T, sp *serverProc, work string, makeRoot func(h ringHost)) *ringRollout {
 	t.Helper()
-	for _, u := range []string{"alice:operator", "bob:approver"} {
+	for _, u := range []string{"alice:operator", "bob:approver", "sam:stakeholder"} {
 		name, role, _ := strings.Cut(u, ":")
 		sp.mustCLI(t, "users", "create", name, "--role", role)
 	}
 	orgFile := filepath.Join(work, "org.yaml")
 	os.WriteFile(orgFile, []byte(`teams:
   - name: web
-    members: [{user: alice, role: operator}, {user: bob, role: approver}]
+    members: [{user: alice, role: operator}, {user: bob, role: approver}, {user: sam, role: stakeholder}]
 groups:
-  - {name: web-test, team: web, selector: {labels: {ring: test}}, stakeholder: bob, sysadmin: alice, criticality: 2, exposure: internal, ring: test}
-  - {name: web-pilot, team: web, selector: {labels: {ring: pilot}}, stakeholder: bob, sysadmin: alice, criticality: 3, exposure: internal, ring: pilot}
-  - {name: web-prod, team: web, selector: {labels: {ring: production}}, stakeholder: bob, sysadmin: alice, criticality: 5, exposure: internet, ring: production}
+  - {name: web-test, team: web, selector: {labels: {ring: test}}, stakeholder: sam, sysadmin: alice, criticality: 2, exposure: internal, ring: test}
+  - {name: web-pilot, team: web, selector: {labels: {ring: pilot}}, stakeholder: sam, sysadmin: alice, criticality: 3, exposure: internal, ring: pilot}
+  - {name: web-prod, team: web, selector: {labels: {ring: production}}, stakeholder: sam, sysadmin: alice, criticality: 5, exposure: internet, ring: production}
 rings: [test, pilot, production]
 `), 0o644)
 	sp.mustCLI(t, "apply", "-f", orgFile)
@@ -61,6 +62,7 @@ rings: [test, pilot, production]
 	}
 	r.alice = strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "alice", "--user", "alice", "--role", "operator"))
 	r.bob = strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
+	r.sam = strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "sam", "--user", "sam", "--role", "stakeholder"))
 	return r
 }
 

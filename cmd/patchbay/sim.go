@@ -28,7 +28,7 @@ func newSimCmd() *cobra.Command {
 				n, token, ok := strings.Cut(f, ":")
 				hosts, err := strconv.Atoi(n)
 				if !ok || err != nil || hosts < 1 {
-					return fmt.Errorf("--fleet %q: give HOSTS:TOKEN, e.g. 100:PBE1...", f)
+					return fmt.Errorf("--fleet %q: give HOSTS:TOKEN, e.g. 100:PBE1.SECRET.FINGERPRINT", f)
 				}
 				cfg.Fleets = append(cfg.Fleets, sim.Fleet{Hosts: hosts, EnrollToken: token})
 			}

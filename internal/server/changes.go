@@ -355,10 +355,6 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 	return store.Change{}, &Error{http.StatusConflict, "conflict", "the change kept changing; try again"}
 }
 
-func wrongState(c *store.Change, want ...string) error {
-	return &Error{http.StatusConflict, "conflict", fmt.Sprintf("change %s is %s; this needs %s", c.ID, c.State, strings.Join(want, " or "))}
-}
-
 func (s *Server) changeAction(w http.ResponseWriter, r *http.Request, fn func(c *store.Change, actor string) (string, error)) error {
 	c, err := s.transition(r.Context(), r.PathValue("id"), fn)
 	if err != nil {

@@ -19,12 +19,12 @@ func TestCheckinRateOfNewPackageVersionsIsBounded(t *testing.T) {
 		}
 		// The first inventory is not counted; a distro upgrade of all
 		// 5,000 packages an hour later passes.
-		rev, err := db.ApplyCheckin(ctx, "a", Checkin{Facts: debianFacts(), Full: true, Packages: numbered(0, 5000, "1-1")}, t0)
-		if err != nil {
+		if _, err := db.ApplyCheckin(ctx, "a", Checkin{Facts: debianFacts(), Full: true, Packages: numbered(0, 5000, "1-1")}, t0); err != nil {
 			t.Fatal(err)
 		}
 		upgraded := t0.Add(time.Hour)
-		if rev, err = db.ApplyCheckin(ctx, "a", Checkin{Facts: debianFacts(), Full: true, Packages: numbered(0, 5000, "2-1")}, upgraded); err != nil {
+		rev, err := db.ApplyCheckin(ctx, "a", Checkin{Facts: debianFacts(), Full: true, Packages: numbered(0, 5000, "2-1")}, upgraded)
+		if err != nil {
 			t.Fatalf("a distro upgrade of 5,000 packages: %v", err)
 		}
 		// A minute later 6,000 more are too many: 166 of the 5,000 are

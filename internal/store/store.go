@@ -58,9 +58,8 @@ type DB struct {
 	auditHooks AuditHooks
 	fixedModes []string // SQLite files Open made private
 
-	mu       sync.RWMutex
-	pvCache  map[pvKey]int64 // interned package version IDs; check-ins remove those no host holds (pruneVersions)
-	pvCacheN int
+	mu      sync.RWMutex
+	pvCache map[pvKey]int64 // interned package version IDs; check-ins remove those no host holds (pruneVersions)
 }
 
 // Open opens the database at url, "sqlite:PATH" (or a path ending in .db)
