@@ -35,18 +35,19 @@ var allowedInternal = map[string][]string{
 	"internal/advisory":  {"internal/version"},
 	"internal/protocol":  {"internal/inventory"},
 	"internal/api":       {"internal/inventory"},
-	"internal/pki":       {},
+	"internal/pki":       {"internal/durable"},
+	"internal/durable":   {},
 
 	// Edges.
 	"internal/pkgmgr": {"internal/inventory"},
-	"internal/agent":  {"internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/pki"},
+	"internal/agent":  {"internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/pki", "internal/durable"},
 	"internal/client": {"internal/api"},
-	"internal/scan":   {"internal/advisory", "internal/inventory", "internal/match", "internal/risk", "internal/version"},
+	"internal/scan":   {"internal/advisory", "internal/inventory", "internal/match", "internal/risk", "internal/version", "internal/durable"},
 	"internal/sim":    {"internal/agent", "internal/inventory", "internal/protocol", "internal/pki"},
 	"internal/store":  {"internal/inventory", "internal/match", "internal/audit", "internal/advisory", "internal/version", "internal/rollout", "internal/policy", "internal/risk", "internal/metrics", "internal/change"},
 	"internal/web":    {"internal/api", "internal/metrics", "internal/policy", "internal/schedule", "internal/rollout", "internal/change"},
 	"internal/server": {
-		"internal/advisory", "internal/api", "internal/audit", "internal/change", "internal/inventory", "internal/match",
+		"internal/advisory", "internal/api", "internal/audit", "internal/change", "internal/durable", "internal/inventory", "internal/match",
 		"internal/metrics", "internal/pki", "internal/policy", "internal/protocol", "internal/risk", "internal/rollout",
 		"internal/schedule", "internal/store", "internal/version", "internal/web",
 	},

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/durable"
 	"github.com/patchbay/patchbay/internal/pki"
 	"github.com/patchbay/patchbay/internal/protocol"
 )
@@ -166,50 +167,14 @@ func (f *SeqFile) SetLastSeq(seq uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileDurable(f.path, append(b, '\n'), 0o600); err != nil {
+	if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
+		return fmt.Errorf("write job sequence: %w", err)
+	}
+	if err := durable.WriteFile(f.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write job sequence: %w", err)
 	}
 	f.last = seq
 	return nil
-}
-
-// writeFileDurable replaces path with data so that after a crash the file
-// holds either the old or the new content, and the new content once it
-// returns nil.
-func writeFileDurable(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // MemSeq is a SeqStore in memory, for simulated agents.

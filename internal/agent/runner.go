@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/patchbay/patchbay/internal/durable"
 	"github.com/patchbay/patchbay/internal/protocol"
 )
 
@@ -78,7 +79,7 @@ func (f FileJournal) Save(e *JournalEntry) error {
 	if err := os.MkdirAll(filepath.Dir(f.Path), 0o700); err != nil {
 		return err
 	}
-	return writeFileDurable(f.Path, b, 0o600)
+	return durable.WriteFile(f.Path, b, 0o600)
 }
 
 // Clear removes the journal.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/patchbay/patchbay/internal/durable"
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/pki"
 )
@@ -121,7 +122,7 @@ func (d DirState) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	return pki.WriteFileAtomic(filepath.Join(d.Dir, "state.json"), b, 0o600)
+	return durable.WriteFile(filepath.Join(d.Dir, "state.json"), b, 0o600)
 }
 
 func writeIfChanged(path string, data []byte, perm os.FileMode) error {
@@ -131,7 +132,7 @@ func writeIfChanged(path string, data []byte, perm os.FileMode) error {
 	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
 		return nil
 	}
-	if err := pki.WriteFileAtomic(path, data, perm); err != nil {
+	if err := durable.WriteFile(path, data, perm); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil

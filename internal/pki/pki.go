@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/durable"
 )
 
 // CA is a certificate authority with its private key in memory.
@@ -211,7 +213,7 @@ func writeKey(path string, key crypto.Signer) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(path, b, 0o600); err != nil {
+	if err := durable.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("write key: %w", err)
 	}
 	return nil
@@ -245,32 +247,6 @@ func ParseCertificatePEM(b []byte) (*x509.Certificate, error) {
 		return nil, errors.New("no PEM certificate")
 	}
 	return x509.ParseCertificate(block.Bytes)
-}
-
-// WriteFileAtomic writes through a temporary file and a rename, so a crash
-// leaves the old or the new content, never half of one.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func randomSerial() *big.Int {

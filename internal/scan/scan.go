@@ -9,6 +9,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/gob"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/advisory"
+	"github.com/patchbay/patchbay/internal/durable"
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/match"
 	"github.com/patchbay/patchbay/internal/risk"
@@ -92,20 +94,11 @@ func writeCache(path string, f Feeds) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".scan-cache-*")
-	if err != nil {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(f); err != nil {
 		return err
 	}
-	if err := gob.NewEncoder(tmp).Encode(f); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return durable.WriteFile(path, buf.Bytes(), 0o600)
 }
 
 // fingerprint hashes the names, sizes and times of every file under dir.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/durable"
 	"github.com/patchbay/patchbay/internal/pki"
 	"github.com/patchbay/patchbay/internal/store"
 )
@@ -87,10 +88,10 @@ func loadOrIssueServerCert(cfg Config, ca *pki.CA, now time.Time) (tls.Certifica
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := pki.WriteFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := durable.WriteFile(keyPath, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, fmt.Errorf("write server key: %w", err)
 	}
-	if err := pki.WriteFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := durable.WriteFile(certPath, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, fmt.Errorf("write server certificate: %w", err)
 	}
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -139,7 +140,7 @@ func loadOrCreateJobKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pki.WriteFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := durable.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, fmt.Errorf("write job key: %w", err)
 	}
 	return key, nil
@@ -186,10 +187,10 @@ func (s *Server) EnsureAdmin(ctx context.Context) (FirstStart, error) {
 	if err := s.store.CreateAPIToken(ctx, tok); err != nil {
 		return fs, fmt.Errorf("create admin token: %w", err)
 	}
-	if err := pki.WriteFileAtomic(fs.TokenPath, []byte(secret+"\n"), 0o600); err != nil {
+	if err := durable.WriteFile(fs.TokenPath, []byte(secret+"\n"), 0o600); err != nil {
 		return fs, fmt.Errorf("write admin token: %w", err)
 	}
-	if err := pki.WriteFileAtomic(fs.PasswordPath, []byte(password+"\n"), 0o600); err != nil {
+	if err := durable.WriteFile(fs.PasswordPath, []byte(password+"\n"), 0o600); err != nil {
 		return fs, fmt.Errorf("write admin password: %w", err)
 	}
 	fs.Created = true
