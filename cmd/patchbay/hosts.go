@@ -237,13 +237,12 @@ func newHostsLabelCmd(g *globals) *cobra.Command {
 		Short: "Replace a host's user labels (env, location, role, ...); no labels clears them",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			labels := map[string]string{}
-			for _, a := range args[1:] {
-				k, v, ok := strings.Cut(a, "=")
-				if !ok {
-					return fmt.Errorf("label %q: use key=value", a)
-				}
-				labels[k] = v
+			labels, err := api.ParseLabels(args[1:])
+			if err != nil {
+				return err
+			}
+			if labels == nil {
+				labels = map[string]string{} // no labels: clear them
 			}
 			c, err := g.client()
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/api"
@@ -22,7 +21,7 @@ func newEnrollTokenCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if req.Labels, err = parseLabels(labels); err != nil {
+			if req.Labels, err = api.ParseLabels(labels); err != nil {
 				return err
 			}
 			c, err := g.client()
@@ -91,21 +90,6 @@ func newEnrollTokenCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
-}
-
-func parseLabels(kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	m := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--label %q: use key=value", kv)
-		}
-		m[k] = v
-	}
-	return m, nil
 }
 
 func newTokensCmd(g *globals) *cobra.Command {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/api"
@@ -64,16 +63,11 @@ func (s *Server) hostFilter(r *http.Request) (store.HostFilter, error) {
 		}
 		f.RebootRequired = &b
 	}
-	for _, l := range q["label"] {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok || k == "" {
-			return f, errBadRequest(fmt.Sprintf("label %q must be key=value", l))
-		}
-		if f.Labels == nil {
-			f.Labels = map[string]string{}
-		}
-		f.Labels[k] = v
+	labels, err := api.ParseLabels(q["label"])
+	if err != nil {
+		return f, errBadRequest(err.Error())
 	}
+	f.Labels = labels
 	if v := q.Get("revoked"); v == "true" {
 		f.IncludeRevoked = true
 	}

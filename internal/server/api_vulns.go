@@ -118,16 +118,11 @@ func (s *Server) findingFilter(r *http.Request) (store.FindingFilter, error) {
 			f.Overdue = &now
 		}
 	}
-	for _, l := range q["label"] {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok || k == "" {
-			return f, errBadRequest(fmt.Sprintf("label %q must be key=value", l))
-		}
-		if f.Labels == nil {
-			f.Labels = map[string]string{}
-		}
-		f.Labels[k] = v
+	labels, err := api.ParseLabels(q["label"])
+	if err != nil {
+		return f, errBadRequest(err.Error())
 	}
+	f.Labels = labels
 	return f, nil
 }
 
