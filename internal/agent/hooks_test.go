@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/pki"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // Whoever can change the hooks file runs commands as the agent: a file
 // owned by another user is refused, whatever its mode.
 func TestLoadHooksRefusesAFileOwnedByAnotherUser(t *testing.T) {
-	debtest.RequireRoot(t, "planting a hooks file owned by another user needs chown")
+	testenv.NeedRoot(t, "planting a hooks file owned by another user needs chown")
 	path := writeHooksFile(t, []byte(`{"backup": ["/bin/true"]}`))
 	if err := os.Chown(path, 65534, 65534); err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestAgentStateOthersCouldChangeIsRefused(t *testing.T) {
 		}
 	})
 	t.Run("state.json owned by another user", func(t *testing.T) {
-		debtest.RequireRoot(t, "planting a state file owned by another user needs chown")
+		testenv.NeedRoot(t, "planting a state file owned by another user needs chown")
 		d := saved(t)
 		if err := os.Chown(filepath.Join(d.Dir, "state.json"), 65534, 65534); err != nil {
 			t.Fatal(err)

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 func bootstrapIn(t *testing.T, dir string) (Identity, error) {
@@ -61,7 +61,7 @@ func TestBootstrapRefusesADataDirOthersCanWrite(t *testing.T) {
 func TestBootstrapRefusesKeyFilesPlantedOrOpenToOthers(t *testing.T) {
 	for _, name := range []string{"job.key", "ca.key", "server.key", "ca.crt"} {
 		t.Run(name+" owned by another user", func(t *testing.T) {
-			debtest.RequireRoot(t, "planting a key owned by another user needs chown")
+			testenv.NeedRoot(t, "planting a key owned by another user needs chown")
 			dir := t.TempDir()
 			if _, err := bootstrapIn(t, dir); err != nil {
 				t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // withDatabases runs fn on a server over SQLite and over PostgreSQL (with
@@ -31,13 +32,7 @@ func withDatabases(t *testing.T, clock *fakeClock, fn func(t *testing.T, ts *tes
 		fn(t, newTestServerOn(t, clock, "sqlite:"+filepath.Join(t.TempDir(), "test.db")))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("PATCHBAY_TEST_POSTGRES")
-		if base == "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("PATCHBAY_TEST_POSTGRES is not set; CI must run the PostgreSQL server tests")
-			}
-			t.Skip("PATCHBAY_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping PostgreSQL")
-		}
+		base := testenv.Env(t, "PATCHBAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 		admin, err := sql.Open("pgx", base)
 		if err != nil {
 			t.Fatal(err)
@@ -76,6 +71,7 @@ func newTestServerOn(t *testing.T, clock *fakeClock, dbURL string) *testServer {
 	t.Cleanup(func() { db.Close() })
 	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.now)
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(s.Wait) // after cancel, before the store closes and the data dir goes (cleanups run last-in first-out)
 	t.Cleanup(cancel)
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
