@@ -57,7 +57,28 @@ func newRootCmd() *cobra.Command {
 		newLoginCmd(g),
 		newEmergencyStopCmd(g),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (hosts, changes, ...) fail on a word that names none of them: cobra
+// would print the group's help and exit 0, so `patchbay hosts lst` in a
+// script would look like success. Without a word, the help is shown.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c.Runnable() || !c.HasSubCommands() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return fmt.Errorf("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
 }
 
 func envOr(k, def string) string {
