@@ -27,18 +27,26 @@ func newTestServer(t *testing.T) *testServer {
 	return newTestServerAt(t, time.Now)
 }
 
-// newTestServerAt runs a server whose clock is now.
+// newTestServerAt runs a server whose clock is now, on SQLite in its data
+// directory, with its engine loop.
 func newTestServerAt(t testing.TB, clock func() time.Time) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.FeedSources = nil // no internet in tests; feed sync has its own test
-	now := time.Now()
-	id, err := Bootstrap(cfg, now)
+	return startTestServer(t, cfg, "sqlite:"+filepath.Join(cfg.DataDir, "test.db"), clock)
+}
+
+// startTestServer bootstraps cfg's data directory, opens the store at
+// dbURL and serves the API over loopback TLS until the test ends; the
+// server's background work is waited for before the store closes.
+func startTestServer(t testing.TB, cfg Config, dbURL string, clock func() time.Time) *testServer {
+	t.Helper()
+	cfg.FeedSources = nil                 // no internet in tests; feed sync has its own test
+	id, err := Bootstrap(cfg, time.Now()) // real time: the TLS client checks the certificates against it
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(cfg.DataDir, "test.db"))
+	db, err := store.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}

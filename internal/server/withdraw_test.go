@@ -5,11 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -58,32 +54,8 @@ func newTestServerOn(t *testing.T, clock *fakeClock, dbURL string) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.FeedSources = nil
 	cfg.EngineInterval = 0
-	id, err := Bootstrap(cfg, clock.now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.now)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(s.Wait) // after cancel, before the store closes and the data dir goes (cleanups run last-in first-out)
-	t.Cleanup(cancel)
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(s.Handler())
-	hs.TLS = s.TLSConfig()
-	hs.StartTLS()
-	t.Cleanup(hs.Close)
-	tr := &http.Transport{TLSClientConfig: hs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()}
-	tr.TLSClientConfig.RootCAs = id.CA.Pool()
-	tr.TLSClientConfig.ServerName = "localhost"
-	return &testServer{Server: s, url: hs.URL, client: &http.Client{Transport: tr}, db: db}
+	return startTestServer(t, cfg, dbURL, clock.now)
 }
 
 // runningChange stores hosts (named like their IDs) and a running change
