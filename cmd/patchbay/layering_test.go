@@ -22,9 +22,10 @@ var allowedInternal = map[string][]string{
 	// Pure logic: values and a clock in, decisions out.
 	"internal/version":  {},
 	"internal/risk":     {},
-	"internal/policy":   {},
-	"internal/schedule": {},
-	"internal/rollout":  {},
+	"internal/fielderr": {},
+	"internal/policy":   {"internal/fielderr"},
+	"internal/schedule": {"internal/fielderr"},
+	"internal/rollout":  {"internal/fielderr"},
 	"internal/metrics":  {},
 	"internal/audit":    {},
 	"internal/match":    {"internal/advisory", "internal/version"},
@@ -33,7 +34,7 @@ var allowedInternal = map[string][]string{
 	// Readers and wire types.
 	"internal/inventory": {},
 	"internal/advisory":  {"internal/version"},
-	"internal/protocol":  {"internal/inventory"},
+	"internal/protocol":  {"internal/inventory", "internal/fielderr"},
 	"internal/api":       {"internal/inventory"},
 	"internal/pki":       {"internal/durable"},
 	"internal/durable":   {},
@@ -47,7 +48,7 @@ var allowedInternal = map[string][]string{
 	"internal/store":  {"internal/inventory", "internal/match", "internal/audit", "internal/advisory", "internal/version", "internal/rollout", "internal/policy", "internal/risk", "internal/metrics", "internal/change"},
 	"internal/web":    {"internal/api", "internal/metrics", "internal/policy", "internal/schedule", "internal/rollout", "internal/change"},
 	"internal/server": {
-		"internal/advisory", "internal/api", "internal/audit", "internal/change", "internal/durable", "internal/inventory", "internal/match",
+		"internal/advisory", "internal/api", "internal/audit", "internal/change", "internal/durable", "internal/fielderr", "internal/inventory", "internal/match",
 		"internal/metrics", "internal/pki", "internal/policy", "internal/protocol", "internal/risk", "internal/rollout",
 		"internal/schedule", "internal/store", "internal/version", "internal/web",
 	},
@@ -62,7 +63,7 @@ var allowedInternal = map[string][]string{
 
 // pure packages do no I/O: none of these standard packages may appear in
 // their imports.
-var pure = []string{"internal/version", "internal/risk", "internal/policy", "internal/schedule", "internal/rollout", "internal/metrics", "internal/match", "internal/change", "internal/audit"}
+var pure = []string{"internal/fielderr", "internal/version", "internal/risk", "internal/policy", "internal/schedule", "internal/rollout", "internal/metrics", "internal/match", "internal/change", "internal/audit"}
 
 var ioImports = []string{"os", "os/exec", "net", "net/http", "database/sql", "io/fs", "path/filepath", "syscall", "golang.org/x/sys/unix", "log/slog"}
 

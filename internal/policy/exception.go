@@ -88,10 +88,8 @@ func (e Exception) Validate(now time.Time) error {
 	case e.Expires.Sub(from) > MaxExceptionDays*24*time.Hour:
 		p.add("expires", "expiry %s is more than %d days after %s", e.Expires.UTC().Format(time.RFC3339), MaxExceptionDays, from.UTC().Format(time.RFC3339))
 	}
-	if len(p.list) == 0 {
-		return nil
-	}
-	return &ValidationError{Problems: p.list}
+	p.What = "policy"
+	return p.Err()
 }
 
 // Approve returns e approved by by at now. The caller checks by's role for

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 func loadExample(t testing.TB) *Org {
@@ -175,9 +177,9 @@ func TestValidateNamesEveryProblemByPath(t *testing.T) {
 				}
 				return
 			}
-			var ve *ValidationError
+			var ve *fielderr.List
 			if !errors.As(err, &ve) {
-				t.Fatalf("Validate = %v; want a *ValidationError", err)
+				t.Fatalf("Validate = %v; want a *fielderr.List", err)
 			}
 			for _, p := range ve.Problems {
 				if strings.Contains(p.Error(), tt.want) {
@@ -195,13 +197,13 @@ func TestValidateReturnsAllProblemsAtOnce(t *testing.T) {
 	o.Groups[1].Criticality = 9
 	o.Teams[0].Policy.KEV = "never"
 	err := o.Validate(exampleHooks())
-	var ve *ValidationError
+	var ve *fielderr.List
 	if !errors.As(err, &ve) || len(ve.Problems) != 3 {
 		t.Fatalf("Validate = %v; want 3 problems", err)
 	}
-	var fe FieldError
+	var fe *fielderr.Error
 	if !errors.As(err, &fe) || fe.Path != "teams[0].policy.kev" {
-		t.Errorf("errors.As FieldError = %+v; want the first problem, teams[0].policy.kev", fe)
+		t.Errorf("errors.As *fielderr.Error = %+v; want the first problem, teams[0].policy.kev", fe)
 	}
 }
 

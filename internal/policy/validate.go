@@ -7,41 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
-
-// FieldError is one problem, at a path such as "groups[1].ring".
-type FieldError struct {
-	Path    string
-	Message string
-}
-
-func (e FieldError) Error() string { return e.Path + ": " + e.Message }
-
-// ValidationError lists every problem found, in file order.
-type ValidationError struct {
-	Problems []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	if len(e.Problems) == 1 {
-		return "invalid policy: " + e.Problems[0].Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "invalid policy: %d problems:", len(e.Problems))
-	for _, p := range e.Problems {
-		b.WriteString("\n  " + p.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the problems, so errors.As finds a FieldError.
-func (e *ValidationError) Unwrap() []error {
-	errs := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
-		errs[i] = p
-	}
-	return errs
-}
 
 // Hooks let the caller check what this package cannot know. A nil hook is not
 // called.
@@ -55,11 +23,10 @@ type Hooks struct {
 	KnownTeam func(name string) bool
 }
 
-type problems struct{ list []FieldError }
+// problems gathers what is wrong, each at its field path.
+type problems struct{ fielderr.List }
 
-func (p *problems) add(path, format string, args ...any) {
-	p.list = append(p.list, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-}
+func (p *problems) add(path, format string, args ...any) { p.Add(path, format, args...) }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
@@ -85,7 +52,7 @@ func (p *problems) unique(seen map[string]string, path, kind, name string) {
 	seen[name] = path
 }
 
-// Validate checks the organisation and returns a *ValidationError listing
+// Validate checks the organisation and returns a *fielderr.List listing
 // every problem, or nil. A hold whose date has passed is valid: it has
 // simply expired.
 func (o *Org) Validate(h Hooks) error {
@@ -135,10 +102,8 @@ func (o *Org) Validate(h Hooks) error {
 			p.add(path+".scope", "%q is not a scope (global or team:NAME)", f.Scope)
 		}
 	}
-	if len(p.list) == 0 {
-		return nil
-	}
-	return &ValidationError{Problems: p.list}
+	p.What = "policy"
+	return p.Err()
 }
 
 func (p *problems) user(h Hooks, path, user string, required bool) {
@@ -280,7 +245,7 @@ func (p *problems) window(path string, w WindowSpec, h Hooks) {
 	}
 	if h.ValidateWindow != nil {
 		if err := h.ValidateWindow(w); err != nil {
-			p.add(path, "%v", err)
+			p.Problems = append(p.Problems, fielderr.Within(path, err)...)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // A job is the only way the server asks an agent to change its host. It is
@@ -182,51 +184,51 @@ func decodeJob(payload []byte) (Job, error) {
 // nothing contains spaces or shell metacharacters.
 func (j Job) Validate() error {
 	if !validID(j.ID) {
-		return &ValidationError{"id", "must be 1-128 characters from [A-Za-z0-9._:-]"}
+		return fielderr.New("id", "must be 1-128 characters from [A-Za-z0-9._:-]")
 	}
 	if !validID(j.HostID) {
-		return &ValidationError{"host_id", "must be 1-128 characters from [A-Za-z0-9._:-]"}
+		return fielderr.New("host_id", "must be 1-128 characters from [A-Za-z0-9._:-]")
 	}
 	if j.ChangeID != "" && !validID(j.ChangeID) {
-		return &ValidationError{"change_id", "must be 1-128 characters from [A-Za-z0-9._:-]"}
+		return fielderr.New("change_id", "must be 1-128 characters from [A-Za-z0-9._:-]")
 	}
 	if j.Seq == 0 {
-		return &ValidationError{"seq", "must be at least 1"}
+		return fielderr.New("seq", "must be at least 1")
 	}
 	if j.NotBefore.IsZero() || j.Expires.IsZero() {
-		return &ValidationError{"expires", "not_before and expires are required"}
+		return fielderr.New("expires", "not_before and expires are required")
 	}
 	if !j.Expires.After(j.NotBefore) {
-		return &ValidationError{"expires", "must be after not_before"}
+		return fielderr.New("expires", "must be after not_before")
 	}
 	if len(j.Packages) > MaxJobPackages {
-		return &ValidationError{"packages", fmt.Sprintf("more than %d packages", MaxJobPackages)}
+		return fielderr.Errorf("packages", "more than %d packages", MaxJobPackages)
 	}
 	switch j.Action {
 	case ActionInstall:
 		if len(j.Packages) == 0 {
-			return &ValidationError{"packages", "an install job needs at least one package"}
+			return fielderr.New("packages", "an install job needs at least one package")
 		}
 		if j.Name != "" && !ValidCommandName(j.Name) {
-			return &ValidationError{"name", fmt.Sprintf("pre-patch hook name %q must match [a-z0-9][a-z0-9_-]{0,63}", truncate(j.Name))}
+			return fielderr.Errorf("name", "pre-patch hook name %q must match [a-z0-9][a-z0-9_-]{0,63}", truncate(j.Name))
 		}
 		return validateJobPackages(j.Packages)
 	case ActionHook, ActionHealthCheck:
 		if !ValidCommandName(j.Name) {
-			return &ValidationError{"name", fmt.Sprintf("%s name %q must match [a-z0-9][a-z0-9_-]{0,63}", j.Action, truncate(j.Name))}
+			return fielderr.Errorf("name", "%s name %q must match [a-z0-9][a-z0-9_-]{0,63}", j.Action, truncate(j.Name))
 		}
 	case ActionReboot, ActionRestartServices, ActionInventory:
 		if j.Name != "" {
-			return &ValidationError{"name", fmt.Sprintf("a %s job takes no name", j.Action)}
+			return fielderr.Errorf("name", "a %s job takes no name", j.Action)
 		}
 	default:
-		return &ValidationError{"action", fmt.Sprintf("unknown action %q; the agent only does install, reboot, restart_services, hook, health_check and inventory", truncate(string(j.Action)))}
+		return fielderr.Errorf("action", "unknown action %q; the agent only does install, reboot, restart_services, hook, health_check and inventory", truncate(string(j.Action)))
 	}
 	if len(j.Packages) > 0 {
-		return &ValidationError{"packages", fmt.Sprintf("a %s job takes no packages", j.Action)}
+		return fielderr.Errorf("packages", "a %s job takes no packages", j.Action)
 	}
 	if j.Rollback {
-		return &ValidationError{"rollback", "only an install job can be a rollback"}
+		return fielderr.New("rollback", "only an install job can be a rollback")
 	}
 	return nil
 }
@@ -236,17 +238,17 @@ func validateJobPackages(ps []JobPackage) error {
 	for i, p := range ps {
 		field := fmt.Sprintf("packages[%d]", i)
 		if !validPackageName(p.Name) {
-			return &ValidationError{field, fmt.Sprintf("name %q must match [A-Za-z0-9][A-Za-z0-9+._-]{0,254}", truncate(p.Name))}
+			return fielderr.Errorf(field, "name %q must match [A-Za-z0-9][A-Za-z0-9+._-]{0,254}", truncate(p.Name))
 		}
 		if !validPackageVersion(p.Version) {
-			return &ValidationError{field, fmt.Sprintf("version %q of %s must match [0-9A-Za-z][0-9A-Za-z.+~:_-]{0,254}", truncate(p.Version), p.Name)}
+			return fielderr.Errorf(field, "version %q of %s must match [0-9A-Za-z][0-9A-Za-z.+~:_-]{0,254}", truncate(p.Version), p.Name)
 		}
 		if !validPackageArch(p.Arch) {
-			return &ValidationError{field, fmt.Sprintf("architecture %q of %s must match [a-z0-9_]{0,32}", truncate(p.Arch), p.Name)}
+			return fielderr.Errorf(field, "architecture %q of %s must match [a-z0-9_]{0,32}", truncate(p.Arch), p.Name)
 		}
 		key := JobPackage{Name: p.Name, Arch: p.Arch}
 		if seen[key] {
-			return &ValidationError{field, fmt.Sprintf("package %s appears twice", p.Name)}
+			return fielderr.Errorf(field, "package %s appears twice", p.Name)
 		}
 		seen[key] = true
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 func testJobKey(t testing.TB, seed byte) ed25519.PrivateKey {
@@ -310,12 +312,12 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			var ve *ValidationError
+			var ve *fielderr.Error
 			if !errors.As(err, &ve) {
-				t.Fatalf("Validate = %v, want a *ValidationError on %s", err, c.field)
+				t.Fatalf("Validate = %v, want a *fielderr.Error on %s", err, c.field)
 			}
-			if ve.Field != c.field {
-				t.Fatalf("Validate blamed %q (%v), want %q", ve.Field, err, c.field)
+			if ve.Path != c.field {
+				t.Fatalf("Validate blamed %q (%v), want %q", ve.Path, err, c.field)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/patchbay/patchbay/internal/fielderr"
 	"github.com/patchbay/patchbay/internal/inventory"
 )
 
@@ -115,81 +116,73 @@ type JobResult struct {
 // Validate bounds a job result from an agent.
 func (r *JobResult) Validate() error {
 	if r.JobID == "" || len(r.JobID) > 128 {
-		return &ValidationError{"job_id", "required, at most 128 bytes"}
+		return fielderr.New("job_id", "required, at most 128 bytes")
 	}
 	if err := checkText(r.Detail, 64<<10); err != nil {
-		return &ValidationError{"detail", err.Error()}
+		return fielderr.New("detail", err.Error())
 	}
 	for _, m := range []map[string]string{r.Installed, r.Previous} {
 		if len(m) > MaxJobPackages {
-			return &ValidationError{"installed", "too many packages"}
+			return fielderr.New("installed", "too many packages")
 		}
 		for k, v := range m {
 			if err := checkText(k, MaxFieldBytes); err != nil {
-				return &ValidationError{"installed", err.Error()}
+				return fielderr.New("installed", err.Error())
 			}
 			if err := checkText(v, MaxFieldBytes); err != nil {
-				return &ValidationError{"installed", err.Error()}
+				return fielderr.New("installed", err.Error())
 			}
 		}
 	}
 	return nil
 }
 
-// ValidationError names the field that is wrong.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
-
 // Validate bounds the sizes and shapes of a check-in. It does not judge
 // versions by ecosystem; that is the matcher's job.
 func (c *CheckinRequest) Validate() error {
 	if c.ProtocolVersion > Version {
-		return &ValidationError{"protocol_version", fmt.Sprintf("agent speaks protocol %d, server knows %d; upgrade the server", c.ProtocolVersion, Version)}
+		return fielderr.Errorf("protocol_version", "agent speaks protocol %d, server knows %d; upgrade the server", c.ProtocolVersion, Version)
 	}
 	if err := validateFacts(&c.Facts); err != nil {
 		return err
 	}
 	if len(c.Packages) > MaxPackages || len(c.Upserts) > MaxPackages || len(c.Removes) > MaxPackages {
-		return &ValidationError{"packages", fmt.Sprintf("more than %d packages", MaxPackages)}
+		return fielderr.Errorf("packages", "more than %d packages", MaxPackages)
 	}
 	if !c.Full && len(c.Packages) > 0 {
-		return &ValidationError{"packages", "a delta check-in sends upserts and removes, not packages"}
+		return fielderr.New("packages", "a delta check-in sends upserts and removes, not packages")
 	}
 	if c.Full && (len(c.Upserts) > 0 || len(c.Removes) > 0) {
-		return &ValidationError{"upserts", "a full check-in sends packages, not upserts or removes"}
+		return fielderr.New("upserts", "a full check-in sends packages, not upserts or removes")
 	}
 	seen := make(map[string]bool, len(c.Packages)+len(c.Upserts))
 	for _, list := range [][]inventory.Package{c.Packages, c.Upserts} {
 		for i := range list {
 			if err := validatePackage(&list[i]); err != nil {
-				return &ValidationError{fmt.Sprintf("packages[%d]", i), err.Error()}
+				return fielderr.New(fmt.Sprintf("packages[%d]", i), err.Error())
 			}
 			k := list[i].Key()
 			if seen[k] {
-				return &ValidationError{fmt.Sprintf("packages[%d]", i), fmt.Sprintf("duplicate package %q", k)}
+				return fielderr.New(fmt.Sprintf("packages[%d]", i), fmt.Sprintf("duplicate package %q", k))
 			}
 			seen[k] = true
 		}
 	}
 	for i, k := range c.Removes {
 		if err := checkText(k, 2*MaxFieldBytes); err != nil {
-			return &ValidationError{fmt.Sprintf("removes[%d]", i), err.Error()}
+			return fielderr.New(fmt.Sprintf("removes[%d]", i), err.Error())
 		}
 	}
 	if len(c.Updates) > MaxUpdates {
-		return &ValidationError{"updates", fmt.Sprintf("more than %d updates", MaxUpdates)}
+		return fielderr.Errorf("updates", "more than %d updates", MaxUpdates)
 	}
 	for i, u := range c.Updates {
 		if u.Name == "" || u.Version == "" {
-			return &ValidationError{fmt.Sprintf("updates[%d]", i), "name and version are required"}
+			return fielderr.New(fmt.Sprintf("updates[%d]", i), "name and version are required")
 		}
 		for _, s := range []string{u.Name, u.Arch, u.Version, u.Repo} {
 			if err := checkText(s, MaxFieldBytes); err != nil {
-				return &ValidationError{fmt.Sprintf("updates[%d]", i), err.Error()}
+				return fielderr.New(fmt.Sprintf("updates[%d]", i), err.Error())
 			}
 		}
 	}
@@ -228,23 +221,23 @@ func validateFacts(f *inventory.Facts) error {
 	}
 	for name, v := range fields {
 		if err := checkText(v, MaxFieldBytes); err != nil {
-			return &ValidationError{name, err.Error()}
+			return fielderr.New(name, err.Error())
 		}
 	}
 	if f.Hostname == "" {
-		return &ValidationError{"facts.hostname", "is required"}
+		return fielderr.New("facts.hostname", "is required")
 	}
 	switch f.PackageFormat {
 	case "", inventory.FormatDpkg, inventory.FormatRPM, inventory.FormatApk:
 	default:
-		return &ValidationError{"facts.package_format", fmt.Sprintf("unknown format %q", truncate(string(f.PackageFormat)))}
+		return fielderr.Errorf("facts.package_format", "unknown format %q", truncate(string(f.PackageFormat)))
 	}
 	if len(f.Addresses) > MaxAddresses {
-		return &ValidationError{"facts.addresses", fmt.Sprintf("more than %d addresses", MaxAddresses)}
+		return fielderr.Errorf("facts.addresses", "more than %d addresses", MaxAddresses)
 	}
 	for _, a := range append(append([]string{}, f.Addresses...), f.OS.IDLike...) {
 		if err := checkText(a, 256); err != nil {
-			return &ValidationError{"facts.addresses", err.Error()}
+			return fielderr.New("facts.addresses", err.Error())
 		}
 	}
 	if len(f.RebootReasons) > MaxRebootReason {
@@ -252,19 +245,19 @@ func validateFacts(f *inventory.Facts) error {
 	}
 	for _, r := range f.RebootReasons {
 		if err := checkText(r, MaxFieldBytes); err != nil {
-			return &ValidationError{"facts.reboot_reasons", err.Error()}
+			return fielderr.New("facts.reboot_reasons", err.Error())
 		}
 	}
 	if len(f.ServicesNeedingRestart) > inventory.MaxRestartServices {
-		return &ValidationError{"facts.services_needing_restart", fmt.Sprintf("more than %d services", inventory.MaxRestartServices)}
+		return fielderr.Errorf("facts.services_needing_restart", "more than %d services", inventory.MaxRestartServices)
 	}
 	for _, u := range f.ServicesNeedingRestart {
 		if !inventory.ValidServiceUnit(u) {
-			return &ValidationError{"facts.services_needing_restart", fmt.Sprintf("%q is not a systemd service unit name", truncate(u))}
+			return fielderr.Errorf("facts.services_needing_restart", "%q is not a systemd service unit name", truncate(u))
 		}
 	}
 	if f.Uptime < 0 {
-		return &ValidationError{"facts.uptime", "is negative"}
+		return fielderr.New("facts.uptime", "is negative")
 	}
 	return nil
 }

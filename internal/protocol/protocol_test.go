@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/patchbay/patchbay/internal/inventory"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 func validCheckin() CheckinRequest {
@@ -44,8 +46,8 @@ func TestValidateRefusesHostileCheckins(t *testing.T) {
 			c := validCheckin()
 			tt.mutate(&c)
 			err := c.Validate()
-			ve, ok := err.(*ValidationError)
-			if !ok || ve.Field != tt.field {
+			ve, ok := err.(*fielderr.Error)
+			if !ok || ve.Path != tt.field {
 				t.Fatalf("got %v, want a validation error on %s", err, tt.field)
 			}
 		})

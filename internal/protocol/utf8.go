@@ -3,6 +3,8 @@ package protocol
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // CheckJSONText refuses a JSON request body that is not valid UTF-8 or
@@ -11,7 +13,7 @@ import (
 // agents' bodies are checked as bytes first, and refused whole.
 func CheckJSONText(raw []byte) error {
 	if !utf8.Valid(raw) {
-		return &ValidationError{"body", "is not valid UTF-8"}
+		return fielderr.New("body", "is not valid UTF-8")
 	}
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '\\' {
@@ -27,14 +29,14 @@ func CheckJSONText(raw []byte) error {
 		}
 		switch {
 		case r >= 0xDC00 && r <= 0xDFFF:
-			return &ValidationError{"body", "has a \\u escape of a lone low surrogate (not valid UTF-16)"}
+			return fielderr.New("body", "has a \\u escape of a lone low surrogate (not valid UTF-16)")
 		case r >= 0xD800 && r <= 0xDBFF:
 			lo, ok := rune(0), false
 			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
 				lo, ok = hex4(raw, i+8)
 			}
 			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return &ValidationError{"body", "has a \\u escape of a lone high surrogate (not valid UTF-16)"}
+				return fielderr.New("body", "has a \\u escape of a lone high surrogate (not valid UTF-16)")
 			}
 			i += 11
 		default:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // HostResult records the outcome of a host's job for phase. installed maps
@@ -368,8 +370,7 @@ func (s *State) UpdateTargets(hostID string, targets []Target) ([]Clamp, error) 
 func (s *State) UpdateWindows(group string, windows []Window) error {
 	for i, w := range windows {
 		if !w.Start.Before(w.End) {
-			return &ValidationError{Problems: []FieldError{{
-				Path: fmt.Sprintf("windows[%q][%d]", group, i), Message: "start is not before end"}}}
+			return fielderr.Errorf(fmt.Sprintf("windows[%q][%d]", group, i), "start is not before end")
 		}
 	}
 	if s.p.Plan.Windows == nil {

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // Target is one package to bring to an exact version on a host.
@@ -75,51 +76,14 @@ type Plan struct {
 	AutoRollback bool `json:"auto_rollback,omitempty"`
 }
 
-// FieldError is one problem with a plan, at a path such as "hosts[3].ring".
-type FieldError struct {
-	Path    string
-	Message string
-}
+// problems gathers what is wrong, each at its field path.
+type problems struct{ fielderr.List }
 
-func (e FieldError) Error() string { return e.Path + ": " + e.Message }
-
-// ValidationError lists every problem found in a plan.
-type ValidationError struct {
-	Problems []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	if len(e.Problems) == 1 {
-		return "invalid rollout plan: " + e.Problems[0].Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "invalid rollout plan: %d problems:", len(e.Problems))
-	for _, p := range e.Problems {
-		b.WriteString("\n  " + p.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the problems, so errors.As finds a FieldError.
-func (e *ValidationError) Unwrap() []error {
-	errs := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
-		errs[i] = p
-	}
-	return errs
-}
-
-type problems struct{ list []FieldError }
-
-func (p *problems) add(path, format string, args ...any) {
-	p.list = append(p.list, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-}
+func (p *problems) add(path, format string, args ...any) { p.Add(path, format, args...) }
 
 func (p *problems) err() error {
-	if len(p.list) == 0 {
-		return nil
-	}
-	return &ValidationError{Problems: p.list}
+	p.What = "rollout plan"
+	return p.Err()
 }
 
 // pinKey identifies a package whose version is pinned across the change.
@@ -127,7 +91,8 @@ func pinKey(platform string, t Target) string {
 	return platform + "|" + t.Name + "|" + t.Arch
 }
 
-// Validate reports every problem with the plan, naming the field.
+// Validate reports every problem with the plan as a *fielderr.List naming
+// each field.
 func (p *Plan) Validate() error {
 	var pr problems
 	if len(p.Rings) == 0 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // basePlan: n hosts in group "web", ring 0, always open, batch 2, budget 0.
@@ -71,7 +73,7 @@ func TestNewNamesTheBadField(t *testing.T) {
 			p := basePlan(2)
 			tt.edit(&p)
 			_, err := New(p)
-			var fe FieldError
+			var fe *fielderr.Error
 			if !errors.As(err, &fe) || fe.Path != tt.field {
 				t.Fatalf("New: %v; want a problem at %s", err, tt.field)
 			}

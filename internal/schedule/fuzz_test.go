@@ -4,11 +4,13 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // FuzzWindowValidate feeds arbitrary rules, start times, zones and offsets to
 // Validate and Occurrences: they must never panic or hang, must report
-// problems as *ValidationError, and a window that validates must expand into
+// problems as *fielderr.Error, and a window that validates must expand into
 // well-formed occurrences.
 func FuzzWindowValidate(f *testing.F) {
 	for _, s := range []struct {
@@ -32,9 +34,9 @@ func FuzzWindowValidate(f *testing.F) {
 		w := Window{Name: "fuzz", RRule: rule, Start: start, TZ: tz, OffsetDays: offset, Duration: 3 * time.Hour, MaxRandomDelay: time.Hour}
 		err := w.Validate()
 		if err != nil {
-			var verr *ValidationError
-			if !errors.As(err, &verr) || verr.Field == "" {
-				t.Fatalf("Validate() = %v, not a *ValidationError naming a field", err)
+			var verr *fielderr.Error
+			if !errors.As(err, &verr) || verr.Path == "" {
+				t.Fatalf("Validate() = %v, not a *fielderr.Error naming a field", err)
 			}
 			return
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/apognu/gocal"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // parseICS parses a feed with gocal, an iCalendar parser independent of the
@@ -151,8 +153,8 @@ func TestICSRejectsBadEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ICS(tt.cal, tt.events, start)
-			var verr *ValidationError
-			if !errors.As(err, &verr) || verr.Field != tt.field {
+			var verr *fielderr.Error
+			if !errors.As(err, &verr) || verr.Path != tt.field {
 				t.Errorf("ICS = %v, want a %s error", err, tt.field)
 			}
 		})

@@ -20,7 +20,7 @@ type Freeze struct {
 	Scope string
 }
 
-// Validate reports the first problem with f as a *ValidationError.
+// Validate reports the first problem with f as a *fielderr.Error.
 func (f Freeze) Validate() error {
 	switch {
 	case f.Name == "":
@@ -133,7 +133,7 @@ func subtractFreezes(o Occurrence, fs []Freeze) []Occurrence {
 	return append(out, Occurrence{Window: o.Window, Start: cur, End: o.End})
 }
 
-// Overlaps reports, as a *ValidationError with field "windows", the first
+// Overlaps reports, as a *fielderr.Error with field "windows", the first
 // pair of occurrences in [from, to) that overlap, whether from two windows
 // or from one window whose duration exceeds its recurrence interval. Use it
 // for the windows of one group, where overlapping windows are a mistake.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 func render(occs []Occurrence) string {
@@ -150,13 +152,13 @@ func TestNextRejectsBadInput(t *testing.T) {
 	from := utc("2026-01-01T00:00:00Z")
 
 	_, err := Next([]Window{good, bad}, nil, from, 1)
-	var verr *ValidationError
-	if !errors.As(err, &verr) || verr.Field != "tz" || !strings.Contains(err.Error(), `window "mars"`) {
+	var verr *fielderr.Error
+	if !errors.As(err, &verr) || verr.Path != "tz" || !strings.Contains(err.Error(), `window "mars"`) {
 		t.Errorf("Next with an unknown zone: err = %v, want a tz error naming window \"mars\"", err)
 	}
 	backwards := Freeze{Name: "oops", Start: from.Add(time.Hour), End: from}
 	_, err = Next([]Window{good}, []Freeze{backwards}, from, 1)
-	if !errors.As(err, &verr) || verr.Field != "end" || !strings.Contains(err.Error(), `freeze "oops"`) {
+	if !errors.As(err, &verr) || verr.Path != "end" || !strings.Contains(err.Error(), `freeze "oops"`) {
 		t.Errorf("Next with a backwards freeze: err = %v, want an end error naming freeze \"oops\"", err)
 	}
 }
@@ -188,8 +190,8 @@ func TestOverlaps(t *testing.T) {
 				}
 				return
 			}
-			var verr *ValidationError
-			if !errors.As(err, &verr) || verr.Field != "windows" || !strings.Contains(err.Error(), tt.want) {
+			var verr *fielderr.Error
+			if !errors.As(err, &verr) || verr.Path != "windows" || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Overlaps = %v, want a windows error containing %q", err, tt.want)
 			}
 		})

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/teambition/rrule-go"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 // Limits on a Window. They keep expansion cheap and catch typos early.
@@ -78,20 +80,13 @@ type Occurrence struct {
 	Start, End time.Time
 }
 
-// ValidationError reports an invalid input. Field is the name of the
-// offending field as written in policy files ("rrule", "tz", "duration", ...).
-type ValidationError struct {
-	Field   string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
-
+// invalid reports a problem with the input field named as written in
+// policy files ("rrule", "tz", "duration", ...).
 func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+	return fielderr.Errorf(field, format, args...)
 }
 
-// Validate reports the first problem with w, as a *ValidationError naming
+// Validate reports the first problem with w, as a *fielderr.Error naming
 // the field. A rule that never occurs within ten years of its anchor (for
 // example "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30") is an error.
 func (w Window) Validate() error {

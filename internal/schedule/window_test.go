@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/fielderr"
 )
 
 func utc(s string) time.Time {
@@ -263,12 +265,12 @@ func TestValidateNamesTheField(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name+" is rejected", func(t *testing.T) {
 			err := tt.w.Validate()
-			var verr *ValidationError
+			var verr *fielderr.Error
 			if !errors.As(err, &verr) {
-				t.Fatalf("Validate() = %v, want a *ValidationError", err)
+				t.Fatalf("Validate() = %v, want a *fielderr.Error", err)
 			}
-			if verr.Field != tt.field || !strings.HasPrefix(err.Error(), tt.field+": "+tt.msgPrefix) {
-				t.Errorf("Validate() = %q (field %q), want field %q and message starting %q", err, verr.Field, tt.field, tt.msgPrefix)
+			if verr.Path != tt.field || !strings.HasPrefix(err.Error(), tt.field+": "+tt.msgPrefix) {
+				t.Errorf("Validate() = %q (field %q), want field %q and message starting %q", err, verr.Path, tt.field, tt.msgPrefix)
 			}
 			if _, err := tt.w.Occurrences(utc("2026-01-01T00:00:00Z"), utc("2026-02-01T00:00:00Z")); err == nil {
 				t.Errorf("Occurrences accepted an invalid window")
@@ -306,8 +308,8 @@ func TestOccurrencesRange(t *testing.T) {
 		t.Errorf("reversed range = %v, %v; want nothing", occs, err)
 	}
 	_, err := w.Occurrences(utc("2026-01-01T00:00:00Z"), utc("2100-01-01T00:00:00Z"))
-	var verr *ValidationError
-	if !errors.As(err, &verr) || verr.Field != "range" {
+	var verr *fielderr.Error
+	if !errors.As(err, &verr) || verr.Path != "range" {
 		t.Errorf("80-year range: err = %v, want a range error", err)
 	}
 }

@@ -736,7 +736,7 @@ func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if _, err := rollout.New(plan.Plan); err != nil {
-		return errBadRequest(err.Error())
+		return err
 	}
 	specJSON, _ := json.Marshal(spec)
 	planJSON := plan.json()
@@ -759,7 +759,7 @@ func (s *Server) createChange(ctx context.Context, author string, spec ChangeSpe
 		return store.Change{}, err
 	}
 	if _, err := rollout.New(plan.Plan); err != nil {
-		return store.Change{}, errBadRequest(err.Error())
+		return store.Change{}, err
 	}
 	specJSON, _ := json.Marshal(spec)
 	planJSON := plan.json()

@@ -59,6 +59,7 @@ func (b consoleBackend) audited(ctx context.Context, u web.User, action, target 
 // adminError maps the API's errors onto the console's: a 400 or 401 says
 // what the user must fix, shown on the form.
 func adminError(err error) error {
+	err = asStatus(err)
 	var e *Error
 	if errors.As(err, &e) && (e.Status == http.StatusBadRequest || e.Status == http.StatusUnauthorized) {
 		return &web.FormError{Message: e.Message}

@@ -22,6 +22,7 @@ import (
 // orgError maps the API's errors onto what the console shows: a validation
 // error on the form, a rule's refusal with its reason.
 func orgError(err error) error {
+	err = asStatus(err)
 	var e *Error
 	switch {
 	case err == nil:

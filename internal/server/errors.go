@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/fielderr"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -27,7 +27,8 @@ func errForbidden(msg string) error    { return &Error{http.StatusForbidden, "fo
 // errorResponse is the one place where errors become HTTP statuses.
 func errorResponse(err error) *Error {
 	var e *Error
-	var ve *protocol.ValidationError
+	var fl *fielderr.List
+	var fe *fielderr.Error
 	var ee *store.EnrollError
 	var mbe *http.MaxBytesError
 	var cre *store.CheckinRateError
@@ -38,8 +39,10 @@ func errorResponse(err error) *Error {
 	switch {
 	case errors.As(err, &e):
 		return e
-	case errors.As(err, &ve):
-		return &Error{http.StatusBadRequest, "invalid", ve.Error()}
+	case errors.As(err, &fl):
+		return &Error{http.StatusBadRequest, "invalid", fl.Error()}
+	case errors.As(err, &fe):
+		return &Error{http.StatusBadRequest, "invalid", fe.Error()}
 	case errors.As(err, &ee):
 		return &Error{http.StatusForbidden, "enroll_refused", ee.Error()}
 	case errors.As(err, &cre):
@@ -67,9 +70,16 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else {
 		log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", e.Status, "reason", e.Message)
 	}
+	body := map[string]any{"code": e.Code, "message": e.Message}
+	if e.Code == "invalid" {
+		// The field paths, so a client can point at what to fix.
+		if fields := fielderr.Problems(err); len(fields) > 0 {
+			body["fields"] = fields
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": e.Code, "message": e.Message}})
+	json.NewEncoder(w).Encode(map[string]any{"error": body})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -93,4 +103,13 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return errBadRequest("malformed JSON body: trailing data")
 	}
 	return nil
+}
+
+// asStatus returns a field error as the *Error the API answers it with, and
+// any other error unchanged, for callers that branch on *Error.
+func asStatus(err error) error {
+	if fielderr.Problems(err) != nil {
+		return errorResponse(err)
+	}
+	return err
 }

@@ -154,7 +154,7 @@ func (s *Server) requestException(ctx context.Context, req ExceptionRequest) (st
 	e := store.Exception{ID: uuid.NewString(), Team: req.Team, AdvisoryID: req.Advisory, Package: req.Package, HostID: req.Host,
 		Group: req.Group, Justification: strings.TrimSpace(req.Justification), RequestedBy: name, RequestedAt: now, ExpiresAt: expires.UTC()}
 	if err := toPolicyException(e).Validate(now); err != nil {
-		return store.Exception{}, errBadRequest(err.Error())
+		return store.Exception{}, err
 	}
 	auditSummary(ctx, "exception %s requested by %s for team %s: advisory %s until %s", e.ID, name, e.Team, cmpOr(e.AdvisoryID, "any"), e.ExpiresAt.Format(time.RFC3339))
 	if err := s.store.CreateException(ctx, e); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/fielderr"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -144,10 +145,7 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 		ValidateWindow: func(w policy.WindowSpec) error { return toWindow(w).Validate() },
 		KnownUser:      func(name string) bool { return known[name] },
 	})
-	var problems []string
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
+	problems := fielderr.List{What: "policy", Problems: fielderr.Problems(err)}
 	for i, g := range desired.Groups {
 		var ws []schedule.Window
 		for _, spec := range g.Windows {
@@ -155,12 +153,12 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 		}
 		if len(ws) > 1 && err == nil {
 			if oerr := schedule.Overlaps(ws, now, now.AddDate(1, 0, 0)); oerr != nil {
-				problems = append(problems, fmt.Sprintf("groups[%d].windows: %v", i, oerr))
+				problems.Problems = append(problems.Problems, fielderr.Within(fmt.Sprintf("groups[%d]", i), oerr)...)
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return errBadRequest(strings.Join(problems, "\n"))
+	if err := problems.Err(); err != nil {
+		return err
 	}
 	base, current := s.org.get()
 	changes := policy.Diff(current, desired)
