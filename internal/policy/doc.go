@@ -1,7 +1,9 @@
 // Package policy describes the organisation as code: teams and their members,
 // groups of hosts chosen by label selectors or static lists, rings, freezes,
 // per-team policies (SLA days, KEV rule, auto-approval rules, holds) that a
-// group may override, and exceptions (accepted risks).
+// group may override, and exceptions (accepted risks). It also holds the
+// role model (access.go): the roles and which permission each holds, which
+// the server enforces and the console's tests share.
 //
 // It is pure logic: it parses and validates the YAML an admin applies,
 // resolves which groups, owners, ring, reboot rule, windows and policy apply

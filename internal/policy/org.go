@@ -32,7 +32,8 @@ type Member struct {
 	Role string `yaml:"role"`
 }
 
-// Roles a member may have in a team.
+// Roles a user or API token holds fleet-wide, or a member holds in a team;
+// access.go says what each may do.
 const (
 	RoleAdmin       = "admin"
 	RoleSecurity    = "security"

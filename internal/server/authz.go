@@ -6,111 +6,68 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
-// Permission is what a route needs from its caller.
-type Permission string
+// The role model lives in policy (access.go), so the console's tests can
+// use it without importing the server; these names keep the server's code
+// reading as before.
+type Permission = policy.Permission
 
-// Permissions. The first three are not granted by roles: they name how the
-// caller proves itself on routes outside the role model.
+// Permissions, as policy defines them.
 const (
-	PermPublic       Permission = "public"       // anyone: health, readiness, API description
-	PermAgent        Permission = "agent"        // a host's client certificate (mutual TLS)
-	PermEnrollToken  Permission = "enroll-token" // an enrollment token in the request body
-	PermHostsRead    Permission = "hosts:read"
-	PermHostsWrite   Permission = "hosts:write"
-	PermHostsRevoke  Permission = "hosts:revoke"
-	PermEnrollManage Permission = "enroll:manage"
-	PermTokensManage Permission = "tokens:manage"
-	PermMetricsRead  Permission = "metrics:read"
-	PermVulnsRead    Permission = "vulns:read"
-	PermFeedsRead    Permission = "feeds:read"
-	PermFeedsManage  Permission = "feeds:manage"
-	PermUsersManage  Permission = "users:manage"
-	PermOrgRead      Permission = "org:read"
-	PermOrgApply     Permission = "org:apply"
-	PermCalendars    Permission = "calendars:manage"
-	// PermCalendarToken: the secret calendar token in the path.
-	PermCalendarToken     Permission = "calendar-token"
-	PermExceptionsRead    Permission = "exceptions:read"
-	PermExceptionsRequest Permission = "exceptions:request"
-	PermExceptionsApprove Permission = "exceptions:approve"
-	PermAuditRead         Permission = "audit:read"
-	PermChangesRead       Permission = "changes:read"
-	PermChangesCreate     Permission = "changes:create"
-	PermChangesApprove    Permission = "changes:approve"
-	PermChangesRun        Permission = "changes:run"
-	PermSignOff           Permission = "changes:signoff"
-	PermRetroWrite        Permission = "retrospectives:write"
-	PermKBRead            Permission = "kb:read"
-	PermKBWrite           Permission = "kb:write"
-	PermReportRead        Permission = "reports:read"
-	// PermLogin: the username and password in the body.
-	PermLogin Permission = "login"
+	PermPublic            = policy.PermPublic
+	PermAgent             = policy.PermAgent
+	PermEnrollToken       = policy.PermEnrollToken
+	PermHostsRead         = policy.PermHostsRead
+	PermHostsWrite        = policy.PermHostsWrite
+	PermHostsRevoke       = policy.PermHostsRevoke
+	PermEnrollManage      = policy.PermEnrollManage
+	PermTokensManage      = policy.PermTokensManage
+	PermMetricsRead       = policy.PermMetricsRead
+	PermVulnsRead         = policy.PermVulnsRead
+	PermFeedsRead         = policy.PermFeedsRead
+	PermFeedsManage       = policy.PermFeedsManage
+	PermUsersManage       = policy.PermUsersManage
+	PermOrgRead           = policy.PermOrgRead
+	PermOrgApply          = policy.PermOrgApply
+	PermCalendars         = policy.PermCalendars
+	PermCalendarToken     = policy.PermCalendarToken
+	PermExceptionsRead    = policy.PermExceptionsRead
+	PermExceptionsRequest = policy.PermExceptionsRequest
+	PermExceptionsApprove = policy.PermExceptionsApprove
+	PermAuditRead         = policy.PermAuditRead
+	PermChangesRead       = policy.PermChangesRead
+	PermChangesCreate     = policy.PermChangesCreate
+	PermChangesApprove    = policy.PermChangesApprove
+	PermChangesRun        = policy.PermChangesRun
+	PermSignOff           = policy.PermSignOff
+	PermRetroWrite        = policy.PermRetroWrite
+	PermKBRead            = policy.PermKBRead
+	PermKBWrite           = policy.PermKBWrite
+	PermReportRead        = policy.PermReportRead
+	PermLogin             = policy.PermLogin
 )
 
-// Roles a user or API token can hold.
+// Roles, as policy defines them.
 const (
-	RoleAdmin       = "admin"
-	RoleSecurity    = "security"
-	RoleOperator    = "operator"
-	RoleApprover    = "approver"
-	RoleStakeholder = "stakeholder"
-	RoleAuditor     = "auditor"
+	RoleAdmin       = policy.RoleAdmin
+	RoleSecurity    = policy.RoleSecurity
+	RoleOperator    = policy.RoleOperator
+	RoleApprover    = policy.RoleApprover
+	RoleStakeholder = policy.RoleStakeholder
+	RoleAuditor     = policy.RoleAuditor
 )
 
-// Roles lists every role, for validation and for the authorization test.
-func Roles() []string {
-	return []string{RoleAdmin, RoleSecurity, RoleOperator, RoleApprover, RoleStakeholder, RoleAuditor}
-}
+// Roles lists every role.
+func Roles() []string { return policy.Roles() }
 
-// RoleAllows says whether a role holds a permission. Admin holds all of
-// them; everyone may read hosts; only operators and admins change them.
-func RoleAllows(role string, p Permission) bool {
-	if role == RoleAdmin {
-		switch p {
-		case PermPublic, PermAgent, PermEnrollToken, PermCalendarToken, PermLogin:
-			return false
-		}
-		return true
-	}
-	switch p {
-	case PermHostsRead, PermMetricsRead, PermVulnsRead, PermFeedsRead, PermOrgRead, PermExceptionsRead, PermChangesRead, PermKBRead, PermReportRead:
-		for _, r := range Roles() {
-			if r == role {
-				return true
-			}
-		}
-	case PermHostsWrite:
-		return role == RoleOperator
-	case PermFeedsManage:
-		return role == RoleSecurity
-	case PermCalendars:
-		return role != RoleAuditor && slices.Contains(Roles(), role)
-	case PermExceptionsRequest:
-		return role == RoleSecurity || role == RoleOperator || role == RoleApprover
-	case PermExceptionsApprove:
-		return role == RoleApprover || role == RoleSecurity
-	case PermAuditRead:
-		return role == RoleAuditor || role == RoleSecurity
-	case PermChangesCreate:
-		return role == RoleOperator || role == RoleSecurity
-	case PermChangesApprove:
-		return role == RoleApprover
-	case PermChangesRun:
-		return role == RoleOperator
-	case PermSignOff:
-		return role == RoleStakeholder
-	case PermRetroWrite, PermKBWrite:
-		return role != RoleAuditor && slices.Contains(Roles(), role)
-	}
-	return false
-}
+// RoleAllows says whether a role holds a permission (policy.RoleAllows).
+func RoleAllows(role string, p Permission) bool { return policy.RoleAllows(role, p) }
 
 // Principal is the authenticated caller of an API route.
 type Principal struct {

@@ -85,7 +85,7 @@ func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
 	screenshot("settings")
 	run("create an API token",
 		chromedp.SendKeys(chromedp.ID("token-name"), "nightly export"),
-		chromedp.SetValue(chromedp.ID("token-role"), "viewer"),
+		chromedp.SetValue(chromedp.ID("token-role"), "auditor"),
 		chromedp.Click(chromedp.ID("create-token")),
 		chromedp.WaitVisible(chromedp.ID("secret-value")),
 	)

@@ -8,18 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// adminRolePerms adds the settings and reports permissions to the fake's
-// role model (rolePerms), shaped like the server's: admins manage users,
-// tokens and enrollment; every role reads feeds and reports.
-var adminRolePerms = map[string][]string{
-	"admin":       {"users:manage", "tokens:manage", "enroll:manage", "feeds:read", "feeds:manage", "reports:read", "org:apply", "org:read"},
-	"approver":    {"feeds:read", "reports:read", "org:read"},
-	"operator":    {"feeds:read", "reports:read", "org:read"},
-	"stakeholder": {"feeds:read", "reports:read", "org:read"},
-	"viewer":      {"feeds:read", "reports:read"},
-}
+	"github.com/patchbay/patchbay/internal/policy"
+)
 
 // fakeAdmin is the fake backend's users, tokens, feeds and KPI state. Its
 // fields are guarded by fakeBackend.mu.
@@ -66,9 +57,7 @@ func (f *fakeBackend) mustManage(u User, perm string) error {
 	return nil
 }
 
-func (f *fakeBackend) Roles() []string {
-	return []string{"admin", "approver", "operator", "stakeholder", "viewer"}
-}
+func (f *fakeBackend) Roles() []string { return policy.Roles() }
 
 func (f *fakeBackend) Users(ctx context.Context) ([]UserInfo, error) {
 	f.mu.Lock()

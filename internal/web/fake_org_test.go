@@ -9,17 +9,6 @@ import (
 	"time"
 )
 
-// orgRolePerms extends the fake's role model with the organisation pages'
-// permissions, shaped like the server's (auditors read only; approvers and
-// security approve exceptions; stakeholders read them).
-var orgRolePerms = map[string][]string{
-	"admin":       {"org:read", "calendars:manage", "exceptions:read", "exceptions:request", "exceptions:approve", "kb:read", "kb:write"},
-	"approver":    {"org:read", "calendars:manage", "exceptions:read", "exceptions:request", "exceptions:approve", "kb:read", "kb:write"},
-	"operator":    {"org:read", "calendars:manage", "exceptions:read", "exceptions:request", "kb:read", "kb:write"},
-	"stakeholder": {"org:read", "calendars:manage", "exceptions:read", "kb:read", "kb:write"},
-	"auditor":     {"hosts:read", "vulns:read", "org:read", "exceptions:read", "kb:read"},
-}
-
 // Hostile strings from the organisation file and users; they must render as text.
 const (
 	hostileFreeze = `<img src=x onerror=alert(7)>`

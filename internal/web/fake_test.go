@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/policy"
 )
 
 // Hostile strings an agent might report; they must render as text.
@@ -48,19 +50,15 @@ type fakeGroup struct {
 // hostileGroup is a group name with markup in it; it must render as text.
 const hostileGroup = `lab <script>alert(5)</script>`
 
-// rolePerms is the fake's role model, shaped like the server's.
-var rolePerms = map[string][]string{
-	"admin":       {"hosts:read", "vulns:read", "changes:read", "changes:create", "changes:approve", "changes:run", "changes:signoff", "audit:read"},
-	"approver":    {"hosts:read", "vulns:read", "changes:read", "changes:approve"},
-	"operator":    {"hosts:read", "vulns:read", "changes:read", "changes:create", "changes:run"},
-	"stakeholder": {"hosts:read", "changes:read", "changes:signoff"},
-	"viewer":      {"hosts:read"},
-}
+// fakeUsers are the fake's users, one a role, each named after its role;
+// their IDs (u1, u2, ...) follow this order. Their permissions are the
+// server's own role model, policy.RoleAllows.
+var fakeUsers = []string{policy.RoleAdmin, policy.RoleApprover, policy.RoleOperator, policy.RoleAuditor, policy.RoleStakeholder, policy.RoleSecurity}
 
 func newFakeBackend(t testing.TB, now func() time.Time) *fakeBackend {
 	t.Helper()
 	f := &fakeBackend{now: now, users: map[string]User{}, packages: map[string][]Package{}}
-	for i, name := range []string{"admin", "approver", "operator", "viewer", "stakeholder"} {
+	for i, name := range fakeUsers {
 		f.users[name] = User{ID: "u" + strconv.Itoa(i+1), Username: name, Role: name}
 	}
 	seen := now().Add(-5 * time.Minute)
@@ -202,8 +200,7 @@ func (f *fakeBackend) UserByID(ctx context.Context, id string) (User, error) {
 }
 
 func (f *fakeBackend) Allowed(u User, perm string) bool {
-	return slices.Contains(rolePerms[u.Role], perm) || slices.Contains(adminRolePerms[u.Role], perm) ||
-		slices.Contains(orgRolePerms[u.Role], perm)
+	return policy.RoleAllows(u.Role, policy.Permission(perm))
 }
 
 func pageOf[T any](items []T, after string, limit int) ([]T, string) {

@@ -14,7 +14,7 @@ var settingsPosts = []struct {
 	form url.Values
 }{
 	{"/settings/users", url.Values{"username": {"mallory"}, "role": {"admin"}}},
-	{"/settings/users/u1/role", url.Values{"role": {"viewer"}}},
+	{"/settings/users/u1/role", url.Values{"role": {"auditor"}}},
 	{"/settings/users/u1/disable", nil},
 	{"/settings/tokens", url.Values{"name": {"backdoor"}, "role": {"admin"}}},
 	{"/settings/tokens/t1/revoke", nil},
@@ -24,36 +24,43 @@ var settingsPosts = []struct {
 
 func TestSettingsActionsAreForAdminsOnly(t *testing.T) {
 	e := newEnv(t)
-	for _, role := range []string{"operator", "approver", "viewer", "stakeholder"} {
-		t.Run(role, func(t *testing.T) {
+	for _, tc := range []struct {
+		role       string
+		syncsFeeds bool // security manages the feeds; the other roles do not
+	}{{"operator", false}, {"approver", false}, {"auditor", false}, {"stakeholder", false}, {"security", true}} {
+		t.Run(tc.role, func(t *testing.T) {
 			b := e.browser()
-			b.signIn(role)
+			b.signIn(tc.role)
 			resp, body := b.get("/settings")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("GET /settings: %s", resp.Status)
 			}
-			for _, id := range []string{`id="users"`, `id="user-form"`, `id="token-form"`, `id="enroll-form"`, `id="sync-feeds"`, `id="integrations-h"`} {
-				if strings.Contains(body, id) {
-					t.Errorf("the %s sees the admin section %s", role, id)
+			d := parseDOM(t, body)
+			for _, id := range []string{"#users", "#user-form", "#token-form", "#enroll-form", "#integrations-h"} {
+				if d.has(id) {
+					t.Errorf("the %s sees the admin section %s", tc.role, id)
 				}
 			}
-			if !strings.Contains(body, `action="/settings/password"`) {
-				t.Errorf("the %s cannot change their password", role)
+			if d.has("#sync-feeds") != tc.syncsFeeds {
+				t.Errorf("the %s is offered a feed sync: %v, want %v", tc.role, !tc.syncsFeeds, tc.syncsFeeds)
 			}
-			for _, p := range append(settingsPosts, struct {
-				path string
-				form url.Values
-			}{"/settings/feeds/sync", nil}) {
+			if !d.postsTo("/settings/password") {
+				t.Errorf("the %s cannot change their password", tc.role)
+			}
+			for _, p := range settingsPosts {
 				if resp, _ := b.post(p.path, p.form); resp.StatusCode != http.StatusForbidden {
-					t.Errorf("%s POST %s: %s, want 403", role, p.path, resp.Status)
+					t.Errorf("%s POST %s: %s, want 403", tc.role, p.path, resp.Status)
 				}
+			}
+			if resp, _ := b.post("/settings/feeds/sync", nil); (resp.StatusCode == http.StatusForbidden) == tc.syncsFeeds {
+				t.Errorf("%s POST /settings/feeds/sync: %s", tc.role, resp.Status)
 			}
 		})
 	}
 	e.fake.mu.Lock()
 	defer e.fake.mu.Unlock()
-	if _, ok := e.fake.users["mallory"]; ok || len(e.fake.admin.apiTokens) > 0 || len(e.fake.admin.enroll) > 0 || e.fake.admin.syncs > 0 {
-		t.Error("a refused settings action changed something")
+	if _, ok := e.fake.users["mallory"]; ok || len(e.fake.admin.apiTokens) > 0 || len(e.fake.admin.enroll) > 0 || e.fake.admin.syncs != 1 {
+		t.Errorf("a refused settings action changed something, or the security user's feed sync did not run (%d syncs)", e.fake.admin.syncs)
 	}
 }
 
@@ -121,7 +128,7 @@ func TestSecretsAreShownOnceAndNeverListed(t *testing.T) {
 		t.Error("the settings page does not list what was created")
 	}
 	// A password the admin typed is not echoed back.
-	resp, body := b.post("/settings/users", url.Values{"username": {"erin"}, "role": {"viewer"}, "password": {"a typed initial password"}})
+	resp, body := b.post("/settings/users", url.Values{"username": {"erin"}, "role": {"auditor"}, "password": {"a typed initial password"}})
 	if resp.StatusCode != http.StatusOK || strings.Contains(body, "a typed initial password") || strings.Contains(body, `id="secret"`) {
 		t.Errorf("creating a user with a typed password: %s, echoes it or shows a secret box", resp.Status)
 	}
@@ -204,7 +211,7 @@ func TestAnAdminCannotRemoveTheirOwnAdmin(t *testing.T) {
 	for _, p := range []struct {
 		path string
 		form url.Values
-	}{{"/settings/users/u1/role", url.Values{"role": {"viewer"}}}, {"/settings/users/u1/disable", nil}} {
+	}{{"/settings/users/u1/role", url.Values{"role": {"auditor"}}}, {"/settings/users/u1/disable", nil}} {
 		resp, body := b.post(p.path, p.form)
 		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "ask another admin") {
 			t.Errorf("POST %s on oneself: %s, want 409 saying why", p.path, resp.Status)
@@ -216,11 +223,11 @@ func TestAnAdminCannotRemoveTheirOwnAdmin(t *testing.T) {
 	// Another user's role changes at once, and a disabled user is signed out.
 	op := e.browser()
 	op.signIn("operator")
-	if resp, _ := b.post("/settings/users/u3/role", url.Values{"role": {"viewer"}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := b.post("/settings/users/u3/role", url.Values{"role": {"auditor"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("change the operator's role: %s", resp.Status)
 	}
-	if resp, _ := op.get("/vulns"); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("the demoted operator still opens /vulns: %s", resp.Status)
+	if resp, _ := op.get("/changes/new"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the operator demoted to auditor still drafts changes: %s", resp.Status)
 	}
 	if resp, _ := b.post("/settings/users/u3/disable", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("disable the operator: %s", resp.Status)
@@ -243,10 +250,10 @@ func TestSettingsFormsRefuseBadInput(t *testing.T) {
 		form url.Values
 		says string
 	}{
-		{"/settings/users", url.Values{"username": {""}, "role": {"viewer"}}, "username"},
+		{"/settings/users", url.Values{"username": {""}, "role": {"auditor"}}, "username"},
 		{"/settings/users", url.Values{"username": {"x"}, "role": {"god"}}, "role"},
 		{"/settings/users/u3/role", url.Values{"role": {"god"}}, "role"},
-		{"/settings/tokens", url.Values{"name": {"x"}, "role": {"viewer"}, "expires_days": {"-1"}}, "lifetime"},
+		{"/settings/tokens", url.Values{"name": {"x"}, "role": {"auditor"}, "expires_days": {"-1"}}, "lifetime"},
 		{"/settings/enroll-tokens", url.Values{"max_hosts": {"many"}}, "host limit"},
 		{"/settings/enroll-tokens", url.Values{"labels": {"no-equals-sign"}}, "key=value"},
 		{"/settings/enroll-tokens", url.Values{"expires_hours": {"0"}}, "lifetime"},
@@ -256,7 +263,7 @@ func TestSettingsFormsRefuseBadInput(t *testing.T) {
 			t.Errorf("POST %s %v: %s, want 400 mentioning %q", tc.path, tc.form, resp.Status, tc.says)
 		}
 	}
-	if resp, body := b.post("/settings/users", url.Values{"username": {"admin"}, "role": {"viewer"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "taken") {
+	if resp, body := b.post("/settings/users", url.Values{"username": {"admin"}, "role": {"auditor"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "taken") {
 		t.Errorf("creating a taken username: %s, want 409", resp.Status)
 	}
 }
