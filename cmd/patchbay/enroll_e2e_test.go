@@ -73,13 +73,20 @@ func TestAgentEnrollsReportsInventoryAndSendsDeltas(t *testing.T) {
 		t.Errorf("third enrollment on a 2-host token: err %v, output:\n%s", err, out)
 	}
 
-	// Silent hosts become stale after three intervals.
+	// Silent hosts become stale after three intervals (6 s): wait for it,
+	// and check it did not happen within two.
+	quiet := time.Now()
 	if n := len(sp.hosts(t, "--stale", "true")); n != 0 {
 		t.Errorf("fresh hosts shown stale: %d", n)
 	}
-	time.Sleep(6500 * time.Millisecond)
-	if n := len(sp.hosts(t, "--stale", "true")); n != 2 {
-		t.Errorf("want both silent hosts stale, got %d", n)
+	for n := 0; n != 2; n = len(sp.hosts(t, "--stale", "true")) {
+		if time.Since(quiet) > 30*time.Second {
+			t.Fatalf("want both silent hosts stale, got %d after 30 s", n)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if waited := time.Since(quiet); waited < 4*time.Second {
+		t.Errorf("hosts silent for %v shown stale; want three 2 s intervals", waited)
 	}
 	if n := len(sp.hosts(t, "--os", "ubuntu 18.04", "--reboot-required", "true")); n != 2 {
 		t.Errorf("filter by os and reboot-required: %d hosts, want 2", n)
