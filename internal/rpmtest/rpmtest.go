@@ -55,7 +55,7 @@ func BuildRPM(t testing.TB, dir, repo, name, version, post string) {
 	if post != "" {
 		fmt.Fprintf(&spec, "\n%%post\n%s\n", post)
 	}
-	buildSpec(t, dir, repo, name+"-"+version, spec.String())
+	BuildSpec(t, dir, repo, name+"-"+version, spec.String())
 }
 
 // BuildBase builds pbtest-base 1-1, standing in for a distribution's base
@@ -65,13 +65,15 @@ func BuildRPM(t testing.TB, dir, repo, name, version, post string) {
 // release version as it does from redhat-release.
 func BuildBase(t testing.TB, dir, repo string) {
 	t.Helper()
-	buildSpec(t, dir, repo, "pbtest-base-1-1", "Name: pbtest-base\nVersion: 1\nRelease: 1\n"+
+	BuildSpec(t, dir, repo, "pbtest-base-1-1", "Name: pbtest-base\nVersion: 1\nRelease: 1\n"+
 		"Summary: Patchbay test base system\nLicense: MIT\nBuildArch: noarch\n"+
 		"Provides: /bin/sh\nProvides: system-release(releasever) = 9\n\n"+
 		"%description\nStands in for a distribution's base packages.\n\n%files\n")
 }
 
-func buildSpec(t testing.TB, dir, repo, nvr, spec string) {
+// BuildSpec builds the packages of spec with rpmbuild into repo, as
+// NAME-VERSION-RELEASE.ARCH.rpm; nvr names the spec file and build tree.
+func BuildSpec(t testing.TB, dir, repo, nvr, spec string) {
 	t.Helper()
 	specFile := filepath.Join(dir, nvr+".spec")
 	debtest.WriteFile(t, specFile, spec)

@@ -97,13 +97,6 @@ func (d *dom) scriptsContaining(s string) int {
 	return n
 }
 
-// elementsWithAttr counts elements (of any tag) with attribute key, such as
-// the event handlers an injected tag would carry.
-func (d *dom) elementsWithAttr(key string) int {
-	d.t.Helper()
-	return len(d.all("[" + key + "]"))
-}
-
 func textOf(n *html.Node) string {
 	if n == nil {
 		return ""
