@@ -191,3 +191,19 @@ func (b *Browser) Screenshot(name string) {
 		b.t.Fatal(err)
 	}
 }
+
+// SignIn opens the console at url, signs out whoever is signed in, and
+// signs user in with password, waiting for the dashboard.
+func (b *Browser) SignIn(url, user, password string) {
+	b.t.Helper()
+	b.Run("open the console", chromedp.Navigate(url+"/"), chromedp.WaitReady(chromedp.CSS("body")))
+	if b.Eval(`document.querySelectorAll('form[action="/logout"] button').length`) > 0 {
+		b.Run("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)))
+	}
+	b.Run("sign in as "+user,
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("count-hosts")))
+}

@@ -2,13 +2,11 @@ package web
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/patchbay/patchbay/internal/browsertest"
 )
 
 // TestSettingsReportsAndDashboardInChromium visits the dashboard, the
@@ -18,12 +16,8 @@ import (
 // error or dialog. With UPDATE_SCREENSHOTS=1 it saves dashboard.png,
 // reports.png, settings.png (and reports-default.png, settings-token.png) in testdata/screenshots.
 func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
-	clk := newClock()
-	fake := newFakeBackend(t, clk.Now)
-	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
-	t.Cleanup(srv.Close)
-
-	br := browsertest.Start(t, 5*time.Minute)
+	e, br := newChromiumEnv(t, 5*time.Minute)
+	srv := e.srv
 	ctx, run, text, screenshot := br.Ctx, br.Run, br.Text, br.Screenshot
 	count := func(sel string) int {
 		t.Helper()
@@ -35,14 +29,8 @@ func TestSettingsReportsAndDashboardInChromium(t *testing.T) {
 		br.WaitText(sel, want, 20*time.Second)
 	}
 
-	run("sign in as admin",
-		chromedp.Navigate(srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), "admin"),
-		chromedp.SendKeys(chromedp.ID("password"), fakePassword),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("risk-cards")),
-	)
+	br.SignIn(srv.URL, "admin", fakePassword)
+	run("see the dashboard", chromedp.WaitVisible(chromedp.ID("risk-cards")))
 	if got := text("#coverage"); got != "66.7%" {
 		t.Errorf("the dashboard shows coverage %q", got)
 	}

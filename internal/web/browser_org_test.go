@@ -1,13 +1,11 @@
 package web
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/patchbay/patchbay/internal/browsertest"
 )
 
 // TestOrgPagesInChromium visits the groups, calendar, calendar
@@ -19,24 +17,10 @@ import (
 // no CSP violation, script error or dialog. It saves a screenshot of each
 // page (UPDATE_SCREENSHOTS=1 keeps them in testdata/screenshots).
 func TestOrgPagesInChromium(t *testing.T) {
-	clk := newClock()
-	fake := newFakeBackend(t, clk.Now)
-	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
-	t.Cleanup(srv.Close)
-
-	br := browsertest.Start(t, 4*time.Minute)
+	e, br := newChromiumEnv(t, 4*time.Minute)
+	srv := e.srv
 	ctx, run, text, waitText, screenshot := br.Ctx, br.Run, br.Text, br.WaitText, br.Screenshot
-	signIn := func(user string) {
-		t.Helper()
-		run("sign in as "+user,
-			chromedp.Navigate(srv.URL+"/login"),
-			chromedp.WaitVisible(chromedp.ID("username")),
-			chromedp.SendKeys(chromedp.ID("username"), user),
-			chromedp.SendKeys(chromedp.ID("password"), fakePassword),
-			chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-			chromedp.WaitVisible(chromedp.ID("count-hosts")),
-		)
-	}
+	signIn := func(user string) { t.Helper(); br.SignIn(srv.URL, user, fakePassword) }
 	signOut := func() {
 		t.Helper()
 		run("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.ID("username")))

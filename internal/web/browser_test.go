@@ -137,17 +137,7 @@ func TestConsoleInChromium(t *testing.T) {
 	screenshot("change-running")
 
 	// signInAs signs the current user out and signs user in.
-	signInAs := func(user string) {
-		t.Helper()
-		run("sign in as "+user,
-			chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
-			chromedp.WaitVisible(chromedp.ID("username")),
-			chromedp.SendKeys(chromedp.ID("username"), user),
-			chromedp.SendKeys(chromedp.ID("password"), fakePassword),
-			chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-			chromedp.WaitVisible(chromedp.ID("count-hosts")),
-		)
-	}
+	signInAs := func(user string) { t.Helper(); br.SignIn(srv.URL, user, fakePassword) }
 
 	// The operator selects findings and creates a change from them.
 	signInAs("operator")

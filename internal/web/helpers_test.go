@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/browsertest"
 )
 
 // clock is a settable test clock.
@@ -40,6 +42,17 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(New(fake, Options{Now: clk.Now}))
 	t.Cleanup(srv.Close)
 	return &env{t: t, clock: clk, fake: fake, srv: srv}
+}
+
+// newChromiumEnv is a console over a fake backend on a loopback TLS server
+// (Secure cookies, as in production) and headless Chromium to drive it.
+func newChromiumEnv(t *testing.T, timeout time.Duration) (*env, *browsertest.Browser) {
+	t.Helper()
+	clk := newClock()
+	fake := newFakeBackend(t, clk.Now)
+	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
+	t.Cleanup(srv.Close)
+	return &env{t: t, clock: clk, fake: fake, srv: srv}, browsertest.Start(t, timeout)
 }
 
 // browser is one user agent with its own cookie jar; it does not follow
