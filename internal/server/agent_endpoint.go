@@ -117,7 +117,8 @@ func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 	default:
 		resp.Revision = rev
 		if rev != h.Revision || req.UpdatesChanged {
-			s.vulns.enqueue(h.ID)
+			// The check-in marked its host in its own transaction.
+			s.vulns.poke()
 		}
 	}
 	jobs, err := s.store.OpenJobs(r.Context(), h.ID, s.now(), jobGate())
