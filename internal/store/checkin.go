@@ -129,7 +129,7 @@ type checkinHost struct {
 func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Checkin, now time.Time, interned map[pvKey]int64) (int64, error) {
 	var h checkinHost
 	var revoked sql.NullInt64
-	err := tx.QueryRowContext(ctx, s.q(`SELECT revision, revoked_at, package_count, update_count, facts_hash
+	err := s.txQueryRow(ctx, tx, s.q(`SELECT revision, revoked_at, package_count, update_count, facts_hash
 		FROM hosts WHERE id = ?`+s.forUpdate()), hostID).Scan(&h.revision, &revoked, &h.packageCount, &h.updateCount, &h.factsHash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
@@ -227,7 +227,7 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 	}
 	for _, k := range deletes {
 		name, arch, _ := strings.Cut(k, "\x00")
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM host_packages WHERE host_id = ? AND name = ? AND arch = ?`), hostID, name, arch); err != nil {
+		if _, err := s.txExec(ctx, tx, s.q(`DELETE FROM host_packages WHERE host_id = ? AND name = ? AND arch = ?`), hostID, name, arch); err != nil {
 			return 0, err
 		}
 	}
@@ -244,7 +244,7 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 			args = append(args, hostID, p.Name, p.Arch, interned[keyOf(format, p)])
 		}
 		b.WriteString(` ON CONFLICT (host_id, name, arch) DO UPDATE SET pv_id = excluded.pv_id`)
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+		if _, err := s.txExec(ctx, tx, s.q(b.String()), args...); err != nil {
 			return 0, fmt.Errorf("store packages: %w", err)
 		}
 	}
@@ -270,12 +270,12 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 	problems, _ := json.Marshal(nonNilSlice(c.Problems))
 	hash := factsHash(c.Facts, problems, now)
 	if hash == h.factsHash {
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen_at = ?, revision = ?, package_count = ?, update_count = ? WHERE id = ?`),
+		_, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET last_seen_at = ?, revision = ?, package_count = ?, update_count = ? WHERE id = ?`),
 			ms(now), rev, count, updateCount, hostID)
 		return rev, err
 	}
 	var labelsJSON, userJSON string
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT labels, user_labels FROM hosts WHERE id = ?`), hostID).Scan(&labelsJSON, &userJSON); err != nil {
+	if err := s.txQueryRow(ctx, tx, s.q(`SELECT labels, user_labels FROM hosts WHERE id = ?`), hostID).Scan(&labelsJSON, &userJSON); err != nil {
 		return 0, err
 	}
 	var old Host
@@ -285,7 +285,7 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 	labels := FactLabels(c.Facts)
 	facts, _ := json.Marshal(c.Facts)
 	lb, _ := json.Marshal(labels)
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET facts = ?, facts_hash = ?, os_id = ?, os_version = ?, package_format = ?,
+	if _, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET facts = ?, facts_hash = ?, os_id = ?, os_version = ?, package_format = ?,
 		reboot_required = ?, labels = ?, problems = ?, last_seen_at = ?, revision = ?, package_count = ?, update_count = ?
 		WHERE id = ?`),
 		string(facts), hash, c.Facts.OS.ID, c.Facts.OS.VersionID, string(format), c.Facts.RebootRequired, string(lb),
@@ -338,7 +338,7 @@ func (s *DB) slotVersions(ctx context.Context, tx *sql.Tx, hostID string, slots 
 		for _, n := range names[start:end] {
 			args = append(args, n)
 		}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT name, arch, pv_id FROM host_packages WHERE host_id = ? AND name IN (?`+
+		rows, err := s.txQuery(ctx, tx, s.q(`SELECT name, arch, pv_id FROM host_packages WHERE host_id = ? AND name IN (?`+
 			strings.Repeat(`, ?`, end-start-1)+`)`), args...)
 		if err != nil {
 			return nil, err
@@ -517,7 +517,7 @@ func (s *DB) internKey(ctx context.Context, tx *sql.Tx, k pvKey) (int64, bool, e
 	}
 	for range 10 {
 		var id int64
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
+		err := s.txQueryRow(ctx, tx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`), args...).Scan(&id)
 		if err == nil {
 			return id, true, nil
@@ -527,7 +527,7 @@ func (s *DB) internKey(ctx context.Context, tx *sql.Tx, k pvKey) (int64, bool, e
 		}
 		// The row exists; a prune may be removing it, in which case the
 		// locking read waits for it and finds nothing, and we insert again.
-		err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
+		err = s.txQueryRow(ctx, tx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
 			AND arch = ? AND source = ? AND source_version = ?`+lock), args...).Scan(&id)
 		if err == nil {
 			return id, false, nil

@@ -105,6 +105,7 @@ func (b *checkinBatcher) loop() {
 		for _, r := range batch {
 			r.done <- checkinResult{r.rev, r.err}
 		}
+		b.db.prepareMissed(context.Background())
 	}
 }
 
@@ -126,21 +127,21 @@ func (s *DB) applyCheckinBatch(batch []*checkinReq) {
 				r.gaveUp = true
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT checkin`); err != nil {
+			if _, err := s.txExec(ctx, tx, `SAVEPOINT checkin`); err != nil {
 				return err
 			}
 			r.interned = map[pvKey]int64{}
 			r.rev, r.err = s.applyCheckinTx(ctx, tx, r.hostID, r.c, r.now, r.interned)
 			if r.err != nil {
 				r.interned = nil
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT checkin`); err != nil {
+				if _, err := s.txExec(ctx, tx, `ROLLBACK TO SAVEPOINT checkin`); err != nil {
 					return err
 				}
 				if retryable(r.err) {
 					again = append(again, r)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT checkin`); err != nil {
+			if _, err := s.txExec(ctx, tx, `RELEASE SAVEPOINT checkin`); err != nil {
 				return err
 			}
 		}

@@ -29,7 +29,7 @@ const markUpsert = ` ON CONFLICT (host_id) DO UPDATE SET gen = hosts_to_reconcil
 
 // markToReconcile marks one host inside a check-in's transaction.
 func (s *DB) markToReconcile(ctx context.Context, tx *sql.Tx, hostID string, now time.Time) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO hosts_to_reconcile (host_id, marked_at, not_before) VALUES (?, ?, ?)`+markUpsert),
+	_, err := s.txExec(ctx, tx, s.q(`INSERT INTO hosts_to_reconcile (host_id, marked_at, not_before) VALUES (?, ?, ?)`+markUpsert),
 		hostID, ms(now), ms(now))
 	return err
 }

@@ -62,6 +62,7 @@ type DB struct {
 	pvCache map[pvKey]int64 // interned package version IDs, at most pvCacheMax; check-ins remove those no host holds (pruneVersions)
 
 	checkins *checkinBatcher // group commit of check-ins (ApplyCheckin)
+	stmts    stmtCache       // the check-in path's prepared statements (SQLite)
 }
 
 // Open opens the database at url, "sqlite:PATH" (or a path ending in .db)
@@ -200,6 +201,7 @@ func (s *DB) Close() error {
 	if s.checkins != nil {
 		s.checkins.close()
 	}
+	s.closeStmts()
 	err := s.db.Close()
 	if s.wdb != s.db {
 		err = errors.Join(err, s.wdb.Close())
