@@ -65,12 +65,14 @@ echo "reconcile set drained in $(( $(date +%s) - t0 )) s (left: ${q:-?})"
 
 # Phase 2: deltas at the interval, with the server's CPU measured over it.
 ticks0=$(cpu_ticks); s0=$(date +%s.%N)
+ppid_=
 if [ -n "${PROFILE:-}" ]; then
 	( sleep 20; curl -s -o "${STATE_DIR:-.}/checkin-cpu.pprof" "http://127.0.0.1:16060/debug/pprof/profile?seconds=$PROFILE" ) &
+	ppid_=$!
 fi
 "${sim[@]}" --duration "$DURATION" >"$tmp/delta.out" 2>"$dir/sim-delta.log"
 ticks1=$(cpu_ticks); s1=$(date +%s.%N)
-wait
+[ -n "$ppid_" ] && wait "$ppid_"
 grep -E "^delta check-ins" "$tmp/delta.out"
 awk -v t="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v s0="$s0" -v s1="$s1" -v n="$(nproc)" \
 	'BEGIN{cpu=t/hz; printf "server CPU over the delta phase: %.1f s in %.0f s = %.1f%% of the machine (%d cores)\n", cpu, s1-s0, 100*cpu/((s1-s0)*n), n}'
