@@ -52,10 +52,24 @@ type checkinBatcher struct {
 	wg   sync.WaitGroup
 }
 
+// checkinCommitters is how many batches commit at once: one on SQLite,
+// whose writes are serialised anyway; on PostgreSQL, several, so that the
+// round trips of one batch's statements overlap with another's (batches
+// that deadlock on each other's rows are detected by PostgreSQL, and the
+// check-in that lost runs again alone).
+func checkinCommitters(d Dialect) int {
+	if d == Postgres {
+		return 4
+	}
+	return 1
+}
+
 func newCheckinBatcher(db *DB) *checkinBatcher {
 	b := &checkinBatcher{db: db, reqs: make(chan *checkinReq), stop: make(chan struct{})}
-	b.wg.Add(1)
-	go b.loop()
+	for range checkinCommitters(db.dialect) {
+		b.wg.Add(1)
+		go b.loop()
+	}
 	return b
 }
 
