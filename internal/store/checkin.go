@@ -117,7 +117,6 @@ func (s *DB) applyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 // cost does not grow with the host's facts or labels.
 type checkinHost struct {
 	revision                  int64
-	revoked                   bool
 	packageCount, updateCount int
 	factsHash                 string
 }
