@@ -63,6 +63,8 @@ func (v *vulns) load(ctx context.Context) error {
 // server carries on with what the last one left.
 const (
 	reconcileBatch = 256
+	// doneEvery is how many reconciled hosts' marks are cleared together.
+	doneEvery = 32
 	// reconcileRetry puts off a host whose reconcile failed.
 	reconcileRetry = time.Minute
 	// reconcilePoll bounds how long a mark waits when no wake-up comes
@@ -87,7 +89,8 @@ func (v *vulns) run(ctx context.Context) {
 }
 
 // drainBatch reconciles one batch of marked hosts and says whether the
-// batch was full (so more may wait).
+// batch was full (so more may wait). Marks are cleared doneEvery hosts at
+// a time, in one transaction.
 func (v *vulns) drainBatch(ctx context.Context) bool {
 	marks, err := v.s.store.HostsToReconcile(ctx, v.s.now(), reconcileBatch)
 	if err != nil {
@@ -96,6 +99,14 @@ func (v *vulns) drainBatch(ctx context.Context) bool {
 		}
 		return false
 	}
+	var done []store.ReconcileMark
+	flush := func() {
+		if _, err := v.s.store.DoneReconciling(ctx, done...); err != nil && ctx.Err() == nil {
+			v.s.log.Error("clear reconcile marks", "hosts", len(done), "err", err)
+		}
+		done = done[:0]
+	}
+	defer flush()
 	for _, m := range marks {
 		if ctx.Err() != nil {
 			return false
@@ -110,8 +121,8 @@ func (v *vulns) drainBatch(ctx context.Context) bool {
 			}
 			continue
 		}
-		if _, err := v.s.store.DoneReconciling(ctx, m); err != nil && ctx.Err() == nil {
-			v.s.log.Error("clear reconcile mark", "host", m.HostID, "err", err)
+		if done = append(done, m); len(done) == doneEvery {
+			flush()
 		}
 	}
 	return len(marks) == reconcileBatch

@@ -50,11 +50,8 @@ func TestHostsToReconcile(t *testing.T) {
 		if _, err := db.ApplyCheckin(ctx, "h01", Checkin{Facts: ubuntuFacts(), BaseRevision: 1, Upserts: []inventory.Package{pTzdata}}, at(4)); err != nil {
 			t.Fatal(err)
 		}
-		if done, err := db.DoneReconciling(ctx, ReconcileMark{"h01", 1}); err != nil || done {
-			t.Fatalf("clearing a mark renewed since: done %v, %v", done, err)
-		}
-		if done, err := db.DoneReconciling(ctx, ReconcileMark{"h00", 1}); err != nil || !done {
-			t.Fatalf("clearing h00: done %v, %v", done, err)
+		if n, err := db.DoneReconciling(ctx, ReconcileMark{"h01", 1}, ReconcileMark{"h00", 1}); err != nil || n != 1 {
+			t.Fatalf("clearing h01 (renewed since) and h00: %d cleared, %v; want 1 (h00)", n, err)
 		}
 		if got := due(at(4)); got != "h01@2 " {
 			t.Fatalf("after the worker's deletes: %q", got)
