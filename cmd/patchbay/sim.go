@@ -32,7 +32,7 @@ func newSimCmd() *cobra.Command {
 				}
 				cfg.Fleets = append(cfg.Fleets, sim.Fleet{Hosts: hosts, EnrollToken: token})
 			}
-			if cfg.EnrollToken == "" && len(cfg.Fleets) == 0 {
+			if cfg.EnrollToken == "" && len(cfg.Fleets) == 0 && !stateExists(cfg.StateFile) {
 				return errors.New("--enroll-token is required: create one with `patchbay enroll-token create`")
 			}
 			if dataDir == "" {
@@ -59,8 +59,20 @@ func newSimCmd() *cobra.Command {
 	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "enrollments and full reports in flight")
 	f.StringArrayVar(&fleets, "fleet", nil, "HOSTS:TOKEN: enroll HOSTS hosts with this token (repeatable, in order; replaces --hosts and --enroll-token), to give parts of the fleet different labels")
 	f.BoolVar(&cfg.Jobs, "jobs", false, "run the signed jobs the server sends (installs change the simulated inventory)")
+	f.StringVar(&cfg.StateFile, "state", "", "FILE keeping the enrolled fleet (keys, certificates, host IDs, inventory seeds; private, 0600): a run resumes the hosts it holds without enrolling them, and saves the fleet when it is up and at the end")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the hosts' package sets (a --state file keeps the one it was made with)")
 	f.StringVar(&dataDir, "inventories", "", "directory of trivy-*.json package lists (default: shared/data/inventories/package-lists found above the working directory)")
 	return cmd
+}
+
+// stateExists says a --state file is there to resume (a resumed fleet
+// needs no enrollment token unless it grows).
+func stateExists(path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // findSharedInventories looks for shared/data beside the checkout, as the

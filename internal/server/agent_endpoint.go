@@ -16,6 +16,8 @@ import (
 
 type hostKey struct{}
 
+// hostFrom is the host of an agent request, as store.AgentHost reads it:
+// ID, hostname, certificate, revocation and revision, no facts or labels.
 func hostFrom(ctx context.Context) store.Host {
 	h, _ := ctx.Value(hostKey{}).(store.Host)
 	return h
@@ -31,7 +33,9 @@ func (s *Server) agentHost(r *http.Request) (store.Host, error) {
 	}
 	leaf := r.TLS.VerifiedChains[0][0]
 	id := leaf.Subject.CommonName
-	h, err := s.store.GetHost(r.Context(), id)
+	// Only the columns agent requests use (store.AgentHost): handlers
+	// behind this read no facts or labels from hostFrom.
+	h, err := s.store.AgentHost(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.Warn("agent refused: unknown host", "host", id, "remote", r.RemoteAddr)
 		return store.Host{}, errForbidden("unknown host; enroll again")
@@ -117,7 +121,8 @@ func (s *Server) handleCheckin(w http.ResponseWriter, r *http.Request) error {
 	default:
 		resp.Revision = rev
 		if rev != h.Revision || req.UpdatesChanged {
-			s.vulns.enqueue(h.ID)
+			// The check-in marked its host in its own transaction.
+			s.vulns.poke()
 		}
 	}
 	jobs, err := s.store.OpenJobs(r.Context(), h.ID, s.now(), jobGate())

@@ -111,7 +111,9 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descFeedErr, prometheus.GaugeValue, failing, f.Name)
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(c.s.vulns.queue)))
+	if n, err := c.s.store.CountHostsToReconcile(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n))
+	}
 	if counts, err := c.s.store.CountOpenJobs(ctx); err == nil {
 		for _, st := range []string{"pending", "delivered"} {
 			ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(counts[st]), st)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/patchbay/patchbay/internal/advisory"
 	"github.com/patchbay/patchbay/internal/inventory"
@@ -24,15 +25,14 @@ type vulns struct {
 	index *match.Index
 	sla   risk.SLAPolicy
 
-	mu      sync.Mutex // one reconciliation at a time
-	queue   chan string
-	pending sync.Map // host ID → struct{}: queued, not yet reconciled
-	loaded  chan struct{}
-	once    sync.Once
+	mu     sync.Mutex    // one reconciliation at a time
+	wake   chan struct{} // a host was marked to reconcile (capacity 1: a pending wake-up covers any number of marks)
+	loaded chan struct{}
+	once   sync.Once
 }
 
 func newVulns(s *Server) *vulns {
-	return &vulns{s: s, index: match.NewIndex(), sla: risk.DefaultSLA(), queue: make(chan string, 65536), loaded: make(chan struct{})}
+	return &vulns{s: s, index: match.NewIndex(), sla: risk.DefaultSLA(), wake: make(chan struct{}, 1), loaded: make(chan struct{})}
 }
 
 // load fills the index from the store.
@@ -55,31 +55,102 @@ func (v *vulns) load(ctx context.Context) error {
 	return nil
 }
 
-// run reconciles queued hosts until ctx ends.
+// Hosts to reconcile live in the store's durable set (hosts_to_reconcile):
+// check-ins mark their host in their own transaction, mark marks others.
+// run drains the set in batches; a host's mark goes only after its
+// reconcile committed, and stays if the host was marked again meanwhile,
+// so nothing is dropped however busy the server is, and a restarted
+// server carries on with what the last one left.
+const (
+	reconcileBatch = 256
+	// doneEvery is how many reconciled hosts' marks are cleared together.
+	doneEvery = 32
+	// reconcileRetry puts off a host whose reconcile failed.
+	reconcileRetry = time.Minute
+	// reconcilePoll bounds how long a mark waits when no wake-up comes
+	// (a mark by another replica, or one put off after a failure).
+	reconcilePoll = 30 * time.Second
+)
+
+// run reconciles the marked hosts until ctx ends.
 func (v *vulns) run(ctx context.Context) {
+	poll := time.NewTicker(reconcilePoll)
+	defer poll.Stop()
 	for {
+		for v.drainBatch(ctx) {
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-v.queue:
-			v.pending.Delete(id)
-			if err := v.reconcile(ctx, id); err != nil && ctx.Err() == nil {
-				v.s.log.Error("reconcile findings", "host", id, "err", err)
-			}
+		case <-v.wake:
+		case <-poll.C:
 		}
 	}
 }
 
-// enqueue asks for a host's findings to be reconciled soon.
-func (v *vulns) enqueue(hostID string) {
-	if _, dup := v.pending.LoadOrStore(hostID, struct{}{}); dup {
-		return
+// drainBatch reconciles one batch of marked hosts and says whether the
+// batch was full (so more may wait). Marks are cleared doneEvery hosts at
+// a time, in one transaction.
+func (v *vulns) drainBatch(ctx context.Context) bool {
+	marks, err := v.s.store.HostsToReconcile(ctx, v.s.now(), reconcileBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			v.s.log.Error("read hosts to reconcile", "err", err)
+		}
+		return false
 	}
+	var done []store.ReconcileMark
+	flush := func() {
+		if _, err := v.s.store.DoneReconciling(ctx, done...); err != nil && ctx.Err() == nil {
+			v.s.log.Error("clear reconcile marks", "hosts", len(done), "err", err)
+		}
+		done = done[:0]
+	}
+	defer flush()
+	for _, m := range marks {
+		if ctx.Err() != nil {
+			return false
+		}
+		if err := v.reconcile(ctx, m.HostID); err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			v.s.log.Error("reconcile findings", "host", m.HostID, "err", err, "retry_in", reconcileRetry)
+			if err := v.s.store.PutOffReconciling(ctx, m, v.s.now().Add(reconcileRetry)); err != nil && ctx.Err() == nil {
+				v.s.log.Error("put off reconciling", "host", m.HostID, "err", err)
+			}
+			continue
+		}
+		if done = append(done, m); len(done) == doneEvery {
+			flush()
+		}
+	}
+	return len(marks) == reconcileBatch
+}
+
+// mark adds hosts to the durable set and wakes the worker.
+func (v *vulns) mark(ctx context.Context, hostIDs ...string) error {
+	if err := v.s.store.MarkHostsToReconcile(ctx, v.s.now(), hostIDs...); err != nil {
+		return fmt.Errorf("mark hosts to reconcile: %w", err)
+	}
+	v.poke()
+	return nil
+}
+
+// poke wakes the worker after marks were stored (by a check-in's own
+// transaction, or by mark).
+func (v *vulns) poke() {
 	select {
-	case v.queue <- hostID:
+	case v.wake <- struct{}{}:
 	default:
-		v.pending.Delete(hostID)
-		v.s.log.Warn("reconcile queue full; host will be reconciled at its next check-in", "host", hostID)
+	}
+}
+
+// enqueue marks a host to reconcile, for callers without a request
+// context of their own to give (the mark is stored before it returns).
+func (v *vulns) enqueue(hostID string) {
+	if err := v.mark(context.Background(), hostID); err != nil {
+		v.s.log.Error("mark host to reconcile", "host", hostID, "err", err)
 	}
 }
 
@@ -312,8 +383,9 @@ func (v *vulns) reconcileAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]string, 0, len(hosts))
 	for id := range hosts {
-		v.enqueue(id)
+		ids = append(ids, id)
 	}
-	return nil
+	return v.mark(ctx, ids...)
 }

@@ -3,7 +3,9 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,16 +64,26 @@ func keyOf(format inventory.Format, p inventory.Package) pvKey {
 // below both databases' parameter limits.
 const batchRows = 250
 
-// ApplyCheckin stores a check-in in one transaction and returns the host's
-// new inventory revision. A delta whose BaseRevision is not the stored
-// revision is ErrRevisionMismatch and changes nothing: the agent then sends
-// a full report. A revoked host gets ErrRevoked.
+// ApplyCheckin stores a check-in and returns the host's new inventory
+// revision, once the check-in has committed. Concurrent check-ins share
+// one transaction (see checkinBatcher); each still succeeds or fails on
+// its own. A delta whose BaseRevision is not the stored revision is
+// ErrRevisionMismatch and changes nothing: the agent then sends a full
+// report. A revoked host gets ErrRevoked.
 //
 // A check-in that adds more package versions the server does not hold than
 // the host may add now (see MaxNewVersionsPerHour) is a *CheckinRateError
 // and changes nothing. Versions the check-in releases that no host holds
-// any more are removed with their match results (see pruneVersions).
+// any more are removed with their match results (see pruneVersions). A
+// check-in that changes the host's packages or updates marks the host to
+// reconcile (hosts_to_reconcile) in its transaction.
 func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
+	return s.checkins.apply(ctx, hostID, c, now)
+}
+
+// applyCheckinAlone is ApplyCheckin in a transaction of its own, run again
+// when a concurrent check-in changed the package versions under it.
+func (s *DB) applyCheckinAlone(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
 	for attempt := 1; ; attempt++ {
 		rev, err := s.applyCheckin(ctx, hostID, c, now)
 		if attempt == 4 || !retryable(err) || ctx.Err() != nil {
@@ -89,139 +101,292 @@ func (s *DB) ApplyCheckin(ctx context.Context, hostID string, c Checkin, now tim
 
 func (s *DB) applyCheckin(ctx context.Context, hostID string, c Checkin, now time.Time) (int64, error) {
 	var rev int64
-	var interned map[pvKey]int64
+	interned := map[pvKey]int64{}
 	err := s.txThen(ctx, func(tx *sql.Tx) error {
-		h, err := scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE id = ?`+s.forUpdate()), hostID))
-		if err != nil {
-			return err
-		}
-		if h.RevokedAt != nil {
-			return ErrRevoked
-		}
-		if !c.Full && c.BaseRevision != h.Revision {
-			return ErrRevisionMismatch
-		}
-		format := c.Facts.PackageFormat
-		incoming := c.Upserts
-		if c.Full {
-			incoming = c.Packages
-		}
-		interned = make(map[pvKey]int64, len(incoming))
-		created, err := s.intern(ctx, tx, format, incoming, interned)
-		if err != nil {
-			return err
-		}
-		if h.Revision > 0 && created > 0 { // the first inventory is free
-			if err := s.chargeNewVersions(ctx, tx, hostID, created, now); err != nil {
-				return err
-			}
-		}
-		type slot struct{ name, arch string }
-		var deletes []slot
-		var released []int64 // versions held before in the slots that change
-		upserts := make([]inventory.Package, 0, len(incoming))
-		if c.Full {
-			current, err := s.hostSlots(ctx, tx, hostID)
-			if err != nil {
-				return err
-			}
-			seen := make(map[string]bool, len(incoming))
-			for _, p := range incoming {
-				seen[p.Name+"\x00"+p.Arch] = true
-				if old := current[p.Name+"\x00"+p.Arch]; old != interned[keyOf(format, p)] {
-					upserts = append(upserts, p)
-					released = append(released, old)
-				}
-			}
-			for k, old := range current {
-				if !seen[k] {
-					name, arch, _ := strings.Cut(k, "\x00")
-					deletes = append(deletes, slot{name, arch})
-					released = append(released, old)
-				}
-			}
-		} else {
-			upserts = append(upserts, incoming...)
-			changed := make([]string, 0, len(incoming)+len(c.Removes))
-			for _, p := range incoming {
-				changed = append(changed, p.Name+"\x00"+p.Arch)
-			}
-			for _, k := range c.Removes {
-				name, arch, _ := strings.Cut(k, ":")
-				deletes = append(deletes, slot{name, arch})
-				changed = append(changed, name+"\x00"+arch)
-			}
-			if released, err = s.releasedVersions(ctx, tx, hostID, changed); err != nil {
-				return err
-			}
-		}
-		for _, d := range deletes {
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM host_packages WHERE host_id = ? AND name = ? AND arch = ?`), hostID, d.name, d.arch); err != nil {
-				return err
-			}
-		}
-		for start := 0; start < len(upserts); start += batchRows {
-			end := min(start+batchRows, len(upserts))
-			var b strings.Builder
-			b.WriteString(`INSERT INTO host_packages (host_id, name, arch, pv_id) VALUES `)
-			args := make([]any, 0, 4*(end-start))
-			for i, p := range upserts[start:end] {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString("(?, ?, ?, ?)")
-				args = append(args, hostID, p.Name, p.Arch, interned[keyOf(format, p)])
-			}
-			b.WriteString(` ON CONFLICT (host_id, name, arch) DO UPDATE SET pv_id = excluded.pv_id`)
-			if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
-				return fmt.Errorf("store packages: %w", err)
-			}
-		}
-		if err := s.pruneVersions(ctx, tx, released); err != nil {
-			return fmt.Errorf("remove package versions no host holds: %w", err)
-		}
-
-		updateCount := h.UpdateCount
-		if c.Full || c.UpdatesChanged {
-			if updateCount, err = s.replaceUpdates(ctx, tx, hostID, c.Updates); err != nil {
-				return err
-			}
-		}
-		rev = h.Revision
-		if c.Full || len(upserts) > 0 || len(deletes) > 0 {
-			rev++
-		}
-		var count int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM host_packages WHERE host_id = ?`), hostID).Scan(&count); err != nil {
-			return err
-		}
-		labels := FactLabels(c.Facts)
-		facts, _ := json.Marshal(c.Facts)
-		lb, _ := json.Marshal(labels)
-		problems, _ := json.Marshal(nonNilSlice(c.Problems))
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET facts = ?, os_id = ?, os_version = ?, package_format = ?,
-			reboot_required = ?, labels = ?, problems = ?, last_seen_at = ?, revision = ?, package_count = ?, update_count = ?
-			WHERE id = ?`),
-			string(facts), c.Facts.OS.ID, c.Facts.OS.VersionID, string(format), c.Facts.RebootRequired, string(lb),
-			string(problems), ms(now), rev, count, updateCount, hostID); err != nil {
-			return err
-		}
-		if !maps.Equal(labels, h.Labels) {
-			h.Labels = labels
-			return s.writeHostLabels(ctx, tx, hostID, h.EffectiveLabels())
-		}
-		return nil
-	}, func() {
-		// Only committed IDs enter the cache, and before any later
-		// transaction can prune them.
-		for k, id := range interned {
-			s.pvCache[k] = id
-		}
-	})
+		var err error
+		rev, err = s.applyCheckinTx(ctx, tx, hostID, c, now, interned)
+		return err
+	}, func() { s.cacheVersions(interned) })
 	if err != nil {
 		return 0, err
 	}
 	return rev, nil
+}
+
+// checkinHost is what a check-in reads of its host: a few columns, so its
+// cost does not grow with the host's facts or labels.
+type checkinHost struct {
+	revision                  int64
+	packageCount, updateCount int
+	factsHash                 string
+}
+
+// applyCheckinTx applies one check-in inside tx, recording the package
+// versions it interned in interned (which enter the cache only once tx
+// commits). Its work is bounded by the size of the check-in, not by the
+// host's package count: a delta reads and writes only the slots it names.
+func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Checkin, now time.Time, interned map[pvKey]int64) (int64, error) {
+	var h checkinHost
+	var revoked sql.NullInt64
+	err := s.txQueryRow(ctx, tx, s.q(`SELECT revision, revoked_at, package_count, update_count, facts_hash
+		FROM hosts WHERE id = ?`+s.forUpdate()), hostID).Scan(&h.revision, &revoked, &h.packageCount, &h.updateCount, &h.factsHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	if revoked.Valid {
+		return 0, ErrRevoked
+	}
+	if !c.Full && c.BaseRevision != h.revision {
+		return 0, ErrRevisionMismatch
+	}
+	format := c.Facts.PackageFormat
+	incoming := c.Upserts
+	if c.Full {
+		incoming = c.Packages
+	}
+	created, err := s.intern(ctx, tx, format, incoming, interned)
+	if err != nil {
+		return 0, err
+	}
+	if h.revision > 0 && created > 0 { // the first inventory is free
+		if err := s.chargeNewVersions(ctx, tx, hostID, created, now); err != nil {
+			return 0, err
+		}
+	}
+	var deletes []string // slots "name\x00arch" to delete
+	var released []int64 // versions held before in the slots that change
+	var upserts []inventory.Package
+	count := h.packageCount
+	if c.Full {
+		current, err := s.hostSlots(ctx, tx, hostID)
+		if err != nil {
+			return 0, err
+		}
+		seen := make(map[string]bool, len(incoming))
+		for _, p := range incoming {
+			k := p.Name + "\x00" + p.Arch
+			seen[k] = true
+			if old := current[k]; old != interned[keyOf(format, p)] {
+				upserts = append(upserts, p)
+				released = append(released, old)
+			}
+		}
+		for k, old := range current {
+			if !seen[k] {
+				deletes = append(deletes, k)
+				released = append(released, old)
+			}
+		}
+		count = len(seen)
+	} else {
+		changed := make([]string, 0, len(incoming)+len(c.Removes))
+		for _, p := range incoming {
+			changed = append(changed, p.Name+"\x00"+p.Arch)
+		}
+		removed := make(map[string]bool, len(c.Removes))
+		for _, k := range c.Removes {
+			name, arch, _ := strings.Cut(k, ":")
+			removed[name+"\x00"+arch] = true
+			changed = append(changed, name+"\x00"+arch)
+		}
+		current, err := s.slotVersions(ctx, tx, hostID, changed)
+		if err != nil {
+			return 0, err
+		}
+		// The count moves by the slots that appear and disappear, so no
+		// check-in counts the host's packages.
+		upserted := make(map[string]bool, len(incoming))
+		for _, p := range incoming {
+			k := p.Name + "\x00" + p.Arch
+			if upserted[k] {
+				continue
+			}
+			upserted[k] = true
+			old, held := current[k]
+			if !held {
+				count++
+			}
+			if old != interned[keyOf(format, p)] {
+				upserts = append(upserts, p)
+				if held {
+					released = append(released, old)
+				}
+			}
+		}
+		for k := range removed {
+			if old, held := current[k]; held && !upserted[k] {
+				deletes = append(deletes, k)
+				released = append(released, old)
+				count--
+			}
+		}
+	}
+	for _, k := range deletes {
+		name, arch, _ := strings.Cut(k, "\x00")
+		if _, err := s.txExec(ctx, tx, s.q(`DELETE FROM host_packages WHERE host_id = ? AND name = ? AND arch = ?`), hostID, name, arch); err != nil {
+			return 0, err
+		}
+	}
+	for start := 0; start < len(upserts); start += batchRows {
+		end := min(start+batchRows, len(upserts))
+		var b strings.Builder
+		b.WriteString(`INSERT INTO host_packages (host_id, name, arch, pv_id) VALUES `)
+		args := make([]any, 0, 4*(end-start))
+		for i, p := range upserts[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?, ?, ?, ?)")
+			args = append(args, hostID, p.Name, p.Arch, interned[keyOf(format, p)])
+		}
+		b.WriteString(` ON CONFLICT (host_id, name, arch) DO UPDATE SET pv_id = excluded.pv_id`)
+		if _, err := s.txExec(ctx, tx, s.q(b.String()), args...); err != nil {
+			return 0, fmt.Errorf("store packages: %w", err)
+		}
+	}
+	if err := s.pruneVersions(ctx, tx, released); err != nil {
+		return 0, fmt.Errorf("remove package versions no host holds: %w", err)
+	}
+
+	updateCount := h.updateCount
+	if c.Full || c.UpdatesChanged {
+		if updateCount, err = s.replaceUpdates(ctx, tx, hostID, c.Updates); err != nil {
+			return 0, err
+		}
+	}
+	rev := h.revision
+	if c.Full || len(upserts) > 0 || len(deletes) > 0 {
+		rev++
+	}
+	if rev != h.revision || c.UpdatesChanged {
+		if err := s.markToReconcile(ctx, tx, hostID, now); err != nil {
+			return 0, fmt.Errorf("mark host to reconcile: %w", err)
+		}
+	}
+	problems, _ := json.Marshal(nonNilSlice(c.Problems))
+	hash := factsHash(c.Facts, problems, now)
+	if hash == h.factsHash {
+		_, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET last_seen_at = ?, revision = ?, package_count = ?, update_count = ? WHERE id = ?`),
+			ms(now), rev, count, updateCount, hostID)
+		return rev, err
+	}
+	var labelsJSON, userJSON string
+	if err := s.txQueryRow(ctx, tx, s.q(`SELECT labels, user_labels FROM hosts WHERE id = ?`), hostID).Scan(&labelsJSON, &userJSON); err != nil {
+		return 0, err
+	}
+	var old Host
+	if err := errors.Join(json.Unmarshal([]byte(labelsJSON), &old.Labels), json.Unmarshal([]byte(userJSON), &old.UserLabels)); err != nil {
+		return 0, fmt.Errorf("host %s: stored labels: %w", hostID, err)
+	}
+	labels := FactLabels(c.Facts)
+	facts, _ := json.Marshal(c.Facts)
+	lb, _ := json.Marshal(labels)
+	if _, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET facts = ?, facts_hash = ?, os_id = ?, os_version = ?, package_format = ?,
+		reboot_required = ?, labels = ?, problems = ?, last_seen_at = ?, revision = ?, package_count = ?, update_count = ?
+		WHERE id = ?`),
+		string(facts), hash, c.Facts.OS.ID, c.Facts.OS.VersionID, string(format), c.Facts.RebootRequired, string(lb),
+		string(problems), ms(now), rev, count, updateCount, hostID); err != nil {
+		return 0, err
+	}
+	if !maps.Equal(labels, old.Labels) {
+		old.Labels = labels
+		if err := s.writeHostLabels(ctx, tx, hostID, old.EffectiveLabels()); err != nil {
+			return 0, err
+		}
+	}
+	return rev, nil
+}
+
+// factsHash identifies what a check-in writes of the host besides its
+// packages: the facts and problems. The uptime grows at every check-in, so
+// it enters as the boot time to five minutes; the stored uptime is then
+// the one of the last check-in whose facts changed otherwise.
+func factsHash(f inventory.Facts, problems []byte, now time.Time) string {
+	boot := now.Add(-f.Uptime).Truncate(5 * time.Minute).Unix()
+	f.Uptime = 0
+	b, _ := json.Marshal(f)
+	h := sha256.New()
+	h.Write(b)
+	h.Write([]byte{0})
+	h.Write(problems)
+	fmt.Fprintf(h, "\x00%d", boot)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// slotVersions maps those of the given slots ("name\x00arch") the host
+// holds to their interned version IDs.
+func (s *DB) slotVersions(ctx context.Context, tx *sql.Tx, hostID string, slots []string) (map[string]int64, error) {
+	want := make(map[string]bool, len(slots))
+	var names []string
+	seenName := map[string]bool{}
+	for _, k := range slots {
+		want[k] = true
+		name, _, _ := strings.Cut(k, "\x00")
+		if !seenName[name] {
+			seenName[name] = true
+			names = append(names, name)
+		}
+	}
+	out := make(map[string]int64, len(slots))
+	for start := 0; start < len(names); start += batchRows {
+		end := min(start+batchRows, len(names))
+		args := []any{hostID}
+		for _, n := range names[start:end] {
+			args = append(args, n)
+		}
+		rows, err := s.txQuery(ctx, tx, s.q(`SELECT name, arch, pv_id FROM host_packages WHERE host_id = ? AND name IN (?`+
+			strings.Repeat(`, ?`, end-start-1)+`)`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var name, arch string
+			var id int64
+			if err := rows.Scan(&name, &arch, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if k := name + "\x00" + arch; want[k] {
+				out[k] = id
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pvCacheMax bounds the intern cache: about 25 MiB of keys. A miss costs
+// one indexed lookup, so the cap only trades a little database work for a
+// bounded heap on fleets with millions of distinct versions.
+const pvCacheMax = 1 << 17
+
+// cacheVersions adds committed version IDs to the intern cache, evicting
+// arbitrary entries (Go's map order) to keep it under pvCacheMax. The
+// caller holds s.mu.
+func (s *DB) cacheVersions(ids map[pvKey]int64) {
+	if over := len(s.pvCache) + len(ids) - pvCacheMax; over > 0 {
+		// Evict a quarter more than needed, so eviction runs rarely.
+		evict := over + pvCacheMax/4
+		for k := range s.pvCache {
+			if evict == 0 {
+				break
+			}
+			delete(s.pvCache, k)
+			evict--
+		}
+	}
+	for k, id := range ids {
+		if len(s.pvCache) >= pvCacheMax {
+			break
+		}
+		s.pvCache[k] = id
+	}
 }
 
 func nonNilSlice(s []string) []string {
@@ -351,7 +516,7 @@ func (s *DB) internKey(ctx context.Context, tx *sql.Tx, k pvKey) (int64, bool, e
 	}
 	for range 10 {
 		var id int64
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
+		err := s.txQueryRow(ctx, tx, s.q(`INSERT INTO package_versions (format, name, version, arch, source, source_version)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`), args...).Scan(&id)
 		if err == nil {
 			return id, true, nil
@@ -361,7 +526,7 @@ func (s *DB) internKey(ctx context.Context, tx *sql.Tx, k pvKey) (int64, bool, e
 		}
 		// The row exists; a prune may be removing it, in which case the
 		// locking read waits for it and finds nothing, and we insert again.
-		err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
+		err = s.txQueryRow(ctx, tx, s.q(`SELECT id FROM package_versions WHERE format = ? AND name = ? AND version = ?
 			AND arch = ? AND source = ? AND source_version = ?`+lock), args...).Scan(&id)
 		if err == nil {
 			return id, false, nil

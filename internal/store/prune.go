@@ -15,52 +15,6 @@ import (
 // results, in the same transaction. Findings keep their own copy of the
 // installed version, so their history does not depend on these rows.
 
-// releasedVersions returns the interned versions the host holds in the
-// given slots ("name\x00arch"), read before a delta replaces them.
-func (s *DB) releasedVersions(ctx context.Context, tx *sql.Tx, hostID string, slots []string) ([]int64, error) {
-	byName := map[string][]string{} // name → arches
-	for _, k := range slots {
-		name, arch, _ := strings.Cut(k, "\x00")
-		byName[name] = append(byName[name], arch)
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	var out []int64
-	for start := 0; start < len(names); start += batchRows {
-		end := min(start+batchRows, len(names))
-		args := []any{hostID}
-		for _, n := range names[start:end] {
-			args = append(args, n)
-		}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT name, arch, pv_id FROM host_packages WHERE host_id = ? AND name IN (?`+
-			strings.Repeat(`, ?`, end-start-1)+`)`), args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var name, arch string
-			var id int64
-			if err := rows.Scan(&name, &arch, &id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			for _, a := range byName[name] {
-				if a == arch {
-					out = append(out, id)
-					break
-				}
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // pruneVersions removes those of ids that no host holds, with their match
 // results, and forgets them in the intern cache. It runs inside the
 // check-in's transaction, before the commit: a cache entry is dropped

@@ -59,7 +59,10 @@ type DB struct {
 	fixedModes []string // SQLite files Open made private
 
 	mu      sync.RWMutex
-	pvCache map[pvKey]int64 // interned package version IDs; check-ins remove those no host holds (pruneVersions)
+	pvCache map[pvKey]int64 // interned package version IDs, at most pvCacheMax; check-ins remove those no host holds (pruneVersions)
+
+	checkins *checkinBatcher // group commit of check-ins (ApplyCheckin)
+	stmts    stmtCache       // the check-in path's prepared statements (SQLite)
 }
 
 // Open opens the database at url, "sqlite:PATH" (or a path ending in .db)
@@ -109,6 +112,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		s.Close()
 		return nil, err
 	}
+	s.checkins = newCheckinBatcher(s)
 	return s, nil
 }
 
@@ -194,6 +198,10 @@ func (s *DB) SchemaVersion(ctx context.Context) (int64, error) {
 
 // Close closes the database.
 func (s *DB) Close() error {
+	if s.checkins != nil {
+		s.checkins.close()
+	}
+	s.closeStmts()
 	err := s.db.Close()
 	if s.wdb != s.db {
 		err = errors.Join(err, s.wdb.Close())
