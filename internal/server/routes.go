@@ -40,6 +40,8 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/vulns/{id}", PermVulnsRead, "show an advisory (or every advisory naming a CVE) with the hosts it affects", s.handleShowVuln},
 		{"GET", "/api/v1/feeds", PermFeedsRead, "list feeds with their last sync, records and rejections", s.handleListFeeds},
 		{"POST", "/api/v1/feeds/import", PermFeedsManage, "import a feed file from the body (?name=): OSV zip/JSON, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV", s.handleImportFeed},
+		{"GET", "/api/v1/feeds/jobs", PermFeedsRead, "list the newest feed jobs (the matching each import started)", s.handleListFeedJobs},
+		{"GET", "/api/v1/feeds/jobs/{id}", PermFeedsRead, "one feed job's state and what it did (?wait=true: when it has ended)", s.handleGetFeedJob},
 		{"POST", "/api/v1/feeds/sync", PermFeedsManage, "fetch every configured feed source now", s.handleSyncFeeds},
 		{"DELETE", "/api/v1/feeds/{name}", PermFeedsManage, "delete a feed: its advisories (or the KEV catalog, the EPSS scores) go and hosts are matched again", s.handleDeleteFeed},
 
