@@ -94,6 +94,7 @@ func (s *Server) findingFilter(r *http.Request) (store.FindingFilter, error) {
 		}
 		f.HostID = host
 	}
+	f.AdvisoryID = q.Get("advisory")
 	if v := q.Get("kev"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -162,8 +162,11 @@ func (s *DB) applyTuple(ctx context.Context, tx *sql.Tx, distro, release string,
 	cond, condArgs := releaseHosts(distro, release)
 	// The slots (host, name, arch) of the release's hosts holding the
 	// tuple, as a condition on a findings row.
-	holds := `EXISTS (SELECT 1 FROM host_packages hp JOIN hosts h ON h.id = hp.host_id WHERE hp.host_id = findings.host_id
-		AND hp.name = findings.name AND hp.arch = findings.arch AND hp.pv_id = ? AND ` + cond + `)`
+	// Driven from host_packages (its pv_id index) into the findings'
+	// (host_id, name, arch, advisory_id) key: a correlated EXISTS let the
+	// planners walk every open finding of the fleet.
+	holds := `(host_id, name, arch) IN (SELECT hp.host_id, hp.name, hp.arch FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
+		WHERE hp.pv_id = ? AND ` + cond + `)`
 	holdsArgs := append([]any{t.PVID}, condArgs...)
 	var events []any
 	event := func(id, kind, detail string) { events = append(events, id, ms(now), kind, detail) }
