@@ -159,6 +159,12 @@ type Feed struct {
 	// Duplicates counts records skipped because an identical copy (same ID,
 	// same content) was already read.
 	Duplicates int
+	// Unchanged counts records skipped unparsed because their bytes are
+	// those an earlier import stored (ReadOptions.Stored).
+	Unchanged int
+	// RawSums maps each advisory read to the hex SHA-256 of the record's
+	// bytes, for the next read's ReadOptions.Stored (OSV only).
+	RawSums map[string]string
 }
 
 // severityWord maps a feed's rating word to critical, high, medium, low or "".

@@ -101,6 +101,11 @@ func Kind(path string) (string, error) {
 
 // ReadAny reads one feed file or OSV directory of any kind Kind recognises.
 func ReadAny(ctx context.Context, path string) (Feed, string, error) {
+	return ReadAnyWith(ctx, path, ReadOptions{})
+}
+
+// ReadAnyWith is ReadAny with options (used by OSV reads).
+func ReadAnyWith(ctx context.Context, path string, opts ReadOptions) (Feed, string, error) {
 	kind, err := Kind(path)
 	if err != nil {
 		return Feed{}, "", err
@@ -108,7 +113,7 @@ func ReadAny(ctx context.Context, path string) (Feed, string, error) {
 	name := filepath.Base(path)
 	switch kind {
 	case KindOSV:
-		f, err := ReadOSV(ctx, path)
+		f, err := ReadOSVWith(ctx, path, opts)
 		return f, kind, err
 	}
 	file, err := os.Open(path)

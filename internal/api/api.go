@@ -216,4 +216,9 @@ type ImportResult struct {
 	ChangedRecords   int        `json:"changed_records"`
 	HostsReconciled  int        `json:"hosts_reconciled"`
 	FindingsRescored int        `json:"findings_rescored"`
+	// Job follows the matching the import started (GET
+	// /api/v1/feeds/jobs/{id}); nil when nothing changed. With ?wait=true
+	// the answer comes when it is done, and HostsReconciled and
+	// FindingsRescored say what it did.
+	Job *FeedJob `json:"job,omitempty"`
 }

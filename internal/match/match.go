@@ -103,6 +103,34 @@ func (ix *Index) Put(advs ...advisory.Advisory) []Key {
 			ix.keys[a.ID] = ks
 		}
 	}
+	return sortedKeys(touched)
+}
+
+// Keys returns, sorted, the keys Put(advs...) would touch, without
+// changing the index: the keys the advisories are filed under now and
+// those their new versions name.
+func (ix *Index) Keys(advs ...advisory.Advisory) []Key {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	touched := map[Key]bool{}
+	for _, a := range advs {
+		for _, k := range ix.keys[a.ID] {
+			touched[k] = true
+		}
+		if a.Withdrawn != nil {
+			continue
+		}
+		for _, af := range a.Affected {
+			if af.Distro.ID == "" || af.Package == "" {
+				continue
+			}
+			touched[Key{af.Distro.ID, af.Distro.Release, af.Package}] = true
+		}
+	}
+	return sortedKeys(touched)
+}
+
+func sortedKeys(touched map[Key]bool) []Key {
 	out := make([]Key, 0, len(touched))
 	for k := range touched {
 		out = append(out, k)
@@ -231,12 +259,5 @@ func (ix *Index) Remove(ids ...string) []Key {
 			touched[k] = true
 		}
 	}
-	out := make([]Key, 0, len(touched))
-	for k := range touched {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(a, b Key) int {
-		return cmp.Or(cmp.Compare(a.Distro, b.Distro), cmp.Compare(a.Release, b.Release), cmp.Compare(a.Package, b.Package))
-	})
-	return out
+	return sortedKeys(touched)
 }

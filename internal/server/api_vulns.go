@@ -94,6 +94,7 @@ func (s *Server) findingFilter(r *http.Request) (store.FindingFilter, error) {
 		}
 		f.HostID = host
 	}
+	f.AdvisoryID = q.Get("advisory")
 	if v := q.Get("kev"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -267,12 +268,18 @@ var feedNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$`)
 // handleImportFeed reads a feed file from the request body: an OSV zip or
 // JSON record, Alpine secdb JSON, CISA KEV JSON or CSV, EPSS CSV (plain or
 // gzip). The kind is recognised from the content. ?name= names the feed.
+// The answer names the job that matches what changed; ?wait=true answers
+// when that job has ended.
 func (s *Server) handleImportFeed(w http.ResponseWriter, r *http.Request) error {
 	name := r.URL.Query().Get("name")
 	if !feedNameRE.MatchString(name) {
 		return errBadRequest("name is required: letters, digits and ._:+- (at most 128)")
 	}
 	replace, err := queryBool(r, "replace")
+	if err != nil {
+		return err
+	}
+	wait, err := queryBool(r, "wait")
 	if err != nil {
 		return err
 	}
@@ -311,7 +318,14 @@ func (s *Server) handleImportFeed(w http.ResponseWriter, r *http.Request) error 
 		}
 		path += ".zip"
 	}
-	feed, kind, err := advisory.ReadAny(r.Context(), path)
+	var opts advisory.ReadOptions
+	if kind == advisory.KindOSV {
+		// Records whose bytes are stored already are not parsed again.
+		if opts.Stored, err = s.store.FeedRawHashes(r.Context(), feedName(kind, name)); err != nil {
+			return err
+		}
+	}
+	feed, kind, err := advisory.ReadAnyWith(r.Context(), path, opts)
 	if err != nil {
 		msg := strings.ReplaceAll(err.Error(), path, name)
 		if _, gerr := s.store.GetFeed(r.Context(), feedName(kind, name)); gerr == nil {
@@ -324,7 +338,11 @@ func (s *Server) handleImportFeed(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, 200, importResultView(res))
+	view, err := s.finishImport(r.Context(), res, wait)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, view)
 }
 
 func isZip(path string) bool {

@@ -87,14 +87,9 @@ func (s *Server) handleDeleteFeed(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	keys := s.vulns.index.Remove(ids...)
-	hosts, err := s.store.InvalidateMatches(ctx, keys)
+	matched, err := s.vulns.matchKeys(ctx, keys)
 	if err != nil {
 		return err
-	}
-	for _, h := range hosts {
-		if err := s.vulns.reconcile(ctx, h); err != nil {
-			return err
-		}
 	}
 	rescored := 0
 	if kind == advisory.KindKEV || kind == advisory.KindEPSS {
@@ -102,14 +97,18 @@ func (s *Server) handleDeleteFeed(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 	}
-	s.log.Info("feed deleted", "feed", name, "advisories", len(ids), "hosts_reconciled", len(hosts))
+	s.log.Info("feed deleted", "feed", name, "advisories", len(ids), "hosts_reconciled", matched.Hosts)
 	return writeJSON(w, 200, map[string]any{"feed": name, "kind": kind, "advisories_removed": len(ids),
-		"hosts_reconciled": len(hosts), "findings_rescored": rescored})
+		"hosts_reconciled": matched.Hosts, "findings_rescored": rescored})
 }
 
 func importResultView(res ImportResult) api.ImportResult {
-	return api.ImportResult{Feed: feedView(res.Feed), Added: res.Delta.Added, Changed: res.Delta.Changed, Removed: res.Delta.Removed,
+	out := api.ImportResult{Feed: feedView(res.Feed), Added: res.Delta.Added, Changed: res.Delta.Changed, Removed: res.Delta.Removed,
 		ChangedRecords: res.Feed.Changed, HostsReconciled: res.HostsReconciled, FindingsRescored: res.Rescored}
+	if res.Job != nil {
+		out.Job = feedJobView(*res.Job)
+	}
+	return out
 }
 
 // queryBool reads an optional boolean query parameter ("true", "false").

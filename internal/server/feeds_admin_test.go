@@ -199,10 +199,10 @@ func TestFeedDeleteResolvesItsFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res importAnswer
-	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=alma", tok["dave"], almaRecord(t), &res); code != 200 || res.Feed.Name != "osv-alma" || res.HostsReconciled != 1 {
+	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=alma&wait=true", tok["dave"], almaRecord(t), &res); code != 200 || res.Feed.Name != "osv-alma" || res.HostsReconciled != 1 {
 		t.Fatalf("import: %d %+v", code, res)
 	}
-	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=osv-alma", tok["dave"], almaRecord(t), &res); code != 200 || res.Feed.Name != "osv-alma" {
+	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=osv-alma&wait=true", tok["dave"], almaRecord(t), &res); code != 200 || res.Feed.Name != "osv-alma" {
 		t.Fatalf("import under the sync's name: %d %+v", code, res)
 	}
 	var feeds api.Page[api.FeedStatus]

@@ -106,7 +106,13 @@ func (s *Server) syncOne(ctx context.Context, src FeedSource) (api.ImportResult,
 		}
 		path += ".zip"
 	}
-	feed, kind, err := advisory.ReadAny(ctx, path)
+	var opts advisory.ReadOptions
+	if prevName != "" {
+		if opts.Stored, err = s.store.FeedRawHashes(ctx, prevName); err != nil {
+			return api.ImportResult{}, err
+		}
+	}
+	feed, kind, err := advisory.ReadAnyWith(ctx, path, opts)
 	if err != nil {
 		return api.ImportResult{}, errors.New(strings.ReplaceAll(err.Error(), path, src.URL))
 	}

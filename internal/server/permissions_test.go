@@ -117,6 +117,8 @@ GET  /api/v1/vulns                           vulns:read
 GET  /api/v1/vulns/{id}                      vulns:read
 GET  /api/v1/feeds                           feeds:read
 POST /api/v1/feeds/import                    feeds:manage
+GET  /api/v1/feeds/jobs                      feeds:read
+GET  /api/v1/feeds/jobs/{id}                 feeds:read
 POST /api/v1/feeds/sync                      feeds:manage
 DELETE /api/v1/feeds/{name}                 feeds:manage
 POST /api/v1/enroll-tokens                   enroll:manage

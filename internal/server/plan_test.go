@@ -279,7 +279,7 @@ func TestAdvisoryChangesPlanOfferedFixesAndRefuseUnknownAdvisories(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=alsa", tok["admin"], feed, nil); code != 200 {
+	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=alsa&wait=true", tok["admin"], feed, nil); code != 200 {
 		t.Fatalf("import: %d", code)
 	}
 	ol8 := planBases(t)["oraclelinux-8-slim"]

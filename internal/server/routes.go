@@ -36,10 +36,12 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/hosts/{id}/revoke", PermHostsRevoke, "revoke a host: its certificate is refused from now on", s.handleRevokeHost},
 
 		{"GET", "/api/v1/hosts/{id}/findings", PermVulnsRead, "list a host's findings (status=open|resolved|all, history=true)", s.handleHostFindings},
-		{"GET", "/api/v1/vulns", PermVulnsRead, "list findings by priority (filters: host, label, severity, kev, overdue, status)", s.handleListVulns},
+		{"GET", "/api/v1/vulns", PermVulnsRead, "list findings by priority (filters: host, advisory, label, severity, kev, overdue, status)", s.handleListVulns},
 		{"GET", "/api/v1/vulns/{id}", PermVulnsRead, "show an advisory (or every advisory naming a CVE) with the hosts it affects", s.handleShowVuln},
 		{"GET", "/api/v1/feeds", PermFeedsRead, "list feeds with their last sync, records and rejections", s.handleListFeeds},
 		{"POST", "/api/v1/feeds/import", PermFeedsManage, "import a feed file from the body (?name=): OSV zip/JSON, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV", s.handleImportFeed},
+		{"GET", "/api/v1/feeds/jobs", PermFeedsRead, "list the newest feed jobs (the matching each import started)", s.handleListFeedJobs},
+		{"GET", "/api/v1/feeds/jobs/{id}", PermFeedsRead, "one feed job's state and what it did (?wait=true: when it has ended)", s.handleGetFeedJob},
 		{"POST", "/api/v1/feeds/sync", PermFeedsManage, "fetch every configured feed source now", s.handleSyncFeeds},
 		{"DELETE", "/api/v1/feeds/{name}", PermFeedsManage, "delete a feed: its advisories (or the KEV catalog, the EPSS scores) go and hosts are matched again", s.handleDeleteFeed},
 

@@ -211,6 +211,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.spawn(s.engineLoop)
 	}
 	s.spawn(s.vulns.run)
+	s.spawn(s.vulns.runJobs)
 	s.spawn(s.syncLoop)
 	s.spawn(s.dashboardLoop)
 	s.spawn(s.refusals.run)

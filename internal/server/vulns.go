@@ -3,11 +3,15 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/patchbay/patchbay/internal/advisory"
 	"github.com/patchbay/patchbay/internal/inventory"
@@ -29,10 +33,13 @@ type vulns struct {
 	wake   chan struct{} // a host was marked to reconcile (capacity 1: a pending wake-up covers any number of marks)
 	loaded chan struct{}
 	once   sync.Once
+
+	jobs jobSignals // feed jobs: wake the runner, tell waiters one ended
 }
 
 func newVulns(s *Server) *vulns {
-	return &vulns{s: s, index: match.NewIndex(), sla: risk.DefaultSLA(), wake: make(chan struct{}, 1), loaded: make(chan struct{})}
+	return &vulns{s: s, index: match.NewIndex(), sla: risk.DefaultSLA(), wake: make(chan struct{}, 1), loaded: make(chan struct{}),
+		jobs: newJobSignals()}
 }
 
 // load fills the index from the store.
@@ -266,14 +273,18 @@ type ImportResult struct {
 	Delta           store.FeedDelta // what it added, changed and removed
 	HostsReconciled int
 	Rescored        int
+	Job             *store.FeedJob // the matching it started; nil when nothing changed
 }
 
 // importFeed stores a feed read by package advisory in one transaction,
-// updates the index, and reconciles the hosts whose packages the changed
-// advisories name (a KEV or EPSS update rescores every open finding).
+// together with a job that matches what changed (runJobs does it off the
+// request path): the tuples of the packages the changed advisories name
+// are matched again and the findings of all hosts carrying them follow;
+// a KEV or EPSS update rescores the findings whose KEV entry or EPSS
+// score changed. The index is updated before importFeed returns.
 func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin string, replace bool) (ImportResult, error) {
 	name := feedName(kind, f.Name)
-	if len(f.Advisories) == 0 && len(f.KEV) == 0 && len(f.EPSS) == 0 {
+	if len(f.Advisories) == 0 && f.Unchanged == 0 && len(f.KEV) == 0 && len(f.EPSS) == 0 {
 		// Nothing to store: an error, and no feed is created.
 		return ImportResult{}, errBadRequest(fmt.Sprintf("%s holds no valid %s record (%d rejected); nothing was imported", origin, kind, len(f.Rejected)))
 	}
@@ -301,26 +312,34 @@ func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin st
 		}
 		st.Records = len(f.EPSS)
 	default:
-		for _, a := range f.Advisories {
-			data, err := json.Marshal(a)
-			if err != nil {
-				return ImportResult{}, err
-			}
-			var cvss []string
-			for _, sv := range a.Severity {
-				if strings.HasPrefix(sv.Type, "CVSS_") {
-					cvss = append(cvss, sv.Score)
-				}
-			}
-			in.Advisories = append(in.Advisories, store.Advisory{ID: a.ID, Source: a.Source, Published: a.Published,
-				Modified: a.Modified, Withdrawn: a.Withdrawn, Severity: a.SeverityWord, Summary: a.Summary, CVSS: cvss,
-				CVEs: a.CVEs, Data: data})
+		advs, err := storedAdvisories(f)
+		if err != nil {
+			return ImportResult{}, err
 		}
-		st.Records = len(f.Advisories)
+		in.Advisories = advs
+		st.Records = len(f.Advisories) + f.Unchanged
 	}
 	var delta store.FeedDelta
 	describe := in.Describe
 	in.Describe = func(d store.FeedDelta) { delta = d; describe(d) }
+	byID := make(map[string]int, len(f.Advisories))
+	for i, a := range f.Advisories {
+		byID[a.ID] = i
+	}
+	var job *store.FeedJob
+	in.Job = func(changedIDs, changedCVEs []string) (store.FeedJob, bool) {
+		if len(changedIDs) == 0 && len(changedCVEs) == 0 {
+			return store.FeedJob{}, false
+		}
+		changed := make([]advisory.Advisory, 0, len(changedIDs))
+		for _, id := range changedIDs {
+			changed = append(changed, f.Advisories[byID[id]])
+		}
+		j := store.FeedJob{ID: uuid.NewString(), Feed: name, State: store.FeedJobQueued, Keys: v.index.Keys(changed...),
+			Advisories: changedIDs, CVEs: changedCVEs, CreatedAt: v.s.now()}
+		job = &j
+		return j, true
+	}
 	changedIDs, err := v.s.store.ImportFeed(ctx, in, v.s.now())
 	if err != nil {
 		if _, gerr := v.s.store.GetFeed(ctx, st.Name); gerr == nil {
@@ -330,41 +349,55 @@ func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin st
 		}
 		return ImportResult{}, fmt.Errorf("import %s: %w", st.Name, err)
 	}
-	res := ImportResult{Kind: kind, ChangedIDs: len(changedIDs), Delta: delta}
+	res := ImportResult{Kind: kind, ChangedIDs: len(changedIDs), Delta: delta, Job: job}
 	if len(changedIDs) > 0 {
-		byID := make(map[string]bool, len(changedIDs))
+		changed := make([]advisory.Advisory, 0, len(changedIDs))
 		for _, id := range changedIDs {
-			byID[id] = true
+			changed = append(changed, f.Advisories[byID[id]])
 		}
-		var changed []advisory.Advisory
-		for _, a := range f.Advisories {
-			if byID[a.ID] {
-				changed = append(changed, a)
-			}
-		}
-		keys := v.index.Put(changed...)
-		hosts, err := v.s.store.InvalidateMatches(ctx, keys)
-		if err != nil {
-			return res, err
-		}
-		for _, h := range hosts {
-			if err := v.reconcile(ctx, h); err != nil {
-				return res, err
-			}
-		}
-		res.HostsReconciled = len(hosts)
+		v.index.Put(changed...)
 	}
-	if kind == advisory.KindKEV || kind == advisory.KindEPSS {
-		n, err := v.s.store.Rescore(ctx, "", v.score)
-		if err != nil {
-			return res, err
-		}
-		res.Rescored = n
+	if job != nil {
+		v.wakeJobs()
 	}
 	res.Feed, err = v.s.store.GetFeed(ctx, st.Name)
 	v.s.log.Info("feed imported", "feed", st.Name, "records", st.Records, "changed", res.ChangedIDs, "rejected", st.Rejected,
-		"hosts_reconciled", res.HostsReconciled)
+		"unchanged_unparsed", f.Unchanged)
 	return res, err
+}
+
+// storedAdvisories turns a feed's advisories into the store's rows,
+// marshalling them on GOMAXPROCS goroutines (a large share of an
+// import's CPU).
+func storedAdvisories(f advisory.Feed) ([]store.Advisory, error) {
+	out := make([]store.Advisory, len(f.Advisories))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(f.Advisories); i += workers {
+				a := &f.Advisories[i]
+				data, err := json.Marshal(a)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				var cvss []string
+				for _, sv := range a.Severity {
+					if strings.HasPrefix(sv.Type, "CVSS_") {
+						cvss = append(cvss, sv.Score)
+					}
+				}
+				out[i] = store.Advisory{ID: a.ID, Source: a.Source, Published: a.Published, Modified: a.Modified, Withdrawn: a.Withdrawn,
+					Severity: a.SeverityWord, Summary: a.Summary, CVSS: cvss, CVEs: a.CVEs, Data: data, RawHash: f.RawSums[a.ID]}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // waitLoaded blocks until the index is loaded (or ctx ends).

@@ -26,6 +26,7 @@ type Advisory struct {
 	CVSS      []string // vectors
 	CVEs      []string
 	Data      []byte
+	RawHash   string // SHA-256 of the record's bytes as read (OSV), "" when unknown
 }
 
 // KEV is one entry of CISA's Known Exploited Vulnerabilities catalog.
@@ -84,6 +85,12 @@ type FeedImport struct {
 	// import changes, so the caller can say it in the audit entry that
 	// commits with it.
 	Describe func(FeedDelta)
+	// Job, when set, is called inside the transaction with the IDs of the
+	// advisories the import adds or changes and the CVEs whose KEV entry
+	// or EPSS score it adds, changes or removes; the job it returns (ok)
+	// is stored in the same transaction, so the matching it asks for is
+	// not lost if the server stops.
+	Job func(changedIDs, changedCVEs []string) (FeedJob, bool)
 }
 
 // FeedDelta is what an import adds, changes and removes.
@@ -114,59 +121,20 @@ func (e *FeedRefusedError) Error() string {
 // re-import is idempotent; the IDs of new or changed advisories are
 // returned. Advisories missing from a re-import are kept: feeds are read in
 // parts (one ecosystem, one zip) and records are withdrawn, not deleted.
+//
+// The stored content hashes are read in one query and the changed
+// advisories written in multi-row statements of batchRows rows.
 func (s *DB) ImportFeed(ctx context.Context, in FeedImport, now time.Time) (changed []string, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		changed = changed[:0]
 		var delta FeedDelta
-		hashes := map[string]string{}
+		var cves []string // KEV or EPSS inputs that changed
 		if len(in.Advisories) > 0 {
-			rows, err := tx.QueryContext(ctx, s.q(`SELECT id, hash FROM advisories WHERE feed = ?`), in.Status.Name)
+			d, ids, err := s.upsertAdvisories(ctx, tx, in, now)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				var id, h string
-				if err := rows.Scan(&id, &h); err != nil {
-					rows.Close()
-					return err
-				}
-				hashes[id] = h
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		for _, a := range in.Advisories {
-			sum := sha256.Sum256(a.Data)
-			h := hex.EncodeToString(sum[:])
-			if old, ok := hashes[a.ID]; ok && old == h {
-				continue
-			} else if ok {
-				delta.Changed++
-			} else {
-				delta.Added++
-			}
-			cvss, _ := json.Marshal(nonNilSlice(a.CVSS))
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO advisories (id, source, feed, published, modified, withdrawn,
-				severity, summary, cvss, hash, data, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET source = excluded.source, feed = excluded.feed, published = excluded.published,
-				modified = excluded.modified, withdrawn = excluded.withdrawn, severity = excluded.severity,
-				summary = excluded.summary, cvss = excluded.cvss, hash = excluded.hash, data = excluded.data,
-				imported_at = excluded.imported_at`),
-				a.ID, a.Source, in.Status.Name, ms(a.Published), ms(a.Modified), msPtr(a.Withdrawn), a.Severity, a.Summary,
-				string(cvss), h, string(a.Data), ms(now)); err != nil {
-				return fmt.Errorf("advisory %s: %w", a.ID, err)
-			}
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM advisory_cves WHERE advisory_id = ?`), a.ID); err != nil {
-				return err
-			}
-			for _, c := range a.CVEs {
-				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO advisory_cves (advisory_id, cve) VALUES (?, ?) ON CONFLICT DO NOTHING`), a.ID, c); err != nil {
-					return err
-				}
-			}
-			changed = append(changed, a.ID)
+			delta, changed = d, ids
 		}
 		if in.KEV != nil || in.EPSS != nil {
 			if err := s.checkSnapshotDate(ctx, tx, in); err != nil {
@@ -174,17 +142,19 @@ func (s *DB) ImportFeed(ctx context.Context, in FeedImport, now time.Time) (chan
 			}
 		}
 		if in.KEV != nil {
-			d, err := s.replaceKEV(ctx, tx, in)
+			d, c, err := s.replaceKEV(ctx, tx, in)
 			if err != nil {
 				return err
 			}
+			cves = append(cves, c...)
 			delta.Added, delta.Changed, delta.Removed = delta.Added+d.Added, delta.Changed+d.Changed, delta.Removed+d.Removed
 		}
 		if in.EPSS != nil {
-			d, err := s.replaceEPSS(ctx, tx, in)
+			d, c, err := s.replaceEPSS(ctx, tx, in)
 			if err != nil {
 				return err
 			}
+			cves = append(cves, c...)
 			delta.Added, delta.Changed, delta.Removed = delta.Added+d.Added, delta.Changed+d.Changed, delta.Removed+d.Removed
 		}
 		st := in.Status
@@ -192,9 +162,123 @@ func (s *DB) ImportFeed(ctx context.Context, in FeedImport, now time.Time) (chan
 		if in.Describe != nil {
 			in.Describe(delta)
 		}
+		if in.Job != nil {
+			if j, ok := in.Job(changed, cves); ok {
+				if err := s.insertFeedJob(ctx, tx, j, now); err != nil {
+					return err
+				}
+			}
+		}
 		return s.putFeedStatus(ctx, tx, st)
 	})
 	return changed, err
+}
+
+// upsertAdvisories writes the advisories whose content hash differs from
+// the stored one and returns what changed.
+func (s *DB) upsertAdvisories(ctx context.Context, tx *sql.Tx, in FeedImport, now time.Time) (FeedDelta, []string, error) {
+	var delta FeedDelta
+	type stored struct{ hash, raw string }
+	hashes := map[string]stored{}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, hash, raw_hash FROM advisories WHERE feed = ?`), in.Status.Name)
+	if err != nil {
+		return delta, nil, err
+	}
+	for rows.Next() {
+		var id string
+		var h stored
+		if err := rows.Scan(&id, &h.hash, &h.raw); err != nil {
+			rows.Close()
+			return delta, nil, err
+		}
+		hashes[id] = h
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return delta, nil, err
+	}
+	// The last copy of an ID wins, as row-by-row upserts did; one
+	// statement must not upsert a row twice.
+	last := make(map[string]int, len(in.Advisories))
+	for i, a := range in.Advisories {
+		last[a.ID] = i
+	}
+	var changed []string
+	var advArgs, cveArgs []any
+	var rawOnly []Advisory
+	for i, a := range in.Advisories {
+		if last[a.ID] != i {
+			continue
+		}
+		sum := sha256.Sum256(a.Data)
+		h := hex.EncodeToString(sum[:])
+		if old, ok := hashes[a.ID]; ok && old.hash == h {
+			if a.RawHash != "" && old.raw != a.RawHash {
+				rawOnly = append(rawOnly, a)
+			}
+			continue
+		} else if ok {
+			delta.Changed++
+		} else {
+			delta.Added++
+		}
+		cvss, _ := json.Marshal(nonNilSlice(a.CVSS))
+		advArgs = append(advArgs, a.ID, a.Source, in.Status.Name, ms(a.Published), ms(a.Modified), msPtr(a.Withdrawn), a.Severity, a.Summary,
+			string(cvss), h, a.RawHash, string(a.Data), ms(now))
+		seen := map[string]bool{}
+		for _, c := range a.CVEs {
+			if !seen[c] {
+				seen[c] = true
+				cveArgs = append(cveArgs, a.ID, c)
+			}
+		}
+		changed = append(changed, a.ID)
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO advisories (id, source, feed, published, modified, withdrawn,
+		severity, summary, cvss, hash, raw_hash, data, imported_at)`, 13, advArgs, ` ON CONFLICT (id) DO UPDATE SET source = excluded.source,
+		feed = excluded.feed, published = excluded.published, modified = excluded.modified, withdrawn = excluded.withdrawn,
+		severity = excluded.severity, summary = excluded.summary, cvss = excluded.cvss, hash = excluded.hash, raw_hash = excluded.raw_hash,
+		data = excluded.data, imported_at = excluded.imported_at`); err != nil {
+		return delta, nil, err
+	}
+	for start := 0; start < len(changed); start += batchRows {
+		batch := changed[start:min(start+batchRows, len(changed))]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM advisory_cves WHERE advisory_id IN (`+placeholders(len(batch))+`)`), args...); err != nil {
+			return delta, nil, err
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO advisory_cves (advisory_id, cve)`, 2, cveArgs, ` ON CONFLICT DO NOTHING`); err != nil {
+		return delta, nil, err
+	}
+	for _, a := range rawOnly {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE advisories SET raw_hash = ? WHERE id = ?`), a.RawHash, a.ID); err != nil {
+			return delta, nil, err
+		}
+	}
+	return delta, changed, nil
+}
+
+// FeedRawHashes returns the raw record sums (advisory.Feed.RawSums) of a
+// feed's stored advisories, for advisory.ReadOptions.Stored.
+func (s *DB) FeedRawHashes(ctx context.Context, feed string) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT raw_hash FROM advisories WHERE feed = ? AND raw_hash <> ''`), feed)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out[h] = true
+	}
+	return out, rows.Err()
 }
 
 // checkSnapshotDate refuses a KEV or EPSS snapshot older than the stored
@@ -239,26 +323,27 @@ func checkRemoval(in FeedImport, current int, d FeedDelta, what string) error {
 		d.Removed, current, what, int(MaxSnapshotRemoval*100), d.Added, d.Changed)}
 }
 
-func (s *DB) replaceKEV(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDelta, error) {
+func (s *DB) replaceKEV(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDelta, []string, error) {
 	var d FeedDelta
+	var cves []string
 	old := map[string]KEV{}
 	rows, err := tx.QueryContext(ctx, `SELECT cve, vendor, product, name, date_added, due_date, ransomware FROM kev`)
 	if err != nil {
-		return d, err
+		return d, nil, err
 	}
 	for rows.Next() {
 		var k KEV
 		var added, due int64
 		if err := rows.Scan(&k.CVE, &k.Vendor, &k.Product, &k.Name, &added, &due, &k.Ransomware); err != nil {
 			rows.Close()
-			return d, err
+			return d, nil, err
 		}
 		k.DateAdded, k.DueDate = fromMS(added), fromMS(due)
 		old[k.CVE] = k
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return d, err
+		return d, nil, err
 	}
 	seen := map[string]bool{}
 	for _, k := range in.KEV {
@@ -267,17 +352,20 @@ func (s *DB) replaceKEV(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDel
 	for cve := range old {
 		if !seen[cve] {
 			d.Removed++
+			cves = append(cves, cve)
 		}
 	}
 	for _, k := range in.KEV {
 		if o, ok := old[k.CVE]; !ok {
 			d.Added++
+			cves = append(cves, k.CVE)
 		} else if o != k {
 			d.Changed++
+			cves = append(cves, k.CVE)
 		}
 	}
 	if err := checkRemoval(in, len(old), d, "KEV entries"); err != nil {
-		return d, err
+		return d, nil, err
 	}
 	for _, k := range in.KEV {
 		if o, ok := old[k.CVE]; ok && o == k {
@@ -287,39 +375,40 @@ func (s *DB) replaceKEV(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDel
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cve) DO UPDATE SET vendor = excluded.vendor, product = excluded.product,
 			name = excluded.name, date_added = excluded.date_added, due_date = excluded.due_date, ransomware = excluded.ransomware`),
 			k.CVE, k.Vendor, k.Product, k.Name, ms(k.DateAdded), ms(k.DueDate), k.Ransomware); err != nil {
-			return d, err
+			return d, nil, err
 		}
 	}
 	for cve := range old {
 		if !seen[cve] {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM kev WHERE cve = ?`), cve); err != nil {
-				return d, err
+				return d, nil, err
 			}
 		}
 	}
-	return d, nil
+	return d, cves, nil
 }
 
-func (s *DB) replaceEPSS(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDelta, error) {
+func (s *DB) replaceEPSS(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDelta, []string, error) {
 	var d FeedDelta
+	var cves []string
 	type score struct{ s, p float64 }
 	old := map[string]score{}
 	rows, err := tx.QueryContext(ctx, `SELECT cve, score, percentile FROM epss`)
 	if err != nil {
-		return d, err
+		return d, nil, err
 	}
 	for rows.Next() {
 		var cve string
 		var sc score
 		if err := rows.Scan(&cve, &sc.s, &sc.p); err != nil {
 			rows.Close()
-			return d, err
+			return d, nil, err
 		}
 		old[cve] = sc
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return d, err
+		return d, nil, err
 	}
 	seen := make(map[string]bool, len(in.EPSS))
 	for _, e := range in.EPSS {
@@ -329,20 +418,23 @@ func (s *DB) replaceEPSS(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDe
 		seen[e.CVE] = true
 		if o, ok := old[e.CVE]; !ok {
 			d.Added++
+			cves = append(cves, e.CVE)
 		} else if o != (score{e.Score, e.Percentile}) {
 			d.Changed++
+			cves = append(cves, e.CVE)
 		}
 	}
 	for cve := range old {
 		if !seen[cve] {
 			d.Removed++
+			cves = append(cves, cve)
 		}
 	}
 	if err := checkRemoval(in, len(old), d, "EPSS scores"); err != nil {
-		return d, err
+		return d, nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM epss`); err != nil {
-		return d, err
+		return d, nil, err
 	}
 	clear(seen)
 	for start := 0; start < len(in.EPSS); start += batchRows {
@@ -365,10 +457,10 @@ func (s *DB) replaceEPSS(ctx context.Context, tx *sql.Tx, in FeedImport) (FeedDe
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
-			return d, fmt.Errorf("store EPSS: %w", err)
+			return d, nil, fmt.Errorf("store EPSS: %w", err)
 		}
 	}
-	return d, nil
+	return d, cves, nil
 }
 
 func (s *DB) putFeedStatus(ctx context.Context, q queryer, st FeedStatus) error {

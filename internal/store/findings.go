@@ -375,6 +375,77 @@ func (s *DB) Rescore(ctx context.Context, hostID string, score func(ScoreInput) 
 		cond += " AND f.host_id = ?"
 		args = append(args, hostID)
 	}
+	return s.rescoreWhere(ctx, cond, args, score)
+}
+
+// RescoreFindings is Rescore for the open findings among ids.
+func (s *DB) RescoreFindings(ctx context.Context, ids []string, score func(ScoreInput) Score) (int, error) {
+	return s.rescoreIn(ctx, "f.id", ids, score)
+}
+
+// RescoreAdvisories is Rescore for the open findings of the advisories
+// among ids.
+func (s *DB) RescoreAdvisories(ctx context.Context, ids []string, score func(ScoreInput) Score) (int, error) {
+	return s.rescoreIn(ctx, "f.advisory_id", ids, score)
+}
+
+// RescoreCVEs is Rescore for the open findings of the advisories that name
+// one of cves: those whose KEV entry or EPSS score changed.
+func (s *DB) RescoreCVEs(ctx context.Context, cves []string, score func(ScoreInput) Score) (int, error) {
+	if len(cves) == 0 {
+		return 0, nil
+	}
+	want := make(map[string]bool, len(cves))
+	for _, c := range cves {
+		want[c] = true
+	}
+	// The CVEs of advisories with open findings are far fewer than a KEV
+	// catalog or an EPSS snapshot: read those and filter here.
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT ac.advisory_id, ac.cve FROM advisory_cves ac
+		WHERE ac.advisory_id IN (SELECT f.advisory_id FROM findings f WHERE f.status = 'open')`)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var id, cve string
+		if err := rows.Scan(&id, &cve); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if want[cve] && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return s.RescoreAdvisories(ctx, ids, score)
+}
+
+func (s *DB) rescoreIn(ctx context.Context, col string, ids []string, score func(ScoreInput) Score) (int, error) {
+	total := 0
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		batch := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		n, err := s.rescoreWhere(ctx, "f.status = 'open' AND "+col+" IN ("+placeholders(len(batch))+")", args, score)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// rescoreWhere rescores the findings f that cond selects.
+func (s *DB) rescoreWhere(ctx context.Context, cond string, args []any, score func(ScoreInput) Score) (int, error) {
 	type kevInfo struct {
 		due        int64
 		ransomware bool
