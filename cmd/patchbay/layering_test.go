@@ -18,6 +18,7 @@ const modulePath = "github.com/patchbay/patchbay/"
 // so a new package is placed in the layering when it is added.
 var allowedInternal = map[string][]string{
 	"cmd/patchbay": nil, // wiring: may import everything (checked separately)
+	"deploy":       {},  // the server unit and example config, embedded
 
 	// Pure logic: values and a clock in, decisions out.
 	"internal/version":  {},
