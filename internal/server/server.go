@@ -267,6 +267,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.spawn(s.syncLoop)
 	s.spawn(s.dashboardLoop)
 	s.spawn(s.refusals.run)
+	if s.cfg.BackupDir != "" {
+		s.spawn(s.backupLoop)
+	}
 	return s.vulns.reconcileAll(ctx)
 }
 
