@@ -21,7 +21,9 @@ func TestReissueJobMovesAJobAboveTheAgentsSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 		sign := func(seq uint64) ([]byte, error) { return []byte(fmt.Sprintf(`{"seq":%d}`, seq)), nil }
-		resign := func(seq uint64, old []byte) ([]byte, error) { return []byte(fmt.Sprintf(`{"seq":%d,"was":%s}`, seq, old)), nil }
+		resign := func(seq uint64, old []byte) ([]byte, error) {
+			return []byte(fmt.Sprintf(`{"seq":%d,"was":%s}`, seq, old)), nil
+		}
 		got, _ := db.GetChange(ctx, "c1")
 		if _, err := db.UpdateChange(ctx, got.Revision, ChangeUpdate{Change: got, Jobs: []Job{{ID: "j1", ChangeID: "c1", HostID: "h1", Phase: "install", Sign: sign}}}, t0); err != nil {
 			t.Fatal(err)
