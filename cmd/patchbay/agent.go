@@ -158,6 +158,11 @@ func setupJobs(ctx context.Context, cfg *agent.Config, c inventory.Collector, f 
 	if err != nil {
 		return err
 	}
+	results, err := agent.OpenResultFile(filepath.Join(f.stateDir, "job-results.json"), seq.LastSeq())
+	if err != nil {
+		return err
+	}
+	cfg.Results = results
 	snap, err := c.Collect(ctx)
 	if err != nil {
 		return fmt.Errorf("collect inventory: %w", err)

@@ -18,6 +18,7 @@ const modulePath = "github.com/patchbay/patchbay/"
 // so a new package is placed in the layering when it is added.
 var allowedInternal = map[string][]string{
 	"cmd/patchbay": nil, // wiring: may import everything (checked separately)
+	"deploy":       {},  // the server unit and example config, embedded
 
 	// Pure logic: values and a clock in, decisions out.
 	"internal/version":  {},
@@ -38,6 +39,7 @@ var allowedInternal = map[string][]string{
 	"internal/api":       {"internal/inventory"},
 	"internal/pki":       {"internal/durable"},
 	"internal/durable":   {},
+	"internal/backup":    {},
 
 	// Edges.
 	"internal/pkgmgr": {"internal/inventory"},
@@ -48,7 +50,7 @@ var allowedInternal = map[string][]string{
 	"internal/store":  {"internal/inventory", "internal/match", "internal/audit", "internal/advisory", "internal/version", "internal/rollout", "internal/policy", "internal/risk", "internal/metrics", "internal/change"},
 	"internal/web":    {"internal/api", "internal/metrics", "internal/policy", "internal/schedule", "internal/rollout", "internal/change"},
 	"internal/server": {
-		"internal/advisory", "internal/api", "internal/audit", "internal/change", "internal/durable", "internal/fielderr", "internal/inventory", "internal/match",
+		"internal/advisory", "internal/api", "internal/audit", "internal/backup", "internal/change", "internal/durable", "internal/fielderr", "internal/inventory", "internal/match",
 		"internal/metrics", "internal/pki", "internal/policy", "internal/protocol", "internal/risk", "internal/rollout",
 		"internal/schedule", "internal/store", "internal/version", "internal/web",
 	},

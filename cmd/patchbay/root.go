@@ -34,6 +34,8 @@ func newRootCmd() *cobra.Command {
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(
 		newServerCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 		newAgentCmd(),
 		newUpCmd(),
 		newSimCmd(),

@@ -18,12 +18,27 @@ import (
 
 func newServerCmd() *cobra.Command {
 	cfg := server.DefaultConfig()
+	var configFile, logFormat string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control server (HTTPS API, agent endpoint, scheduler)",
-		Args:  cobra.NoArgs,
+		Long: `Run the control server (HTTPS API, agent endpoint, scheduler).
+
+Every flag can also be set in a YAML file given with --config (the packaged
+unit uses ` + DefaultServerConfig + `): its keys are the flag names without
+"--", lists for repeatable flags; flags on the command line win.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rs, err := startServer(cmd.Context(), cfg, newLogger(os.Stderr))
+			if configFile != "" {
+				if err := applyServerConfig(cmd.Flags(), configFile); err != nil {
+					return err
+				}
+			}
+			log, err := newFormatLogger(os.Stderr, logFormat)
+			if err != nil {
+				return err
+			}
+			rs, err := startServer(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
 			}
@@ -32,6 +47,9 @@ func newServerCmd() *cobra.Command {
 		},
 	}
 	addServerFlags(cmd, &cfg)
+	cmd.Flags().StringVar(&configFile, "config", "", "YAML file setting any of these flags (keys: flag names without --); flags given here win")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format on standard error: text, or json (one JSON object a line)")
+	cmd.AddCommand(newServerUnitCmd(), newServerExampleConfigCmd())
 	return cmd
 }
 
@@ -50,6 +68,9 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("PATCHBAY_WEBHOOK_SECRET"), "HMAC-SHA256 key for X-Patchbay-Signature (env PATCHBAY_WEBHOOK_SECRET)")
 	f.DurationVar(&cfg.EngineInterval, "engine-interval", cfg.EngineInterval, "how often running changes are stepped")
 	f.DurationVar(&cfg.FeedSyncInterval, "feed-sync-interval", cfg.FeedSyncInterval, "how often to sync feed sources (0: only on `feeds sync`)")
+	f.StringVar(&cfg.BackupDir, "backup-dir", "", "directory for scheduled backups (SQLite only; see `patchbay backup`)")
+	f.DurationVar(&cfg.BackupInterval, "backup-interval", cfg.BackupInterval, "how often to write a scheduled backup into --backup-dir")
+	f.IntVar(&cfg.BackupKeep, "backup-keep", cfg.BackupKeep, "how many scheduled backups to keep in --backup-dir (older ones are removed)")
 }
 
 // feedSources is the --feed-source flag: the first use replaces the
@@ -88,11 +109,25 @@ func (f *feedSources) Set(v string) error {
 }
 
 func newLogger(w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
+	log, _ := newFormatLogger(w, "text")
+	return log
+}
+
+// newFormatLogger logs to w as text (key=value) or as JSON lines, one
+// object a line, for journald and log shippers. PATCHBAY_DEBUG adds debug
+// messages.
+func newFormatLogger(w io.Writer, format string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if os.Getenv("PATCHBAY_DEBUG") != "" {
-		level = slog.LevelDebug
+		opts.Level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
 // runningServer is a started server and what its banner shows.

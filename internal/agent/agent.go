@@ -55,7 +55,11 @@ type Config struct {
 	Executor JobExecutor
 	Journal  JobJournal
 	Seq      SeqStore
-	Hooks    Hooks // commands jobs may name, from the host's own configuration
+	// Results, when set, remembers finished jobs' results so that a job
+	// offered again (by a server restored from a backup) is answered with
+	// its earlier result, or reported as never run, instead of ignored.
+	Results ResultLog
+	Hooks   Hooks // commands jobs may name, from the host's own configuration
 	// RestartCommand is the argv that restarts services; a restart_services
 	// job runs it with "--" and the units the agent's own detection found
 	// appended. Nil means DefaultRestartCommand.

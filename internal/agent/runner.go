@@ -147,7 +147,12 @@ func (a *Agent) runJobs(ctx context.Context, envs []protocol.Envelope) (bool, er
 	for _, env := range envs {
 		job, err := v.Accept(env)
 		if errors.Is(err, ErrReplay) {
-			continue // done before; its result was reported or is in the journal
+			// Done before, or offered by a server restored from a backup:
+			// never run again; the server learns what the agent knows.
+			if err := a.answerReplay(ctx, v, env); err != nil {
+				return ran, err
+			}
+			continue
 		}
 		if err != nil {
 			a.cfg.Logger.Warn("job refused", "key", env.KeyID, "reason", err)
@@ -276,15 +281,15 @@ func (a *Agent) finish(ctx context.Context, e *JournalEntry) error {
 // reportResult sends the result; a result the server has already is
 // reported. The journal is cleared only then.
 func (a *Agent) reportResult(ctx context.Context, e *JournalEntry) error {
-	client, err := a.mtlsClient()
-	if err != nil {
-		return err
+	if a.cfg.Results != nil {
+		// Recorded before it is sent: once the journal is cleared, the log
+		// is what answers this job if a restored server offers it again.
+		if err := a.cfg.Results.Record(e.Job.Seq, e.Result); err != nil {
+			return err
+		}
 	}
-	var ack struct{}
-	err = postJSON(ctx, client, a.cfg.Server+protocol.PathJobResult, e.Result, &ack)
-	var he *HTTPError
-	if err != nil && !(errors.As(err, &he) && he.Status == 409) {
-		return fmt.Errorf("report job %s: %w", e.Job.ID, err)
+	if err := a.postResult(ctx, e.Result); err != nil {
+		return err
 	}
 	a.cfg.Logger.Info("job reported", "job", e.Job.ID, "ok", e.Result.OK, "detail", e.Result.Detail)
 	return a.cfg.Journal.Clear()

@@ -111,6 +111,15 @@ type JobResult struct {
 	// Previous holds the versions the install replaced, recorded before it
 	// ran, for rollback.
 	Previous map[string]string `json:"previous,omitempty"`
+	// NotRun says the agent refused the job without running it because its
+	// sequence is not above LastSeq, the last sequence the agent accepted,
+	// and the agent never ran a job with this ID: the server's records are
+	// older than the agent's (it was restored from a backup). The server
+	// issues the job again with a sequence above LastSeq. A job the agent
+	// did run is answered with its recorded result instead, so no job runs
+	// twice.
+	NotRun  bool   `json:"not_run,omitempty"`
+	LastSeq uint64 `json:"last_seq,omitempty"`
 }
 
 // Validate bounds a job result from an agent.
@@ -120,6 +129,9 @@ func (r *JobResult) Validate() error {
 	}
 	if err := checkText(r.Detail, 64<<10); err != nil {
 		return fielderr.New("detail", err.Error())
+	}
+	if r.NotRun && (r.OK || r.LastSeq == 0) {
+		return fielderr.New("not_run", "a job not run is not ok and names the agent's last_seq")
 	}
 	for _, m := range []map[string]string{r.Installed, r.Previous} {
 		if len(m) > MaxJobPackages {

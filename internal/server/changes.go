@@ -615,6 +615,9 @@ func (s *Server) handleJobResult(w http.ResponseWriter, r *http.Request) error {
 	if err := res.Validate(); err != nil {
 		return err
 	}
+	if res.NotRun {
+		return s.reissueJob(w, r, h.ID, h.Hostname, res)
+	}
 	b, _ := json.Marshal(res)
 	now := s.now()
 	// The result's audit entry commits with it.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
@@ -95,7 +94,7 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 				return nil, nil, err
 			}
 			if why == "" {
-				job.ID, job.HostID, job.ChangeID = uuid.NewString(), a.HostID, c.ID
+				job.ID, job.HostID, job.ChangeID = jobID(c.ID, a.HostID, string(a.Phase)), a.HostID, c.ID
 				job.NotBefore, job.Expires = now.Add(-time.Minute), a.Deadline
 				trial := job
 				trial.Seq = 1

@@ -38,6 +38,11 @@ type Config struct {
 	// with WebhookSecret in X-Patchbay-Signature).
 	WebhookURL    string
 	WebhookSecret string
+	// BackupDir, when set, receives a backup archive every BackupInterval;
+	// the newest BackupKeep are kept (backup.go).
+	BackupDir      string
+	BackupInterval time.Duration
+	BackupKeep     int
 }
 
 // DefaultConfig returns the documented defaults.
@@ -50,6 +55,8 @@ func DefaultConfig() Config {
 		FeedSources:      DefaultFeedSources(),
 		FeedSyncInterval: 6 * time.Hour,
 		EngineInterval:   2 * time.Second,
+		BackupInterval:   24 * time.Hour,
+		BackupKeep:       7,
 	}
 }
 
@@ -69,6 +76,17 @@ func (c Config) Validate() error {
 	}
 	if c.AgentCertTTL < time.Minute {
 		return fmt.Errorf("--agent-cert-ttl %s is below 1m", c.AgentCertTTL)
+	}
+	if c.BackupDir != "" {
+		if c.BackupInterval < time.Minute {
+			return fmt.Errorf("--backup-interval %s is below 1m", c.BackupInterval)
+		}
+		if c.BackupKeep < 1 {
+			return fmt.Errorf("--backup-keep %d: keep at least 1 backup", c.BackupKeep)
+		}
+		if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+			return errors.New("--backup-dir backs up the SQLite database; on PostgreSQL use pg_dump and `patchbay backup --keys-only` (docs/operations.md)")
+		}
 	}
 	return nil
 }
@@ -157,11 +175,21 @@ func (s *Server) TLSConfig() *tls.Config {
 	}
 }
 
-// Serve runs the HTTPS server on ln until ctx ends, then shuts down within
-// a bounded time.
+// Serve runs the HTTPS server on ln until ctx ends, then shuts down in
+// order: stop accepting connections, let the requests in flight finish
+// (ShutdownTimeout at most, then their connections are closed and their
+// handlers still waited for), then wait for every background loop and
+// task. When Serve returns nothing of the server touches the store any
+// more, so the caller may close it.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	var inflight sync.WaitGroup
+	h := s.Handler()
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.Add(1)
+			defer inflight.Done()
+			h.ServeHTTP(w, r)
+		}),
 		TLSConfig:         s.TLSConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
@@ -172,23 +200,48 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// one) end up here: log them as refusals.
 		ErrorLog: log.New(slogWriter{s.log}, "", 0),
 	}
+	// The loops run under a context this function also ends, so a listener
+	// that fails stops them too before Serve returns.
+	parent := ctx
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	if err := s.Start(ctx); err != nil {
+		stop()
+		s.Wait()
+		if parent.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }()
 	select {
 	case err := <-errc:
+		stop()
+		inflight.Wait()
+		s.Wait()
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.log.Info("shutting down: no new connections; waiting for requests in flight and background work")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	err := hs.Shutdown(shutdownCtx)
+	if err != nil {
+		s.log.Warn("requests still running after the shutdown timeout; closing their connections", "timeout", ShutdownTimeout)
+		hs.Close() // cancels the handlers' contexts
+		err = nil
+	}
 	<-errc
-	s.Wait() // the loops saw ctx end; let them finish before the caller closes the store
+	inflight.Wait() // a handler outliving its connection still holds the store
+	s.Wait()        // the loops saw ctx end; let them finish before the caller closes the store
+	s.log.Info("server stopped")
 	return err
 }
+
+// ShutdownTimeout bounds how long Serve waits for requests in flight once
+// its context ends before it closes their connections.
+const ShutdownTimeout = 10 * time.Second
 
 // Start loads the advisory index and starts the background loops (findings
 // reconciliation, feed sync) until ctx ends. Serve calls it; tests that
@@ -215,6 +268,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.spawn(s.syncLoop)
 	s.spawn(s.dashboardLoop)
 	s.spawn(s.refusals.run)
+	if s.cfg.BackupDir != "" {
+		s.spawn(s.backupLoop)
+	}
 	return s.vulns.reconcileAll(ctx)
 }
 

@@ -303,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if cfg.Jobs {
 			ac.Executor = &executor{coll: c, onInstall: cfg.OnInstall, reqs: reqs}
 			ac.Journal, ac.Seq, ac.Hooks = &agent.MemJournal{}, &agent.MemSeq{}, agent.Hooks{}
+			ac.Results = &agent.MemResults{}
 		}
 		a, err := agent.New(ac)
 		if err != nil {
