@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newRetrospectivesCmd(g),
 		newLoginCmd(g),
 		newEmergencyStopCmd(g),
+		newPackageCmd(g),
 	)
 	refuseUnknownSubcommands(root)
 	return root
