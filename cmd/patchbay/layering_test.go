@@ -44,7 +44,7 @@ var allowedInternal = map[string][]string{
 	"internal/pkgmgr":    {"internal/inventory"},
 	"internal/agent":     {"internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/pki", "internal/durable"},
 	"internal/agentcmd":  {"internal/agent", "internal/inventory", "internal/pkgmgr", "internal/protocol"},
-	"internal/packaging": {},
+	"internal/packaging": {"internal/agent", "internal/protocol"},
 	"internal/client":    {"internal/api"},
 	"internal/scan":      {"internal/advisory", "internal/inventory", "internal/match", "internal/risk", "internal/version", "internal/durable"},
 	"internal/sim":       {"internal/agent", "internal/inventory", "internal/protocol", "internal/pki"},
