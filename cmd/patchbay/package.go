@@ -13,9 +13,9 @@ import (
 )
 
 type packageFlags struct {
-	format, token, out, binary, version string
-	labels                              []string
-	interval                            time.Duration
+	format, token, out, binary, version, releaseKey string
+	labels                                          []string
+	interval                                        time.Duration
 }
 
 func newPackageCmd(g *globals) *cobra.Command {
@@ -45,8 +45,17 @@ hand it out as you would the token.`,
 					return err
 				}
 			}
+			var pinned string
+			if f.releaseKey != "" {
+				b, err := os.ReadFile(f.releaseKey)
+				if err != nil {
+					return fmt.Errorf("--release-key: %w", err)
+				}
+				pinned = string(b)
+			}
 			path, err := packaging.Build(packaging.Spec{
-				Format: f.format, AgentBinary: bin, Version: f.version, Server: g.server,
+				ReleaseKey: pinned,
+				Format:     f.format, AgentBinary: bin, Version: f.version, Server: g.server,
 				EnrollToken: f.token, Labels: labels, CheckinInterval: f.interval, OutDir: f.out,
 			})
 			if err != nil {
@@ -64,6 +73,7 @@ hand it out as you would the token.`,
 	fl.StringVar(&f.out, "out", ".", "directory to write the package to")
 	fl.StringVar(&f.binary, "agent-binary", "", "patchbay-agent executable to ship (default: patchbay-agent next to this patchbay)")
 	fl.StringVar(&f.version, "version", "0.0.0", "package version")
+	fl.StringVar(&f.releaseKey, "release-key", "", "release.pub from `patchbay release-key create`, pinned at /etc/patchbay/release.pub for verifying agent self-updates")
 	_ = cmd.MarkFlagRequired("type")
 	_ = cmd.MarkFlagRequired("enroll-token")
 	return cmd

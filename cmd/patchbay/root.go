@@ -57,6 +57,8 @@ func newRootCmd() *cobra.Command {
 		newLoginCmd(g),
 		newEmergencyStopCmd(g),
 		newPackageCmd(g),
+		newReleaseKeyCmd(),
+		newReleaseCmd(),
 	)
 	refuseUnknownSubcommands(root)
 	return root

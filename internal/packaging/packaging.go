@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/release"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -30,6 +32,8 @@ const (
 	UnitPath   = "/usr/lib/systemd/system/patchbay-agent.service"
 	ConfigPath = agent.DefaultConfigPath
 	HooksPath  = agent.DefaultHooksPath
+	// ReleaseKeyPath pins the release key agents verify self-updates with.
+	ReleaseKeyPath = "/etc/patchbay/release.pub"
 )
 
 // Formats are the package formats Build makes.
@@ -48,6 +52,9 @@ type Spec struct {
 	Labels          map[string]string
 	CheckinInterval time.Duration // 0: the server's
 	OutDir          string        // "" means the current directory
+	// ReleaseKey, when set, is the release verifier key (release.pub)
+	// pinned at ReleaseKeyPath.
+	ReleaseKey string
 	// MTime stamps every file in the package, so that the same inputs make
 	// the same package. Zero means the Unix epoch.
 	MTime time.Time
@@ -64,13 +71,18 @@ func Build(s Spec) (string, error) {
 	if _, _, err := protocol.ParseEnrollToken(s.EnrollToken); err != nil {
 		return "", fmt.Errorf("--enroll-token: %w", err)
 	}
-	arch, err := binaryArch(s.AgentBinary)
+	arch, err := BinaryArch(s.AgentBinary)
 	if err != nil {
 		return "", err
 	}
 	config, err := renderConfig(s)
 	if err != nil {
 		return "", err
+	}
+	if s.ReleaseKey != "" {
+		if err := release.CheckVerifierKey(s.ReleaseKey); err != nil {
+			return "", fmt.Errorf("--release-key: %w", err)
+		}
 	}
 	if s.Version == "" {
 		s.Version = "0.0.0"
@@ -86,7 +98,11 @@ func Build(s Spec) (string, error) {
 	}
 	defer os.RemoveAll(stage)
 	staged := map[string]string{}
-	for name, content := range map[string][]byte{"agent.yaml": config} {
+	generated := map[string][]byte{"agent.yaml": config}
+	if s.ReleaseKey != "" {
+		generated["release.pub"] = []byte(strings.TrimSpace(s.ReleaseKey) + "\n")
+	}
+	for name, content := range generated {
 		staged[name] = filepath.Join(stage, name)
 		if err := os.WriteFile(staged[name], content, 0o600); err != nil {
 			return "", err
@@ -136,6 +152,11 @@ func Build(s Spec) (string, error) {
 			},
 		},
 	})
+	if s.ReleaseKey != "" {
+		// Root-owned and read-only: whoever replaces it can sign agent binaries.
+		info.Contents = append(info.Contents, &files.Content{Source: staged["release.pub"], Destination: ReleaseKeyPath,
+			Type: files.TypeConfig, FileInfo: owned(0o644)})
+	}
 	if err := nfpm.PrepareForPackager(info, s.Format); err != nil {
 		return "", fmt.Errorf("package: %w", err)
 	}
@@ -213,10 +234,10 @@ func renderConfig(s Spec) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// binaryArch names the Go architecture of a Linux ELF executable, which is
+// BinaryArch names the Go architecture of a Linux ELF executable, which is
 // the package's architecture; nfpm translates it per format (amd64 →
 // x86_64 for rpm).
-func binaryArch(path string) (string, error) {
+func BinaryArch(path string) (string, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("agent binary %s: %w", path, err)

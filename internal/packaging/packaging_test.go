@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/debtest"
+	"github.com/patchbay/patchbay/internal/release"
 	"github.com/patchbay/patchbay/internal/testenv"
 )
 
@@ -84,7 +85,7 @@ func TestBuildNamesThePackageByFormatVersionAndArch(t *testing.T) {
 }
 
 func isAMD64(t *testing.T, path string) bool {
-	arch, err := binaryArch(path)
+	arch, err := BinaryArch(path)
 	return err == nil && arch == "amd64"
 }
 
@@ -104,6 +105,7 @@ func TestBuildRefusesBadInput(t *testing.T) {
 		{"a missing agent binary", func(s *Spec) { s.AgentBinary = filepath.Join(t.TempDir(), "nope") }, "no such file"},
 		{"a script as agent binary", func(s *Spec) { s.AgentBinary = notELF }, "agent binary " + notELF},
 		{"a label without a key", func(s *Spec) { s.Labels = map[string]string{"": "x"} }, "a label needs a key"},
+		{"a release key that is not a verifier key", func(s *Spec) { s.ReleaseKey = "PRIVATE+KEY+patchbay-release+1+abc" }, "--release-key: not a release verifier key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := testSpec(t, "deb")
@@ -303,10 +305,19 @@ func TestDebScriptsRunChrootlessActOnTheImageOnly(t *testing.T) {
 	testenv.NeedRoot(t, "dpkg --root installs files owned by root")
 	hostUntouched(t)
 	s := testSpec(t, "deb")
+	_, vkey, err := release.GenerateKey("patchbay-release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ReleaseKey = vkey
 	deb := build(t, s)
 	root := dpkgRoot(t)
 	debtest.Run(t, "", "dpkg", "--root="+root, "--force-script-chrootless", "--install", deb)
 	checkInstalled(t, root, s)
+	mustEqualFile(t, filepath.Join(root, "etc/patchbay/release.pub"), []byte(vkey+"\n"))
+	if fi, err := os.Stat(filepath.Join(root, "etc/patchbay/release.pub")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("release.pub: %v %v, want mode 0644", fi, err)
+	}
 	hostUntouched(t)
 	debtest.Run(t, "", "dpkg", "--root="+root, "--force-script-chrootless", "--purge", "patchbay-agent")
 	if _, err := os.Lstat(filepath.Join(root, "var/lib/patchbay")); err == nil {
