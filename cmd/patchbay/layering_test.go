@@ -19,6 +19,8 @@ const modulePath = "github.com/patchbay/patchbay/"
 var allowedInternal = map[string][]string{
 	"cmd/patchbay": nil, // wiring: may import everything (checked separately)
 	"deploy":       {},  // the server unit and example config, embedded
+	// The lean agent binary: only the agent's command line.
+	"cmd/patchbay-agent": {"internal/agentcmd"},
 
 	// Pure logic: values and a clock in, decisions out.
 	"internal/version":  {},
@@ -42,13 +44,16 @@ var allowedInternal = map[string][]string{
 	"internal/backup":    {},
 
 	// Edges.
-	"internal/pkgmgr": {"internal/inventory"},
-	"internal/agent":  {"internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/pki", "internal/durable"},
-	"internal/client": {"internal/api"},
-	"internal/scan":   {"internal/advisory", "internal/inventory", "internal/match", "internal/risk", "internal/version", "internal/durable"},
-	"internal/sim":    {"internal/agent", "internal/inventory", "internal/protocol", "internal/pki"},
-	"internal/store":  {"internal/inventory", "internal/match", "internal/audit", "internal/advisory", "internal/version", "internal/rollout", "internal/policy", "internal/risk", "internal/metrics", "internal/change"},
-	"internal/web":    {"internal/api", "internal/metrics", "internal/policy", "internal/schedule", "internal/rollout", "internal/change"},
+	"internal/pkgmgr":    {"internal/inventory"},
+	"internal/agent":     {"internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/pki", "internal/durable"},
+	"internal/agentcmd":  {"internal/agent", "internal/inventory", "internal/pkgmgr", "internal/protocol"},
+	"internal/packaging": {"internal/agent", "internal/protocol", "internal/release"},
+	"internal/release":   {"internal/durable"},
+	"internal/client":    {"internal/api"},
+	"internal/scan":      {"internal/advisory", "internal/inventory", "internal/match", "internal/risk", "internal/version", "internal/durable"},
+	"internal/sim":       {"internal/agent", "internal/inventory", "internal/protocol", "internal/pki"},
+	"internal/store":     {"internal/inventory", "internal/match", "internal/audit", "internal/advisory", "internal/version", "internal/rollout", "internal/policy", "internal/risk", "internal/metrics", "internal/change"},
+	"internal/web":       {"internal/api", "internal/metrics", "internal/policy", "internal/schedule", "internal/rollout", "internal/change"},
 	"internal/server": {
 		"internal/advisory", "internal/api", "internal/audit", "internal/backup", "internal/change", "internal/durable", "internal/fielderr", "internal/inventory", "internal/match",
 		"internal/metrics", "internal/pki", "internal/policy", "internal/protocol", "internal/risk", "internal/rollout",
@@ -166,8 +171,52 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 			continue
 		}
 		first := strings.Fields(p.Doc)
-		if p.ImportPath != "cmd/patchbay" && (len(first) < 2 || first[0] != "Package") {
+		if !strings.HasPrefix(p.ImportPath, "cmd/") && (len(first) < 2 || first[0] != "Package") {
 			t.Errorf("%s: package doc should start with \"Package <name>\", got %q", p.ImportPath, p.Doc)
 		}
 	}
+}
+
+// leanAgentForbidden are the packages the lean agent binary must not carry:
+// the server side, SQL and its drivers, and Prometheus. Each is matched as
+// an import path prefix.
+var leanAgentForbidden = []string{
+	modulePath + "internal/store", modulePath + "internal/server", modulePath + "internal/web",
+	modulePath + "internal/metrics", modulePath + "internal/scan", modulePath + "internal/sim",
+	modulePath + "internal/packaging",
+	"database/sql", "modernc.org/sqlite", "github.com/jackc/pgx", "github.com/lib/pq", "github.com/mattn/go-sqlite3",
+	"github.com/pressly/goose", "github.com/prometheus/", "github.com/goreleaser/nfpm",
+}
+
+// TestLeanAgentCarriesNoServerCode keeps cmd/patchbay-agent lean: the
+// transitive dependencies of the binary (go list -deps) hold none of the
+// server's, the store's, the console's, SQL's or Prometheus's packages.
+func TestLeanAgentCarriesNoServerCode(t *testing.T) {
+	deps := goListDeps(t, "./cmd/patchbay-agent")
+	if !slices.Contains(deps, modulePath+"internal/agent") {
+		t.Fatalf("go list -deps ./cmd/patchbay-agent does not list internal/agent; the test is not reading the binary's dependencies: %v", deps)
+	}
+	for _, d := range deps {
+		for _, f := range leanAgentForbidden {
+			if d == f || strings.HasPrefix(d, f+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) {
+				t.Errorf("cmd/patchbay-agent depends on %s (forbidden: %s); the lean agent must not carry server-side code", d, f)
+			}
+		}
+	}
+}
+
+// goListDeps is the import paths `go list -deps` prints for pkg.
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", pkg)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, ee.Stderr)
+		}
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
 }

@@ -58,6 +58,9 @@ func newRootCmd() *cobra.Command {
 		newRetrospectivesCmd(g),
 		newLoginCmd(g),
 		newEmergencyStopCmd(g),
+		newPackageCmd(g),
+		newReleaseKeyCmd(),
+		newReleaseCmd(),
 	)
 	refuseUnknownSubcommands(root)
 	return root

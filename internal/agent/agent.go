@@ -68,6 +68,9 @@ type Config struct {
 	// enrollment took (until the response headers) and its path, so a
 	// simulated fleet can measure check-ins and job reports separately.
 	Observe func(path string, took time.Duration, err error)
+	// OnEnrolled, when set, is called once the host's new identity is
+	// saved: the agent's configuration file drops its enrollment token then.
+	OnEnrolled func(hostID string)
 }
 
 // Agent runs the enrollment and check-in protocol for one host.
@@ -154,6 +157,9 @@ func (a *Agent) Enroll(ctx context.Context, hostname string) error {
 	}
 	a.client = nil
 	a.cfg.Logger.Info("enrolled", "host", resp.HostID)
+	if a.cfg.OnEnrolled != nil {
+		a.cfg.OnEnrolled(resp.HostID)
+	}
 	return nil
 }
 
