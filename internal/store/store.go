@@ -56,8 +56,8 @@ type DB struct {
 	dialect Dialect
 
 	auditHooks  AuditHooks
-	outboxAdded func() // SetOutboxHook
-	fixedModes []string // SQLite files Open made private
+	outboxAdded func()   // SetOutboxHook
+	fixedModes  []string // SQLite files Open made private
 
 	mu      sync.RWMutex
 	pvCache map[pvKey]int64 // interned package version IDs; check-ins remove those no host holds (pruneVersions)
