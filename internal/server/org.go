@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -147,6 +148,9 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	var problems []string
 	if err != nil {
 		problems = append(problems, err.Error())
+	}
+	if nerr := notify.CheckSubscriptions(desired, s.notify.channelNames()); nerr != nil {
+		problems = append(problems, nerr.Error())
 	}
 	for i, g := range desired.Groups {
 		var ws []schedule.Window
