@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newRetrospectivesCmd(g),
 		newLoginCmd(g),
 		newEmergencyStopCmd(g),
+		newNotificationsCmd(g),
 	)
 	refuseUnknownSubcommands(root)
 	return root

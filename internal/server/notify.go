@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/delivery"
 	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/rollout"
@@ -172,23 +173,7 @@ func (c Config) channelConfigs() []channelConfig {
 }
 
 // NotificationView is one outbox message in the API.
-type NotificationView struct {
-	ID          string     `json:"id"`
-	Key         string     `json:"idempotency_key"`
-	Event       string     `json:"event"`
-	Kind        string     `json:"kind"`
-	Subject     string     `json:"subject"`
-	Recipient   string     `json:"recipient"`
-	Role        string     `json:"role"`
-	Channel     string     `json:"channel"`
-	Status      string     `json:"status"`
-	Attempts    int        `json:"attempts"`
-	Created     time.Time  `json:"created"`
-	NextAttempt *time.Time `json:"next_attempt,omitempty"`
-	Delivered   *time.Time `json:"delivered,omitempty"`
-	LatencyMS   int64      `json:"latency_ms,omitempty"`
-	LastError   string     `json:"last_error,omitempty"`
-}
+type NotificationView = api.Notification
 
 func notificationView(m store.OutboxMessage) NotificationView {
 	var ev notify.Event
@@ -228,7 +213,7 @@ func (s *Server) handleListNotifications(w http.ResponseWriter, r *http.Request)
 	for _, m := range ms {
 		out = append(out, notificationView(m))
 	}
-	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out), "channels": append([]string{notify.Console}, s.notify.channelNames()...)})
+	return writeJSON(w, 200, api.NotificationList{Items: out, Total: len(out), Channels: append([]string{notify.Console}, s.notify.channelNames()...)})
 }
 
 func (s *Server) handleRetryNotification(w http.ResponseWriter, r *http.Request) error {
