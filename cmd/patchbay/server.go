@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,6 +53,7 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.StringVar(&cfg.SlackWebhookURL, "slack-webhook", os.Getenv("PATCHBAY_SLACK_WEBHOOK"), "Slack-compatible incoming webhook URL, channel \"slack\" (env PATCHBAY_SLACK_WEBHOOK)")
 	f.Var(&prefixList{&cfg.NotifyAllow}, "notify-allow", "internal address range notifications may reach, as CIDR or IP (repeatable; default: public addresses only)")
 	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's address in notification links (default: https://LISTEN)")
+	f.Var(&caFile{&cfg.NotifyRoots}, "notify-ca", "PEM file of the CA certificates notification receivers are verified with (default: the system's)")
 	f.DurationVar(&cfg.EngineInterval, "engine-interval", cfg.EngineInterval, "how often running changes are stepped")
 	f.DurationVar(&cfg.FeedSyncInterval, "feed-sync-interval", cfg.FeedSyncInterval, "how often to sync feed sources (0: only on `feeds sync`)")
 }
@@ -199,5 +201,25 @@ func (l *prefixList) Set(v string) error {
 		}
 		*l.p = append(*l.p, p.Masked())
 	}
+	return nil
+}
+
+// caFile is the --notify-ca flag: a PEM file read into a certificate pool.
+type caFile struct{ pool **x509.CertPool }
+
+func (c *caFile) String() string { return "" }
+
+func (c *caFile) Type() string { return "FILE" }
+
+func (c *caFile) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	*c.pool = pool
 	return nil
 }

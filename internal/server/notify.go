@@ -144,7 +144,7 @@ func (s *Server) startNotify(ctx context.Context) error {
 	client := guard.Client(10*time.Second, s.cfg.NotifyRoots)
 	w := &delivery.Worker{Outbox: s.store, Sealer: s.notify.sealer, Client: client, Guard: guard, Now: s.now, Log: s.log,
 		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(suffix)), ConsoleURL: s.consoleURL(),
-		Retry: cmp.Or(s.cfg.NotifyRetry, notify.DefaultRetry), Lease: time.Minute, Poll: 2 * time.Second, Batch: 20, Wake: s.notify.wake}
+		Retry: cmp.Or(s.cfg.NotifyRetry, notify.DefaultRetry), Lease: 30 * time.Second, Poll: 2 * time.Second, Batch: 20, Wake: s.notify.wake}
 	s.spawn(w.Run)
 	s.spawn(s.notifyWatchLoop)
 	return nil
