@@ -35,8 +35,9 @@ type fakeBackend struct {
 	created  []ChangeRequest // what CreateChange was asked, in order
 	// createErr, when set, is what CreateChange returns.
 	createErr error
-	admin     fakeAdmin // settings, reports and dashboard state: fake_admin_test.go
-	org       fakeOrg   // groups, calendar, exceptions and knowledge base: fake_org_test.go
+	admin     fakeAdmin  // settings, reports and dashboard state: fake_admin_test.go
+	org       fakeOrg    // groups, calendar, exceptions and knowledge base: fake_org_test.go
+	notify    fakeNotify // the delivery log: fake_notify_test.go
 }
 
 // fakeGroup is a named set of hosts a change may target.
@@ -203,7 +204,7 @@ func (f *fakeBackend) UserByID(ctx context.Context, id string) (User, error) {
 
 func (f *fakeBackend) Allowed(u User, perm string) bool {
 	return slices.Contains(rolePerms[u.Role], perm) || slices.Contains(adminRolePerms[u.Role], perm) ||
-		slices.Contains(orgRolePerms[u.Role], perm)
+		slices.Contains(orgRolePerms[u.Role], perm) || slices.Contains(notifyRolePerms[u.Role], perm)
 }
 
 func pageOf[T any](items []T, after string, limit int) ([]T, string) {
