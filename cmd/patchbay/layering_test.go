@@ -31,6 +31,7 @@ var allowedInternal = map[string][]string{
 	"internal/rollout":  {"internal/fielderr"},
 	"internal/metrics":  {},
 	"internal/audit":    {},
+	"internal/notify":   {"internal/policy", "internal/fielderr"},
 	"internal/match":    {"internal/advisory", "internal/version"},
 	"internal/change":   {"internal/rollout", "internal/policy", "internal/schedule", "internal/version", "internal/advisory", "internal/match", "internal/risk"},
 
@@ -54,10 +55,12 @@ var allowedInternal = map[string][]string{
 	"internal/sim":       {"internal/agent", "internal/inventory", "internal/protocol", "internal/pki"},
 	"internal/store":     {"internal/inventory", "internal/match", "internal/audit", "internal/advisory", "internal/version", "internal/rollout", "internal/policy", "internal/risk", "internal/metrics", "internal/change"},
 	"internal/web":       {"internal/api", "internal/metrics", "internal/policy", "internal/schedule", "internal/rollout", "internal/change"},
+	// Notifications: the outbox worker, channels and the SSRF-safe client.
+	"internal/delivery": {"internal/notify", "internal/policy", "internal/store"},
 	"internal/server": {
 		"internal/advisory", "internal/api", "internal/audit", "internal/backup", "internal/change", "internal/durable", "internal/fielderr", "internal/inventory", "internal/match",
 		"internal/metrics", "internal/pki", "internal/policy", "internal/protocol", "internal/risk", "internal/rollout",
-		"internal/schedule", "internal/store", "internal/version", "internal/web",
+		"internal/schedule", "internal/store", "internal/version", "internal/web", "internal/notify", "internal/delivery",
 	},
 
 	// Test support.
@@ -70,7 +73,7 @@ var allowedInternal = map[string][]string{
 
 // pure packages do no I/O: none of these standard packages may appear in
 // their imports.
-var pure = []string{"internal/fielderr", "internal/version", "internal/risk", "internal/policy", "internal/schedule", "internal/rollout", "internal/metrics", "internal/match", "internal/change", "internal/audit"}
+var pure = []string{"internal/fielderr", "internal/version", "internal/risk", "internal/policy", "internal/schedule", "internal/rollout", "internal/metrics", "internal/match", "internal/change", "internal/audit", "internal/notify"}
 
 var ioImports = []string{"os", "os/exec", "net", "net/http", "database/sql", "io/fs", "path/filepath", "syscall", "golang.org/x/sys/unix", "log/slog"}
 

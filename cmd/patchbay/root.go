@@ -61,6 +61,7 @@ func newRootCmd() *cobra.Command {
 		newPackageCmd(g),
 		newReleaseKeyCmd(),
 		newReleaseCmd(),
+		newNotificationsCmd(g),
 	)
 	refuseUnknownSubcommands(root)
 	return root

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,8 +66,12 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.DurationVar(&cfg.CheckinInterval, "checkin-interval", cfg.CheckinInterval, "agent check-in interval; hosts silent for 3 intervals are stale")
 	f.DurationVar(&cfg.AgentCertTTL, "agent-cert-ttl", cfg.AgentCertTTL, "lifetime of agent client certificates (renewed at half-life)")
 	f.Var(&feedSources{cfg: cfg}, "feed-source", "NAME=URL of a feed to sync (repeatable; replaces the official defaults; \"none\" for no sources)")
-	f.StringVar(&cfg.WebhookURL, "webhook", "", "URL that receives every notification as JSON (change approved, started, halted, ended; exceptions expired)")
+	f.StringVar(&cfg.WebhookURL, "webhook", "", "URL that receives notifications as signed JSON, channel \"webhook\" (docs/notifications.md)")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("PATCHBAY_WEBHOOK_SECRET"), "HMAC-SHA256 key for X-Patchbay-Signature (env PATCHBAY_WEBHOOK_SECRET)")
+	f.StringVar(&cfg.SlackWebhookURL, "slack-webhook", os.Getenv("PATCHBAY_SLACK_WEBHOOK"), "Slack-compatible incoming webhook URL, channel \"slack\" (env PATCHBAY_SLACK_WEBHOOK)")
+	f.Var(&prefixList{&cfg.NotifyAllow}, "notify-allow", "internal address range notifications may reach, as CIDR or IP (repeatable; default: public addresses only)")
+	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's address in notification links (default: https://LISTEN)")
+	f.Var(&caFile{&cfg.NotifyRoots}, "notify-ca", "PEM file of the CA certificates notification receivers are verified with (default: the system's)")
 	f.DurationVar(&cfg.EngineInterval, "engine-interval", cfg.EngineInterval, "how often running changes are stepped")
 	f.DurationVar(&cfg.FeedSyncInterval, "feed-sync-interval", cfg.FeedSyncInterval, "how often to sync feed sources (0: only on `feeds sync`)")
 	f.StringVar(&cfg.BackupDir, "backup-dir", "", "directory for scheduled backups (SQLite only; see `patchbay backup`)")
@@ -198,4 +204,57 @@ func (rs *runningServer) printBanner(w io.Writer) {
 	fmt.Fprintf(w, "  patchbay hosts list\n")
 	fmt.Fprintf(w, "Enroll a host: patchbay enroll-token create, then on the host:\n")
 	fmt.Fprintf(w, "  patchbay agent --server %s --enroll-token TOKEN\n", rs.url)
+}
+
+// prefixList is the --notify-allow flag: CIDR prefixes, a bare IP as a
+// single address.
+type prefixList struct{ p *[]netip.Prefix }
+
+func (l *prefixList) String() string {
+	if l.p == nil {
+		return ""
+	}
+	var parts []string
+	for _, p := range *l.p {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *prefixList) Type() string { return "CIDR" }
+
+func (l *prefixList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return fmt.Errorf("want a CIDR prefix (10.0.0.0/8) or an IP address, got %q", part)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		*l.p = append(*l.p, p.Masked())
+	}
+	return nil
+}
+
+// caFile is the --notify-ca flag: a PEM file read into a certificate pool.
+type caFile struct{ pool **x509.CertPool }
+
+func (c *caFile) String() string { return "" }
+
+func (c *caFile) Type() string { return "FILE" }
+
+func (c *caFile) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	*c.pool = pool
+	return nil
 }

@@ -43,6 +43,8 @@ const (
 	PermKBRead            Permission = "kb:read"
 	PermKBWrite           Permission = "kb:write"
 	PermReportRead        Permission = "reports:read"
+	PermNotifyRead        Permission = "notifications:read"
+	PermNotifyManage      Permission = "notifications:manage"
 	// PermLogin: the username and password in the body.
 	PermLogin Permission = "login"
 )
@@ -75,6 +77,8 @@ func RoleAllows(role string, p Permission) bool {
 		return role == RoleApprover || role == RoleSecurity
 	case PermAuditRead:
 		return role == RoleAuditor || role == RoleSecurity
+	case PermNotifyRead:
+		return role == RoleAuditor || role == RoleSecurity || role == RoleOperator
 	case PermChangesCreate:
 		return role == RoleOperator || role == RoleSecurity
 	case PermChangesApprove:

@@ -134,6 +134,7 @@ func teamFields(a, b Team) []string {
 	var d fieldDiff
 	d.check("members", a.Members, b.Members)
 	d.policy("policy.", a.Policy, b.Policy)
+	d.check("notifications", a.Notifications, b.Notifications)
 	return d
 }
 

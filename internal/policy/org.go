@@ -24,6 +24,20 @@ type Team struct {
 	Members []Member `yaml:"members,omitempty"`
 	// Policy is the team's default policy; its groups may override it.
 	Policy Policy `yaml:"policy,omitempty"`
+	// Notifications route the team's events; none: the defaults of
+	// package notify (docs/notifications.md).
+	Notifications []Subscription `yaml:"notifications,omitempty"`
+}
+
+// Subscription routes some of a team's events: which (event names or
+// families such as "change.*"; empty: every event), to whom (roles:
+// stakeholder, sysadmin, approver, author, security, admin, operator;
+// empty: each event's default roles) and over which channels (empty:
+// every configured channel). Package notify checks the names.
+type Subscription struct {
+	Events   []string `yaml:"events,omitempty,flow"`
+	Roles    []string `yaml:"roles,omitempty,flow"`
+	Channels []string `yaml:"channels,omitempty,flow"`
 }
 
 // Member gives a user a role in a team.

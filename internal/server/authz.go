@@ -50,6 +50,8 @@ const (
 	PermKBRead            = policy.PermKBRead
 	PermKBWrite           = policy.PermKBWrite
 	PermReportRead        = policy.PermReportRead
+	PermNotifyRead        = policy.PermNotifyRead
+	PermNotifyManage      = policy.PermNotifyManage
 	PermLogin             = policy.PermLogin
 )
 

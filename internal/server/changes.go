@@ -340,14 +340,11 @@ func (s *Server) transition(ctx context.Context, id string, fn func(c *store.Cha
 		for _, w := range with {
 			w(&u)
 		}
-		_, err = s.store.UpdateChange(ctx, c.Revision, u, now)
+		// The change's notifications commit with it (store.WithOutbox).
+		octx := s.notifying(ctx, s.changeEvents(c, before["state"], actor, detail, now)...)
+		_, err = s.store.UpdateChange(octx, c.Revision, u, now)
 		if errors.Is(err, store.ErrRevisionMismatch) {
 			continue
-		}
-		if err == nil {
-			if c.State != before["state"] {
-				s.notifyChange(ctx, c, detail)
-			}
 		}
 		s.log.Info("change", "id", id, "state", c.State, "by", actor, "detail", detail)
 		return c, err
@@ -562,6 +559,7 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	}
 	// The step's audit entries commit with the step (store.WithAudit).
 	actx := store.WithAudit(ctx, store.NewPendingAudit(engineAuditEntries(c, prevState, ev, jobs, now)...))
+	actx = s.notifying(actx, s.changeEvents(c, prevState, "engine", strings.Join(events, "; "), now)...)
 	rev, err := s.store.UpdateChange(actx, c.Revision, store.ChangeUpdate{Change: c, Event: ev, Jobs: jobs,
 		WithdrawJobs: withdrawsJobs(prevState, c.State)}, now)
 	if err != nil {
@@ -569,9 +567,6 @@ func (s *Server) step(ctx context.Context, c store.Change, cache engineCache) er
 	}
 	if cache != nil {
 		cache[c.ID] = cachedEngine{rev, st}
-	}
-	if c.State != prevState {
-		s.notifyChange(ctx, c, strings.Join(events, "; "))
 	}
 	return nil
 }

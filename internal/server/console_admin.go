@@ -15,6 +15,7 @@ import (
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/change"
+	"github.com/patchbay/patchbay/internal/delivery"
 	"github.com/patchbay/patchbay/internal/metrics"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -316,16 +317,19 @@ func (b consoleBackend) SyncFeeds(ctx context.Context, u web.User) ([]web.Feed, 
 // webhook URL is often itself a credential.
 func (b consoleBackend) Integrations(ctx context.Context) ([]web.Integration, error) {
 	var out []web.Integration
-	if raw := b.s.cfg.WebhookURL; raw != "" {
+	for _, c := range b.s.cfg.channelConfigs() {
 		target := "(an unreadable URL)"
-		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		if u, err := url.Parse(c.url); err == nil && u.Host != "" {
 			target = u.Scheme + "://" + u.Hostname()
 			if p := u.Port(); p != "" {
 				target += ":" + p
 			}
 		}
-		out = append(out, web.Integration{Kind: "webhook", Target: target, Signed: b.s.cfg.WebhookSecret != "",
-			Note: "every notification (changes, exceptions expiring) as JSON; HMAC-SHA256 of the body in X-Patchbay-Signature when a secret is set"})
+		note := "notifications as JSON (schema patchbay.notification/v1); X-Patchbay-Signature: t=UNIX,v1=HMAC-SHA256 of \"UNIX.body\"; delivery log at /notifications"
+		if c.kind == delivery.KindSlack {
+			note = "notifications as Slack Block Kit messages with links to the console; delivery log at /notifications"
+		}
+		out = append(out, web.Integration{Kind: c.kind, Target: target, Signed: c.secret != "", Note: note})
 	}
 	return out, nil
 }

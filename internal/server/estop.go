@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/patchbay/patchbay/internal/change"
+	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -31,7 +33,10 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 	auditSummary(ctx, "emergency stop pulled by %s: %s", who, req.Reason)
 	// The flag and the withdrawal of every job not yet delivered are one
 	// transaction: once it is in, no host gets a job of any change.
-	withdrawn, err := s.store.SetFlagWithdrawingJobs(ctx, store.Flag{Name: flagEmergencyStop, On: true, By: who, At: s.now(), Note: req.Reason})
+	now := s.now()
+	stop := notify.Event{ID: "estop:" + strconv.FormatInt(now.UnixMilli(), 10), Kind: notify.EmergencyStop, At: now, Actor: who,
+		Subject: "Emergency stop pulled by " + who, Text: req.Reason + "\nEvery running change is halted and no job is sent until a second user releases the stop.", Link: "/"}
+	withdrawn, err := s.store.SetFlagWithdrawingJobs(s.notifying(ctx, stop), store.Flag{Name: flagEmergencyStop, On: true, By: who, At: now, Note: req.Reason})
 	if err != nil {
 		return err
 	}
@@ -73,7 +78,10 @@ func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Reque
 	}
 	setAuditDiff(ctx, map[string]any{"stopped": true, "by": f.By}, map[string]any{"stopped": false, "by": who})
 	auditSummary(ctx, "emergency stop pulled by %s released by %s", f.By, who)
-	if err := s.store.SetFlag(ctx, store.Flag{Name: flagEmergencyStop, On: false, By: who, At: s.now(), Note: "released"}); err != nil {
+	now := s.now()
+	release := notify.Event{ID: "estop-release:" + strconv.FormatInt(now.UnixMilli(), 10), Kind: notify.EmergencyRelease, At: now, Actor: who,
+		Subject: "Emergency stop released by " + who, Text: fmt.Sprintf("The emergency stop %s pulled is released; halted changes stay halted until resumed.", f.By), Link: "/changes"}
+	if err := s.store.SetFlag(s.notifying(ctx, release), store.Flag{Name: flagEmergencyStop, On: false, By: who, At: now, Note: "released"}); err != nil {
 		return err
 	}
 	// Record the release on every stopped change; each stays halted (or

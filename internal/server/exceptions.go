@@ -342,30 +342,9 @@ func (s *Server) ExpireExceptions(ctx context.Context) error {
 	if err := s.applyExceptions(ctx); err != nil {
 		return err
 	}
-	_, org := s.org.get()
-	for _, e := range expired {
-		if e.ApprovedAt == nil {
-			continue // never in force: nothing comes back
-		}
-		rcpt := []string{e.RequestedBy}
-		for _, g := range org.Groups {
-			if g.Team == e.Team && (e.Group == "" || e.Group == g.Name) {
-				rcpt = append(rcpt, g.Stakeholder, g.Sysadmin)
-			}
-		}
-		slices.Sort(rcpt)
-		rcpt = slices.Compact(rcpt)
-		n := store.Notification{At: now, Kind: "exception-expired", Recipients: rcpt,
-			Subject: fmt.Sprintf("Risk acceptance %s for team %s expired", e.ID, e.Team),
-			Body: fmt.Sprintf("The exception (%s) expired at %s; its findings are open again. Justification was: %s",
-				describeSelector(e), e.ExpiresAt.Format(time.RFC3339), e.Justification)}
-		if err := s.store.AddNotification(ctx, n); err != nil {
-			return err
-		}
-		s.sendWebhook(n)
-		s.log.Info("exception expired", "id", e.ID, "team", e.Team, "notified", strings.Join(rcpt, ","))
-	}
-	return nil
+	// Their owners are told by the notification watch (notify_watch.go),
+	// which sees the stored expiry: now, and again after a crash.
+	return s.observeNotifications(ctx)
 }
 
 func describeSelector(e store.Exception) string {

@@ -63,6 +63,9 @@ func (s *Server) syncFeeds(ctx context.Context) []api.ImportResult {
 		if err != nil {
 			s.log.Warn("feed sync failed", "feed", src.Name, "url", src.URL, "err", err)
 			_ = s.store.RecordFeedError(ctx, src.Name, "", src.URL, err.Error())
+			if err := s.store.EnqueueOutbox(ctx, s.outboxMessages(feedFailedEvent(src.Name, src.URL, err.Error(), s.now()))...); err != nil {
+				s.log.Warn("notify feed failure", "feed", src.Name, "err", err)
+			}
 			out = append(out, api.ImportResult{Feed: api.FeedStatus{Name: src.Name, Origin: src.URL, Error: err.Error()}})
 			continue
 		}

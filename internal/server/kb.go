@@ -17,6 +17,7 @@ import (
 	"github.com/patchbay/patchbay/internal/metrics"
 	"github.com/patchbay/patchbay/internal/policy"
 
+	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
 )
@@ -234,7 +235,10 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 			}
 		}
 		auditSummary(ctx, "%s reported a problem after change %s for group %s; knowledge-base draft %s opened", who, c.ID, g.Name, kb.ID)
-		if err := s.store.PutKBEntry(ctx, kb); err != nil {
+		// The author and the group's sysadmin are told with the draft.
+		problem := notify.Event{ID: c.ID + ":" + g.Name, Kind: notify.SignOffProblem, At: now, Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title),
+			Text: req.Problem + "\nKnowledge-base draft: " + kb.ID, Link: "/changes/" + c.ID, Change: c.ID, Groups: []string{g.Name}, Author: c.Author, Actor: who}
+		if err := s.store.PutKBEntry(s.notifying(ctx, problem), kb); err != nil {
 			return store.SignOff{}, err
 		}
 		so.KBID = kb.ID
@@ -246,16 +250,6 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 	}
 	if err != nil {
 		return store.SignOff{}, err
-	}
-	if !req.OK {
-		rcpt := []string{c.Author}
-		if g.Sysadmin != "" && g.Sysadmin != c.Author {
-			rcpt = append(rcpt, g.Sysadmin)
-		}
-		if err := s.store.AddNotification(ctx, store.Notification{At: now, Kind: "signoff-problem", Recipients: rcpt,
-			Subject: fmt.Sprintf("%s reports a problem after %q", who, c.Title), Body: req.Problem + "\nKnowledge-base draft: " + so.KBID}); err != nil {
-			s.log.Error("notification", "err", err)
-		}
 	}
 	return so, nil
 }

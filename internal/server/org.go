@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/fielderr"
+	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -146,6 +147,9 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 		KnownUser:      func(name string) bool { return known[name] },
 	})
 	problems := fielderr.List{What: "policy", Problems: fielderr.Problems(err)}
+	if nerr := notify.CheckSubscriptions(desired, s.notify.channelNames()); nerr != nil {
+		problems.Problems = append(problems.Problems, fielderr.Within("", nerr)...)
+	}
 	for i, g := range desired.Groups {
 		var ws []schedule.Window
 		for _, spec := range g.Windows {

@@ -11,9 +11,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -87,9 +89,9 @@ var paymentsUpdates = []store.Update{{Name: "openssl", Arch: "amd64", Version: "
 
 // orgServer is a server with the example organisation applied, its users,
 // and one host in payments-prod with two open findings.
-func orgServer(t *testing.T, clock *fakeClock) (*testServer, map[string]string, string) {
+func orgServer(t *testing.T, clock *fakeClock, opts ...func(*Config)) (*testServer, map[string]string, string) {
 	t.Helper()
-	ts := newTestServerAt(t, clock.now)
+	ts := newTestServerAt(t, clock.now, opts...)
 	tokens := map[string]string{"admin": ts.tokenFor(t, RoleAdmin)}
 	for name, role := range map[string]string{"alice": RoleOperator, "bob": RoleApprover, "carol": RoleStakeholder,
 		"dave": RoleAdmin, "erin": RoleSecurity, "frank": RoleAuditor} {
@@ -324,9 +326,14 @@ func TestExceptionsNeedAnotherApproverAndExpire(t *testing.T) {
 	if got, _, _ := ts.db.ListFindings(ctx, store.FindingFilter{HostID: host, Excepted: &no}); len(got) != 2 {
 		t.Fatalf("after expiry, open unexcepted findings: %+v", got)
 	}
-	ns, _ := ts.db.ListNotifications(ctx, 10)
-	if len(ns) != 1 || ns[0].Kind != "exception-expired" || !strings.Contains(strings.Join(ns[0].Recipients, ","), "carol") {
-		t.Fatalf("notifications: %+v", ns)
+	ns, _ := ts.db.ListOutbox(ctx, store.OutboxFilter{Kind: "exception.expired", Channel: "console"})
+	var told []string
+	for _, n := range ns {
+		told = append(told, n.Recipient)
+	}
+	slices.Sort(told)
+	if !slices.Contains(told, "carol") {
+		t.Fatalf("exception expiry told %q, want carol (stakeholder) among them", told)
 	}
 	var list struct {
 		Items []ExceptionView `json:"items"`
@@ -538,16 +545,45 @@ func TestEmergencyStopNeedsASecondUserAndAuditKeepsBeforeAfter(t *testing.T) {
 
 func TestChangeNotificationsReachTheWebhookSigned(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	ts, tok, _ := orgServer(t, clock)
-	got := make(chan *http.Request, 10)
-	bodies := make(chan []byte, 10)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	type received struct{ kind, recipient, role, key string }
+	got := make(chan received, 10)
+	hook := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got <- r
-		bodies <- b
+		// The receiver's check, written out: t=UNIX,v1=HMAC-SHA256(secret, "UNIX.body"), within 5 minutes.
+		var ts, v1 string
+		for _, p := range strings.Split(r.Header.Get("X-Patchbay-Signature"), ",") {
+			if v, ok := strings.CutPrefix(p, "t="); ok {
+				ts = v
+			} else if v, ok := strings.CutPrefix(p, "v1="); ok {
+				v1 = v
+			}
+		}
+		mac := hmac.New(sha256.New, []byte("s3cret"))
+		mac.Write([]byte(ts + "." + string(b)))
+		sec, _ := strconv.ParseInt(ts, 10, 64)
+		if v1 != hex.EncodeToString(mac.Sum(nil)) || clock.now().Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+			t.Errorf("bad signature %q on %s", r.Header.Get("X-Patchbay-Signature"), b)
+			http.Error(w, "bad signature", 401)
+			return
+		}
+		var n struct {
+			Schema    string `json:"schema"`
+			Key       string `json:"idempotency_key"`
+			Recipient struct{ User, Role string }
+			Event     struct{ Kind string }
+		}
+		json.Unmarshal(b, &n)
+		if n.Schema != "patchbay.notification/v1" || n.Key != r.Header.Get("Idempotency-Key") {
+			t.Errorf("payload %s", b)
+		}
+		got <- received{n.Event.Kind, n.Recipient.User, n.Recipient.Role, n.Key}
 	}))
 	defer hook.Close()
-	ts.Server.cfg.WebhookURL, ts.Server.cfg.WebhookSecret = hook.URL, "s3cret"
+	ts, tok, _ := orgServer(t, clock, func(c *Config) {
+		c.WebhookURL, c.WebhookSecret = hook.URL+"/hook", "s3cret"
+		c.NotifyAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.NotifyRoots = hook.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	})
 	var ch ChangeView
 	if code := ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
 		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"ignore_windows":true}`), &ch); code != 201 {
@@ -558,26 +594,46 @@ func TestChangeNotificationsReachTheWebhookSigned(t *testing.T) {
 		t.Errorf("author approved: %d", code)
 	}
 	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/approve", tok["bob"], nil, nil)
-	for _, want := range []string{"change-pending-approval", "change-approved"} {
+	// Pending approval: the team's approver and the author; approved: the
+	// author (also the group's sysadmin) and the group's stakeholder.
+	want := []string{"change.approved alice author", "change.approved carol stakeholder",
+		"change.pending-approval alice author", "change.pending-approval bob approver"}
+	var seen []string
+	keys := map[string]bool{}
+	for range want {
 		select {
 		case r := <-got:
-			b := <-bodies
-			mac := hmac.New(sha256.New, []byte("s3cret"))
-			mac.Write(b)
-			if r.Header.Get("X-Patchbay-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
-				t.Errorf("bad signature on %s", b)
-			}
-			var n struct {
-				Kind       string   `json:"kind"`
-				Recipients []string `json:"recipients"`
-			}
-			json.Unmarshal(b, &n)
-			if n.Kind != want || !slices.Contains(n.Recipients, "carol") {
-				t.Errorf("notification %s, want %s to carol", b, want)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("no %s notification", want)
+			seen = append(seen, r.kind+" "+r.recipient+" "+r.role)
+			keys[r.key] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("received %q, want %q", seen, want)
 		}
+	}
+	slices.Sort(seen)
+	if !slices.Equal(seen, want) || len(keys) != 4 {
+		t.Errorf("received %q (%d keys), want %q", seen, len(keys), want)
+	}
+	// The delivery log has them delivered, beside the console's record.
+	var list struct {
+		Items []NotificationView `json:"items"`
+	}
+	// The receiver answers before the worker records it: wait for the record.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ts.call(t, "GET", "/api/v1/notifications?channel=webhook&status=delivered", tok["erin"], nil, &list)
+		if len(list.Items) == 4 {
+			break
+		}
+	}
+	if len(list.Items) != 4 {
+		t.Fatalf("delivery log: %+v", list.Items)
+	}
+	for _, n := range list.Items {
+		if n.Status != "delivered" || n.Attempts != 1 || n.Delivered == nil {
+			t.Errorf("delivery log entry %+v", n)
+		}
+	}
+	if code := ts.call(t, "GET", "/api/v1/notifications", tok["carol"], nil, nil); code != 403 {
+		t.Errorf("a stakeholder read the delivery log: %d", code)
 	}
 }
 

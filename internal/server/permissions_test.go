@@ -42,6 +42,8 @@ retrospectives:write   Y   Y   Y   Y   Y   .
 kb:read                Y   Y   Y   Y   Y   Y
 kb:write               Y   Y   Y   Y   Y   .
 reports:read           Y   Y   Y   Y   Y   Y
+notifications:read     Y   Y   Y   .   .   Y
+notifications:manage   Y   .   .   .   .   .
 `
 
 var matrixRoles = []string{RoleAdmin, RoleSecurity, RoleOperator, RoleApprover, RoleStakeholder, RoleAuditor}
@@ -103,6 +105,9 @@ func TestRolesHoldExactlyTheHandWrittenPermissions(t *testing.T) {
 // declared with another permission, fails.
 const routePermissions = `
 GET  /healthz                                public
+GET  /api/v1/notifications                   notifications:read
+POST /api/v1/notifications/{id}/retry        notifications:manage
+POST /api/v1/notifications/test              notifications:manage
 GET  /readyz                                 public
 GET  /api/v1/openapi.json                    public
 GET  /metrics                                metrics:read

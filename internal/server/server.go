@@ -4,16 +4,20 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/delivery"
+	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/pki"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/store"
@@ -35,7 +39,7 @@ type Config struct {
 	// EngineInterval is how often running changes are stepped.
 	EngineInterval time.Duration
 	// WebhookURL receives every notification as signed JSON (HMAC-SHA256
-	// with WebhookSecret in X-Patchbay-Signature).
+	// with WebhookSecret in X-Patchbay-Signature; docs/notifications.md).
 	WebhookURL    string
 	WebhookSecret string
 	// BackupDir, when set, receives a backup archive every BackupInterval;
@@ -43,6 +47,18 @@ type Config struct {
 	BackupDir      string
 	BackupInterval time.Duration
 	BackupKeep     int
+	// SlackWebhookURL is a Slack-compatible incoming webhook (Block Kit).
+	SlackWebhookURL string
+	// NotifyAllow are the internal address ranges notifications may reach
+	// (all others but public unicast addresses are refused).
+	NotifyAllow []netip.Prefix
+	// NotifyRoots replaces the system's CA certificates for notification
+	// receivers (tests); nil: the system's.
+	NotifyRoots *x509.CertPool
+	// NotifyRetry spaces delivery attempts; zero: notify.DefaultRetry.
+	NotifyRetry notify.Retry
+	// ConsoleURL is the console's address in messages; "": https://Listen.
+	ConsoleURL string
 }
 
 // DefaultConfig returns the documented defaults.
@@ -88,6 +104,17 @@ func (c Config) Validate() error {
 			return errors.New("--backup-dir backs up the SQLite database; on PostgreSQL use pg_dump and `patchbay backup --keys-only` (docs/operations.md)")
 		}
 	}
+	for flag, u := range map[string]string{"--webhook": c.WebhookURL, "--slack-webhook": c.SlackWebhookURL} {
+		if u == "" {
+			continue
+		}
+		if _, err := (delivery.Guard{Allow: c.NotifyAllow}).CheckURL(u); err != nil {
+			return fmt.Errorf("%s: %w (an internal receiver needs --notify-allow with its address)", flag, err)
+		}
+	}
+	if c.WebhookURL != "" && c.WebhookSecret == "" {
+		return errors.New("--webhook needs --webhook-secret (or PATCHBAY_WEBHOOK_SECRET): receivers verify the signature with it")
+	}
 	return nil
 }
 
@@ -111,6 +138,7 @@ type Server struct {
 	signins  *signinLimiter // one set of sign-in limits for the API and the console: signin.go
 	refusals *refusalLog    // bounded audit entries of refused requests: refusals.go
 	ready    readyState     // the last successful readiness write: readiness.go
+	notify   notifier       // outbox messages and their delivery: notify.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
@@ -143,6 +171,11 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s.feedRetryDelay = time.Second
 	s.routes = s.routeTable()
 	s.bgCtx = context.Background()
+	s.notify.wake = make(chan struct{}, 1)
+	if sealer, err := delivery.NewSealer(id.JobKey.Seed()); err == nil {
+		s.notify.sealer = sealer
+	}
+	st.SetOutboxHook(s.wakeNotify)
 	return s
 }
 
@@ -256,6 +289,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.bgMu.Lock()
 	s.bgCtx = ctx
 	s.bgMu.Unlock()
+	if err := s.startNotify(ctx); err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
 	if err := s.vulns.load(ctx); err != nil {
 		return fmt.Errorf("load advisories: %w", err)
 	}

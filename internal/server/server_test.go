@@ -29,10 +29,13 @@ func newTestServer(t *testing.T) *testServer {
 
 // newTestServerAt runs a server whose clock is now, on SQLite in its data
 // directory, with its engine loop.
-func newTestServerAt(t testing.TB, clock func() time.Time) *testServer {
+func newTestServerAt(t testing.TB, clock func() time.Time, opts ...func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
+	for _, o := range opts {
+		o(&cfg)
+	}
 	return startTestServer(t, cfg, "sqlite:"+filepath.Join(cfg.DataDir, "test.db"), clock)
 }
 
@@ -104,7 +107,8 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 		PermUsersManage: true, PermOrgRead: true, PermOrgApply: true, PermCalendars: true, PermCalendarToken: true,
 		PermExceptionsRead: true, PermExceptionsRequest: true, PermExceptionsApprove: true, PermAuditRead: true,
 		PermChangesRead: true, PermChangesCreate: true, PermChangesApprove: true, PermChangesRun: true, PermLogin: true,
-		PermSignOff: true, PermRetroWrite: true, PermKBRead: true, PermKBWrite: true, PermReportRead: true}
+		PermSignOff: true, PermRetroWrite: true, PermKBRead: true, PermKBWrite: true, PermReportRead: true,
+		PermNotifyRead: true, PermNotifyManage: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)

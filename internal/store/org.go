@@ -3,13 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/audit"
 )
 
@@ -328,52 +326,4 @@ func (s *DB) ListCalendarFeeds(ctx context.Context) ([]CalendarFeed, error) {
 // RevokeCalendarFeed revokes a calendar URL.
 func (s *DB) RevokeCalendarFeed(ctx context.Context, id string, now time.Time) error {
 	return s.execOne(ctx, s.q(`UPDATE calendar_feeds SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`), ms(now), id)
-}
-
-// Notification is a message to people, kept in an outbox.
-type Notification struct {
-	ID         string
-	At         time.Time
-	Kind       string
-	Recipients []string
-	Subject    string
-	Body       string
-}
-
-// AddNotification stores a notification.
-func (s *DB) AddNotification(ctx context.Context, n Notification) error {
-	if n.ID == "" {
-		n.ID = uuid.NewString()
-	}
-	rcpt, _ := json.Marshal(nonNilSlice(n.Recipients))
-	_, err := s.exec(ctx, s.q(`INSERT INTO notifications (id, at, kind, recipients, subject, body) VALUES (?, ?, ?, ?, ?, ?)`),
-		n.ID, ms(n.At), n.Kind, string(rcpt), n.Subject, n.Body)
-	return err
-}
-
-// ListNotifications returns notifications, newest first.
-func (s *DB) ListNotifications(ctx context.Context, limit int) ([]Notification, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, at, kind, recipients, subject, body FROM notifications ORDER BY at DESC, id LIMIT ?`), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		var n Notification
-		var at int64
-		var rcpt string
-		if err := rows.Scan(&n.ID, &at, &n.Kind, &rcpt, &n.Subject, &n.Body); err != nil {
-			return nil, err
-		}
-		n.At = fromMS(at)
-		if err := json.Unmarshal([]byte(rcpt), &n.Recipients); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }

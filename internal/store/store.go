@@ -55,8 +55,9 @@ type DB struct {
 	wdb     *sql.DB // writes: on SQLite one connection, so writers queue in Go instead of sleeping in SQLite's busy handler; on PostgreSQL the same pool as db
 	dialect Dialect
 
-	auditHooks AuditHooks
-	fixedModes []string // SQLite files Open made private
+	auditHooks  AuditHooks
+	outboxAdded func()   // SetOutboxHook
+	fixedModes  []string // SQLite files Open made private
 
 	mu      sync.RWMutex
 	pvCache map[pvKey]int64 // interned package version IDs, at most pvCacheMax; check-ins remove those no host holds (pruneVersions)
@@ -248,7 +249,7 @@ type queryer interface {
 // nothing of fn's commits either. Every mutation the audit trail records
 // goes through tx; bookkeeping writes (last use of a token, a host's last
 // check-in) use wdb directly and never append a request's record.
-func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -256,6 +257,26 @@ func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
+	}
+	// Outbox messages the context carries commit with fn's writes.
+	if o := OutboxFrom(ctx); o != nil {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.stored < len(o.msgs) {
+			if err := s.insertOutbox(ctx, tx, o.msgs[o.stored:]); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+			n := len(o.msgs)
+			defer func() {
+				if err == nil {
+					o.stored = n
+					if s.outboxAdded != nil {
+						s.outboxAdded()
+					}
+				}
+			}()
+		}
 	}
 	p := AuditFrom(ctx)
 	if p == nil {

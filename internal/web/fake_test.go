@@ -37,8 +37,9 @@ type fakeBackend struct {
 	created  []ChangeRequest // what CreateChange was asked, in order
 	// createErr, when set, is what CreateChange returns.
 	createErr error
-	admin     fakeAdmin // settings, reports and dashboard state: fake_admin_test.go
-	org       fakeOrg   // groups, calendar, exceptions and knowledge base: fake_org_test.go
+	admin     fakeAdmin  // settings, reports and dashboard state: fake_admin_test.go
+	org       fakeOrg    // groups, calendar, exceptions and knowledge base: fake_org_test.go
+	notify    fakeNotify // the delivery log: fake_notify_test.go
 }
 
 // fakeGroup is a named set of hosts a change may target.

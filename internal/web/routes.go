@@ -64,6 +64,7 @@ func (c *console) routes() []route {
 	rs = append(rs, c.orgRoutes()...) // groups, calendar, exceptions, knowledge base: org_pages.go
 	// Settings and reports: settings.go, reports.go.
 	rs = append(rs, c.adminRoutes()...)
+	rs = append(rs, c.notifyRoutes()...) // the notification delivery log: notify_pages.go
 	for _, rt := range rs {
 		if rt.perm == "" || rt.method == "" {
 			panic("web: route " + rt.pattern + " declares no method or permission")

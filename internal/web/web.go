@@ -262,6 +262,7 @@ var navigation = []struct{ href, label, perm string }{
 	{"/exceptions", "Exceptions", permExceptionsRead},
 	{"/kb", "Knowledge base", permKBRead},
 	{"/audit", "Audit log", permAuditRead},
+	{"/notifications", "Notifications", permNotifyRead},
 	{"/reports", "Reports", permReportsRead},
 	{"/settings", "Settings", permSession},
 }

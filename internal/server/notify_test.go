@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// told lists "recipient/role" of the console record of kind, sorted.
+func told(t *testing.T, db *store.DB, kind string) []string {
+	t.Helper()
+	ns, err := db.ListOutbox(context.Background(), store.OutboxFilter{Kind: kind, Channel: "console", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Recipient+"/"+n.Role)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestStaleHostIsToldToItsGroupsSysadminOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, _, _ := orgServer(t, clock)
+	ctx := context.Background()
+	if err := ts.Server.observeNotifications(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := told(t, ts.db, "host.stale"); len(got) != 0 {
+		t.Fatalf("a host seen just now is stale: %q", got)
+	}
+	clock.advance(4 * time.Minute) // three check-in intervals of 60 s have passed
+	for range 2 {                  // observed twice, told once
+		if err := ts.Server.observeNotifications(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := told(t, ts.db, "host.stale"); !slices.Equal(got, []string{"alice/sysadmin"}) {
+		t.Errorf("stale host told to %q, want alice (sysadmin of payments-prod) once", got)
+	}
+}
+
+func TestEmergencyStopAndReleaseAreToldToEveryTeam(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop", tok["alice"], []byte(`{"reason":"bad mirror"}`), nil); code != 200 {
+		t.Fatalf("stop: %d", code)
+	}
+	// Sysadmins of every group (alice, dave, erin), approvers (bob) and
+	// admins (dave, told once, as sysadmin) of every team.
+	want := []string{"alice/sysadmin", "bob/approver", "dave/sysadmin", "erin/sysadmin"}
+	if got := told(t, ts.db, "emergency.stop"); !slices.Equal(got, want) {
+		t.Errorf("stop told to %q, want %q", got, want)
+	}
+	if code := ts.call(t, "POST", "/api/v1/emergency-stop/release", ts.userToken(t, "olga", RoleOperator), nil, nil); code != 200 {
+		t.Fatalf("release: %d", code)
+	}
+	if got := told(t, ts.db, "emergency.release"); !slices.Equal(got, want) {
+		t.Errorf("release told to %q, want %q", got, want)
+	}
+}
+
+func TestTeamSubscriptionsAreAppliedAndCheckedAsPartOfTheOrganisation(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	org, err := os.ReadFile("../policy/testdata/org.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// payments hears only of halts and KEV findings, its stakeholders only.
+	sub := strings.Replace(string(org), "      - {user: carol, role: stakeholder}\n",
+		"      - {user: carol, role: stakeholder}\n    notifications:\n      - {events: [change.halted, finding.kev], roles: [stakeholder]}\n", 1)
+	var res OrgApplyResult
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tok["admin"], []byte(sub), &res); code != 200 {
+		t.Fatalf("apply with a subscription: %d", code)
+	}
+	bad := strings.Replace(sub, "roles: [stakeholder]", "roles: [boss], channels: [pager]", 1)
+	var e errorBody
+	if code := ts.callRefused(t, "POST", "/api/v1/org/apply", tok["admin"], []byte(bad), &e); code != 400 ||
+		!strings.Contains(e.Error.Message, `teams[0].notifications[0].roles[0]: "boss" is not a recipient role`) ||
+		!strings.Contains(e.Error.Message, `teams[0].notifications[0].channels[0]: no channel "pager" is configured`) {
+		t.Fatalf("bad subscription: %d %q", code, e.Error.Message)
+	}
+	var ch ChangeView
+	if code := ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
+		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"ignore_windows":true}`), &ch); code != 201 {
+		t.Fatal(code)
+	}
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, nil)
+	if got := told(t, ts.db, "change.pending-approval"); len(got) != 0 {
+		t.Errorf("pending approval told to %q; the subscription names only halts and KEV findings", got)
+	}
+}
+
+func TestTestMessageNeedsAChannel(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, _ := orgServer(t, clock)
+	var e errorBody
+	if code := ts.callRefused(t, "POST", "/api/v1/notifications/test", tok["admin"], nil, &e); code != 400 || !strings.Contains(e.Error.Message, "--webhook") {
+		t.Errorf("test without channels: %d %q", code, e.Error.Message)
+	}
+	if code := ts.callRefused(t, "POST", "/api/v1/notifications/test", tok["alice"], nil, &e); code != 403 {
+		t.Errorf("an operator sent a test message: %d", code)
+	}
+}
