@@ -37,6 +37,7 @@ type Host struct {
 	Revision       int64             `json:"inventory_revision"`
 	PackageCount   int               `json:"package_count"`
 	UpdateCount    int               `json:"update_count"`
+	OpenFindings   int               `json:"open_findings"` // open findings, excepted ones included
 	// ServicesNeedingRestart are the services the host's needrestart or
 	// needs-restarting says run replaced code.
 	ServicesNeedingRestart []string `json:"services_needing_restart,omitempty"`
@@ -181,7 +182,10 @@ type Vulnerability struct {
 	Modified  time.Time       `json:"modified"`
 	Withdrawn *time.Time      `json:"withdrawn,omitempty"`
 	Advisory  json.RawMessage `json:"advisory"` // the whole record as imported
-	Findings  []Finding       `json:"findings"` // open findings: the affected hosts
+	Findings  []Finding       `json:"findings"` // open findings, one per affected host and package
+	// AffectedHosts is how many distinct active hosts have an open finding
+	// of this advisory (a host with two affected packages counts once).
+	AffectedHosts int `json:"affected_hosts"`
 }
 
 // FeedStatus is what the last import or sync of a feed did.
@@ -216,4 +220,31 @@ type ImportResult struct {
 	ChangedRecords   int        `json:"changed_records"`
 	HostsReconciled  int        `json:"hosts_reconciled"`
 	FindingsRescored int        `json:"findings_rescored"`
+}
+
+// FindingRollup is one group of open findings: of one advisory, one host or
+// one package name (by says which; the others' fields are empty). Counts
+// of hosts are of distinct hosts.
+type FindingRollup struct {
+	By         string `json:"by"` // advisory, host or package
+	AdvisoryID string `json:"advisory_id,omitempty"`
+	Summary    string `json:"summary,omitempty"`
+	HostID     string `json:"host_id,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
+	Package    string `json:"package,omitempty"`
+	Severity   string `json:"severity,omitempty"` // by advisory: critical … none, unknown
+
+	Priority    float64    `json:"priority"`            // the highest among the findings
+	Findings    int        `json:"findings"`            // open findings
+	Open        int        `json:"open"`                // open findings no exception accepts
+	Excepted    int        `json:"excepted"`            // open findings an active exception accepts
+	Hosts       int        `json:"hosts"`               // distinct hosts
+	Advisories  int        `json:"advisories"`          // distinct advisories
+	FixHosts    int        `json:"fix_available_hosts"` // distinct hosts whose repositories offer a fix
+	FixFindings int        `json:"fix_available"`       // findings whose fix the host's repositories offer
+	KEV         int        `json:"kev"`                 // findings of an advisory in CISA KEV
+	Overdue     int        `json:"overdue"`             // findings past their due date
+	EPSS        *float64   `json:"epss,omitempty"`      // the highest EPSS score; absent when unknown
+	DueAt       *time.Time `json:"due_at,omitempty"`    // the earliest due date
+	FindingsURL string     `json:"findings_url"`        // the API list of these findings, one per host and package
 }

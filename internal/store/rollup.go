@@ -366,3 +366,31 @@ func (s *DB) OpenFindingsByHost(ctx context.Context, hostIDs []string) (map[stri
 	}
 	return out, rows.Err()
 }
+
+// CountFindings counts the findings f selects, ignoring its Limit and
+// After: the "total" of a paged list. Its conditions are ListFindings'.
+func (s *DB) CountFindings(ctx context.Context, f FindingFilter) (int, error) {
+	conds, args := []string{"h.revoked_at IS NULL"}, []any{}
+	switch f.Status {
+	case "", "open":
+		conds = append(conds, "f.status = 'open'")
+	case "resolved":
+		conds = append(conds, "f.status = 'resolved'")
+	case "all":
+	default:
+		return 0, fmt.Errorf("%w: status %q", ErrBadFilter, f.Status)
+	}
+	rf := RollupFilter{KEV: f.KEV, Excepted: f.Excepted, Labels: f.Labels, AdvisoryID: f.AdvisoryID, Severity: f.Severity}
+	if f.HostID != "" {
+		rf.HostIDs = []string{f.HostID}
+	}
+	rc, ra := s.rollupConds(rf)
+	conds, args = append(conds, rc[2:]...), append(args, ra...) // rc[:2]: open, active
+	if f.Overdue != nil {
+		conds, args = append(conds, "f.status = 'open' AND f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(*f.Overdue))
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id WHERE `+
+		strings.Join(conds, " AND ")), args...).Scan(&n)
+	return n, err
+}
