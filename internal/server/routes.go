@@ -62,7 +62,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/exceptions/{id}/approve", PermExceptionsApprove, "approve an exception (not your own)", s.handleApproveException},
 		{"POST", "/api/v1/exceptions/{id}/revoke", PermExceptionsRequest, "revoke an exception", s.handleRevokeException},
 
-		{"GET", "/api/v1/audit", PermAuditRead, "read the audit trail (?from=SEQ&limit=N)", s.handleAuditList},
+		{"GET", "/api/v1/audit", PermAuditRead, "read the audit trail, oldest first (?from=SEQ, page_token, limit; filters actor, action, target, since, until)", s.handleAuditList},
 		{"GET", "/api/v1/audit/verify", PermAuditRead, "verify the hash chain and signed checkpoints; names the first bad entry", s.handleAuditVerify},
 		{"GET", "/api/v1/audit/export", PermAuditRead, "export the audit trail (?format=jsonl|syslog)", s.handleAuditExport},
 
