@@ -265,6 +265,19 @@ func TestAPIRollupsByAdvisoryHostAndPackage(t *testing.T) {
 		t.Errorf("packages by hosts, a page at a time: %v, want %v", pkgs, want)
 	}
 
+	// The console's grouped view shows the same numbers.
+	crs, _, total, err := consoleBackend{ts.Server}.FindingRollup(context.Background(), web.RollupQuery{By: "advisory", Sort: "advisory", Limit: 50})
+	if err != nil || total != 3 || len(crs) != 3 || crs[0].Key != "A-1" || crs[0].Hosts != 3 || crs[0].Findings != 4 || crs[1].Severity != "unknown" {
+		t.Errorf("console by advisory: %+v (total %d, %v)", crs, total, err)
+	}
+	crs, _, _, err = consoleBackend{ts.Server}.FindingRollup(context.Background(), web.RollupQuery{By: "host", Host: "web1", Limit: 50})
+	if err != nil || len(crs) != 1 || crs[0].Label != "web1" || crs[0].Findings != 3 {
+		t.Errorf("console by host, web1: %+v %v", crs, err)
+	}
+	if crs, _, _, _ := (consoleBackend{ts.Server}).FindingRollup(context.Background(), web.RollupQuery{By: "host", Host: "nosuch", Limit: 50}); len(crs) != 0 {
+		t.Errorf("console by host for an unknown host: %+v", crs)
+	}
+
 	for _, bad := range []string{"by/advisory?sort=nope", "by/advisory?severity=bad", "by/advisory?page_token=zz", "by/advisory?kev=maybe"} {
 		if code := ts.call(t, "GET", "/api/v1/vulns/"+bad, admin, nil, nil); code != 400 {
 			t.Errorf("%s: %d, want 400", bad, code)

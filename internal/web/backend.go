@@ -46,8 +46,9 @@ type User struct {
 // Backend is what the console needs from the server's services. Package
 // server implements it over the store; tests use an in-memory fake.
 type Backend interface {
-	AdminBackend // settings, reports and the dashboard's KPIs: backend_admin.go
-	OrgBackend   // groups, calendar, exceptions and knowledge base: backend_org.go
+	AdminBackend  // settings, reports and the dashboard's KPIs: backend_admin.go
+	OrgBackend    // groups, calendar, exceptions and knowledge base: backend_org.go
+	RollupBackend // open findings by advisory, host or package: rollup.go
 	// Authenticate checks a username and password; wrong credentials give
 	// ErrBadLogin, and the backend's sign-in limits ErrThrottled. The
 	// client's address is RemoteAddr(ctx).

@@ -132,6 +132,7 @@ func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 }
 
 type vulnListView struct {
+	Views      []rollupTab
 	Query      FindingQuery
 	KEV        string
 	Severities []string
@@ -143,7 +144,12 @@ type vulnListView struct {
 	CanExcept  bool // the user may request an exception for a finding
 }
 
+// vulnList is /vulns: every open finding ranked (by=finding, the
+// default), or the findings grouped (by=advisory, host or package).
 func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if by := r.URL.Query().Get("by"); by != "" && by != "finding" {
+		return c.rollupList(w, r, rc)
+	}
 	q, err := parseFindingQuery(r.URL.Query())
 	if err != nil {
 		return err
@@ -152,7 +158,7 @@ func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings,
+	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings, Views: viewTabs(r.URL.Query(), "finding"),
 		CanCreate: c.b.Allowed(rc.user, permChangesCreate), CanExcept: c.b.Allowed(rc.user, permExceptionsRequest)}
 	if next != "" {
 		v.NextURL = pageURL("/vulns", r.URL.Query(), "after", next)

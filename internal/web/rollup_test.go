@@ -1,0 +1,58 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestTheFindingsGroupedByAdvisoryHostAndPackage(t *testing.T) {
+	e := newEnv(t)
+	op := e.browser()
+	op.signIn("operator")
+
+	// The finding list links the grouped views, keeping its filters.
+	_, body := op.get("/vulns?severity=critical")
+	for _, want := range []string{`href="/vulns?by=advisory&amp;severity=critical"`, `href="/vulns?by=host&amp;severity=critical"`,
+		`<strong aria-current="page">Each finding</strong>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/vulns lacks %s", want)
+		}
+	}
+
+	// By advisory: the fake's three findings are three advisories on one
+	// host each; each drills down to its hosts.
+	resp, body := op.get("/vulns?by=advisory")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("by advisory: %d", resp.StatusCode)
+	}
+	for _, want := range []string{`id="rollup"`, `1–3 of 3 advisories`, `href="/vulns?by=host&amp;advisory=CVE-2024-3094"`,
+		`<th scope="col" aria-sort="descending"><a href="/vulns?by=advisory&amp;order=asc&amp;sort=priority">Priority</a>`,
+		`<a href="/vulns?by=advisory&amp;sort=hosts">Hosts</a>`, `<strong aria-current="page">By advisory</strong>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("by advisory lacks %s", want)
+		}
+	}
+	if n := strings.Count(body, `<td class="num hosts">1</td>`); n != 3 {
+		t.Errorf("by advisory: %d rows with 1 host, want 3", n)
+	}
+	// By host, filtered by hostname; the row links the host page, and the
+	// hostname an agent reported stays text.
+	_, body = op.get("/vulns?by=host&host=db-01.example.net")
+	if !strings.Contains(body, `href="/hosts/h2" class="drill">db-01.example.net</a>`) || !strings.Contains(body, `1–1 of 1 hosts`) {
+		t.Errorf("by host for db-01:\n%s", body)
+	}
+	_, body = op.get("/vulns?by=host")
+	if strings.Contains(body, "<script>") {
+		t.Error("a hostile hostname reached the page unescaped")
+	}
+	_, body = op.get("/vulns?by=package&package=musl")
+	if !strings.Contains(body, `href="/vulns?by=host&amp;package=musl"`) {
+		t.Errorf("by package musl: no drill-down to its hosts")
+	}
+	for _, bad := range []string{"/vulns?by=cve", "/vulns?by=advisory&sort=nope", "/vulns?by=host&order=up", "/vulns?by=package&fix=maybe"} {
+		if resp, _ := op.get(bad); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", bad, resp.StatusCode)
+		}
+	}
+}
