@@ -116,6 +116,37 @@ type hostView struct {
 	Packages     []Package
 	Findings     []Finding
 	ShowFindings bool
+	// The findings and packages are shown a page at a time.
+	FindingPage, PackagePage hostPager
+}
+
+// hostPager is one page of a host page's list: rows First–Last of Total.
+type hostPager struct {
+	First, Last, Total int
+	PrevURL, NextURL   string
+}
+
+// hostPageSize is how many findings or packages a host page shows at once.
+const hostPageSize = 100
+
+// pageSlice returns the page of rows that ?param= (1-based) asks for, and
+// its pager; the other parameters of v are kept in the links.
+func pageSlice[T any](rows []T, v url.Values, path, param string) ([]T, hostPager) {
+	n := atoiOr(v.Get(param), 1)
+	pages := max(1, (len(rows)+hostPageSize-1)/hostPageSize)
+	n = min(max(n, 1), pages)
+	lo, hi := (n-1)*hostPageSize, min(n*hostPageSize, len(rows))
+	p := hostPager{First: lo + 1, Last: hi, Total: len(rows)}
+	if len(rows) == 0 {
+		p.First = 0
+	}
+	if n > 1 {
+		p.PrevURL = pageURL(path, v, param, strconv.Itoa(n-1))
+	}
+	if n < pages {
+		p.NextURL = pageURL(path, v, param, strconv.Itoa(n+1))
+	}
+	return rows[lo:hi], p
 }
 
 func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -123,9 +154,11 @@ func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	v := hostView{Host: h, Packages: pkgs, ShowFindings: c.b.Allowed(rc.user, permVulnsRead)}
+	path := "/hosts/" + url.PathEscape(h.ID)
+	v := hostView{Host: h, ShowFindings: c.b.Allowed(rc.user, permVulnsRead)}
+	v.Packages, v.PackagePage = pageSlice(pkgs, r.URL.Query(), path, "packages")
 	if v.ShowFindings {
-		v.Findings = findings
+		v.Findings, v.FindingPage = pageSlice(findings, r.URL.Query(), path, "findings")
 	}
 	c.render(w, r, rc, http.StatusOK, "host.html", "Host "+h.Hostname, v)
 	return nil

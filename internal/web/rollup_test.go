@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,6 +54,41 @@ func TestTheFindingsGroupedByAdvisoryHostAndPackage(t *testing.T) {
 	for _, bad := range []string{"/vulns?by=cve", "/vulns?by=advisory&sort=nope", "/vulns?by=host&order=up", "/vulns?by=package&fix=maybe"} {
 		if resp, _ := op.get(bad); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", bad, resp.StatusCode)
+		}
+	}
+}
+
+func TestAHostPageShowsItsPackagesAHundredAtATime(t *testing.T) {
+	e := newEnv(t)
+	// 250 packages, written by hand: pkg-000 … pkg-249.
+	var pkgs []Package
+	for i := range 250 {
+		pkgs = append(pkgs, Package{Name: fmt.Sprintf("pkg-%03d", i), Version: "1.0", Arch: "amd64"})
+	}
+	e.fake.mu.Lock()
+	e.fake.packages["h1"] = pkgs
+	e.fake.mu.Unlock()
+	op := e.browser()
+	op.signIn("operator")
+	for _, c := range []struct {
+		query, shows, first, last string
+		prev, next                bool
+	}{
+		{"", "1–100 of 250", "pkg-000", "pkg-099", false, true},
+		{"?packages=2", "101–200 of 250", "pkg-100", "pkg-199", true, true},
+		{"?packages=3", "201–250 of 250", "pkg-200", "pkg-249", true, false},
+		{"?packages=9", "201–250 of 250", "pkg-200", "pkg-249", true, false}, // past the end: the last page
+	} {
+		_, body := op.get("/hosts/h1" + c.query)
+		if !strings.Contains(body, `id="packages-page">`+c.shows+`<`) || !strings.Contains(body, ">"+c.first+"<") || !strings.Contains(body, ">"+c.last+"<") {
+			t.Errorf("/hosts/h1%s: want %s, %s to %s", c.query, c.shows, c.first, c.last)
+		}
+		if n := strings.Count(body, `<th scope="row">pkg-`); n != 100 && !(c.shows == "201–250 of 250" && n == 50) {
+			t.Errorf("/hosts/h1%s: %d package rows", c.query, n)
+		}
+		if strings.Contains(body, "Previous packages") != c.prev || strings.Contains(body, "Next packages") != c.next {
+			t.Errorf("/hosts/h1%s: previous %t next %t links, want %t %t", c.query, strings.Contains(body, "Previous packages"),
+				strings.Contains(body, "Next packages"), c.prev, c.next)
 		}
 	}
 }
