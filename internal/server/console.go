@@ -256,6 +256,13 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	for _, j := range out {
 		v.JobsOut = append(v.JobsOut, cmp.Or(j.Hostname, j.HostID)+" ("+j.Phase+")")
 	}
+	hist, err := b.s.store.ChangeHistory(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, e := range hist {
+		v.History = append(v.History, web.ChangeEvent{At: e.At, Actor: e.Actor, Kind: e.Kind, Detail: e.Detail})
+	}
 	return v, nil
 }
 

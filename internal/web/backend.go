@@ -201,6 +201,14 @@ type Change struct {
 	// "hostname (phase)": after a halt or emergency stop they still run to
 	// their end. Only Change fills it.
 	JobsOut []string
+	// History is the change's timeline, oldest first. Only Change fills it.
+	History []ChangeEvent
+}
+
+// ChangeEvent is one entry of a change's timeline.
+type ChangeEvent struct {
+	At                  time.Time
+	Actor, Kind, Detail string
 }
 
 // ChangePlan is a change's rollout plan as the change page shows it.

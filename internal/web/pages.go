@@ -222,9 +222,58 @@ type changeView struct {
 }
 
 type ring struct {
-	Ring  int
-	Name  string // the ring's name in the plan, "" when unknown
-	Hosts []ChangeHost
+	Ring     int
+	Name     string // the ring's name in the plan, "" when unknown
+	Hosts    []ChangeHost
+	Progress ringProgress
+}
+
+// ringProgress counts a ring's hosts by where they stand, for its
+// progress bar: done (succeeded or rolled back as asked), in flight
+// (install, reboot, restart or rollback under way), failed (failed,
+// rollback failed), pending (planned, not dispatched) and excluded.
+type ringProgress struct {
+	Done, InFlight, Failed, Pending, Excluded int
+	Bar                                       []barSegment
+}
+
+// barSegment is one coloured part of a progress bar, in percent of its
+// width (SVG attributes: the pages have no inline style).
+type barSegment struct {
+	Class, Label string
+	X, W         float64
+}
+
+func progressOf(hosts []ChangeHost) ringProgress {
+	var p ringProgress
+	for _, h := range hosts {
+		switch h.Status {
+		case "succeeded", "rolled-back":
+			p.Done++
+		case "in-flight", "rolling-back":
+			p.InFlight++
+		case "failed", "rollback-failed":
+			p.Failed++
+		case "excluded":
+			p.Excluded++
+		default: // pending, planned
+			p.Pending++
+		}
+	}
+	x := 0.0
+	for _, seg := range []struct {
+		class, label string
+		n            int
+	}{{"p-done", "done", p.Done}, {"p-flight", "in flight", p.InFlight}, {"p-failed", "failed", p.Failed},
+		{"p-excluded", "excluded", p.Excluded}, {"p-pending", "pending", p.Pending}} {
+		if seg.n == 0 {
+			continue
+		}
+		w := 100 * float64(seg.n) / float64(len(hosts))
+		p.Bar = append(p.Bar, barSegment{Class: seg.class, Label: seg.label, X: x, W: w})
+		x += w
+	}
+	return p
 }
 
 type actionButton struct{ Action, Label string }
@@ -289,6 +338,9 @@ func groupRings(hosts []ChangeHost) []ring {
 		rings[i].Hosts = append(rings[i].Hosts, h)
 	}
 	slices.SortStableFunc(rings, func(a, b ring) int { return a.Ring - b.Ring })
+	for i := range rings {
+		rings[i].Progress = progressOf(rings[i].Hosts)
+	}
 	return rings
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTheFindingsGroupedByAdvisoryHostAndPackage(t *testing.T) {
@@ -90,5 +91,38 @@ func TestAHostPageShowsItsPackagesAHundredAtATime(t *testing.T) {
 			t.Errorf("/hosts/h1%s: previous %t next %t links, want %t %t", c.query, strings.Contains(body, "Previous packages"),
 				strings.Contains(body, "Next packages"), c.prev, c.next)
 		}
+	}
+}
+
+func TestTheChangePageShowsEachRingsProgressAndTheTimeline(t *testing.T) {
+	e := newEnv(t)
+	e.fake.mu.Lock()
+	c := &e.fake.changes[0]
+	c.State = "running"
+	// Ring 0 (pilot): web-01 succeeded, the hostile host in flight; ring 1
+	// (production): db-01 failed, and one more host pending.
+	c.Hosts[0].Status, c.Hosts[1].Status, c.Hosts[2].Status = "succeeded", "in-flight", "failed"
+	c.Hosts = append(c.Hosts, ChangeHost{HostID: "h4", Hostname: "db-02.example.net", Ring: 1, Status: "pending", Group: "databases"})
+	c.History = []ChangeEvent{{At: e.clock.Now().Add(-time.Hour), Actor: "operator", Kind: "submitted"},
+		{At: e.clock.Now().Add(-30 * time.Minute), Actor: "approver", Kind: "approved", Detail: "looks fine"}}
+	e.fake.mu.Unlock()
+	op := e.browser()
+	op.signIn("operator")
+	_, body := op.get("/changes/c1")
+	for _, want := range []string{
+		`id="progress-ring-0"><span class="counts">1 done · 1 in flight · 0 failed · 0 pending</span>`,
+		`id="progress-ring-1"><span class="counts">0 done · 0 in flight · 1 failed · 1 pending</span>`,
+		`<rect class="p-done" x="0.00" y="0" width="50.00" height="6">`,
+		`<rect class="p-flight" x="50.00" y="0" width="50.00" height="6">`,
+		`<rect class="p-failed" x="0.00" y="0" width="50.00" height="6">`,
+		`<rect class="p-pending" x="50.00" y="0" width="50.00" height="6">`,
+		`<span class="tag">approved</span> approver: looks fine</li>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the change page lacks %s", want)
+		}
+	}
+	if i, j := strings.Index(body, ">submitted<"), strings.Index(body, ">approved<"); i < 0 || j < i {
+		t.Error("the timeline is not oldest first")
 	}
 }
