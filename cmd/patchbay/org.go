@@ -440,11 +440,3 @@ func orDash(t *time.Time) string {
 	}
 	return t.Format(time.RFC3339)
 }
-
-func upper(fs []string) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = strings.ToUpper(strings.ReplaceAll(f, "_", " "))
-	}
-	return out
-}
