@@ -17,6 +17,7 @@ type dashboardView struct {
 	// changes (nil without permission to read reports).
 	Status      *DashboardStatus
 	Trend       *lineChart
+	Backlog     *lineChart // open and overdue findings per day
 	ShowChanges bool
 }
 
@@ -57,6 +58,8 @@ func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		v.Status = &st
 		trend := kpiCharts("dashboard", st.Trend)[0]
 		v.Trend = &trend
+		backlog := backlogChart("dashboard", st.Trend)
+		v.Backlog = &backlog
 	}
 	v.ShowChanges = c.b.Allowed(rc.user, permChangesRead)
 	c.render(w, r, rc, http.StatusOK, "dashboard.html", "Dashboard", v)

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,29 @@ func TestTheChangePageShowsEachRingsProgressAndTheTimeline(t *testing.T) {
 	}
 	if i, j := strings.Index(body, ">submitted<"), strings.Index(body, ">approved<"); i < 0 || j < i {
 		t.Error("the timeline is not oldest first")
+	}
+}
+
+func TestTheDashboardBacklogChartHasAPointPerDay(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.signIn("approver")
+	_, body := b.get("/")
+	i := strings.Index(body, `id="dashboard-backlog"`)
+	if i < 0 {
+		t.Fatal("no backlog chart on the dashboard")
+	}
+	chart := body[i:]
+	chart = chart[:strings.Index(chart, "</svg>")]
+	// The fake's 30 days each have open and overdue counts: one unbroken
+	// line of 30 points per series.
+	lines := regexp.MustCompile(`<polyline class="line (s1|s3)"[^>]* points="([^"]*)"`).FindAllStringSubmatch(chart, -1)
+	if len(lines) != 2 {
+		t.Fatalf("backlog chart: %d lines, want 2 (open, overdue)", len(lines))
+	}
+	for _, l := range lines {
+		if n := len(strings.Fields(l[2])); n != 30 {
+			t.Errorf("line %s has %d points, want 30", l[1], n)
+		}
 	}
 }
