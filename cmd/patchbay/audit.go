@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/api"
 
 	"github.com/spf13/cobra"
 )
@@ -58,35 +62,56 @@ func newAuditCmd(g *globals) *cobra.Command {
 		},
 	}
 	export.Flags().StringVar(&format, "format", "jsonl", "jsonl or syslog")
-	var from, limit int
+	var from int
+	var actor, action, target, since, until string
+	var paging pagingFlags
 	list := &cobra.Command{
-		Use: "list", Short: "List audit entries", Args: cobra.NoArgs,
+		Use: "list", Short: "List audit entries, oldest first (filters: --actor, --action, --target, --since, --until)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			limit, err := paging.max()
+			if err != nil {
+				return err
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			var page struct {
-				Items []map[string]any `json:"items"`
+			q := url.Values{"from": {strconv.Itoa(from)}}
+			for k, v := range map[string]string{"actor": actor, "action": action, "target": target, "since": since, "until": until} {
+				if v != "" {
+					q.Set(k, v)
+				}
 			}
-			q := url.Values{"from": {fmt.Sprint(from)}, "limit": {fmt.Sprint(limit)}}
-			if err := c.Do(cmd.Context(), "GET", "/api/v1/audit", q, nil, &page); err != nil {
+			es, total, err := listPages[api.AuditEntry](cmd.Context(), c, "/api/v1/audit", q, limit)
+			if err != nil {
 				return err
 			}
 			if g.output == "json" {
-				return printJSON(cmd.OutOrStdout(), page.Items)
+				return printJSON(cmd.OutOrStdout(), es)
 			}
-			t := newTable(cmd.OutOrStdout(), "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "SUMMARY", "REQUEST")
-			for _, e := range page.Items {
-				summary, _ := e["summary"].(string)
-				t.row(fmt.Sprint(e["seq"]), fmt.Sprint(e["time"]), fmt.Sprint(e["actor"]), fmt.Sprint(e["action"]),
-					fmt.Sprint(e["target"]), fmt.Sprint(e["outcome"]), summary, fmt.Sprint(e["request_id"]))
+			t := newTable(cmd.OutOrStdout(), "SEQ", "TIME", "ACTOR", "WHAT", "OUTCOME", "ACTION", "TARGET")
+			for _, e := range es {
+				what := e.Summary
+				if what == "" {
+					what = e.Action + " " + e.Target
+				}
+				t.row(strconv.FormatUint(e.Seq, 10), e.Time.Format(time.RFC3339), e.Actor, truncate(what, 80), e.Outcome, e.Action, e.Target)
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			showing(cmd.ErrOrStderr(), g.output, len(es), total, "entries")
+			return nil
 		},
 	}
-	list.Flags().IntVar(&from, "from", 1, "first sequence number")
-	list.Flags().IntVar(&limit, "limit", 100, "how many entries")
+	f := list.Flags()
+	f.IntVar(&from, "from", 1, "first sequence number")
+	f.StringVar(&actor, "actor", "", "only entries by this user or token (exact)")
+	f.StringVar(&action, "action", "", "only actions containing this, e.g. changes/ or login")
+	f.StringVar(&target, "target", "", "only targets containing this, e.g. a change or host ID")
+	f.StringVar(&since, "since", "", "only entries at or after this time (RFC 3339 or YYYY-MM-DD)")
+	f.StringVar(&until, "until", "", "only entries before this time (RFC 3339, or YYYY-MM-DD: to the end of that day)")
+	paging.add(list, 100, "entries")
 	cmd.AddCommand(list, verify, export)
 	return cmd
 }

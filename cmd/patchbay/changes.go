@@ -5,16 +5,20 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/api"
 
 	"github.com/spf13/cobra"
 )
 
 type changeView struct {
-	ID         string `json:"id"`
-	Title      string `json:"title"`
-	State      string `json:"state"`
-	Author     string `json:"author"`
-	ApprovedBy string `json:"approved_by"`
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	State      string    `json:"state"`
+	Author     string    `json:"author"`
+	ApprovedBy string    `json:"approved_by"`
+	CreatedAt  time.Time `json:"created_at"`
 	Plan       struct {
 		Rings []string `json:"rings"`
 		Hosts []struct {
@@ -35,39 +39,16 @@ type changeView struct {
 	} `json:"plan"`
 	// Review is every host the plan considered, by hostname (changes
 	// planned before it existed have none: the plan's hosts are shown).
-	Review  []planHostView `json:"review,omitempty"`
-	Summary *struct {
-		Status    string
-		Reason    string
-		Ring      string
-		Hosts     int
-		Pending   int
-		InFlight  int
-		Succeeded int
-		Failed    int
-		Budget    int
-		// RollbackFailed names the hosts whose rollback failed.
-		RollbackFailed []string
-		Excluded       int
-	} `json:"summary"`
+	Review  []planHostView     `json:"review,omitempty"`
+	Summary *api.ChangeSummary `json:"summary"`
 	// JobsOut are jobs delivered and not reported yet.
 	JobsOut []struct {
 		HostID   string `json:"host_id"`
 		Hostname string `json:"hostname"`
 		Phase    string `json:"phase"`
 	} `json:"jobs_out"`
-	Hosts []struct {
-		HostID string
-		Status string
-		Phase  string
-		Detail string
-	} `json:"hosts"`
-	History []struct {
-		At     string
-		Actor  string
-		Kind   string
-		Detail string
-	} `json:"history"`
+	Hosts         []api.ChangeHost  `json:"hosts"`
+	History       []api.ChangeEvent `json:"history"`
 	KnownProblems []struct {
 		ID      string `json:"id"`
 		Title   string `json:"title"`
@@ -157,10 +138,27 @@ func newChangesCmd(g *globals) *cobra.Command {
 		},
 	}
 	plan := &cobra.Command{Use: "plan ID", Short: "The plan of a change: per wave the hosts, versions, windows and reboots", Args: cobra.ExactArgs(1), RunE: show.RunE}
-	list := simpleList(g, "list", "List changes", "/api/v1/changes", []string{"id", "state", "title", "author", "approved_by", "created_at"})
+	list := listCmd(g, "list", "List changes", "/api/v1/changes", []string{"ID", "STATE", "TITLE", "AUTHOR", "APPROVED BY", "CREATED AT"},
+		func(v changeView) []string {
+			return []string{v.ID, v.State, v.Title, v.Author, v.ApprovedBy, v.CreatedAt.Format(time.RFC3339)}
+		})
 	cmd.AddCommand(create, show, plan, list)
 	for _, verb := range []string{"submit", "approve", "reject", "start", "halt", "resume", "cancel"} {
-		cmd.AddCommand(simplePost(g, verb+" ID", strings.ToUpper(verb[:1])+verb[1:]+" a change", "/api/v1/changes/%s/"+verb))
+		var reason string
+		var body func() any
+		if verb == "halt" || verb == "cancel" || verb == "reject" {
+			body = func() any {
+				if reason == "" {
+					return nil
+				}
+				return map[string]string{"reason": reason}
+			}
+		}
+		c := postCmd(g, verb+" ID", strings.ToUpper(verb[:1])+verb[1:]+" a change", "/api/v1/changes/%s/"+verb, body, changeLine)
+		if body != nil {
+			c.Flags().StringVar(&reason, "reason", "", "why (kept in the change's history)")
+		}
+		cmd.AddCommand(c)
 	}
 	changesExtra(g, cmd)
 	cmd.AddCommand(rollbackCommand(g))
@@ -211,7 +209,7 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 		fmt.Fprintln(out, inert(fmt.Sprintf("KNOWN PROBLEM %s (%s): %s — %s; fix: %s", k.ID, k.Status, k.Title, k.Problem, k.Fix)))
 	}
 	for _, e := range v.History {
-		fmt.Fprintln(out, inert(fmt.Sprintf("%s %s %s %s", e.At, e.Actor, e.Kind, e.Detail)))
+		fmt.Fprintln(out, inert(fmt.Sprintf("%s %s %s %s", e.At.Format(time.RFC3339), e.Actor, e.Kind, e.Detail)))
 	}
 	return nil
 }
@@ -227,4 +225,20 @@ func afterPatch(reboot bool, restart []string) string {
 		return "restart " + strings.Join(restart, " ")
 	}
 	return "nothing"
+}
+
+// changeLine is a change in one line: its state, progress and what it
+// waits for.
+func changeLine(_ string, v changeView) string {
+	line := fmt.Sprintf("change %s (%s): %s", v.ID, v.Title, v.State)
+	if s := v.Summary; s != nil && s.Hosts > 0 {
+		line += fmt.Sprintf("; %d hosts: %d succeeded, %d in flight, %d failed, %d pending", s.Hosts, s.Succeeded, s.InFlight, s.Failed, s.Pending)
+		if s.Reason != "" {
+			line += " (" + s.Reason + ")"
+		}
+	}
+	if v.Waiting != "" {
+		line += "; waiting for " + v.Waiting
+	}
+	return line
 }

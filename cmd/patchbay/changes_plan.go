@@ -25,9 +25,10 @@ type planHostView struct {
 // ring and reboot tier by name, what it gets, and whether it is planned or
 // why not (excluded, not-offered, downgrade-refused); then the reasons.
 func printPlan(out io.Writer, v changeView) error {
-	status := map[string]string{}
+	status, names := map[string]string{}, map[string]string{}
 	for _, h := range v.Hosts {
 		status[h.HostID] = strings.TrimSpace(h.Status + " " + h.Phase + " " + h.Detail)
+		names[h.HostID] = h.Hostname
 	}
 	after := map[string]string{}
 	for _, h := range v.Plan.Hosts {
@@ -45,7 +46,11 @@ func printPlan(out io.Writer, v changeView) error {
 			if h.Ring < len(v.Plan.Rings) {
 				ring = v.Plan.Rings[h.Ring]
 			}
-			t.row(ring, h.Group, h.HostID, fmt.Sprint(h.Tier), "planned", strings.Join(ts, " "), after[h.HostID], status[h.HostID])
+			host := h.HostID // a hostname when the change has started
+			if names[h.HostID] != "" {
+				host = names[h.HostID]
+			}
+			t.row(ring, h.Group, host, fmt.Sprintf("tier %d", h.Tier+1), "planned", strings.Join(ts, " "), after[h.HostID], status[h.HostID])
 		}
 		return t.flush()
 	}

@@ -171,7 +171,7 @@ func (sp *serverProc) agentRun(t *testing.T, stateDir, root, token string) (stri
 func (sp *serverProc) hosts(t *testing.T, args ...string) []api.Host {
 	t.Helper()
 	var hosts []api.Host
-	if err := json.Unmarshal([]byte(sp.mustCLI(t, append([]string{"hosts", "list", "-o", "json"}, args...)...)), &hosts); err != nil {
+	if err := json.Unmarshal([]byte(sp.mustCLI(t, append([]string{"hosts", "list", "--all", "-o", "json"}, args...)...)), &hosts); err != nil {
 		t.Fatal(err)
 	}
 	return hosts

@@ -21,6 +21,7 @@ func newHostsCmd(g *globals) *cobra.Command {
 func newHostsListCmd(g *globals) *cobra.Command {
 	var osFilter, stale, reboot, search string
 	var labels []string
+	var paging pagingFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List hosts (filters: --os, --stale, --reboot-required, --label)",
@@ -49,25 +50,31 @@ func newHostsListCmd(g *globals) *cobra.Command {
 			if search != "" {
 				q.Set("q", search)
 			}
-			hosts, err := c.ListHosts(cmd.Context(), q)
+			limit, err := paging.max()
+			if err != nil {
+				return err
+			}
+			hosts, total, err := listPages[api.Host](cmd.Context(), c, "/api/v1/hosts", q, limit)
 			if err != nil {
 				return err
 			}
 			if g.output == "json" {
-				if hosts == nil {
-					hosts = []api.Host{}
-				}
 				return printJSON(cmd.OutOrStdout(), hosts)
 			}
 			now := time.Now()
-			t := newTable(cmd.OutOrStdout(), "ID", "HOSTNAME", "OS", "KERNEL", "PACKAGES", "UPDATES", "REBOOT", "LAST SEEN", "STATE")
+			t := newTable(cmd.OutOrStdout(), "HOSTNAME", "OS", "KERNEL", "PACKAGES", "UPDATES", "FINDINGS", "REBOOT", "LAST SEEN", "STATE", "ID")
 			for _, h := range hosts {
-				t.row(h.ID, h.Hostname, osName(h), h.Kernel, strconv.Itoa(h.PackageCount), strconv.Itoa(h.UpdateCount),
-					yesNo(h.RebootRequired), ago(h.LastSeenAt, now), hostState(h))
+				t.row(h.Hostname, osName(h), h.Kernel, strconv.Itoa(h.PackageCount), strconv.Itoa(h.UpdateCount), strconv.Itoa(h.OpenFindings),
+					yesNo(h.RebootRequired), ago(h.LastSeenAt, now), hostState(h), h.ID)
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			showing(cmd.ErrOrStderr(), g.output, len(hosts), total, "hosts")
+			return nil
 		},
 	}
+	paging.add(cmd, 100, "hosts")
 	f := cmd.Flags()
 	f.StringVar(&osFilter, "os", "", `OS id, or id and version ("ubuntu", "ubuntu 22.04")`)
 	f.StringVar(&stale, "stale", "", "true: only hosts silent for 3 check-in intervals; false: only fresh ones")

@@ -2,11 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/api"
 
 	"github.com/patchbay/patchbay/internal/client"
 	"github.com/spf13/cobra"
@@ -26,12 +32,26 @@ func changesExtra(g *globals, cmd *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			var v map[string]any
-			body := map[string]any{"group": group, "ok": ok, "problem": problem, "symptoms": symptoms}
+			var v api.SignOff
+			body := struct {
+				Group    string `json:"group"`
+				OK       bool   `json:"ok"`
+				Problem  string `json:"problem,omitempty"`
+				Symptoms string `json:"symptoms,omitempty"`
+			}{group, ok, problem, symptoms}
 			if err := c.Do(cmd.Context(), "POST", "/api/v1/changes/"+url.PathEscape(args[0])+"/signoff", nil, body, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			if v.OK {
+				fmt.Fprintln(cmd.OutOrStdout(), inert(fmt.Sprintf("change %s, group %s: signed off by %s, the systems work", v.ChangeID, v.Group, v.By)))
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), inert(fmt.Sprintf("change %s, group %s: problem reported by %s; draft knowledge-base entry %s (patchbay kb show %s)",
+					v.ChangeID, v.Group, v.By, v.KBID, v.KBID)))
+			}
+			return nil
 		},
 	}
 	signoff.Flags().StringVar(&group, "group", "", "the group you sign off for")
@@ -41,7 +61,18 @@ func changesExtra(g *globals, cmd *cobra.Command) {
 	retro := &cobra.Command{
 		Use: "retrospective ID", Short: "A change's retrospective: timeline, figures, notes and action items", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return getAndPrint(cmd, g, "/api/v1/changes/"+url.PathEscape(args[0])+"/retrospective")
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var r api.Retrospective
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/changes/"+url.PathEscape(args[0])+"/retrospective", nil, nil, &r); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			return printRetrospective(cmd.OutOrStdout(), r)
 		},
 	}
 	var kind string
@@ -52,12 +83,16 @@ func changesExtra(g *globals, cmd *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			var v map[string]any
+			var v api.RetroNote
 			if err := c.Do(cmd.Context(), "POST", "/api/v1/changes/"+url.PathEscape(args[0])+"/retrospective", nil,
 				map[string]string{"kind": kind, "text": args[1]}, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), inert(fmt.Sprintf("%s added to the retrospective of change %s by %s", v.Kind, args[0], v.Author)))
+			return nil
 		},
 	}
 	note.Flags().StringVar(&kind, "kind", "note", "note or action")
@@ -68,7 +103,7 @@ func changesExtra(g *globals, cmd *cobra.Command) {
 			if err != nil {
 				return err
 			}
-			var v any
+			var v json.RawMessage // the evidence pack is JSON by design, shown as the server signs it
 			if err := c.Do(cmd.Context(), "GET", "/api/v1/changes/"+url.PathEscape(args[0])+"/evidence", nil, nil, &v); err != nil {
 				return err
 			}
@@ -78,16 +113,55 @@ func changesExtra(g *globals, cmd *cobra.Command) {
 	cmd.AddCommand(signoff, retro, note, evidence)
 }
 
-func getAndPrint(cmd *cobra.Command, g *globals, path string) error {
-	c, err := g.client()
-	if err != nil {
+// printRetrospective writes a retrospective as fields, then its timeline,
+// sign-offs and notes.
+func printRetrospective(w io.Writer, r api.Retrospective) error {
+	kv := newTable(w, "FIELD", "VALUE")
+	kv.row("change", r.Change)
+	kv.row("title", r.Title)
+	kv.row("state", r.State)
+	kv.row("teams", strings.Join(r.Teams, ", "))
+	kv.row("created", r.Created.Format(time.RFC3339))
+	kv.row("finished", orDash(r.Finished))
+	kv.row("time in approval", r.TimeInApproval)
+	kv.row("duration", r.Duration)
+	kv.row("time to sign-off", r.TimeToSignOff)
+	rate := "-"
+	if r.SuccessRate != nil {
+		rate = fmt.Sprintf("%.1f%%", *r.SuccessRate*100)
+	}
+	kv.row("hosts", fmt.Sprintf("%d in %d waves: %d succeeded, %d failed, %d rolled back (success %s)", r.Hosts, r.Waves, r.Succeeded, r.Failed, r.RolledBack, rate))
+	kv.row("problems", strconv.Itoa(r.Problems))
+	if err := kv.flush(); err != nil {
 		return err
 	}
-	var v any
-	if err := c.Do(cmd.Context(), "GET", path, nil, nil, &v); err != nil {
-		return err
+	for _, e := range r.Timeline {
+		fmt.Fprintln(w, inert(fmt.Sprintf("%s %s %s %s", e.At.Format(time.RFC3339), e.Actor, e.Kind, e.Detail)))
 	}
-	return printJSON(cmd.OutOrStdout(), v)
+	for _, so := range r.SignOffs {
+		verdict := "ok"
+		if !so.OK {
+			verdict = "problem: " + so.Problem
+		}
+		fmt.Fprintln(w, inert(fmt.Sprintf("SIGN-OFF %s %s by %s: %s", so.At.Format(time.RFC3339), so.Group, so.By, verdict)))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, inert(fmt.Sprintf("%s %s %s: %s", strings.ToUpper(n.Kind), n.At.Format(time.RFC3339), n.Author, n.Text)))
+	}
+	return nil
+}
+
+// kbPackages is "openssl (3.0.2-0ubuntu1.9), libssl3".
+func kbPackages(ps []api.KBPackage) string {
+	var out []string
+	for _, p := range ps {
+		if len(p.Versions) > 0 {
+			out = append(out, p.Name+" ("+strings.Join(p.Versions, ", ")+")")
+		} else {
+			out = append(out, p.Name)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func newKBCmd(g *globals) *cobra.Command {
@@ -100,9 +174,7 @@ func newKBCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var page struct {
-				Items []map[string]any `json:"items"`
-			}
+			var page api.Page[api.KBEntry]
 			q := url.Values{}
 			if pkg != "" {
 				q.Set("package", pkg)
@@ -110,13 +182,15 @@ func newKBCmd(g *globals) *cobra.Command {
 			if err := c.Do(cmd.Context(), "GET", "/api/v1/kb", q, nil, &page); err != nil {
 				return err
 			}
+			if page.Items == nil {
+				page.Items = []api.KBEntry{}
+			}
 			if g.output == "json" {
 				return printJSON(cmd.OutOrStdout(), page.Items)
 			}
 			t := newTable(cmd.OutOrStdout(), "ID", "STATUS", "TITLE", "PACKAGES", "UPDATED")
 			for _, e := range page.Items {
-				b, _ := json.Marshal(e["packages"])
-				t.row(fmt.Sprint(e["id"]), fmt.Sprint(e["status"]), fmt.Sprint(e["title"]), string(b), fmt.Sprint(e["updated_at"]))
+				t.row(e.ID, e.Status, truncate(e.Title, 60), truncate(kbPackages(e.Packages), 50), e.UpdatedAt.Format("2006-01-02"))
 			}
 			return t.flush()
 		},
@@ -125,7 +199,15 @@ func newKBCmd(g *globals) *cobra.Command {
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show an entry", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return getAndPrint(cmd, g, "/api/v1/kb/"+url.PathEscape(args[0]))
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var e api.KBEntry
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/kb/"+url.PathEscape(args[0]), nil, nil, &e); err != nil {
+				return err
+			}
+			return printKBEntry(cmd.OutOrStdout(), g.output, e)
 		},
 	}
 	var file string
@@ -136,8 +218,10 @@ func newKBCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var e map[string]any
-			if err := json.Unmarshal(b, &e); err != nil {
+			var e api.KBEntry
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&e); err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
 			c, err := g.client()
@@ -145,14 +229,14 @@ func newKBCmd(g *globals) *cobra.Command {
 				return err
 			}
 			method, path := "POST", "/api/v1/kb"
-			if id, ok := e["id"].(string); ok && id != "" {
-				method, path = "PUT", "/api/v1/kb/"+url.PathEscape(id)
+			if e.ID != "" {
+				method, path = "PUT", "/api/v1/kb/"+url.PathEscape(e.ID)
 			}
-			var v any
+			var v api.KBEntry
 			if err := c.Do(cmd.Context(), method, path, nil, e, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			return printKBEntry(cmd.OutOrStdout(), g.output, v)
 		},
 	}
 	put.Flags().StringVarP(&file, "file", "f", "", "JSON file")
@@ -180,7 +264,7 @@ func newReportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if format == "json" {
-				var v any
+				var v json.RawMessage
 				if err := json.Unmarshal(b, &v); err == nil {
 					return printJSON(cmd.OutOrStdout(), v)
 				}
@@ -202,7 +286,7 @@ func newReportCmd(g *globals) *cobra.Command {
 
 func newRetrospectivesCmd(g *globals) *cobra.Command {
 	var team, month string
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use: "retrospectives", Short: "Retrospectives of completed changes (--team, --month YYYY-MM for the cycle view)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
@@ -212,9 +296,31 @@ func newRetrospectivesCmd(g *globals) *cobra.Command {
 			if month != "" {
 				q.Set("month", month)
 			}
-			return getAndPrint(cmd, g, "/api/v1/retrospectives?"+q.Encode())
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var page api.Page[api.Retrospective]
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/retrospectives", q, nil, &page); err != nil {
+				return err
+			}
+			if page.Items == nil {
+				page.Items = []api.Retrospective{}
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), page.Items)
+			}
+			t := newTable(cmd.OutOrStdout(), "CHANGE", "STATE", "TITLE", "TEAMS", "FINISHED", "HOSTS", "SUCCEEDED", "FAILED", "PROBLEMS", "DURATION")
+			for _, r := range page.Items {
+				t.row(r.Change, r.State, truncate(r.Title, 50), strings.Join(r.Teams, ","), orDash(r.Finished), strconv.Itoa(r.Hosts),
+					strconv.Itoa(r.Succeeded), strconv.Itoa(r.Failed), strconv.Itoa(r.Problems), r.Duration)
+			}
+			return t.flush()
 		},
 	}
+	cmd.Flags().StringVar(&team, "team", "", "only changes touching this team's groups")
+	cmd.Flags().StringVar(&month, "month", "", "only changes finished in this month, YYYY-MM")
+	return cmd
 }
 
 func newLoginCmd(g *globals) *cobra.Command {
@@ -259,11 +365,16 @@ func newEmergencyStopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v any
+			var v api.EmergencyStop
 			if err := c.Do(cmd.Context(), "POST", "/api/v1/emergency-stop", nil, map[string]string{"reason": reason}, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), inert(fmt.Sprintf("EMERGENCY STOP in force (pulled by %s): %d changes halted, %d undelivered jobs withdrawn; "+
+				"another user releases it with: patchbay emergency-stop release", v.By, v.ChangesHalted, v.JobsWithdrawn)))
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (shown in every halted change's history)")
@@ -274,12 +385,51 @@ func newEmergencyStopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v any
+			var v api.EmergencyStop
 			if err := c.Do(cmd.Context(), "POST", "/api/v1/emergency-stop/release", nil, nil, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), inert("emergency stop released by "+v.ReleasedBy+"; halted changes stay halted until each is resumed"))
+			return nil
 		},
 	})
 	return cmd
+}
+
+// printKBEntry writes a knowledge-base entry as fields, or as JSON.
+func printKBEntry(w io.Writer, output string, e api.KBEntry) error {
+	if output == "json" {
+		return printJSON(w, e)
+	}
+	kv := newTable(w, "FIELD", "VALUE")
+	kv.row("id", e.ID)
+	kv.row("status", e.Status)
+	kv.row("title", e.Title)
+	kv.row("packages", kbPackages(e.Packages))
+	kv.row("distro", e.Distro)
+	kv.row("changes", strings.Join(e.Changes, ", "))
+	kv.row("hosts", strconv.Itoa(len(e.Hosts)))
+	kv.row("created", e.CreatedAt.Format(time.RFC3339)+" by "+e.CreatedBy)
+	kv.row("updated", e.UpdatedAt.Format(time.RFC3339))
+	if err := kv.flush(); err != nil {
+		return err
+	}
+	for _, sec := range [][2]string{{"PROBLEM", e.Problem}, {"SYMPTOMS", e.Symptoms}, {"FIX", e.Fix}} {
+		if sec[1] != "" {
+			fmt.Fprintf(w, "\n%s\n%s\n", sec[0], inertText(sec[1]))
+		}
+	}
+	return nil
+}
+
+// inertText is inert per line: the text's own line breaks are kept.
+func inertText(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = inert(l)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/api"
 	"net/http"
 	"net/url"
 	"os"
@@ -300,8 +301,12 @@ func newCalendarsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	list := simpleList(g, "list", "List calendar URLs (not their secrets)", "/api/v1/calendars", []string{"id", "scope", "name", "created_by", "created_at", "revoked_at"})
-	revoke := simplePost(g, "revoke ID", "Revoke a calendar URL", "/api/v1/calendars/%s/revoke")
+	list := listCmd(g, "list", "List calendar URLs (not their secrets)", "/api/v1/calendars",
+		[]string{"ID", "SCOPE", "NAME", "CREATED BY", "CREATED AT", "REVOKED AT"}, func(c api.Calendar) []string {
+			return []string{c.ID, c.Scope, c.Name, c.CreatedBy, c.CreatedAt.Format(time.RFC3339), orDash(c.RevokedAt)}
+		})
+	revoke := postCmd(g, "revoke ID", "Revoke a calendar URL", "/api/v1/calendars/%s/revoke", nil,
+		func(id string, _ struct{}) string { return "calendar URL " + id + " revoked" })
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
@@ -324,11 +329,18 @@ func newExceptionsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v map[string]any
+			var v api.Exception
 			if err := c.Do(cmd.Context(), "POST", "/api/v1/exceptions", nil, req, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), inert(exceptionLine(v)))
+			if v.State == "pending" {
+				fmt.Fprintln(cmd.OutOrStdout(), "another person approves it with: patchbay exceptions approve "+v.ID)
+			}
+			return nil
 		},
 	}
 	f := request.Flags()
@@ -339,15 +351,17 @@ func newExceptionsCmd(g *globals) *cobra.Command {
 	f.StringVar(&req.Group, "group", "", "group name")
 	f.StringVar(&req.Justification, "justification", "", "why the risk is accepted (required)")
 	f.StringVar(&req.Expires, "expires", "", "expiry: RFC 3339 time or duration such as 720h (required)")
-	list := simpleList(g, "list", "List exceptions", "/api/v1/exceptions", []string{"id", "state", "team", "advisory", "package", "host", "group", "requested_by", "approved_by", "expires_at"})
-	approve := simplePost(g, "approve ID", "Approve an exception (someone other than the requester)", "/api/v1/exceptions/%s/approve")
-	revoke := simplePost(g, "revoke ID", "Revoke an exception", "/api/v1/exceptions/%s/revoke")
+	list := listCmd(g, "list", "List exceptions", "/api/v1/exceptions", exceptionHeader, exceptionRow)
+	say := func(_ string, e api.Exception) string { return exceptionLine(e) }
+	approve := postCmd(g, "approve ID", "Approve an exception (someone other than the requester)", "/api/v1/exceptions/%s/approve", nil, say)
+	revoke := postCmd(g, "revoke ID", "Revoke an exception", "/api/v1/exceptions/%s/revoke", nil, say)
 	cmd.AddCommand(request, list, approve, revoke)
 	return cmd
 }
 
-// simpleList prints the items of a list endpoint as a table of fields.
-func simpleList(g *globals, use, short, path string, fields []string) *cobra.Command {
+// listCmd prints the items of a list endpoint: a table of columns, or the
+// items as JSON.
+func listCmd[T any](g *globals, use, short, path string, header []string, row func(T) []string) *cobra.Command {
 	return &cobra.Command{
 		Use: use, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -355,31 +369,28 @@ func simpleList(g *globals, use, short, path string, fields []string) *cobra.Com
 			if err != nil {
 				return err
 			}
-			var page struct {
-				Items []map[string]any `json:"items"`
-			}
+			var page api.Page[T]
 			if err := c.Do(cmd.Context(), "GET", path, nil, nil, &page); err != nil {
 				return err
+			}
+			if page.Items == nil {
+				page.Items = []T{}
 			}
 			if g.output == "json" {
 				return printJSON(cmd.OutOrStdout(), page.Items)
 			}
-			t := newTable(cmd.OutOrStdout(), upper(fields)...)
+			t := newTable(cmd.OutOrStdout(), header...)
 			for _, it := range page.Items {
-				row := make([]string, len(fields))
-				for i, f := range fields {
-					if v, ok := it[f]; ok && v != nil {
-						row[i] = fmt.Sprint(v)
-					}
-				}
-				t.row(row...)
+				t.row(row(it)...)
 			}
 			return t.flush()
 		},
 	}
 }
 
-func simplePost(g *globals, use, short, pathFmt string) *cobra.Command {
+// postCmd posts to pathFmt (with the ID argument) and prints the answer
+// as JSON, or in table mode the line say makes of it.
+func postCmd[T any](g *globals, use, short, pathFmt string, body func() any, say func(id string, v T) string) *cobra.Command {
 	return &cobra.Command{
 		Use: use, Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -387,19 +398,45 @@ func simplePost(g *globals, use, short, pathFmt string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v map[string]any
-			if err := c.Do(cmd.Context(), "POST", fmt.Sprintf(pathFmt, url.PathEscape(args[0])), nil, nil, &v); err != nil {
+			var in any
+			if body != nil {
+				in = body()
+			}
+			var v T
+			if err := c.Do(cmd.Context(), "POST", fmt.Sprintf(pathFmt, url.PathEscape(args[0])), nil, in, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), inert(say(args[0], v)))
+			return nil
 		},
 	}
 }
 
-func upper(fs []string) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = strings.ToUpper(strings.ReplaceAll(f, "_", " "))
+// exceptionLine is an exception in one line.
+func exceptionLine(e api.Exception) string {
+	var what []string
+	for _, kv := range [][2]string{{"advisory", e.Advisory}, {"package", e.Package}, {"host", e.Host}, {"group", e.Group}} {
+		if kv[1] != "" {
+			what = append(what, kv[0]+" "+kv[1])
+		}
 	}
-	return out
+	return fmt.Sprintf("exception %s: %s (team %s; %s; expires %s)", e.ID, e.State, e.Team, strings.Join(what, ", "),
+		e.ExpiresAt.Format(time.RFC3339))
+}
+
+func exceptionRow(e api.Exception) []string {
+	return []string{e.ID, e.State, e.Team, e.Advisory, e.Package, e.Host, e.Group, e.RequestedBy, e.ApprovedBy, e.ExpiresAt.Format(time.RFC3339)}
+}
+
+var exceptionHeader = []string{"ID", "STATE", "TEAM", "ADVISORY", "PACKAGE", "HOST", "GROUP", "REQUESTED BY", "APPROVED BY", "EXPIRES AT"}
+
+// orDash is t in RFC 3339, or "-".
+func orDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
 }

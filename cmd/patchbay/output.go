@@ -1,14 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode"
+
+	"github.com/patchbay/patchbay/internal/api"
+	"github.com/patchbay/patchbay/internal/client"
+	"github.com/spf13/cobra"
 )
 
 // printJSON writes v as indented JSON.
@@ -62,4 +69,63 @@ func ago(t time.Time, now time.Time) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// listPages reads up to limit items of a paged API list (limit 0: every
+// item), following next_page_token, and returns them with the list's total.
+func listPages[T any](ctx context.Context, c *client.Client, path string, q url.Values, limit int) ([]T, int, error) {
+	q = maps.Clone(q)
+	if q == nil {
+		q = url.Values{}
+	}
+	all := []T{}
+	total := 0
+	for {
+		size := 1000
+		if limit > 0 {
+			size = min(limit-len(all), 1000)
+		}
+		q.Set("limit", strconv.Itoa(size))
+		var page api.Page[T]
+		if err := c.Do(ctx, "GET", path, q, nil, &page); err != nil {
+			return nil, 0, err
+		}
+		all = append(all, page.Items...)
+		total = page.Total
+		if page.NextPageToken == "" || (limit > 0 && len(all) >= limit) {
+			return all, max(total, len(all)), nil
+		}
+		q.Set("page_token", page.NextPageToken)
+	}
+}
+
+// showing tells, on stderr and only in table mode, that a list was cut:
+// "showing 100 of 23602 advisories (--all for every one, --limit N)".
+func showing(w io.Writer, output string, n, total int, noun string) {
+	if output != "table" || n >= total {
+		return
+	}
+	fmt.Fprintf(w, "showing %d of %d %s (--all for every one, or --limit N)\n", n, total, noun)
+}
+
+// pagingFlags are --limit and --all.
+type pagingFlags struct {
+	limit int
+	all   bool
+}
+
+func (p *pagingFlags) add(cmd *cobra.Command, def int, noun string) {
+	cmd.Flags().IntVar(&p.limit, "limit", def, "at most this many "+noun)
+	cmd.Flags().BoolVar(&p.all, "all", false, "every one of the "+noun+", page after page")
+}
+
+// max is the item limit for listPages: 0 with --all.
+func (p *pagingFlags) max() (int, error) {
+	if p.all {
+		return 0, nil
+	}
+	if p.limit < 1 {
+		return 0, fmt.Errorf("--limit %d: give a positive number, or --all", p.limit)
+	}
+	return p.limit, nil
 }

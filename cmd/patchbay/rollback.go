@@ -28,13 +28,21 @@ func rollbackCommand(g *globals) *cobra.Command {
 			}
 			var body any
 			if len(hosts) > 0 || wave != "" || reason != "" {
-				body = map[string]any{"hosts": hosts, "wave": wave, "reason": reason}
+				body = struct {
+					Hosts  []string `json:"hosts"`
+					Wave   string   `json:"wave"`
+					Reason string   `json:"reason"`
+				}{hosts, wave, reason}
 			}
-			var v map[string]any
+			var v changeView
 			if err := c.Do(cmd.Context(), "POST", "/api/v1/changes/"+url.PathEscape(args[0])+"/rollback", nil, body, &v); err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), v)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), inert(changeLine(args[0], v)))
+			return nil
 		},
 	}
 	cmd.Flags().StringSliceVar(&hosts, "host", nil, "roll back only this host, by ID or hostname (repeatable); the change halts")

@@ -17,21 +17,47 @@ import (
 
 func newUpCmd() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var root string
+	var root, demoData string
+	var demo bool
+	var demoHosts int
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Run the server and an agent for this machine (inventory only): Patchbay on a laptop in one command",
+		Short: "Run the server and an agent for this machine (inventory only): Patchbay on a laptop in one command; --demo: a simulated fleet, no network",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			log := newLogger(os.Stderr)
+			if demo {
+				cfg.FeedSources, cfg.FeedSyncInterval = nil, 0 // the demo never touches the network
+				if demoData == "" {
+					demoData = findSharedData()
+				}
+			}
 			rs, err := startServer(ctx, cfg, log)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			rs.printBanner(out)
+			feedSyncNotice(out, cfg)
+			if demo {
+				fmt.Fprintf(out, "Demo: importing the feeds in %s and enrolling %d simulated hosts (real package lists of several distributions); open the console at %s\n",
+					demoData, demoHosts, rs.url)
+				demoErr := make(chan error, 1)
+				go func() { demoErr <- runDemo(ctx, rs, demoData, demoHosts, log) }()
+				select {
+				case err := <-demoErr:
+					if err != nil {
+						cancel()
+						rs.wait()
+						return err
+					}
+					return rs.wait()
+				case err := <-rs.errc:
+					return err
+				}
+			}
 			caFile := filepath.Join(cfg.DataDir, "ca.crt")
 			stateDir := filepath.Join(cfg.DataDir, "agent")
 			token, err := localEnrollToken(ctx, rs.url, caFile, rs.first.TokenPath, stateDir)
@@ -60,6 +86,9 @@ func newUpCmd() *cobra.Command {
 	}
 	addServerFlags(cmd, &cfg)
 	cmd.Flags().StringVar(&root, "root", "/", "inventory the image mounted here instead of this machine")
+	cmd.Flags().BoolVar(&demo, "demo", false, "instead of this machine, a simulated fleet of several distributions with feeds imported from local files; no network")
+	cmd.Flags().StringVar(&demoData, "demo-data", "", "the shared data folder with inventories/, osv/, secdb/, kev/, epss/ (default: ../shared/data found above the working directory)")
+	cmd.Flags().IntVar(&demoHosts, "demo-hosts", 50, "simulated hosts in the demo")
 	return cmd
 }
 

@@ -24,7 +24,7 @@ func ubuntu2204Root(t *testing.T, hostname string) string {
 func (sp *serverProc) findings(t *testing.T, args ...string) []api.Finding {
 	t.Helper()
 	var fs []api.Finding
-	if err := json.Unmarshal([]byte(sp.mustCLI(t, append([]string{"vulns", "list", "-o", "json"}, args...)...)), &fs); err != nil {
+	if err := json.Unmarshal([]byte(sp.mustCLI(t, append([]string{"vulns", "list", "--by", "finding", "--all", "-o", "json"}, args...)...)), &fs); err != nil {
 		t.Fatal(err)
 	}
 	return fs

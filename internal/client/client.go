@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -89,6 +90,16 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var unknownCA x509.UnknownAuthorityError
+		var hostname x509.HostnameError
+		switch {
+		case errors.As(err, &unknownCA):
+			return fmt.Errorf("%s: the server's certificate is signed by a CA this command does not trust; "+
+				"pass the server's CA certificate with --ca DATA_DIR/ca.crt (or PATCHBAY_CA)", c.base)
+		case errors.As(err, &hostname):
+			return fmt.Errorf("%s: the server's certificate is not valid for this name (%v); use the name or address "+
+				"the server's certificate was made for", c.base, hostname.Host)
+		}
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()

@@ -1,10 +1,14 @@
 package server
 
 import (
+	"cmp"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/api"
@@ -87,9 +91,19 @@ func (s *Server) handleListHosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(hosts))
+	for i, h := range hosts {
+		ids[i] = h.ID
+	}
+	open, err := s.store.OpenFindingsByHost(r.Context(), ids)
+	if err != nil {
+		return err
+	}
 	page := api.Page[api.Host]{Items: make([]api.Host, 0, len(hosts)), NextPageToken: next, Total: total}
 	for _, h := range hosts {
-		page.Items = append(page.Items, s.hostView(h))
+		v := s.hostView(h)
+		v.OpenFindings = open[h.ID]
+		page.Items = append(page.Items, v)
 	}
 	return writeJSON(w, 200, page)
 }
@@ -99,7 +113,13 @@ func (s *Server) handleGetHost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, 200, s.hostView(h))
+	open, err := s.store.OpenFindingsByHost(r.Context(), []string{h.ID})
+	if err != nil {
+		return err
+	}
+	v := s.hostView(h)
+	v.OpenFindings = open[h.ID]
+	return writeJSON(w, 200, v)
 }
 
 func (s *Server) handleHostPackages(w http.ResponseWriter, r *http.Request) error {
@@ -112,6 +132,39 @@ func (s *Server) handleHostPackages(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	page := api.Page[api.Package]{Items: make([]api.Package, 0, len(pkgs)), Total: len(pkgs)}
+	// ?limit= pages by (name, arch), the order ListHostPackages keeps;
+	// without it every package comes in one page.
+	if r.URL.Query().Has("limit") || r.URL.Query().Has("page_token") {
+		limit, err := queryInt(r, "limit", 100, 1000)
+		if err != nil {
+			return err
+		}
+		byNameArch := func(p store.HostPackage, name, arch string) int {
+			return cmp.Or(cmp.Compare(p.Name, name), cmp.Compare(p.Arch, arch))
+		}
+		// The database's collation may differ from byte order: page in
+		// byte order, whatever it is.
+		slices.SortFunc(pkgs, func(a, b store.HostPackage) int { return byNameArch(a, b.Name, b.Arch) })
+		if tok := r.URL.Query().Get("page_token"); tok != "" {
+			b, err := base64.RawURLEncoding.DecodeString(tok)
+			name, arch, ok := strings.Cut(string(b), "\x00")
+			if err != nil || !ok {
+				return store.ErrBadCursor
+			}
+			i, _ := slices.BinarySearchFunc(pkgs, [2]string{name, arch}, func(p store.HostPackage, k [2]string) int {
+				return byNameArch(p, k[0], k[1])
+			})
+			for i < len(pkgs) && pkgs[i].Name == name && pkgs[i].Arch == arch {
+				i++
+			}
+			pkgs = pkgs[i:]
+		}
+		if len(pkgs) > limit {
+			pkgs = pkgs[:limit]
+			last := pkgs[limit-1]
+			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(last.Name + "\x00" + last.Arch))
+		}
+	}
 	for _, p := range pkgs {
 		page.Items = append(page.Items, api.Package{
 			Name: p.Name, Version: p.Version, Arch: p.Arch, Source: p.Source, SourceVersion: p.SourceVersion,

@@ -71,11 +71,9 @@ var severities = map[string]bool{"critical": true, "high": true, "medium": true,
 
 func (s *Server) findingFilter(r *http.Request) (store.FindingFilter, error) {
 	q := r.URL.Query()
-	f := store.FindingFilter{Status: q.Get("status"), Severity: q.Get("severity"), After: q.Get("page_token")}
-	if f.Severity == "unknown" {
-		f.Severity = ""
-	} else if f.Severity != "" && !severities[f.Severity] {
-		return f, errBadRequest("severity must be critical, high, medium, low or none")
+	f := store.FindingFilter{Status: q.Get("status"), Severity: q.Get("severity"), After: q.Get("page_token"), AdvisoryID: q.Get("advisory")}
+	if f.Severity != "" && !severities[f.Severity] {
+		return f, errBadRequest("severity must be critical, high, medium, low, none or unknown")
 	}
 	switch f.Status {
 	case "", "open", "resolved", "all":
@@ -153,7 +151,11 @@ func (s *Server) handleListVulns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := api.Page[api.Finding]{Items: make([]api.Finding, 0, len(fs)), NextPageToken: next, Total: len(fs)}
+	total, err := s.store.CountFindings(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	page := api.Page[api.Finding]{Items: make([]api.Finding, 0, len(fs)), NextPageToken: next, Total: total}
 	for _, x := range fs {
 		page.Items = append(page.Items, s.findingView(x))
 	}
@@ -167,15 +169,27 @@ func (s *Server) handleHostFindings(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	q := r.URL.Query()
-	status := q.Get("status")
-	fs, _, err := s.store.ListFindings(r.Context(), store.FindingFilter{HostID: id, Status: status, Limit: 100000})
+	// Without ?limit= every finding of the host comes in one page.
+	f := store.FindingFilter{HostID: id, Status: q.Get("status"), Limit: 100000, After: q.Get("page_token")}
+	if q.Has("limit") {
+		limit, err := queryInt(r, "limit", 100, 1000)
+		if err != nil {
+			return err
+		}
+		f.Limit = limit
+	}
+	fs, next, err := s.store.ListFindings(r.Context(), f)
 	if err != nil {
 		if errors.Is(err, store.ErrBadFilter) {
 			return errBadRequest(err.Error())
 		}
 		return err
 	}
-	page := api.Page[api.Finding]{Items: make([]api.Finding, 0, len(fs)), Total: len(fs)}
+	total, err := s.store.CountFindings(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	page := api.Page[api.Finding]{Items: make([]api.Finding, 0, len(fs)), NextPageToken: next, Total: total}
 	for _, x := range fs {
 		v := s.findingView(x)
 		if q.Get("history") == "true" {
@@ -225,6 +239,13 @@ func (s *Server) handleShowVuln(w http.ResponseWriter, r *http.Request) error {
 			Findings: make([]api.Finding, 0, len(fs))}
 		if v.CVEs == nil {
 			v.CVEs = []string{}
+		}
+		rs, _, _, err := s.store.FindingRollup(r.Context(), store.ByAdvisory, store.RollupFilter{AdvisoryID: aid, Now: s.now()})
+		if err != nil {
+			return err
+		}
+		if len(rs) == 1 {
+			v.AffectedHosts = rs[0].Hosts
 		}
 		for _, x := range fs {
 			v.Findings = append(v.Findings, s.findingView(x))

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/audit"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
@@ -284,31 +285,92 @@ func (s *Server) startAudit(ctx context.Context) error {
 	return s.audit.head.flush()
 }
 
+// handleAuditList reads the audit trail oldest first from ?from= (or the
+// page_token of the previous page), filtered by ?actor= (exact), ?action=
+// and ?target= (contains, any case), ?since= and ?until= (RFC 3339 or
+// YYYY-MM-DD); total counts every matching entry.
 func (s *Server) handleAuditList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
 	from, err := queryInt(r, "from", 1, 1<<62)
 	if err != nil {
 		return err
+	}
+	if tok := q.Get("page_token"); tok != "" {
+		n, err := strconv.ParseUint(tok, 10, 63)
+		if err != nil || n < 1 {
+			return store.ErrBadCursor
+		}
+		from = int(n)
 	}
 	limit, err := queryInt(r, "limit", 100, 10000)
 	if err != nil {
 		return err
 	}
-	var out []audit.Entry
-	err = s.store.AuditRange(r.Context(), uint64(from), uint64(from+limit-1), func(rec store.AuditRecord) error {
+	var since, until time.Time
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+		day  int // YYYY-MM-DD as until: the end of that day
+	}{{"since", &since, 0}, {"until", &until, 1}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			d, derr := time.Parse(time.DateOnly, v)
+			if derr != nil {
+				return errBadRequest(p.name + " must be an RFC 3339 time or YYYY-MM-DD")
+			}
+			t = d.AddDate(0, 0, p.day)
+		}
+		*p.dst = t
+	}
+	actor, action, target := q.Get("actor"), strings.ToLower(q.Get("action")), strings.ToLower(q.Get("target"))
+	match := func(e audit.Entry) bool {
+		return (actor == "" || e.Actor == actor) && (action == "" || strings.Contains(strings.ToLower(e.Action), action)) &&
+			(target == "" || strings.Contains(strings.ToLower(e.Target), target)) &&
+			(since.IsZero() || !e.Time.Before(since)) && (until.IsZero() || e.Time.Before(until))
+	}
+	page := api.Page[audit.Entry]{Items: []audit.Entry{}}
+	err = s.store.AuditRange(r.Context(), uint64(from), 0, func(rec store.AuditRecord) error {
 		var e audit.Entry
 		if err := json.Unmarshal(rec.Entry, &e); err != nil {
 			return err
 		}
-		out = append(out, e)
+		if !match(e) {
+			return nil
+		}
+		page.Total++
+		switch {
+		case len(page.Items) < limit:
+			page.Items = append(page.Items, e)
+		case page.NextPageToken == "":
+			page.NextPageToken = strconv.FormatUint(e.Seq, 10)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if out == nil {
-		out = []audit.Entry{}
+	if from > 1 {
+		// total counts the whole trail's matches, not only those after from.
+		n := 0
+		if err := s.store.AuditRange(r.Context(), 1, uint64(from-1), func(rec store.AuditRecord) error {
+			var e audit.Entry
+			if err := json.Unmarshal(rec.Entry, &e); err != nil {
+				return err
+			}
+			if match(e) {
+				n++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		page.Total += n
 	}
-	return writeJSON(w, 200, map[string]any{"items": out, "total": len(out)})
+	return writeJSON(w, 200, page)
 }
 
 // handleAuditExport streams the log as JSON lines or RFC 5424 syslog lines

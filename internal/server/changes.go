@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/api"
 	"net/http"
 	"slices"
 	"strings"
@@ -93,10 +94,10 @@ type ChangeView struct {
 	Plan       rollout.Plan `json:"plan"`
 	// Review is every host of the target groups the plan considered:
 	// planned, or why not (excluded, not offered, downgrade refused).
-	Review  []PlanHost          `json:"review,omitempty"`
-	Summary *rollout.Summary    `json:"summary,omitempty"`
-	Hosts   []rollout.HostView  `json:"hosts,omitempty"`
-	History []store.ChangeEvent `json:"history,omitempty"`
+	Review  []PlanHost         `json:"review,omitempty"`
+	Summary *api.ChangeSummary `json:"summary,omitempty"`
+	Hosts   []api.ChangeHost   `json:"hosts,omitempty"`
+	History []api.ChangeEvent  `json:"history,omitempty"`
 	// KnownProblems are knowledge-base entries about the packages this
 	// change touches.
 	KnownProblems []KBView `json:"known_problems,omitempty"`
@@ -131,7 +132,7 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 			return v, err
 		}
 		sum := st.Summary()
-		v.Summary = &sum
+		v.Summary = changeSummaryView(sum)
 		v.Wave = sum.WaveNumber
 		if detail || c.State == ChangeHalted || c.State == ChangeRollingBack {
 			if v.JobsOut, err = s.jobsOut(ctx, c.ID); err != nil {
@@ -139,9 +140,17 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 			}
 		}
 		if detail {
+			ids := make([]string, len(v.Plan.Hosts))
+			for i, hp := range v.Plan.Hosts {
+				ids[i] = hp.HostID
+			}
+			names, err := s.store.Hostnames(ctx, ids)
+			if err != nil {
+				return v, err
+			}
 			for _, hp := range v.Plan.Hosts {
 				if h, ok := st.Host(hp.HostID); ok {
-					v.Hosts = append(v.Hosts, h)
+					v.Hosts = append(v.Hosts, changeHostView(h, names[hp.HostID]))
 				}
 			}
 		}
@@ -152,7 +161,7 @@ func (s *Server) changeView(ctx context.Context, c store.Change, detail bool) (C
 		if err != nil {
 			return v, err
 		}
-		v.History = h
+		v.History = changeEventsView(h)
 		if v.Waiting, err = s.waitingFor(ctx, c, c.Engine); err != nil {
 			return v, err
 		}

@@ -87,9 +87,19 @@ func (b consoleBackend) Hosts(ctx context.Context, q web.HostQuery) ([]web.Host,
 	if err != nil {
 		return nil, "", 0, err
 	}
+	ids := make([]string, len(hs))
+	for i, h := range hs {
+		ids[i] = h.ID
+	}
+	open, err := b.s.store.OpenFindingsByHost(ctx, ids)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	out := make([]web.Host, 0, len(hs))
 	for _, h := range hs {
-		out = append(out, b.host(h))
+		v := b.host(h)
+		v.Findings = open[h.ID]
+		out = append(out, v)
 	}
 	return out, next, total, nil
 }
@@ -138,9 +148,6 @@ func (b consoleBackend) Host(ctx context.Context, id string) (web.Host, []web.Pa
 
 func (b consoleBackend) Findings(ctx context.Context, q web.FindingQuery) ([]web.Finding, string, error) {
 	f := store.FindingFilter{Severity: q.Severity, KEV: q.KEV, Limit: q.Limit, After: q.After}
-	if f.Severity == "unknown" {
-		f.Severity = ""
-	}
 	if q.Host != "" {
 		if _, err := b.s.store.GetHost(ctx, q.Host); err == nil {
 			f.HostID = q.Host
@@ -248,6 +255,13 @@ func (b consoleBackend) change(ctx context.Context, c store.Change, detail bool)
 	}
 	for _, j := range out {
 		v.JobsOut = append(v.JobsOut, cmp.Or(j.Hostname, j.HostID)+" ("+j.Phase+")")
+	}
+	hist, err := b.s.store.ChangeHistory(ctx, c.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, e := range hist {
+		v.History = append(v.History, web.ChangeEvent{At: e.At, Actor: e.Actor, Kind: e.Kind, Detail: e.Detail})
 	}
 	return v, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/patchbay/patchbay/internal/api"
 	"slices"
 	"time"
 
@@ -398,7 +399,7 @@ func (b consoleBackend) SaveKBEntry(ctx context.Context, u web.User, e web.KBEnt
 	v := KBView{ID: e.ID, Title: e.Title, Problem: e.Problem, Symptoms: e.Symptoms, Fix: e.Fix, Distro: e.Distro,
 		Changes: e.Changes, Hosts: e.Hosts, Status: e.Status}
 	for _, p := range e.Packages {
-		v.Packages = append(v.Packages, store.KBPackage{Name: p.Name, Versions: p.Versions})
+		v.Packages = append(v.Packages, api.KBPackage{Name: p.Name, Versions: p.Versions})
 	}
 	action := "kb.update"
 	if e.ID == "" {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/api"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func (s *Server) handleEmergencyStop(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	s.log.Warn("EMERGENCY STOP", "by", who, "reason", req.Reason, "changes_halted", halted, "jobs_withdrawn", withdrawn)
-	return writeJSON(w, 200, map[string]any{"stopped": true, "by": who, "changes_halted": halted, "jobs_withdrawn": withdrawn})
+	return writeJSON(w, 200, api.EmergencyStop{Stopped: true, By: who, ChangesHalted: halted, JobsWithdrawn: withdrawn})
 }
 
 // handleReleaseEmergencyStop lets the engine dispatch again; it needs a
@@ -91,7 +92,7 @@ func (s *Server) handleReleaseEmergencyStop(w http.ResponseWriter, r *http.Reque
 			_, _ = s.transition(ctx, c.ID, s.changeActionFn(ctx, change.Release, actionArgs{}))
 		}
 	}
-	return writeJSON(w, 200, map[string]any{"stopped": false, "released_by": who})
+	return writeJSON(w, 200, api.EmergencyStop{Stopped: false, ReleasedBy: who})
 }
 
 func (s *Server) emergencyStopped(ctx context.Context) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/api"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,22 +16,7 @@ import (
 )
 
 // ExceptionView is an exception as the API shows it.
-type ExceptionView struct {
-	ID            string     `json:"id"`
-	Team          string     `json:"team"`
-	Advisory      string     `json:"advisory,omitempty"`
-	Package       string     `json:"package,omitempty"`
-	Host          string     `json:"host,omitempty"`
-	Group         string     `json:"group,omitempty"`
-	Justification string     `json:"justification"`
-	RequestedBy   string     `json:"requested_by"`
-	RequestedAt   time.Time  `json:"requested_at"`
-	ApprovedBy    string     `json:"approved_by,omitempty"`
-	ApprovedAt    *time.Time `json:"approved_at,omitempty"`
-	ExpiresAt     time.Time  `json:"expires_at"`
-	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
-	State         string     `json:"state"` // pending, active, expired, revoked
-}
+type ExceptionView = api.Exception
 
 func exceptionState(e store.Exception, now time.Time) string {
 	switch {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/api"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,27 +24,13 @@ import (
 )
 
 // KBView is a knowledge-base entry as the API shows it.
-type KBView struct {
-	ID        string            `json:"id"`
-	Title     string            `json:"title"`
-	Problem   string            `json:"problem"`
-	Symptoms  string            `json:"symptoms,omitempty"`
-	Fix       string            `json:"fix,omitempty"`
-	Packages  []store.KBPackage `json:"packages"`
-	Distro    string            `json:"distro,omitempty"`
-	Changes   []string          `json:"changes,omitempty"`
-	Hosts     []string          `json:"hosts,omitempty"`
-	Status    string            `json:"status"`
-	CreatedBy string            `json:"created_by"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
-}
+type KBView = api.KBEntry
 
 func kbView(e store.KBEntry) KBView {
-	v := KBView{ID: e.ID, Title: e.Title, Problem: e.Problem, Symptoms: e.Symptoms, Fix: e.Fix, Packages: e.Packages,
+	v := KBView{ID: e.ID, Title: e.Title, Problem: e.Problem, Symptoms: e.Symptoms, Fix: e.Fix, Packages: []api.KBPackage{},
 		Distro: e.Distro, Changes: e.Changes, Hosts: e.Hosts, Status: e.Status, CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
-	if v.Packages == nil {
-		v.Packages = []store.KBPackage{}
+	for _, p := range e.Packages {
+		v.Packages = append(v.Packages, api.KBPackage(p))
 	}
 	return v
 }
@@ -78,7 +65,11 @@ func (s *Server) putKB(ctx context.Context, v KBView) (store.KBEntry, error) {
 		}
 	}
 	now := s.now()
-	e := store.KBEntry{ID: v.ID, Title: v.Title, Problem: v.Problem, Symptoms: v.Symptoms, Fix: v.Fix, Packages: v.Packages,
+	pkgs := make([]store.KBPackage, 0, len(v.Packages))
+	for _, p := range v.Packages {
+		pkgs = append(pkgs, store.KBPackage(p))
+	}
+	e := store.KBEntry{ID: v.ID, Title: v.Title, Problem: v.Problem, Symptoms: v.Symptoms, Fix: v.Fix, Packages: pkgs,
 		Distro: v.Distro, Changes: v.Changes, Hosts: v.Hosts, Status: v.Status, CreatedBy: principalName(ctx, s), CreatedAt: now, UpdatedAt: now}
 	if e.Status == "" {
 		e.Status = "published"
@@ -172,7 +163,7 @@ func (s *Server) handleSignOff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, 200, so)
+	return writeJSON(w, 200, signOffView(so))
 }
 
 // signOff records a stakeholder's verdict for one group of a change; see
@@ -255,29 +246,7 @@ func (s *Server) signOff(ctx context.Context, who string, _ bool, changeID strin
 }
 
 // Retrospective is a completed change's timeline and figures, with notes.
-type Retrospective struct {
-	Change         string              `json:"change"`
-	Title          string              `json:"title"`
-	State          string              `json:"state"`
-	Teams          []string            `json:"teams"`
-	Created        time.Time           `json:"created"`
-	Approved       *time.Time          `json:"approved,omitempty"`
-	Started        *time.Time          `json:"started,omitempty"`
-	Finished       *time.Time          `json:"finished,omitempty"`
-	TimeInApproval string              `json:"time_in_approval,omitempty"`
-	Duration       string              `json:"duration,omitempty"`
-	TimeToSignOff  string              `json:"time_to_signoff,omitempty"`
-	Waves          int                 `json:"waves"`
-	Hosts          int                 `json:"hosts"`
-	Succeeded      int                 `json:"succeeded"`
-	Failed         int                 `json:"failed"`
-	RolledBack     int                 `json:"rolled_back"`
-	SuccessRate    *float64            `json:"success_rate"`
-	Problems       int                 `json:"problems"`
-	SignOffs       []store.SignOff     `json:"signoffs"`
-	Timeline       []store.ChangeEvent `json:"timeline"`
-	Notes          []store.RetroNote   `json:"notes"`
-}
+type Retrospective = api.Retrospective
 
 func (s *Server) retrospective(ctx context.Context, c store.Change) (Retrospective, error) {
 	r := Retrospective{Change: c.ID, Title: c.Title, State: c.State, Created: c.CreatedAt, Approved: c.ApprovedAt}
@@ -297,7 +266,7 @@ func (s *Server) retrospective(ctx context.Context, c store.Change) (Retrospecti
 	if err != nil {
 		return r, err
 	}
-	r.Timeline = hist
+	r.Timeline = changeEventsView(hist)
 	var submitted *time.Time
 	for _, e := range hist {
 		at := e.At
@@ -328,9 +297,11 @@ func (s *Server) retrospective(ctx context.Context, c store.Change) (Retrospecti
 			r.SuccessRate = &rate
 		}
 	}
-	if r.SignOffs, err = s.store.SignOffs(ctx, c.ID); err != nil {
+	sos, err := s.store.SignOffs(ctx, c.ID)
+	if err != nil {
 		return r, err
 	}
+	r.SignOffs = signOffsView(sos)
 	for _, so := range r.SignOffs {
 		if !so.OK {
 			r.Problems++
@@ -339,15 +310,11 @@ func (s *Server) retrospective(ctx context.Context, c store.Change) (Retrospecti
 	if len(r.SignOffs) > 0 && r.Finished != nil {
 		r.TimeToSignOff = r.SignOffs[0].At.Sub(*r.Finished).Round(time.Second).String()
 	}
-	if r.Notes, err = s.store.RetroNotes(ctx, c.ID); err != nil {
+	notes, err := s.store.RetroNotes(ctx, c.ID)
+	if err != nil {
 		return r, err
 	}
-	if r.SignOffs == nil {
-		r.SignOffs = []store.SignOff{}
-	}
-	if r.Notes == nil {
-		r.Notes = []store.RetroNote{}
-	}
+	r.Notes = retroNotesView(notes)
 	return r, nil
 }
 
@@ -386,7 +353,7 @@ func (s *Server) handleRetroNote(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.AddRetroNote(r.Context(), c.ID, n); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, n)
+	return writeJSON(w, http.StatusCreated, retroNoteView(n))
 }
 
 // handleListRetrospectives lists the retrospectives of completed changes,

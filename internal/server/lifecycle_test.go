@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/patchbay/patchbay/internal/api"
 	"net/http"
 	"slices"
 	"strings"
@@ -247,7 +248,7 @@ func TestASignOffWithAProblemCompletesWithProblemsAndTellsTheAuthorAndSysadmin(t
 	if code := ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/signoff", other, []byte(`{"group":"payments-prod","ok":true}`), nil); code != 403 {
 		t.Errorf("another stakeholder signed off: %d", code)
 	}
-	var so store.SignOff
+	var so api.SignOff // snake_case: kb_id
 	if code := ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/signoff", tok["carol"],
 		[]byte(`{"group":"payments-prod","ok":false,"problem":"checkout fails with TLS errors"}`), &so); code != 200 {
 		t.Fatalf("sign-off with a problem: %d", code)

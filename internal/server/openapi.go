@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 )
@@ -28,8 +29,20 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
 		for _, m := range pathParamRE.FindAllStringSubmatch(rt.Path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]string{"type": "string"}})
 		}
+		doc := apiDocs[rt.Method+" "+rt.Path]
+		for _, q := range doc.Query {
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "description": q.Description, "schema": map[string]string{"type": q.Type}})
+		}
 		if params != nil {
 			op["parameters"] = params
+		}
+		if doc.Response != nil {
+			op["responses"].(map[string]any)["200"] = map[string]any{"description": "success",
+				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(doc.Response), 0)}}}
+		}
+		if doc.Body != nil {
+			op["requestBody"] = map[string]any{"required": true,
+				"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(doc.Body), 0)}}}
 		}
 		switch rt.Perm {
 		case PermPublic, PermEnrollToken:

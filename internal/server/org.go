@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/patchbay/patchbay/internal/api"
 	"io"
 	"net/http"
 	"strings"
@@ -456,15 +457,7 @@ func (s *Server) handleCalendarICS(w http.ResponseWriter, r *http.Request) error
 }
 
 // CalendarView is a calendar subscription as listed.
-type CalendarView struct {
-	ID        string     `json:"id"`
-	Scope     string     `json:"scope"`
-	Name      string     `json:"name"`
-	CreatedBy string     `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	URL       string     `json:"url,omitempty"` // only in the answer to create
-}
+type CalendarView = api.Calendar
 
 func (s *Server) handleCreateCalendar(w http.ResponseWriter, r *http.Request) error {
 	var req struct {

@@ -119,6 +119,7 @@ PUT  /api/v1/hosts/{id}/labels               hosts:write
 POST /api/v1/hosts/{id}/revoke               hosts:revoke
 GET  /api/v1/hosts/{id}/findings             vulns:read
 GET  /api/v1/vulns                           vulns:read
+GET  /api/v1/vulns/by/{by}                   vulns:read
 GET  /api/v1/vulns/{id}                      vulns:read
 GET  /api/v1/feeds                           feeds:read
 POST /api/v1/feeds/import                    feeds:manage

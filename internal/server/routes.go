@@ -36,7 +36,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/hosts/{id}/revoke", PermHostsRevoke, "revoke a host: its certificate is refused from now on", s.handleRevokeHost},
 
 		{"GET", "/api/v1/hosts/{id}/findings", PermVulnsRead, "list a host's findings (status=open|resolved|all, history=true)", s.handleHostFindings},
-		{"GET", "/api/v1/vulns", PermVulnsRead, "list findings by priority (filters: host, advisory, label, severity, kev, overdue, status)", s.handleListVulns},
+		{"GET", "/api/v1/vulns", PermVulnsRead, "list findings by priority (filters: host, label, severity, kev, overdue, status, advisory)", s.handleListVulns},
+		{"GET", "/api/v1/vulns/by/{by}", PermVulnsRead, "open findings grouped by advisory, host or package, with counts of distinct hosts (filters: host, group, team, label, severity, kev, overdue, fix_available, excepted, advisory, package; sort, order)", s.handleFindingRollup},
 		{"GET", "/api/v1/vulns/{id}", PermVulnsRead, "show an advisory (or every advisory naming a CVE) with the hosts it affects", s.handleShowVuln},
 		{"GET", "/api/v1/feeds", PermFeedsRead, "list feeds with their last sync, records and rejections", s.handleListFeeds},
 		{"POST", "/api/v1/feeds/import", PermFeedsManage, "import a feed file from the body (?name=): OSV zip/JSON, Alpine secdb, CISA KEV JSON/CSV, EPSS CSV", s.handleImportFeed},
@@ -66,7 +67,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/exceptions/{id}/approve", PermExceptionsApprove, "approve an exception (not your own)", s.handleApproveException},
 		{"POST", "/api/v1/exceptions/{id}/revoke", PermExceptionsRequest, "revoke an exception", s.handleRevokeException},
 
-		{"GET", "/api/v1/audit", PermAuditRead, "read the audit trail (?from=SEQ&limit=N)", s.handleAuditList},
+		{"GET", "/api/v1/audit", PermAuditRead, "read the audit trail, oldest first (?from=SEQ, page_token, limit; filters actor, action, target, since, until)", s.handleAuditList},
 		{"GET", "/api/v1/audit/verify", PermAuditRead, "verify the hash chain and signed checkpoints; names the first bad entry", s.handleAuditVerify},
 		{"GET", "/api/v1/audit/export", PermAuditRead, "export the audit trail (?format=jsonl|syslog)", s.handleAuditExport},
 

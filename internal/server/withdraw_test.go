@@ -267,7 +267,7 @@ func TestHostileArchitectureExcludesOnlyThatHost(t *testing.T) {
 			t.Fatalf("change %s, summary %+v; want awaiting-signoff, 2 succeeded, 1 excluded, none failed", v.State, v.Summary)
 		}
 		for _, h := range v.Hosts {
-			if h.HostID == "web-2" && (h.Status != rollout.HostExcluded || h.Detail == "" ||
+			if h.HostID == "web-2" && (h.Status != string(rollout.HostExcluded) || h.Detail == "" ||
 				!strings.Contains(h.Detail, `excluded: its job cannot be built`) || !strings.Contains(h.Detail, "arch")) {
 				t.Errorf("web-2: %s %q; want excluded with the reason", h.Status, h.Detail)
 			}

@@ -570,7 +570,7 @@ type FindingFilter struct {
 	HostID     string
 	AdvisoryID string
 	Status     string // "open" (default), "resolved", "all"
-	Severity   string
+	Severity   string // "unknown": findings whose severity is not known
 	KEV        *bool
 	Overdue    *time.Time // open and due before this time
 	Excepted   *bool      // covered by an active exception, or not
@@ -598,8 +598,8 @@ func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, stri
 	if f.AdvisoryID != "" {
 		conds, args = append(conds, "f.advisory_id = ?"), append(args, f.AdvisoryID)
 	}
-	if f.Severity != "" {
-		conds, args = append(conds, "f.severity = ?"), append(args, f.Severity)
+	if c, a := severityCond(f.Severity); c != "" {
+		conds, args = append(conds, c), append(args, a...)
 	}
 	if f.KEV != nil {
 		conds, args = append(conds, "f.kev = ?"), append(args, *f.KEV)

@@ -49,6 +49,7 @@ type Backend interface {
 	AdminBackend  // settings, reports and the dashboard's KPIs: backend_admin.go
 	OrgBackend    // groups, calendar, exceptions and knowledge base: backend_org.go
 	NotifyBackend // the notification delivery log: backend_notify.go
+	RollupBackend // open findings by advisory, host or package: rollup.go
 	// Authenticate checks a username and password; wrong credentials give
 	// ErrBadLogin, and the backend's sign-in limits ErrThrottled. The
 	// client's address is RemoteAddr(ctx).
@@ -201,6 +202,14 @@ type Change struct {
 	// "hostname (phase)": after a halt or emergency stop they still run to
 	// their end. Only Change fills it.
 	JobsOut []string
+	// History is the change's timeline, oldest first. Only Change fills it.
+	History []ChangeEvent
+}
+
+// ChangeEvent is one entry of a change's timeline.
+type ChangeEvent struct {
+	At                  time.Time
+	Actor, Kind, Detail string
 }
 
 // ChangePlan is a change's rollout plan as the change page shows it.

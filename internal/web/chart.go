@@ -180,3 +180,23 @@ func kpiCharts(prefix string, series []ReportPoint) []lineChart {
 		}, 1, percentLabel),
 	}
 }
+
+// backlogChart is the open and the overdue findings of each day: a state
+// with a value every day, so the line shows the trend over the whole
+// period (the mean time to patch has a value only on days something was
+// patched).
+func backlogChart(prefix string, series []ReportPoint) lineChart {
+	dates := make([]time.Time, len(series))
+	open, overdue := make([]*float64, len(series)), make([]*float64, len(series))
+	for i, p := range series {
+		dates[i] = p.Date
+		o, d := float64(p.OpenFindings), float64(p.Overdue)
+		open[i], overdue[i] = &o, &d
+	}
+	return newLineChart(prefix+"-backlog", "Open findings", dates, []chartSeries{
+		{Name: "open findings", Class: "s1", Values: open},
+		{Name: "overdue", Class: "s3", Values: overdue},
+	}, 0, countLabel)
+}
+
+func countLabel(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }

@@ -462,3 +462,41 @@ func (f *fakeBackend) recorded(action string) int {
 	}
 	return n
 }
+
+// FindingRollup groups the fake's findings by advisory, host or package.
+func (f *fakeBackend) FindingRollup(ctx context.Context, q RollupQuery) ([]RollupRow, string, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var rows []RollupRow
+	index := map[string]int{}
+	hosts := map[string]map[string]bool{}
+	for _, fd := range f.findings {
+		if (q.Host != "" && fd.HostID != q.Host && fd.Hostname != q.Host) || (q.Severity != "" && fd.Severity != q.Severity) ||
+			(q.KEV != nil && fd.KEV != *q.KEV) || (q.Advisory != "" && fd.AdvisoryID != q.Advisory) || (q.Package != "" && fd.Package != q.Package) {
+			continue
+		}
+		key, label := fd.AdvisoryID, fd.AdvisoryID
+		switch q.By {
+		case "host":
+			key, label = fd.HostID, fd.Hostname
+		case "package":
+			key, label = fd.Package, fd.Package
+		}
+		i, ok := index[key]
+		if !ok {
+			i = len(rows)
+			index[key] = i
+			rows = append(rows, RollupRow{Key: key, Label: label, Summary: fd.Summary, Severity: fd.Severity, EPSS: -1})
+			hosts[key] = map[string]bool{}
+		}
+		r := &rows[i]
+		r.Findings++
+		r.Priority = max(r.Priority, fd.Priority)
+		if fd.KEV {
+			r.KEV++
+		}
+		hosts[key][fd.HostID] = true
+		r.Hosts = len(hosts[key])
+	}
+	return rows, "", len(rows), nil
+}

@@ -17,6 +17,7 @@ type dashboardView struct {
 	// changes (nil without permission to read reports).
 	Status      *DashboardStatus
 	Trend       *lineChart
+	Backlog     *lineChart // open and overdue findings per day
 	ShowChanges bool
 }
 
@@ -57,6 +58,8 @@ func (c *console) dashboard(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		v.Status = &st
 		trend := kpiCharts("dashboard", st.Trend)[0]
 		v.Trend = &trend
+		backlog := backlogChart("dashboard", st.Trend)
+		v.Backlog = &backlog
 	}
 	v.ShowChanges = c.b.Allowed(rc.user, permChangesRead)
 	c.render(w, r, rc, http.StatusOK, "dashboard.html", "Dashboard", v)
@@ -116,6 +119,37 @@ type hostView struct {
 	Packages     []Package
 	Findings     []Finding
 	ShowFindings bool
+	// The findings and packages are shown a page at a time.
+	FindingPage, PackagePage hostPager
+}
+
+// hostPager is one page of a host page's list: rows First–Last of Total.
+type hostPager struct {
+	First, Last, Total int
+	PrevURL, NextURL   string
+}
+
+// hostPageSize is how many findings or packages a host page shows at once.
+const hostPageSize = 100
+
+// pageSlice returns the page of rows that ?param= (1-based) asks for, and
+// its pager; the other parameters of v are kept in the links.
+func pageSlice[T any](rows []T, v url.Values, path, param string) ([]T, hostPager) {
+	n := atoiOr(v.Get(param), 1)
+	pages := max(1, (len(rows)+hostPageSize-1)/hostPageSize)
+	n = min(max(n, 1), pages)
+	lo, hi := (n-1)*hostPageSize, min(n*hostPageSize, len(rows))
+	p := hostPager{First: lo + 1, Last: hi, Total: len(rows)}
+	if len(rows) == 0 {
+		p.First = 0
+	}
+	if n > 1 {
+		p.PrevURL = pageURL(path, v, param, strconv.Itoa(n-1))
+	}
+	if n < pages {
+		p.NextURL = pageURL(path, v, param, strconv.Itoa(n+1))
+	}
+	return rows[lo:hi], p
 }
 
 func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -123,15 +157,18 @@ func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	v := hostView{Host: h, Packages: pkgs, ShowFindings: c.b.Allowed(rc.user, permVulnsRead)}
+	path := "/hosts/" + url.PathEscape(h.ID)
+	v := hostView{Host: h, ShowFindings: c.b.Allowed(rc.user, permVulnsRead)}
+	v.Packages, v.PackagePage = pageSlice(pkgs, r.URL.Query(), path, "packages")
 	if v.ShowFindings {
-		v.Findings = findings
+		v.Findings, v.FindingPage = pageSlice(findings, r.URL.Query(), path, "findings")
 	}
 	c.render(w, r, rc, http.StatusOK, "host.html", "Host "+h.Hostname, v)
 	return nil
 }
 
 type vulnListView struct {
+	Views      []rollupTab
 	Query      FindingQuery
 	KEV        string
 	Severities []string
@@ -143,7 +180,12 @@ type vulnListView struct {
 	CanExcept  bool // the user may request an exception for a finding
 }
 
+// vulnList is /vulns: every open finding ranked (by=finding, the
+// default), or the findings grouped (by=advisory, host or package).
 func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if by := r.URL.Query().Get("by"); by != "" && by != "finding" {
+		return c.rollupList(w, r, rc)
+	}
 	q, err := parseFindingQuery(r.URL.Query())
 	if err != nil {
 		return err
@@ -152,7 +194,7 @@ func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings,
+	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings, Views: viewTabs(r.URL.Query(), "finding"),
 		CanCreate: c.b.Allowed(rc.user, permChangesCreate), CanExcept: c.b.Allowed(rc.user, permExceptionsRequest)}
 	if next != "" {
 		v.NextURL = pageURL("/vulns", r.URL.Query(), "after", next)
@@ -183,9 +225,58 @@ type changeView struct {
 }
 
 type ring struct {
-	Ring  int
-	Name  string // the ring's name in the plan, "" when unknown
-	Hosts []ChangeHost
+	Ring     int
+	Name     string // the ring's name in the plan, "" when unknown
+	Hosts    []ChangeHost
+	Progress ringProgress
+}
+
+// ringProgress counts a ring's hosts by where they stand, for its
+// progress bar: done (succeeded or rolled back as asked), in flight
+// (install, reboot, restart or rollback under way), failed (failed,
+// rollback failed), pending (planned, not dispatched) and excluded.
+type ringProgress struct {
+	Done, InFlight, Failed, Pending, Excluded int
+	Bar                                       []barSegment
+}
+
+// barSegment is one coloured part of a progress bar, in percent of its
+// width (SVG attributes: the pages have no inline style).
+type barSegment struct {
+	Class, Label string
+	X, W         float64
+}
+
+func progressOf(hosts []ChangeHost) ringProgress {
+	var p ringProgress
+	for _, h := range hosts {
+		switch h.Status {
+		case "succeeded", "rolled-back":
+			p.Done++
+		case "in-flight", "rolling-back":
+			p.InFlight++
+		case "failed", "rollback-failed":
+			p.Failed++
+		case "excluded":
+			p.Excluded++
+		default: // pending, planned
+			p.Pending++
+		}
+	}
+	x := 0.0
+	for _, seg := range []struct {
+		class, label string
+		n            int
+	}{{"p-done", "done", p.Done}, {"p-flight", "in flight", p.InFlight}, {"p-failed", "failed", p.Failed},
+		{"p-excluded", "excluded", p.Excluded}, {"p-pending", "pending", p.Pending}} {
+		if seg.n == 0 {
+			continue
+		}
+		w := 100 * float64(seg.n) / float64(len(hosts))
+		p.Bar = append(p.Bar, barSegment{Class: seg.class, Label: seg.label, X: x, W: w})
+		x += w
+	}
+	return p
 }
 
 type actionButton struct{ Action, Label string }
@@ -250,6 +341,9 @@ func groupRings(hosts []ChangeHost) []ring {
 		rings[i].Hosts = append(rings[i].Hosts, h)
 	}
 	slices.SortStableFunc(rings, func(a, b ring) int { return a.Ring - b.Ring })
+	for i := range rings {
+		rings[i].Progress = progressOf(rings[i].Hosts)
+	}
 	return rings
 }
 

@@ -1,0 +1,396 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Roll-ups group the open findings of active hosts by advisory, by host or
+// by package, and count them. They are read-only and one query each (plus
+// one for the total), so a page of a 200,000-finding fleet costs one
+// grouped scan. Every count is of distinct things: "hosts" is how many
+// distinct hosts carry at least one such finding, never a finding count.
+
+// RollupBy names what a roll-up groups by.
+type RollupBy string
+
+// The three roll-ups.
+const (
+	ByAdvisory RollupBy = "advisory"
+	ByHost     RollupBy = "host"
+	ByPackage  RollupBy = "package"
+)
+
+// RollupFilter selects the open findings of active hosts a roll-up counts.
+// Zero fields do not filter.
+type RollupFilter struct {
+	// HostIDs limits to these hosts; nil: every host, empty: none.
+	HostIDs []string
+	// Severity is critical, high, medium, low, none, or unknown (findings
+	// whose severity is not known).
+	Severity     string
+	KEV          *bool
+	FixAvailable *bool
+	Excepted     *bool
+	Overdue      bool // only findings due before Now
+	Labels       map[string]string
+	AdvisoryID   string
+	Package      string
+	// Now decides which findings are overdue.
+	Now time.Time
+	// Sort is a column of the roll-up (RollupColumns); "" sorts by
+	// priority. Order is "asc" or "desc"; "" is the column's natural
+	// order: numbers largest first, due dates soonest first, names A to Z.
+	Sort  string
+	Order string
+	Limit int
+	After string // the cursor of the previous page
+}
+
+// Rollup is one group of open findings.
+type Rollup struct {
+	Key      string // advisory ID, host ID or package name
+	Hostname string // ByHost only
+	Summary  string // ByAdvisory only
+	Severity string // ByAdvisory: the advisory's effective severity ("" unknown)
+
+	Priority    float64 // the highest priority among the findings
+	Findings    int     // open findings
+	Excepted    int     // of which an active exception accepts the risk
+	Hosts       int     // distinct hosts (ByHost: 1)
+	Advisories  int     // distinct advisories (ByAdvisory: 1)
+	Packages    int     // distinct package names (ByPackage: 1)
+	FixHosts    int     // distinct hosts whose repositories offer a fix
+	FixFindings int     // findings whose fix the host's repositories offer
+	KEVFindings int     // findings of an advisory in CISA KEV
+	Overdue     int     // findings past their due date
+	EPSS        float64 // the highest EPSS score; -1 unknown
+	DueAt       *time.Time
+}
+
+// RollupColumns are the sortable columns of each roll-up; the first sorts
+// by default.
+var RollupColumns = map[RollupBy][]string{
+	ByAdvisory: {"priority", "hosts", "findings", "excepted", "fix_hosts", "kev", "overdue", "epss", "due", "advisory"},
+	ByHost:     {"priority", "advisories", "findings", "excepted", "fix_findings", "kev", "overdue", "due", "hostname"},
+	ByPackage:  {"priority", "hosts", "advisories", "findings", "excepted", "fix_hosts", "kev", "overdue", "epss", "due", "package"},
+}
+
+// noDue sorts findings without a due date after every dated one.
+const noDue = int64(9_000_000_000_000_000)
+
+// rollupConds is the WHERE clause and its arguments for f.
+func (s *DB) rollupConds(f RollupFilter) ([]string, []any) {
+	conds, args := []string{"f.status = 'open'", "h.revoked_at IS NULL"}, []any{}
+	if f.HostIDs != nil {
+		if len(f.HostIDs) == 0 {
+			conds = append(conds, "1 = 0")
+		} else {
+			conds = append(conds, "f.host_id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.HostIDs)), ", ")+")")
+			for _, id := range f.HostIDs {
+				args = append(args, id)
+			}
+		}
+	}
+	if c, a := severityCond(f.Severity); c != "" {
+		conds, args = append(conds, c), append(args, a...)
+	}
+	if f.KEV != nil {
+		conds, args = append(conds, "f.kev = ?"), append(args, *f.KEV)
+	}
+	if f.FixAvailable != nil {
+		conds, args = append(conds, "f.fix_available = ?"), append(args, *f.FixAvailable)
+	}
+	if f.Excepted != nil {
+		if *f.Excepted {
+			conds = append(conds, "f.exception_id <> ''")
+		} else {
+			conds = append(conds, "f.exception_id = ''")
+		}
+	}
+	if f.Overdue {
+		conds, args = append(conds, "f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(f.Now))
+	}
+	for k, v := range f.Labels {
+		conds = append(conds, "EXISTS (SELECT 1 FROM host_labels l WHERE l.host_id = f.host_id AND l.key = ? AND l.value = ?)")
+		args = append(args, k, v)
+	}
+	if f.AdvisoryID != "" {
+		conds, args = append(conds, "f.advisory_id = ?"), append(args, f.AdvisoryID)
+	}
+	if f.Package != "" {
+		conds, args = append(conds, "f.name = ?"), append(args, f.Package)
+	}
+	return conds, args
+}
+
+// severityCond filters by a severity word; "unknown" is the findings the
+// scorer could not rate, stored as "".
+func severityCond(sev string) (string, []any) {
+	switch sev {
+	case "":
+		return "", nil
+	case "unknown":
+		return "f.severity IN ('', 'unknown')", nil
+	}
+	return "f.severity = ?", []any{sev}
+}
+
+// rollupCursor is where a page ended: the sort column and direction, the
+// last group's value in it (V for numbers, T for hostnames) and its key.
+type rollupCursor struct {
+	Sort string  `json:"s"`
+	Asc  bool    `json:"a,omitempty"`
+	V    float64 `json:"v,omitempty"`
+	T    string  `json:"t,omitempty"`
+	K    string  `json:"k"`
+}
+
+// FindingRollup returns a page of open findings grouped by by, the cursor
+// of the next page ("" on the last), and how many groups match in all.
+// Paging with the cursor visits every group exactly once while the
+// findings do not change.
+func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]Rollup, string, int, error) {
+	cols, ok := RollupColumns[by]
+	if !ok {
+		return nil, "", 0, fmt.Errorf("%w: roll-up by %q (want advisory, host or package)", ErrBadFilter, by)
+	}
+	sort := f.Sort
+	if sort == "" {
+		sort = cols[0]
+	}
+	known := false
+	for _, c := range cols {
+		known = known || c == sort
+	}
+	if !known {
+		return nil, "", 0, fmt.Errorf("%w: sort %q (want one of %s)", ErrBadFilter, sort, strings.Join(cols, ", "))
+	}
+	keyCol := cols[len(cols)-1]
+	// Advisory IDs and package names are the groups' keys; hostnames may
+	// repeat, so they page on (hostname, host ID).
+	textSort := sort == keyCol && by != ByHost
+	conds, condArgs := s.rollupConds(f)
+	where := strings.Join(conds, " AND ")
+
+	var group, keyExpr, nameExpr, extra string
+	switch by {
+	case ByAdvisory:
+		group, keyExpr, nameExpr = "f.advisory_id", "f.advisory_id", "''"
+		extra = `, COALESCE((SELECT a.summary FROM advisories a WHERE a.id = g.k), '') AS summary`
+	case ByHost:
+		group, keyExpr, nameExpr = "f.host_id, h.hostname", "f.host_id", "h.hostname"
+		extra = `, '' AS summary`
+	case ByPackage:
+		group, keyExpr, nameExpr = "f.name", "f.name", "''"
+		extra = `, '' AS summary`
+	}
+	inner := `SELECT ` + keyExpr + ` AS k, ` + nameExpr + ` AS hostname, MAX(f.severity) AS severity, MAX(f.priority) AS priority,
+			COUNT(*) AS findings, SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END) AS excepted,
+			COUNT(DISTINCT f.host_id) AS hosts, COUNT(DISTINCT f.advisory_id) AS advisories, COUNT(DISTINCT f.name) AS packages,
+			COUNT(DISTINCT CASE WHEN f.fix_available THEN f.host_id END) AS fix_hosts,
+			SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END) AS fix_findings,
+			SUM(CASE WHEN f.kev THEN 1 ELSE 0 END) AS kev,
+			SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END) AS overdue,
+			COALESCE(MIN(f.due_at), ?) AS due
+		FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` + where + ` GROUP BY ` + group
+	// EPSS per advisory: the highest score among its CVEs; per package, the
+	// highest among its advisories'.
+	epss := `COALESCE((SELECT MAX(e.score) FROM advisory_cves ac JOIN epss e ON e.cve = ac.cve WHERE ac.advisory_id = g.k), -1)`
+	switch by {
+	case ByHost:
+		epss = `-1`
+	case ByPackage:
+		epss = `COALESCE((SELECT MAX(e.score) FROM findings f2 JOIN advisory_cves ac ON ac.advisory_id = f2.advisory_id
+			JOIN epss e ON e.cve = ac.cve WHERE f2.name = g.k AND f2.status = 'open'), -1)`
+	}
+	mid := `SELECT g.*, ` + epss + ` AS epss` + extra + ` FROM (` + inner + `) g`
+
+	sortExpr := "r." + sort
+	switch sort {
+	case "advisory", "package":
+		sortExpr = "r.k"
+	case "hostname":
+		sortExpr = "r.hostname"
+	}
+	// Numbers sort largest first, except due dates (soonest first); names
+	// sort A to Z.
+	asc := sort == keyCol || sort == "due"
+	switch f.Order {
+	case "asc":
+		asc = true
+	case "desc":
+		asc = false
+	case "":
+	default:
+		return nil, "", 0, fmt.Errorf("%w: order %q (want asc or desc)", ErrBadFilter, f.Order)
+	}
+	dir, cmpOp := "DESC", "<"
+	if asc {
+		dir, cmpOp = "ASC", ">"
+	}
+	args := append([]any{ms(f.Now), noDue}, condArgs...)
+	outerConds := []string{}
+	if f.After != "" {
+		b, err := base64.RawURLEncoding.DecodeString(f.After)
+		var c rollupCursor
+		if err != nil || json.Unmarshal(b, &c) != nil || c.Sort != sort || c.Asc != asc {
+			return nil, "", 0, ErrBadCursor
+		}
+		switch {
+		case textSort:
+			outerConds, args = append(outerConds, "r.k "+cmpOp+" ?"), append(args, c.K)
+		case sort == "hostname":
+			// Hostnames may repeat: page on (hostname, host ID).
+			outerConds = append(outerConds, "(r.hostname "+cmpOp+" ? OR (r.hostname = ? AND r.k > ?))")
+			args = append(args, c.T, c.T, c.K)
+		default:
+			outerConds = append(outerConds, "("+sortExpr+" "+cmpOp+" CAST(? AS DOUBLE PRECISION) OR ("+sortExpr+
+				" = CAST(? AS DOUBLE PRECISION) AND r.k > ?))")
+			args = append(args, c.V, c.V, c.K)
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, limit+1)
+	query := `SELECT r.k, r.hostname, r.summary, r.severity, r.priority, r.findings, r.excepted, r.hosts, r.advisories, r.packages,
+		r.fix_hosts, r.fix_findings, r.kev, r.overdue, r.epss, r.due FROM (` + mid + `) r`
+	if len(outerConds) > 0 {
+		query += ` WHERE ` + strings.Join(outerConds, " AND ")
+	}
+	order := sortExpr + " " + dir
+	if !textSort {
+		order += ", r.k"
+	}
+	query += ` ORDER BY ` + order + ` LIMIT ?`
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	defer rows.Close()
+	var out []Rollup
+	for rows.Next() {
+		var r Rollup
+		var due int64
+		if err := rows.Scan(&r.Key, &r.Hostname, &r.Summary, &r.Severity, &r.Priority, &r.Findings, &r.Excepted, &r.Hosts,
+			&r.Advisories, &r.Packages, &r.FixHosts, &r.FixFindings, &r.KEVFindings, &r.Overdue, &r.EPSS, &due); err != nil {
+			return nil, "", 0, err
+		}
+		if due != noDue {
+			d := fromMS(due)
+			r.DueAt = &d
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", 0, err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		c := rollupCursor{Sort: sort, Asc: asc, K: last.Key, T: last.Hostname, V: rollupValue(last, sort)}
+		b, _ := json.Marshal(c)
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id
+		WHERE `+where+` GROUP BY `+group+`) t`), condArgs...).Scan(&total); err != nil {
+		return nil, "", 0, err
+	}
+	return out, next, total, nil
+}
+
+// rollupValue is the value of column col of r, as the cursor keeps it.
+func rollupValue(r Rollup, col string) float64 {
+	switch col {
+	case "priority":
+		return r.Priority
+	case "hosts":
+		return float64(r.Hosts)
+	case "advisories":
+		return float64(r.Advisories)
+	case "findings":
+		return float64(r.Findings)
+	case "excepted":
+		return float64(r.Excepted)
+	case "fix_hosts":
+		return float64(r.FixHosts)
+	case "fix_findings":
+		return float64(r.FixFindings)
+	case "kev":
+		return float64(r.KEVFindings)
+	case "overdue":
+		return float64(r.Overdue)
+	case "epss":
+		return r.EPSS
+	case "due":
+		if r.DueAt == nil {
+			return float64(noDue)
+		}
+		return float64(ms(*r.DueAt))
+	}
+	return 0
+}
+
+// OpenFindingsByHost counts the open findings of each of the given hosts
+// (hosts without any are absent from the map).
+func (s *DB) OpenFindingsByHost(ctx context.Context, hostIDs []string) (map[string]int, error) {
+	out := map[string]int{}
+	if len(hostIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(hostIDs))
+	for i, id := range hostIDs {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT host_id, COUNT(*) FROM findings WHERE status = 'open' AND host_id IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(hostIDs)), ", ")+`) GROUP BY host_id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// CountFindings counts the findings f selects, ignoring its Limit and
+// After: the "total" of a paged list. Its conditions are ListFindings'.
+func (s *DB) CountFindings(ctx context.Context, f FindingFilter) (int, error) {
+	conds, args := []string{"h.revoked_at IS NULL"}, []any{}
+	switch f.Status {
+	case "", "open":
+		conds = append(conds, "f.status = 'open'")
+	case "resolved":
+		conds = append(conds, "f.status = 'resolved'")
+	case "all":
+	default:
+		return 0, fmt.Errorf("%w: status %q", ErrBadFilter, f.Status)
+	}
+	rf := RollupFilter{KEV: f.KEV, Excepted: f.Excepted, Labels: f.Labels, AdvisoryID: f.AdvisoryID, Severity: f.Severity}
+	if f.HostID != "" {
+		rf.HostIDs = []string{f.HostID}
+	}
+	rc, ra := s.rollupConds(rf)
+	conds, args = append(conds, rc[2:]...), append(args, ra...) // rc[:2]: open, active
+	if f.Overdue != nil {
+		conds, args = append(conds, "f.status = 'open' AND f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(*f.Overdue))
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id WHERE `+
+		strings.Join(conds, " AND ")), args...).Scan(&n)
+	return n, err
+}
