@@ -267,7 +267,9 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 		}
 	}
 	problems, _ := json.Marshal(nonNilSlice(c.Problems))
-	hash := factsHash(c.Facts, problems, now)
+	labels := FactLabels(c.Facts)
+	lb, _ := json.Marshal(labels)
+	hash := factsHash(c.Facts, problems, lb, now)
 	if hash == h.factsHash {
 		_, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET last_seen_at = ?, revision = ?, package_count = ?, update_count = ? WHERE id = ?`),
 			ms(now), rev, count, updateCount, hostID)
@@ -281,9 +283,7 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 	if err := errors.Join(json.Unmarshal([]byte(labelsJSON), &old.Labels), json.Unmarshal([]byte(userJSON), &old.UserLabels)); err != nil {
 		return 0, fmt.Errorf("host %s: stored labels: %w", hostID, err)
 	}
-	labels := FactLabels(c.Facts)
 	facts, _ := json.Marshal(c.Facts)
-	lb, _ := json.Marshal(labels)
 	if _, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET facts = ?, facts_hash = ?, os_id = ?, os_version = ?, package_format = ?,
 		reboot_required = ?, labels = ?, problems = ?, last_seen_at = ?, revision = ?, package_count = ?, update_count = ?
 		WHERE id = ?`),
@@ -301,10 +301,12 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 }
 
 // factsHash identifies what a check-in writes of the host besides its
-// packages: the facts and problems. The uptime grows at every check-in, so
-// it enters as the boot time to five minutes; the stored uptime is then
-// the one of the last check-in whose facts changed otherwise.
-func factsHash(f inventory.Facts, problems []byte, now time.Time) string {
+// packages: the facts, the problems and the labels derived from the facts
+// (so a release that derives other labels rewrites them). The uptime grows
+// at every check-in, so it enters as the boot time to five minutes; the
+// stored uptime is then the one of the last check-in whose facts changed
+// otherwise.
+func factsHash(f inventory.Facts, problems, labels []byte, now time.Time) string {
 	boot := now.Add(-f.Uptime).Truncate(5 * time.Minute).Unix()
 	f.Uptime = 0
 	b, _ := json.Marshal(f)
@@ -312,6 +314,8 @@ func factsHash(f inventory.Facts, problems []byte, now time.Time) string {
 	h.Write(b)
 	h.Write([]byte{0})
 	h.Write(problems)
+	h.Write([]byte{0})
+	h.Write(labels)
 	fmt.Fprintf(h, "\x00%d", boot)
 	return hex.EncodeToString(h.Sum(nil))
 }
