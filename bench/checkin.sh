@@ -6,6 +6,9 @@
 #
 #   bench/checkin.sh [HOSTS] [PACKAGES] [DURATION] [INTERVAL] [STATE_DIR]
 #
+# PORT (default 18443) is the server's port; the script stops if a server
+# is already there.
+#
 # Without STATE_DIR everything lives in a temporary directory. With it, the
 # server's data directory and the simulator's --state file are kept there:
 # a later run with the same STATE_DIR (and the same HOSTS and PACKAGES)
@@ -39,10 +42,13 @@ PATCHBAY_PPROF=${PROFILE:+127.0.0.1:16060} "$tmp/patchbay" server --listen "127.
 	--checkin-interval "$INTERVAL" --feed-source none >"$tmp/server.out" 2>"$dir/server.log" &
 spid=$!
 for _ in $(seq 1 300); do grep -q "Patchbay server on" "$tmp/server.out" 2>/dev/null && break; sleep 0.1; done
+if ! grep -q "Patchbay server on" "$tmp/server.out" || ! kill -0 "$spid" 2>/dev/null; then
+	echo "the server did not start (another on port $PORT? set PORT):" >&2; tail -n 5 "$dir/server.log" >&2; exit 1
+fi
 export PATCHBAY_SERVER=https://127.0.0.1:$PORT PATCHBAY_CA="$dir/data/ca.crt" PATCHBAY_TOKEN=$(cat "$dir/data/admin.token")
 sim=(nice -n 10 "$tmp/patchbay" sim --hosts "$HOSTS" --packages "$PACKAGES" --interval "$INTERVAL" --concurrency 8 --state "$dir/sim.state")
 
-metric() { curl -sk --cacert "$PATCHBAY_CA" -H "Authorization: Bearer $PATCHBAY_TOKEN" "$PATCHBAY_SERVER/metrics" | awk -v m="$1" '$1==m{print $2}'; }
+metric() { { curl -sk --cacert "$PATCHBAY_CA" -H "Authorization: Bearer $PATCHBAY_TOKEN" "$PATCHBAY_SERVER/metrics" || true; } | awk -v m="$1" '$1==m{print $2}'; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$spid/stat"; }
 
 # Phase 1: enroll and send full reports (a resumed fleet skips both).

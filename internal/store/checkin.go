@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -267,7 +268,9 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 		}
 	}
 	problems, _ := json.Marshal(nonNilSlice(c.Problems))
-	hash := factsHash(c.Facts, problems, now)
+	labels := FactLabels(c.Facts)
+	lb, _ := json.Marshal(labels)
+	hash := factsHash(hostID, c.Facts, problems, lb, now)
 	if hash == h.factsHash {
 		_, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET last_seen_at = ?, revision = ?, package_count = ?, update_count = ? WHERE id = ?`),
 			ms(now), rev, count, updateCount, hostID)
@@ -281,9 +284,7 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 	if err := errors.Join(json.Unmarshal([]byte(labelsJSON), &old.Labels), json.Unmarshal([]byte(userJSON), &old.UserLabels)); err != nil {
 		return 0, fmt.Errorf("host %s: stored labels: %w", hostID, err)
 	}
-	labels := FactLabels(c.Facts)
 	facts, _ := json.Marshal(c.Facts)
-	lb, _ := json.Marshal(labels)
 	if _, err := s.txExec(ctx, tx, s.q(`UPDATE hosts SET facts = ?, facts_hash = ?, os_id = ?, os_version = ?, package_format = ?,
 		reboot_required = ?, labels = ?, problems = ?, last_seen_at = ?, revision = ?, package_count = ?, update_count = ?
 		WHERE id = ?`),
@@ -301,18 +302,27 @@ func (s *DB) applyCheckinTx(ctx context.Context, tx *sql.Tx, hostID string, c Ch
 }
 
 // factsHash identifies what a check-in writes of the host besides its
-// packages: the facts and problems. The uptime grows at every check-in, so
-// it enters as the boot time to five minutes; the stored uptime is then
-// the one of the last check-in whose facts changed otherwise.
-func factsHash(f inventory.Facts, problems []byte, now time.Time) string {
+// packages: the facts, the problems and the labels derived from the facts
+// (so a release that derives other labels rewrites them). The uptime grows
+// at every check-in, so it enters as the boot time to five minutes, and an
+// hourly period staggered by host ID keeps the stored uptime at most about
+// an hour old (at a 60 s interval one check-in in 60 writes it) without
+// every host rewriting at the top of the hour.
+func factsHash(hostID string, f inventory.Facts, problems, labels []byte, now time.Time) string {
 	boot := now.Add(-f.Uptime).Truncate(5 * time.Minute).Unix()
+	h := sha256.New()
+	h.Write([]byte(hostID))
+	stagger := binary.BigEndian.Uint32(h.Sum(nil)) % 3600
+	period := (now.Unix() + int64(stagger)) / 3600
 	f.Uptime = 0
 	b, _ := json.Marshal(f)
-	h := sha256.New()
+	h.Reset()
 	h.Write(b)
 	h.Write([]byte{0})
 	h.Write(problems)
-	fmt.Fprintf(h, "\x00%d", boot)
+	h.Write([]byte{0})
+	h.Write(labels)
+	fmt.Fprintf(h, "\x00%d\x00%d", boot, period)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

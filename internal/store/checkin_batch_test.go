@@ -233,10 +233,20 @@ func TestFactsWrittenWhenTheyChange(t *testing.T) {
 		if h.Facts.Uptime != time.Hour || !h.LastSeenAt.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("same facts a minute on: uptime %s (want the stored 1h0m0s), last seen %s", h.Facts.Uptime, h.LastSeenAt)
 		}
+		// Within the hour the stored uptime is refreshed (the period is
+		// staggered per host, so an hour on always falls in the next one).
+		f.Uptime = 2*time.Hour + time.Minute
+		if _, err := db.ApplyCheckin(ctx, "h00", Checkin{Facts: f, BaseRevision: 1}, t0.Add(time.Hour+time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		h, _ = db.GetHost(ctx, "h00")
+		if h.Facts.Uptime != 2*time.Hour+time.Minute {
+			t.Fatalf("same facts an hour on: uptime %s, want 2h1m0s", h.Facts.Uptime)
+		}
 		f.Kernel = "5.15.0-2"
 		f.RebootRequired = false
 		f.Uptime = 2 * time.Minute // rebooted
-		if _, err := db.ApplyCheckin(ctx, "h00", Checkin{Facts: f, BaseRevision: 1, Problems: []string{"dpkg status: line 3"}}, t0.Add(2*time.Minute)); err != nil {
+		if _, err := db.ApplyCheckin(ctx, "h00", Checkin{Facts: f, BaseRevision: 1, Problems: []string{"dpkg status: line 3"}}, t0.Add(time.Hour+2*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		h, _ = db.GetHost(ctx, "h00")
