@@ -13,10 +13,13 @@ data=$(cd ../shared/data && pwd)
 out=$(mktemp -d); trap 'kill $spid 2>/dev/null || true; wait 2>/dev/null; rm -rf "$out"' EXIT
 go build -o "$out/patchbay" ./cmd/patchbay
 pb="$out/patchbay"
-"$pb" server --listen 127.0.0.1:18444 --data-dir "$out/data" --feed-source none >"$out/server.out" 2>"$out/server.log" &
+# A free port from 18444 up (the machine may run other benchmarks).
+port=${PORT:-18444}
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+"$pb" server --listen 127.0.0.1:$port --data-dir "$out/data" --feed-source none >"$out/server.out" 2>"$out/server.log" &
 spid=$!
 for _ in $(seq 1 100); do grep -q "Patchbay server on" "$out/server.out" 2>/dev/null && break; sleep 0.1; done
-export PATCHBAY_SERVER=https://127.0.0.1:18444 PATCHBAY_CA="$out/data/ca.crt" PATCHBAY_TOKEN=$(cat "$out/data/admin.token")
+export PATCHBAY_SERVER=https://127.0.0.1:$port PATCHBAY_CA="$out/data/ca.crt" PATCHBAY_TOKEN=$(cat "$out/data/admin.token")
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u '+%F %H:%M') UTC; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$spid/stat"; }
