@@ -28,9 +28,9 @@ import (
 // path: a server over loopback TLS holding PATCHBAY_BENCH_HOSTS AlmaLinux 9
 // hosts (default 5,000, loaded into the store directly) with 100 packages
 // each; every fifth host carries an openssl-libs the advisory affects. One
-// op: POST the OSV record to /api/v1/feeds/import, then poll GET
-// /api/v1/vulns?advisory= until the findings of all those hosts are
-// listed. Sub-benchmarks: sqlite, and postgres when
+// op: POST the OSV record to /api/v1/feeds/import, follow its job (GET
+// /api/v1/feeds/jobs/{id}?wait=true), then list the findings of all those
+// hosts, scored, through GET /api/v1/vulns?advisory=. Sub-benchmarks: sqlite, and postgres when
 // PATCHBAY_TEST_POSTGRES is set.
 func BenchmarkNewAdvisory(b *testing.B) {
 	hosts := envInt("PATCHBAY_BENCH_HOSTS", 5000)
@@ -156,23 +156,29 @@ func benchNewAdvisory(b *testing.B, dbURL string, hosts int) {
 		if res.Job == nil {
 			b.Fatalf("import of %s started no job: %+v", advID, res)
 		}
-		for seen := 0; seen < affected; {
-			seen = 0
-			token := ""
-			for {
-				var page api.Page[api.Finding]
-				do("GET", "/api/v1/vulns?limit=1000&advisory="+advID+"&page_token="+token, nil, &page)
-				seen += len(page.Items)
-				if token = page.NextPageToken; token == "" {
-					break
+		// Follow the job (a long poll), then read the findings: all there,
+		// scored.
+		var job api.FeedJob
+		do("GET", "/api/v1/feeds/jobs/"+res.Job.ID+"?wait=true", nil, &job)
+		if job.State != "done" || job.Opened != affected {
+			b.Fatalf("job %+v, want done with %d opened", job, affected)
+		}
+		seen, token := 0, ""
+		for {
+			var page api.Page[api.Finding]
+			do("GET", "/api/v1/vulns?limit=1000&advisory="+advID+"&page_token="+token, nil, &page)
+			for _, f := range page.Items {
+				if f.Priority == 0 || f.DueAt == nil {
+					b.Fatalf("%s: finding %s listed unscored", advID, f.ID)
 				}
 			}
-			if seen > affected {
-				b.Fatalf("%s: %d findings, want %d", advID, seen, affected)
+			seen += len(page.Items)
+			if token = page.NextPageToken; token == "" {
+				break
 			}
-			if seen < affected {
-				time.Sleep(10 * time.Millisecond)
-			}
+		}
+		if seen != affected {
+			b.Fatalf("%s: %d findings listed, want %d", advID, seen, affected)
 		}
 	}
 	b.ReportMetric(float64((processCPU()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
