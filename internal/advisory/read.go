@@ -92,14 +92,16 @@ type osvReader struct {
 	done    chan error   // the collector's verdict
 	workers sync.WaitGroup
 	stop    chan struct{} // closed when the collector gives up
+	closers []io.Closer   // archives the workers read from
 }
 
 // parsed is one record on its way through the pipeline.
 type parsed struct {
 	name    string
 	data    []byte
-	reject  string // set by the reader: refused before it was read (not counted)
-	readErr error  // set by the reader: reading it failed (counted)
+	reject  string                        // set by the reader: refused before it was read (not counted)
+	readErr error                         // set by the reader: reading it failed (counted)
+	open    func() (io.ReadCloser, error) // when set, a worker reads data from it
 	size    int64
 	sum     string // hex SHA-256 of data
 	known   bool   // sum is in ReadOptions.Stored: not parsed
@@ -120,6 +122,9 @@ func (r *osvReader) start() {
 		go func() {
 			defer r.workers.Done()
 			for p := range r.work {
+				if p.open != nil {
+					p.read()
+				}
 				if p.reject == "" && p.readErr == nil {
 					sum := sha256.Sum256(p.data)
 					p.sum = hex.EncodeToString(sum[:])
@@ -152,6 +157,9 @@ func (r *osvReader) wait() error {
 	close(r.work)
 	close(r.ordered)
 	r.workers.Wait()
+	for _, c := range r.closers {
+		c.Close()
+	}
 	return <-r.done
 }
 
@@ -189,42 +197,37 @@ func (r *osvReader) readDir(ctx context.Context, root string) error {
 }
 
 func (r *osvReader) readFile(p, name string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		// An unreadable file is this record's problem, not the feed's.
-		return r.submitErr(name, err)
-	}
-	defer f.Close()
-	return r.submitReader(f, name)
-}
-
-// submitErr queues the rejection of a record that could not be opened.
-// The collector's own error, if it gave up, is reported by wait.
-func (r *osvReader) submitErr(name string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	_ = r.submit(&parsed{name: name, reject: err.Error()})
+	_ = r.submit(&parsed{name: name, open: func() (io.ReadCloser, error) { return os.Open(p) }})
 	return nil
 }
 
-// submitReader reads one record's bytes (at most MaxRecordSize+1) and
-// queues it for parsing.
-func (r *osvReader) submitReader(src io.Reader, name string) error {
-	data, err := io.ReadAll(io.LimitReader(src, MaxRecordSize+1))
-	p := &parsed{name: name, data: data, size: int64(len(data))}
+// read opens the record and reads its bytes (at most MaxRecordSize+1), on
+// a worker: decompressing and reading are spread like parsing. A record
+// that cannot be opened is rejected uncounted; one whose read fails is
+// counted and rejected.
+func (p *parsed) read() {
+	rc, err := p.open()
+	p.open = nil
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		p.reject = err.Error()
+		return
+	}
+	defer rc.Close()
+	p.data, err = io.ReadAll(io.LimitReader(rc, MaxRecordSize+1))
+	p.size = int64(len(p.data))
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		} else {
-			err = fmt.Errorf("read %s: %w", name, err)
+			err = fmt.Errorf("read %s: %w", p.name, err)
 		}
 		p.readErr = err
 	}
-	_ = r.submit(p)
-	return nil
 }
 
 func (r *osvReader) readZip(ctx context.Context, p string) error {
@@ -232,7 +235,8 @@ func (r *osvReader) readZip(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
-	defer zr.Close()
+	// The workers open the entries: closed by wait, after them.
+	r.closers = append(r.closers, zr)
 	for _, zf := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -256,13 +260,7 @@ func (r *osvReader) readZip(ctx context.Context, p string) error {
 			_ = r.submit(&parsed{name: name, reject: fmt.Sprintf("record larger than %d bytes", MaxRecordSize)})
 			continue
 		}
-		rc, err := zf.Open()
-		if err != nil {
-			_ = r.submitErr(name, err)
-			continue
-		}
-		_ = r.submitReader(rc, name)
-		rc.Close()
+		_ = r.submit(&parsed{name: name, open: zf.Open})
 	}
 	return nil
 }

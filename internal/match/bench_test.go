@@ -31,7 +31,13 @@ import (
 const (
 	fleetHosts    = 10_000
 	fleetSeed     = 2026
-	spreadPercent = 10 // share of each host's packages moved to a variant version
+	spreadPercent = 40 // share of each host's packages moved to a variant version
+	// spreadSteps bounds how far a moved package goes: up to this many
+	// releases up, or one down. A real fleet's hosts patch at different
+	// times from repositories at different points, so most packages sit
+	// on a handful of versions and a long tail spreads wide: the fleet
+	// holds over 100,000 distinct package versions.
+	spreadSteps = 250
 )
 
 // sharedData finds shared/data: /work/shared/data, or by walking up from
@@ -298,8 +304,9 @@ func moved(t match.Tuple, step int) match.Tuple {
 }
 
 // buildFleet makes n hosts: each takes a base list chosen by the seed and
-// moves about spreadPercent of its packages to one of three variants (one
-// or two releases up, one down), so distinct tuples stay realistic.
+// moves about spreadPercent of its packages to a variant: one release
+// down, or up by a step skewed towards small ones (the square of a uniform
+// draw, up to spreadSteps), so distinct tuples number as in a real fleet.
 func buildFleet(lists []baseList, n int, seed uint64) fleet {
 	fl := fleet{lists: lists, tupleIdx: map[match.Tuple]int32{}}
 	for h := range n {
@@ -308,7 +315,12 @@ func buildFleet(lists []baseList, n int, seed uint64) fleet {
 		host := make([]int32, 0, len(base.tuples))
 		for _, t := range base.tuples {
 			if rng.IntN(100) < spreadPercent {
-				t = moved(t, []int{1, 2, -1}[rng.IntN(3)])
+				step := -1
+				if rng.IntN(4) > 0 {
+					u := rng.Float64()
+					step = 1 + int(u*u*spreadSteps)
+				}
+				t = moved(t, step)
 			}
 			host = append(host, fl.intern(t))
 		}
@@ -438,61 +450,4 @@ func BenchmarkHostChange(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(matched)/float64(b.N), "new-tuples/op")
-}
-
-// BenchmarkNewAdvisory: one AlmaLinux advisory arrives (the one whose keys
-// hold the most fleet tuples, the worst case); Index.Put, then only the
-// tuples under the touched keys are matched again.
-func BenchmarkNewAdvisory(b *testing.B) {
-	fx := benchFixture(b)
-	fl := fx.fleet
-	byKey := map[match.Key][]int32{}
-	for i, t := range fl.tuples {
-		for _, k := range match.KeysOf(t) {
-			byKey[k] = append(byKey[k], int32(i))
-		}
-	}
-	best, bestN := -1, 0
-	for i, a := range fx.advisories {
-		if a.Source != advisory.SourceOSV {
-			continue
-		}
-		n := 0
-		seen := map[match.Key]bool{}
-		for _, af := range a.Affected {
-			k := match.Key{Distro: af.Distro.ID, Release: af.Distro.Release, Package: af.Package}
-			if !seen[k] {
-				seen[k] = true
-				n += len(byKey[k])
-			}
-		}
-		if n > bestN {
-			best, bestN = i, n
-		}
-	}
-	adv := fx.advisories[best]
-	rest := slices.Concat(fx.advisories[:best], fx.advisories[best+1:])
-	ix := newIndex(rest)
-	results, _, _ := matchFleet(ix, fl)
-	withdrawn := adv
-	at := adv.Modified
-	withdrawn.Withdrawn = &at
-	var rematched, keys int
-	for b.Loop() {
-		touched := ix.Put(adv)
-		keys = len(touched)
-		rematched = 0
-		for _, k := range touched {
-			for _, ti := range byKey[k] {
-				results[ti], _ = ix.Match(fl.tuples[ti])
-				rematched++
-			}
-		}
-		b.StopTimer()
-		ix.Put(withdrawn)
-		b.StartTimer()
-	}
-	b.Logf("new advisory %s: %d affected entries, %d touched keys, %d tuples re-matched", adv.ID, len(adv.Affected), keys, rematched)
-	b.ReportMetric(float64(keys), "touched-keys")
-	b.ReportMetric(float64(rematched), "rematched-tuples")
 }

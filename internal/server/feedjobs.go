@@ -127,19 +127,13 @@ func (v *vulns) matchKeys(ctx context.Context, keys []match.Key) (store.FeedJobR
 	}
 	hosts := map[string]bool{}
 	for _, r := range order {
-		seen := map[int64]bool{}
-		var tuples []store.PVTuple
+		pkgs := make([]string, 0, len(byRelease[r]))
 		for _, k := range byRelease[r] {
-			ts, err := v.s.store.KeyTuples(ctx, k)
-			if err != nil {
-				return res, err
-			}
-			for _, t := range ts {
-				if !seen[t.PVID] {
-					seen[t.PVID] = true
-					tuples = append(tuples, t)
-				}
-			}
+			pkgs = append(pkgs, k.Package)
+		}
+		tuples, err := v.s.store.ReleaseTuples(ctx, r.distro, r.release, pkgs)
+		if err != nil {
+			return res, err
 		}
 		ord := releaseOrdering(r.distro)
 		fixAvailable := func(update, fixed string) bool {

@@ -668,10 +668,17 @@ func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, stri
 		last := out[limit-1]
 		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatFloat(last.Priority, 'g', -1, 64) + "\x00" + last.ID))
 	}
+	// One query per advisory, not per finding: a page often holds one
+	// advisory's findings on many hosts.
+	cvesOf := map[string][]string{}
 	for i := range out {
-		cves, err := s.advisoryCVEs(ctx, out[i].AdvisoryID)
-		if err != nil {
-			return nil, "", err
+		cves, ok := cvesOf[out[i].AdvisoryID]
+		if !ok {
+			var err error
+			if cves, err = s.advisoryCVEs(ctx, out[i].AdvisoryID); err != nil {
+				return nil, "", err
+			}
+			cvesOf[out[i].AdvisoryID] = cves
 		}
 		out[i].CVEs = cves
 	}

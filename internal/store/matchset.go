@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -35,23 +36,58 @@ func releaseHosts(distro, release string) (string, []any) {
 // the key's release hold under the key's package name, as binary or as
 // source.
 func (s *DB) KeyTuples(ctx context.Context, k match.Key) ([]PVTuple, error) {
-	cond, args := releaseHosts(k.Distro, k.Release)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT pv.id, pv.name, pv.version, pv.source, pv.source_version FROM package_versions pv
-		WHERE (pv.name = ? OR pv.source = ?) AND EXISTS (SELECT 1 FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
-			WHERE hp.pv_id = pv.id AND `+cond+`) ORDER BY pv.id`), append([]any{k.Package, k.Package}, args...)...)
-	if err != nil {
+	return s.ReleaseTuples(ctx, k.Distro, k.Release, []string{k.Package})
+}
+
+// ReleaseTuples is KeyTuples for many package names of one release, in a
+// query per 500 names, each version once, by ID.
+func (s *DB) ReleaseTuples(ctx context.Context, distro, release string, packages []string) ([]PVTuple, error) {
+	cond, condArgs := releaseHosts(distro, release)
+	// No host of the release: nothing to read (a first import of a feed
+	// names thousands of packages of releases a fleet may not run).
+	var hosts int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM hosts h WHERE `+cond+` LIMIT 1) x`), condArgs...).Scan(&hosts)
+	if err != nil || hosts == 0 {
 		return nil, err
 	}
-	defer rows.Close()
+	seen := map[int64]bool{}
 	var out []PVTuple
-	for rows.Next() {
-		t := PVTuple{Tuple: match.Tuple{Distro: k.Distro, Release: k.Release}}
-		if err := rows.Scan(&t.PVID, &t.Name, &t.Version, &t.Source, &t.SourceVersion); err != nil {
+	const chunk = 500
+	for start := 0; start < len(packages); start += chunk {
+		batch := packages[start:min(start+chunk, len(packages))]
+		args := make([]any, 0, 2*len(batch)+len(condArgs))
+		for _, p := range batch {
+			args = append(args, p)
+		}
+		for _, p := range batch {
+			args = append(args, p)
+		}
+		args = append(args, condArgs...)
+		in := placeholders(len(batch))
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT pv.id, pv.name, pv.version, pv.source, pv.source_version FROM package_versions pv
+			WHERE (pv.name IN (`+in+`) OR pv.source IN (`+in+`)) AND EXISTS (SELECT 1 FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
+				WHERE hp.pv_id = pv.id AND `+cond+`)`), args...)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		for rows.Next() {
+			t := PVTuple{Tuple: match.Tuple{Distro: distro, Release: release}}
+			if err := rows.Scan(&t.PVID, &t.Name, &t.Version, &t.Source, &t.SourceVersion); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if !seen[t.PVID] {
+				seen[t.PVID] = true
+				out = append(out, t)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return out, rows.Err()
+	slices.SortFunc(out, func(a, b PVTuple) int { return cmp.Compare(a.PVID, b.PVID) })
+	return out, nil
 }
 
 // TupleMatches is the complete match result of one tuple.
