@@ -21,7 +21,7 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	err := agentcmd.New("patchbay-agent", log).ExecuteContext(ctx)
+	err := agentcmd.NewLean(log).ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "patchbay-agent:", err)
