@@ -15,6 +15,10 @@ import (
 )
 
 func main() {
+	if err := agentcmd.RevertOverdueUpdate(); err != nil {
+		fmt.Fprintln(os.Stderr, "patchbay-agent:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	level := slog.LevelInfo
 	if os.Getenv("PATCHBAY_DEBUG") != "" {

@@ -140,3 +140,23 @@ func watchTrial(ctx context.Context, log *slog.Logger) (context.Context, func(),
 	})
 	return ctx, onCheckedIn, func() { timer.Stop(); cancel(nil) }, nil
 }
+
+// RevertOverdueUpdate puts the previous binary back when this one is on
+// trial past its deadline. The lean binary calls it first thing in main,
+// before any flag or config parsing that a bad release might fail on; it
+// reports errReverted, so main exits and the service manager starts the
+// previous binary.
+func RevertOverdueUpdate() error {
+	exe, err := executable()
+	if err != nil {
+		return err
+	}
+	reverted, err := release.RevertIfOverdue(exe, time.Now())
+	if err != nil {
+		return err
+	}
+	if reverted {
+		return errReverted
+	}
+	return nil
+}
