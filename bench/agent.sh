@@ -27,14 +27,15 @@ for _ in $(seq 1 600); do grep -q "level=INFO" "$out/agent.log" && "$out/patchba
 sleep 5 # let the first report's work settle
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15+$16+$17}' /proc/$apid/stat; }
+own() { awk '{print $14+$15}' /proc/$apid/stat; }
 rss() { awk '/VmRSS/{print $2}' /proc/$apid/status; }
-c0=$(cpu); r0=$(rss); t0=$(date +%s)
+c0=$(cpu); o0=$(own); r0=$(rss); t0=$(date +%s)
 echo "agent RSS after the first report: $((r0)) KiB"
 samples="$r0"
 while [ $(( $(date +%s) - t0 )) -lt "$DURATION" ]; do sleep 60; samples="$samples $(rss)"; done
-c1=$(cpu); r1=$(rss); t1=$(date +%s)
+c1=$(cpu); o1=$(own); r1=$(rss); t1=$(date +%s)
 echo "agent RSS samples (KiB, every 60 s): $samples"
 echo "agent RSS at the end: $r1 KiB; peak (VmHWM): $(awk '/VmHWM/{print $2}' /proc/$apid/status) KiB"
-awk -v c=$((c1-c0)) -v tck="$tck" -v s=$((t1-t0)) 'BEGIN{printf "agent CPU over %d s: %.2f s = %.4f%% of a core\n", s, c/tck, 100*c/tck/s}'
+awk -v c=$((c1-c0)) -v o=$((o1-o0)) -v tck="$tck" -v s=$((t1-t0)) 'BEGIN{printf "agent CPU over %d s: %.2f s = %.4f%% of a core (agent process %.2f s, commands it ran %.2f s)\n", s, c/tck, 100*c/tck/s, o/tck, (c-o)/tck}'
 echo "check-ins in the window: about $(( (t1-t0) / ${INTERVAL%s} ))"
 grep -c "level=ERROR" "$out/agent.log" | sed 's/^/agent errors logged: /' || true

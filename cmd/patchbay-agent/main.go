@@ -15,13 +15,17 @@ import (
 )
 
 func main() {
+	if err := agentcmd.RevertOverdueUpdate(); err != nil {
+		fmt.Fprintln(os.Stderr, "patchbay-agent:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	level := slog.LevelInfo
 	if os.Getenv("PATCHBAY_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	err := agentcmd.New("patchbay-agent", log).ExecuteContext(ctx)
+	err := agentcmd.NewLean(log).ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "patchbay-agent:", err)

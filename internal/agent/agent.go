@@ -71,6 +71,9 @@ type Config struct {
 	// OnEnrolled, when set, is called once the host's new identity is
 	// saved: the agent's configuration file drops its enrollment token then.
 	OnEnrolled func(hostID string)
+	// OnCheckedIn, when set, is called after each check-in the server
+	// acknowledged: a self-updated binary confirms its trial then.
+	OnCheckedIn func()
 }
 
 // Agent runs the enrollment and check-in protocol for one host.
@@ -269,6 +272,9 @@ func (a *Agent) CheckinOnce(ctx context.Context) (protocol.CheckinResponse, erro
 	resp, err := a.checkin(ctx)
 	if err != nil {
 		return resp, err
+	}
+	if a.cfg.OnCheckedIn != nil {
+		a.cfg.OnCheckedIn()
 	}
 	ran, err := a.runJobs(ctx, resp.Jobs)
 	if err != nil {

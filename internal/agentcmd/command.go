@@ -36,6 +36,7 @@ type flagValues struct {
 	once, noJobs                                           bool
 	interval                                               time.Duration
 	reboot, restart                                        []string
+	selfUpdatable                                          bool // the lean binary: watch a self-update's trial
 }
 
 // New returns the agent command named use ("agent" under patchbay,
@@ -89,7 +90,7 @@ An enrollment token read from the file is removed from it once the host is enrol
 // for each setting the flag when given, else the environment variable when
 // set, else the file's key, else the default.
 func resolve(fl *pflag.FlagSet, f flagValues, getenv func(string) string) (Options, error) {
-	o := Options{Root: f.root, Once: f.once, NoJobs: f.noJobs, RebootCommand: f.reboot, RestartCommand: f.restart}
+	o := Options{Root: f.root, Once: f.once, NoJobs: f.noJobs, RebootCommand: f.reboot, RestartCommand: f.restart, SelfUpdatable: f.selfUpdatable}
 
 	path, explicit := f.config, fl.Changed("config")
 	if !explicit && getenv(EnvConfig) != "" {

@@ -35,6 +35,9 @@ type Options struct {
 	Hooks          string
 	RebootCommand  []string
 	RestartCommand []string
+	// SelfUpdatable: this is the lean binary, which reverts a self-update
+	// that has not checked in by its deadline.
+	SelfUpdatable bool
 }
 
 // Run runs the agent for this host (or the image under o.Root) until ctx
@@ -66,6 +69,14 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		}
 		cfg.OnEnrolled = dropToken
 	}
+	if o.SelfUpdatable {
+		trialCtx, onCheckedIn, stop, err := watchTrial(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		ctx, cfg.OnCheckedIn = trialCtx, onCheckedIn
+	}
 	if !o.NoJobs {
 		if err := setupJobs(ctx, &cfg, collector, o, log); err != nil {
 			return err
@@ -85,7 +96,11 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		return err
 	}
 	if !o.Once {
-		return a.Run(ctx, hostname)
+		err := a.Run(ctx, hostname)
+		if cause := context.Cause(ctx); errors.Is(cause, errReverted) {
+			return cause
+		}
+		return err
 	}
 	if err := a.Enroll(ctx, hostname); err != nil {
 		return err

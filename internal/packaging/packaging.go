@@ -33,7 +33,7 @@ const (
 	ConfigPath = agent.DefaultConfigPath
 	HooksPath  = agent.DefaultHooksPath
 	// ReleaseKeyPath pins the release key agents verify self-updates with.
-	ReleaseKeyPath = "/etc/patchbay/release.pub"
+	ReleaseKeyPath = release.DefaultKeyPath
 )
 
 // Formats are the package formats Build makes.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/release"
 	"github.com/patchbay/patchbay/internal/testenv"
@@ -256,7 +257,7 @@ func dpkgRoot(t *testing.T) string {
 	return root
 }
 
-func TestDebInstallsIntoAnImageRootAndPurgeRemovesItsState(t *testing.T) {
+func TestDebInstallsUpgradesAndPurgesInAnImageRoot(t *testing.T) {
 	testenv.NeedTools(t, "Debian: apt-get install -y dpkg busybox-static", "dpkg", "busybox")
 	testenv.NeedRoot(t, "dpkg --root chroots into the image to run the maintainer scripts")
 	hostUntouched(t)
@@ -274,9 +275,31 @@ func TestDebInstallsIntoAnImageRootAndPurgeRemovesItsState(t *testing.T) {
 		t.Errorf("conffiles = %q, %v; want agent-hooks.json and agent.yaml", conffiles, err)
 	}
 
-	// The agent enrolled: its state must survive removal, not purge.
+	// The agent enrolled: it dropped the token from agent.yaml, and its
+	// state must survive an upgrade and removal, not purge.
+	config := filepath.Join(root, "etc/patchbay/agent.yaml")
+	if err := agent.RemoveEnrollToken(config); err != nil {
+		t.Fatal(err)
+	}
+	enrolled := mustRead(t, config)
 	state := filepath.Join(root, "var/lib/patchbay/agent/state.json")
 	debtest.WriteFile(t, state, `{"host_id":"h1"}`)
+
+	// An upgrade built from the same spec installs without a conffile
+	// prompt (dpkg reads no answer here: stdin is empty) and keeps the
+	// local agent.yaml, token-less.
+	up := s
+	up.Version, up.OutDir = "1.2.4", t.TempDir()
+	debtest.Run(t, "", "dpkg", "--root="+root, "--install", build(t, up))
+	if got := debtest.InstalledVersion(t, root, "patchbay-agent"); got != "1.2.4" {
+		t.Errorf("installed version after the upgrade: %q, want 1.2.4", got)
+	}
+	mustEqualFile(t, config, enrolled)
+	if _, err := os.Stat(state); err != nil {
+		t.Errorf("the upgrade deleted the agent's state: %v", err)
+	}
+	hostUntouched(t)
+
 	debtest.Run(t, "", "dpkg", "--root="+root, "--remove", "patchbay-agent")
 	if _, err := os.Stat(state); err != nil {
 		t.Errorf("removal deleted the agent's state: %v", err)
@@ -360,4 +383,13 @@ func TestRPMInstallsIntoAnImageRootAndRemovalKeepsItsState(t *testing.T) {
 		}
 	}
 	hostUntouched(t)
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -19,6 +19,9 @@ type Pending struct {
 	Deadline time.Time `json:"deadline"`
 }
 
+// DefaultKeyPath is where agent packages pin the release verifier key.
+const DefaultKeyPath = "/etc/patchbay/release.pub"
+
 func pendingPath(path string) string { return path + ".pending" }
 
 // PrevPath is where Install keeps the binary it replaced.
@@ -65,16 +68,9 @@ func Confirm(path string) error {
 // not been confirmed by its deadline, and reports whether it did. Without
 // a pending marker it does nothing.
 func RevertIfOverdue(path string, now time.Time) (bool, error) {
-	b, err := os.ReadFile(pendingPath(path))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("self-update: %w", err)
-	}
-	var p Pending
-	if err := json.Unmarshal(b, &p); err != nil {
-		return false, fmt.Errorf("self-update: pending marker %s: %w", pendingPath(path), err)
+	p, err := ReadPending(path)
+	if err != nil || p == nil {
+		return false, err
 	}
 	if !now.After(p.Deadline) {
 		return false, nil
@@ -95,4 +91,21 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// ReadPending returns the trial marker of the binary at path, or nil when
+// none is on trial.
+func ReadPending(path string) (*Pending, error) {
+	b, err := os.ReadFile(pendingPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("self-update: %w", err)
+	}
+	var p Pending
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("self-update: pending marker %s: %w", pendingPath(path), err)
+	}
+	return &p, nil
 }
