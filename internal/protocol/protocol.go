@@ -99,6 +99,10 @@ type CheckinResponse struct {
 	Jobs []Envelope `json:"jobs,omitempty"`
 }
 
+// MaxJobSeq bounds job sequence numbers an agent reports, far above any
+// real count and within the database's signed 64-bit integers.
+const MaxJobSeq = 1 << 53
+
 // JobResult reports how a job ended. Installed holds the versions the
 // host's package database shows afterwards for the job's packages
 // (name or name:arch → version); the server verifies them.
@@ -131,6 +135,9 @@ func (r *JobResult) Validate() error {
 	}
 	if r.NotRun && (r.OK || r.LastSeq == 0) {
 		return &ValidationError{"not_run", "a job not run is not ok and names the agent's last_seq"}
+	}
+	if r.LastSeq > MaxJobSeq {
+		return &ValidationError{"last_seq", fmt.Sprintf("above %d", uint64(MaxJobSeq))}
 	}
 	for _, m := range []map[string]string{r.Installed, r.Previous} {
 		if len(m) > MaxJobPackages {
