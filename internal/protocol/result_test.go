@@ -1,7 +1,7 @@
 package protocol
 
 import (
-	"errors"
+	"strings"
 	"testing"
 )
 
@@ -19,12 +19,11 @@ func TestJobResultNotRunMustNameTheAgentsSequence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.r.Validate()
-			var ve *ValidationError
 			switch {
 			case tc.field == "" && err != nil:
 				t.Fatalf("refused: %v", err)
-			case tc.field != "" && (!errors.As(err, &ve) || ve.Field != tc.field):
-				t.Fatalf("got %v, want a validation error on %s", err, tc.field)
+			case tc.field != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.field+": ")):
+				t.Fatalf("got %v, want an error on %s", err, tc.field)
 			}
 		})
 	}
