@@ -136,9 +136,6 @@ func (r *JobResult) Validate() error {
 	if r.NotRun && (r.OK || r.LastSeq == 0) {
 		return &ValidationError{"not_run", "a job not run is not ok and names the agent's last_seq"}
 	}
-	if r.LastSeq > MaxJobSeq {
-		return &ValidationError{"last_seq", fmt.Sprintf("above %d", uint64(MaxJobSeq))}
-	}
 	for _, m := range []map[string]string{r.Installed, r.Previous} {
 		if len(m) > MaxJobPackages {
 			return &ValidationError{"installed", "too many packages"}
