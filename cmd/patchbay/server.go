@@ -182,7 +182,10 @@ func startServer(ctx context.Context, cfg server.Config, log *slog.Logger) (*run
 		fp: id.CA.Fingerprint(), errc: make(chan error, 1), db: db}
 	go func() {
 		err := srv.Serve(ctx, ln)
-		db.Close()
+		if cerr := db.Close(); cerr != nil {
+			log.Error("close database", "err", cerr)
+		}
+		log.Info("server stopped", "database", "closed")
 		rs.errc <- err
 	}()
 	log.Info("server started", "url", rs.url, "database", db.Dialect())

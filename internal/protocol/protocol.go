@@ -100,6 +100,10 @@ type CheckinResponse struct {
 	Jobs []Envelope `json:"jobs,omitempty"`
 }
 
+// MaxJobSeq bounds job sequence numbers an agent reports, far above any
+// real count and within the database's signed 64-bit integers.
+const MaxJobSeq = 1 << 53
+
 // JobResult reports how a job ended. Installed holds the versions the
 // host's package database shows afterwards for the job's packages
 // (name or name:arch → version); the server verifies them.

@@ -23,6 +23,10 @@ import (
 // says NotRun only for a job it never ran (it answers a job it ran with
 // the earlier result), so this never runs a job twice.
 func (s *Server) reissueJob(w http.ResponseWriter, r *http.Request, hostID, hostname string, res protocol.JobResult) error {
+	if res.LastSeq > protocol.MaxJobSeq {
+		// A hostile agent must not wrap its host's counter.
+		return errBadRequest(fmt.Sprintf("last_seq %d is above %d", res.LastSeq, uint64(protocol.MaxJobSeq)))
+	}
 	now := s.now()
 	sign := func(seq uint64, stored []byte) ([]byte, error) {
 		var env protocol.Envelope

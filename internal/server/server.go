@@ -268,7 +268,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-errc
 	inflight.Wait() // a handler outliving its connection still holds the store
 	s.Wait()        // the loops saw ctx end; let them finish before the caller closes the store
-	s.log.Info("server stopped")
 	return err
 }
 

@@ -31,6 +31,11 @@ func (s *DB) ReissueJob(ctx context.Context, hostID, jobID string, agentSeq uint
 		}
 		if j.Seq > agentSeq {
 			seq = j.Seq
+			if p := AuditFrom(ctx); p != nil {
+				p.Update(func(e *audit.Entry) {
+					e.Outcome = fmt.Sprintf("unchanged: sequence %d is above the agent's already", j.Seq)
+				})
+			}
 			return nil
 		}
 		var last int64

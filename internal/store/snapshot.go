@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"syscall"
 )
 
 // Snapshot writes a consistent copy of this SQLite database to out, which
@@ -23,7 +24,9 @@ func (s *DB) Snapshot(ctx context.Context, out string) (int64, error) {
 
 // SnapshotSQLite is Snapshot for the SQLite database file at path, open or
 // not in a running server: it opens the file without migrating it and
-// refuses a path that holds no database.
+// refuses a path that holds no database. It also refuses a file another
+// user owns: opening a database whose server is stopped creates its
+// journal files, which the server's user could then not write.
 func SnapshotSQLite(ctx context.Context, path, out string) (int64, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -31,6 +34,9 @@ func SnapshotSQLite(ctx context.Context, path, out string) (int64, error) {
 	}
 	if !fi.Mode().IsRegular() || fi.Size() == 0 {
 		return 0, fmt.Errorf("snapshot: %s is not a SQLite database", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return 0, fmt.Errorf("snapshot: %s belongs to uid %d, not to this user (uid %d): run the backup as the server's user, e.g. `sudo -u patchbay patchbay backup ...`", path, st.Uid, os.Geteuid())
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(15000)")
