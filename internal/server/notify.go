@@ -32,7 +32,16 @@ type notifier struct {
 	sealer *delivery.Sealer
 
 	mu       sync.RWMutex
-	channels []string // configured channel names, besides the console
+	channels []string          // configured channel names, besides the console
+	kinds    map[string]string // channel name → delivery.Kind*
+}
+
+// shared says whether a channel is a shared room (Slack): it gets one
+// message per event naming everyone concerned, not one per person.
+func (n *notifier) shared(channel string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.kinds[channel] == delivery.KindSlack
 }
 
 func (n *notifier) channelNames() []string {
@@ -58,7 +67,19 @@ func (s *Server) outboxMessages(ev notify.Event) []store.OutboxMessage {
 		return nil
 	}
 	var out []store.OutboxMessage
+	room := map[string]int{} // shared channel → index of its one message in out
 	for _, d := range notify.Route(ev, org, s.notify.channelNames()) {
+		if s.notify.shared(d.Channel) {
+			if i, ok := room[d.Channel]; ok {
+				out[i].Recipient += ", " + d.Recipient + " (" + d.Role + ")"
+				continue
+			}
+			room[d.Channel] = len(out)
+			// The key names the room, so it stays the same when the people concerned change.
+			out = append(out, store.OutboxMessage{Key: notify.Delivery{Recipient: "*", Channel: d.Channel}.Key(ev), EventID: ev.ID,
+				Kind: string(ev.Kind), Recipient: d.Recipient + " (" + d.Role + ")", Channel: d.Channel, Event: b, CreatedAt: ev.At})
+			continue
+		}
 		m := store.OutboxMessage{Key: d.Key(ev), EventID: ev.ID, Kind: string(ev.Kind), Recipient: d.Recipient, Role: d.Role,
 			Channel: d.Channel, Event: b, CreatedAt: ev.At}
 		if d.Channel == notify.Console {
@@ -131,11 +152,13 @@ func (s *Server) startNotify(ctx context.Context) error {
 		return err
 	}
 	var names []string
+	kinds := map[string]string{}
 	for _, c := range cs {
 		names = append(names, c.Name)
+		kinds[c.Name] = c.Kind
 	}
 	s.notify.mu.Lock()
-	s.notify.channels = names
+	s.notify.channels, s.notify.kinds = names, kinds
 	s.notify.mu.Unlock()
 	host, _ := os.Hostname()
 	suffix := make([]byte, 4)

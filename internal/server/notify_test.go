@@ -2,6 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -108,5 +113,55 @@ func TestTestMessageNeedsAChannel(t *testing.T) {
 	}
 	if code := ts.callRefused(t, "POST", "/api/v1/notifications/test", tok["alice"], nil, &e); code != 403 {
 		t.Errorf("an operator sent a test message: %d", code)
+	}
+}
+
+// A Slack channel is a shared room: one message per event, naming everyone
+// concerned, with a button to the change in the console.
+func TestSlackGetsOneMessagePerEventNamingEveryoneConcerned(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	bodies := make(chan []byte, 10)
+	slack := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- b
+		io.WriteString(w, "ok")
+	}))
+	defer slack.Close()
+	ts, tok, _ := orgServer(t, clock, func(c *Config) {
+		c.SlackWebhookURL = slack.URL + "/services/T1/B1/secret"
+		c.ConsoleURL = "https://patchbay.example.com"
+		c.NotifyAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.NotifyRoots = slack.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	})
+	var ch ChangeView
+	if code := ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
+		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"ignore_windows":true}`), &ch); code != 201 {
+		t.Fatal(code)
+	}
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, nil)
+	var msg struct {
+		Text   string
+		Blocks []struct {
+			Type     string
+			Text     struct{ Text string }
+			Elements []struct{ URL string }
+		}
+	}
+	select {
+	case b := <-bodies:
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Slack message")
+	}
+	if len(msg.Blocks) != 4 || !strings.HasSuffix(msg.Blocks[1].Text.Text, "\n_For alice (author), bob (approver)_") ||
+		msg.Blocks[3].Elements[0].URL != "https://patchbay.example.com/changes/"+ch.ID {
+		t.Errorf("Slack message %+v", msg)
+	}
+	select {
+	case b := <-bodies:
+		t.Errorf("a second Slack message for one event: %s", b)
+	case <-time.After(2 * time.Second):
 	}
 }

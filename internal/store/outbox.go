@@ -304,3 +304,14 @@ func (s *DB) NotifyChannels(ctx context.Context) ([]NotifyChannel, error) {
 	}
 	return out, rows.Err()
 }
+
+// PruneOutbox deletes delivered and dead messages created before before,
+// and returns how many. State events older than that may be told again
+// if they still hold (a reminder).
+func (s *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM outbox WHERE status IN (?, ?) AND created_at < ?`), OutboxDelivered, OutboxDead, ms(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
