@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -138,6 +139,20 @@ func (s *Server) changeEvents(c store.Change, from, actor, detail string, now ti
 // delivery worker.
 func (s *Server) startNotify(ctx context.Context) error {
 	now := s.now()
+	// The flags of the server started last decide the channels (replicas
+	// are started with the same flags).
+	stored, err := s.store.NotifyChannels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range stored {
+		if !slices.ContainsFunc(s.cfg.channelConfigs(), func(cc channelConfig) bool { return cc.name == c.Name }) {
+			if err := s.store.DeleteNotifyChannel(ctx, c.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("remove channel %s: %w", c.Name, err)
+			}
+			s.log.Info("notification channel removed: not configured any more", "channel", c.Name)
+		}
+	}
 	for _, c := range s.cfg.channelConfigs() {
 		b, err := json.Marshal(delivery.ChannelConfig{URL: c.url, Secret: c.secret})
 		if err != nil {

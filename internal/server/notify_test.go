@@ -165,3 +165,31 @@ func TestSlackGetsOneMessagePerEventNamingEveryoneConcerned(t *testing.T) {
 	case <-time.After(2 * time.Second):
 	}
 }
+
+func TestConfigRefusesNotificationURLsItWouldNotReach(t *testing.T) {
+	base := DefaultConfig()
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // "" when valid
+	}{
+		{"a public webhook with a secret", func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://hooks.example.com/x", "s" }, ""},
+		{"a webhook without a secret", func(c *Config) { c.WebhookURL = "https://hooks.example.com/x" }, "--webhook needs --webhook-secret"},
+		{"a private address", func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://10.0.0.5/x", "s" }, "--webhook: refused by the outbound policy: 10.0.0.5 is private (RFC 1918)"},
+		{"a private address the admin allowed", func(c *Config) {
+			c.WebhookURL, c.WebhookSecret = "https://10.0.0.5/x", "s"
+			c.NotifyAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+		}, ""},
+		{"another scheme", func(c *Config) { c.SlackWebhookURL = "gopher://hooks.slack.com/x" }, `--slack-webhook: refused by the outbound policy: scheme "gopher"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.edit(&c)
+			err := c.Validate()
+			if (tt.want == "" && err != nil) || (tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want))) {
+				t.Errorf("Validate: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

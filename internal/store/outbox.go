@@ -284,6 +284,12 @@ func (s *DB) PutNotifyChannel(ctx context.Context, c NotifyChannel) error {
 	return err
 }
 
+// DeleteNotifyChannel removes a channel; its undelivered messages fail
+// with "not configured" until they are dead letters.
+func (s *DB) DeleteNotifyChannel(ctx context.Context, name string) error {
+	return s.execOne(ctx, s.q(`DELETE FROM notify_channels WHERE name = ?`), name)
+}
+
 // NotifyChannels lists the channels by name.
 func (s *DB) NotifyChannels(ctx context.Context) ([]NotifyChannel, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, kind, sealed, updated_at FROM notify_channels ORDER BY name`)
