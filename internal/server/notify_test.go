@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -191,5 +192,60 @@ func TestConfigRefusesNotificationURLsItWouldNotReach(t *testing.T) {
 				t.Errorf("Validate: %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Findings past their due date are told per host, once for the same set.
+func TestOverdueFindingsAreToldToTheHostsOwnersOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, _, host := orgServer(t, clock)
+	ctx := context.Background()
+	no := false
+	fs, _, err := ts.db.ListFindings(ctx, store.FindingFilter{HostID: host, Excepted: &no})
+	if err != nil || len(fs) == 0 {
+		t.Fatalf("findings: %+v %v", fs, err)
+	}
+	var last time.Time
+	for _, f := range fs {
+		if f.DueAt != nil && f.DueAt.After(last) {
+			last = *f.DueAt
+		}
+	}
+	clock.advance(last.Sub(clock.now()) + time.Hour) // every finding of the host is past due
+	for range 2 {
+		if err := ts.Server.observeNotifications(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := told(t, ts.db, "finding.overdue"); !slices.Equal(got, []string{"alice/sysadmin", "carol/stakeholder"}) {
+		t.Errorf("overdue findings told to %q, want alice (sysadmin) and carol (stakeholder) of payments-prod, once", got)
+	}
+	ns, _ := ts.db.ListOutbox(ctx, store.OutboxFilter{Kind: "finding.overdue", Channel: "console", Limit: 1})
+	var ev struct{ Subject, Host string }
+	if len(ns) == 1 {
+		json.Unmarshal(ns[0].Event, &ev)
+	}
+	if ev.Host != host || ev.Subject != fmt.Sprintf("%d findings past due on pay-1", len(fs)) {
+		t.Errorf("overdue event %+v", ev)
+	}
+}
+
+// A feed that fails to sync is told to the security members and admins of
+// every team.
+func TestFeedSyncFailureIsToldToSecurityAndAdmins(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, _, _ := orgServer(t, clock)
+	feed := httptest.NewTLSServer(http.NotFoundHandler())
+	defer feed.Close()
+	ts.Server.feedClient = feed.Client()
+	ts.Server.feedRetryDelay = time.Millisecond
+	ts.Server.cfg.FeedSources = []FeedSource{{"gone", feed.URL + "/missing"}}
+	res := ts.Server.syncFeeds(context.Background())
+	if len(res) != 1 || res[0].Feed.Error == "" {
+		t.Fatalf("sync: %+v", res)
+	}
+	// platform: dave (admin) and erin (security); payments has neither.
+	if got := told(t, ts.db, "feed.sync-failed"); !slices.Equal(got, []string{"dave/admin", "erin/security"}) {
+		t.Errorf("feed failure told to %q, want dave (admin) and erin (security)", got)
 	}
 }
