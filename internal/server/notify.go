@@ -289,7 +289,7 @@ func (s *Server) handleTestNotification(w http.ResponseWriter, r *http.Request) 
 	for _, m := range ms {
 		out = append(out, notificationView(m))
 	}
-	return writeJSON(w, 200, map[string]any{"items": out})
+	return writeJSON(w, 200, api.NotificationList{Items: out, Total: len(out), Channels: append([]string{notify.Console}, s.notify.channelNames()...)})
 }
 
 // sendTestNotification writes a test message to who over channel (every
