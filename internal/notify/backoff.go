@@ -12,8 +12,9 @@ type Retry struct {
 	Attempts int
 }
 
-// DefaultRetry spreads 8 attempts over about an hour and a half.
-var DefaultRetry = Retry{Base: 15 * time.Second, Max: 30 * time.Minute, Attempts: 8}
+// DefaultRetry makes 12 attempts: waits of 15 s doubling to 30 min, so a
+// message is a dead letter 1¼ to 2½ hours (jitter) after its first attempt.
+var DefaultRetry = Retry{Base: 15 * time.Second, Max: 30 * time.Minute, Attempts: 12}
 
 // Next says what follows failed attempt number attempt (1 for the first):
 // the wait before the next attempt, or dead when none is left. jitter is a

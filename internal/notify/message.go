@@ -125,8 +125,11 @@ func SlackBody(ev Event, d Delivery, consoleURL string) ([]byte, error) {
 		Elements []any  `json:"elements,omitempty"`
 	}
 	section := slackEscape(ev.Text)
-	if d.Recipient != "" {
+	switch {
+	case d.Recipient != "" && d.Role != "":
 		section += fmt.Sprintf("\n_For %s (%s)_", slackEscape(d.Recipient), d.Role)
+	case d.Recipient != "": // a room's message names everyone concerned, with their roles
+		section += fmt.Sprintf("\n_For %s_", slackEscape(d.Recipient))
 	}
 	blocks := []block{
 		{Type: "header", Text: &text{"plain_text", cut(ev.Subject, slackHeaderMax)}},

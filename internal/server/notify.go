@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -32,7 +33,16 @@ type notifier struct {
 	sealer *delivery.Sealer
 
 	mu       sync.RWMutex
-	channels []string // configured channel names, besides the console
+	channels []string          // configured channel names, besides the console
+	kinds    map[string]string // channel name → delivery.Kind*
+}
+
+// shared says whether a channel is a shared room (Slack): it gets one
+// message per event naming everyone concerned, not one per person.
+func (n *notifier) shared(channel string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.kinds[channel] == delivery.KindSlack
 }
 
 func (n *notifier) channelNames() []string {
@@ -58,7 +68,19 @@ func (s *Server) outboxMessages(ev notify.Event) []store.OutboxMessage {
 		return nil
 	}
 	var out []store.OutboxMessage
+	room := map[string]int{} // shared channel → index of its one message in out
 	for _, d := range notify.Route(ev, org, s.notify.channelNames()) {
+		if s.notify.shared(d.Channel) {
+			if i, ok := room[d.Channel]; ok {
+				out[i].Recipient += ", " + d.Recipient + " (" + d.Role + ")"
+				continue
+			}
+			room[d.Channel] = len(out)
+			// The key names the room, so it stays the same when the people concerned change.
+			out = append(out, store.OutboxMessage{Key: notify.Delivery{Recipient: "*", Channel: d.Channel}.Key(ev), EventID: ev.ID,
+				Kind: string(ev.Kind), Recipient: d.Recipient + " (" + d.Role + ")", Channel: d.Channel, Event: b, CreatedAt: ev.At})
+			continue
+		}
 		m := store.OutboxMessage{Key: d.Key(ev), EventID: ev.ID, Kind: string(ev.Kind), Recipient: d.Recipient, Role: d.Role,
 			Channel: d.Channel, Event: b, CreatedAt: ev.At}
 		if d.Channel == notify.Console {
@@ -117,6 +139,20 @@ func (s *Server) changeEvents(c store.Change, from, actor, detail string, now ti
 // delivery worker.
 func (s *Server) startNotify(ctx context.Context) error {
 	now := s.now()
+	// The flags of the server started last decide the channels (replicas
+	// are started with the same flags).
+	stored, err := s.store.NotifyChannels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range stored {
+		if !slices.ContainsFunc(s.cfg.channelConfigs(), func(cc channelConfig) bool { return cc.name == c.Name }) {
+			if err := s.store.DeleteNotifyChannel(ctx, c.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("remove channel %s: %w", c.Name, err)
+			}
+			s.log.Info("notification channel removed: not configured any more", "channel", c.Name)
+		}
+	}
 	for _, c := range s.cfg.channelConfigs() {
 		b, err := json.Marshal(delivery.ChannelConfig{URL: c.url, Secret: c.secret})
 		if err != nil {
@@ -131,11 +167,13 @@ func (s *Server) startNotify(ctx context.Context) error {
 		return err
 	}
 	var names []string
+	kinds := map[string]string{}
 	for _, c := range cs {
 		names = append(names, c.Name)
+		kinds[c.Name] = c.Kind
 	}
 	s.notify.mu.Lock()
-	s.notify.channels = names
+	s.notify.channels, s.notify.kinds = names, kinds
 	s.notify.mu.Unlock()
 	host, _ := os.Hostname()
 	suffix := make([]byte, 4)
@@ -251,7 +289,7 @@ func (s *Server) handleTestNotification(w http.ResponseWriter, r *http.Request) 
 	for _, m := range ms {
 		out = append(out, notificationView(m))
 	}
-	return writeJSON(w, 200, map[string]any{"items": out})
+	return writeJSON(w, 200, api.NotificationList{Items: out, Total: len(out), Channels: append([]string{notify.Console}, s.notify.channelNames()...)})
 }
 
 // sendTestNotification writes a test message to who over channel (every

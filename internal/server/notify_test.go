@@ -2,6 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -108,5 +114,138 @@ func TestTestMessageNeedsAChannel(t *testing.T) {
 	}
 	if code := ts.callRefused(t, "POST", "/api/v1/notifications/test", tok["alice"], nil, &e); code != 403 {
 		t.Errorf("an operator sent a test message: %d", code)
+	}
+}
+
+// A Slack channel is a shared room: one message per event, naming everyone
+// concerned, with a button to the change in the console.
+func TestSlackGetsOneMessagePerEventNamingEveryoneConcerned(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	bodies := make(chan []byte, 10)
+	slack := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- b
+		io.WriteString(w, "ok")
+	}))
+	defer slack.Close()
+	ts, tok, _ := orgServer(t, clock, func(c *Config) {
+		c.SlackWebhookURL = slack.URL + "/services/T1/B1/secret"
+		c.ConsoleURL = "https://patchbay.example.com"
+		c.NotifyAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.NotifyRoots = slack.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	})
+	var ch ChangeView
+	if code := ts.call(t, "POST", "/api/v1/changes", tok["alice"], []byte(`{"title":"openssl","groups":["payments-prod"],
+		"packages":[{"name":"openssl","version":"3.0.2-0ubuntu1.9"}],"ignore_windows":true}`), &ch); code != 201 {
+		t.Fatal(code)
+	}
+	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/submit", tok["alice"], nil, nil)
+	var msg struct {
+		Text   string
+		Blocks []struct {
+			Type     string
+			Text     struct{ Text string }
+			Elements []struct{ URL string }
+		}
+	}
+	select {
+	case b := <-bodies:
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Slack message")
+	}
+	if len(msg.Blocks) != 4 || !strings.HasSuffix(msg.Blocks[1].Text.Text, "\n_For alice (author), bob (approver)_") ||
+		msg.Blocks[3].Elements[0].URL != "https://patchbay.example.com/changes/"+ch.ID {
+		t.Errorf("Slack message %+v", msg)
+	}
+	select {
+	case b := <-bodies:
+		t.Errorf("a second Slack message for one event: %s", b)
+	case <-time.After(2 * time.Second):
+	}
+}
+
+func TestConfigRefusesNotificationURLsItWouldNotReach(t *testing.T) {
+	base := DefaultConfig()
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string // "" when valid
+	}{
+		{"a public webhook with a secret", func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://hooks.example.com/x", "s" }, ""},
+		{"a webhook without a secret", func(c *Config) { c.WebhookURL = "https://hooks.example.com/x" }, "--webhook needs --webhook-secret"},
+		{"a private address", func(c *Config) { c.WebhookURL, c.WebhookSecret = "https://10.0.0.5/x", "s" }, "--webhook: refused by the outbound policy: 10.0.0.5 is private (RFC 1918)"},
+		{"a private address the admin allowed", func(c *Config) {
+			c.WebhookURL, c.WebhookSecret = "https://10.0.0.5/x", "s"
+			c.NotifyAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
+		}, ""},
+		{"another scheme", func(c *Config) { c.SlackWebhookURL = "gopher://hooks.slack.com/x" }, `--slack-webhook: refused by the outbound policy: scheme "gopher"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.edit(&c)
+			err := c.Validate()
+			if (tt.want == "" && err != nil) || (tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want))) {
+				t.Errorf("Validate: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// Findings past their due date are told per host, once for the same set.
+func TestOverdueFindingsAreToldToTheHostsOwnersOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, _, host := orgServer(t, clock)
+	ctx := context.Background()
+	no := false
+	fs, _, err := ts.db.ListFindings(ctx, store.FindingFilter{HostID: host, Excepted: &no})
+	if err != nil || len(fs) == 0 {
+		t.Fatalf("findings: %+v %v", fs, err)
+	}
+	var last time.Time
+	for _, f := range fs {
+		if f.DueAt != nil && f.DueAt.After(last) {
+			last = *f.DueAt
+		}
+	}
+	clock.advance(last.Sub(clock.now()) + time.Hour) // every finding of the host is past due
+	for range 2 {
+		if err := ts.Server.observeNotifications(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := told(t, ts.db, "finding.overdue"); !slices.Equal(got, []string{"alice/sysadmin", "carol/stakeholder"}) {
+		t.Errorf("overdue findings told to %q, want alice (sysadmin) and carol (stakeholder) of payments-prod, once", got)
+	}
+	ns, _ := ts.db.ListOutbox(ctx, store.OutboxFilter{Kind: "finding.overdue", Channel: "console", Limit: 1})
+	var ev struct{ Subject, Host string }
+	if len(ns) == 1 {
+		json.Unmarshal(ns[0].Event, &ev)
+	}
+	if ev.Host != host || ev.Subject != fmt.Sprintf("%d findings past due on pay-1", len(fs)) {
+		t.Errorf("overdue event %+v", ev)
+	}
+}
+
+// A feed that fails to sync is told to the security members and admins of
+// every team.
+func TestFeedSyncFailureIsToldToSecurityAndAdmins(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, _, _ := orgServer(t, clock)
+	feed := httptest.NewTLSServer(http.NotFoundHandler())
+	defer feed.Close()
+	ts.Server.feedClient = feed.Client()
+	ts.Server.feedRetryDelay = time.Millisecond
+	ts.Server.cfg.FeedSources = []FeedSource{{"gone", feed.URL + "/missing"}}
+	res := ts.Server.syncFeeds(context.Background())
+	if len(res) != 1 || res[0].Feed.Error == "" {
+		t.Fatalf("sync: %+v", res)
+	}
+	// platform: dave (admin) and erin (security); payments has neither.
+	if got := told(t, ts.db, "feed.sync-failed"); !slices.Equal(got, []string{"dave/admin", "erin/security"}) {
+		t.Errorf("feed failure told to %q, want dave (admin) and erin (security)", got)
 	}
 }

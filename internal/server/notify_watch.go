@@ -24,6 +24,10 @@ import (
 // key once, so an occurrence is told once however often it is seen, by
 // however many replicas, and one missed by a crash is seen on the next pass.
 
+// outboxRetention is how long delivered and dead messages stay in the
+// delivery log.
+const outboxRetention = 90 * 24 * time.Hour
+
 // exceptionExpiringDays is how far ahead exception owners are warned.
 const exceptionExpiringDays = 7
 
@@ -46,6 +50,9 @@ func (s *Server) notifyWatchLoop(ctx context.Context) {
 // holds now.
 func (s *Server) observeNotifications(ctx context.Context) error {
 	now := s.now()
+	if _, err := s.store.PruneOutbox(ctx, now.Add(-outboxRetention)); err != nil {
+		return err
+	}
 	var evs []notify.Event
 	for _, f := range []func(context.Context, time.Time) ([]notify.Event, error){s.exceptionEvents, s.staleHostEvents, s.findingEvents} {
 		e, err := f(ctx, now)

@@ -563,7 +563,7 @@ func TestChangeNotificationsReachTheWebhookSigned(t *testing.T) {
 		sec, _ := strconv.ParseInt(ts, 10, 64)
 		if v1 != hex.EncodeToString(mac.Sum(nil)) || clock.now().Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute {
 			t.Errorf("bad signature %q on %s", r.Header.Get("X-Patchbay-Signature"), b)
-			http.Error(w, "bad signature", 401)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
 		var n struct {

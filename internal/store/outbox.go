@@ -284,6 +284,12 @@ func (s *DB) PutNotifyChannel(ctx context.Context, c NotifyChannel) error {
 	return err
 }
 
+// DeleteNotifyChannel removes a channel; its undelivered messages fail
+// with "not configured" until they are dead letters.
+func (s *DB) DeleteNotifyChannel(ctx context.Context, name string) error {
+	return s.execOne(ctx, s.q(`DELETE FROM notify_channels WHERE name = ?`), name)
+}
+
 // NotifyChannels lists the channels by name.
 func (s *DB) NotifyChannels(ctx context.Context) ([]NotifyChannel, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, kind, sealed, updated_at FROM notify_channels ORDER BY name`)
@@ -303,4 +309,15 @@ func (s *DB) NotifyChannels(ctx context.Context) ([]NotifyChannel, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// PruneOutbox deletes delivered and dead messages created before before,
+// and returns how many. State events older than that may be told again
+// if they still hold (a reminder).
+func (s *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM outbox WHERE status IN (?, ?) AND created_at < ?`), OutboxDelivered, OutboxDead, ms(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

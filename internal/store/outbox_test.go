@@ -166,3 +166,25 @@ func TestOutboxConcurrentClaimsTakeEachMessageOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestPruneOutboxKeepsWhatIsStillToBeSent(t *testing.T) {
+	forEach(t, func(t *testing.T, db *DB, _ string) {
+		ctx := context.Background()
+		old, fresh := outboxMsg("old"), outboxMsg("fresh")
+		fresh.CreatedAt = t0.Add(48 * time.Hour)
+		delivered := t0
+		oldDone := outboxMsg("old-delivered")
+		oldDone.Status, oldDone.DeliveredAt = OutboxDelivered, &delivered
+		if err := db.EnqueueOutbox(ctx, old, fresh, oldDone); err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.PruneOutbox(ctx, t0.Add(24*time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v; want the old delivered message only", n, err)
+		}
+		got, _ := db.ListOutbox(ctx, OutboxFilter{})
+		if len(got) != 2 {
+			t.Fatalf("left %+v", got)
+		}
+	})
+}
