@@ -83,6 +83,31 @@ func (d *dom) linksTo(href string) bool {
 	return d.has(`a[href="` + href + `"]`)
 }
 
+// postsEndingIn says whether a form's action or a button's formaction on
+// the page ends with suffix, such as "/approve" for any approval.
+func (d *dom) postsEndingIn(suffix string) bool {
+	d.t.Helper()
+	for _, n := range append(d.all("form[action]"), d.all("[formaction]")...) {
+		if strings.HasSuffix(attrOf(n, "action"), suffix) || strings.HasSuffix(attrOf(n, "formaction"), suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// linksEndingIn says whether a link's path on the page, before any query,
+// ends with suffix.
+func (d *dom) linksEndingIn(suffix string) bool {
+	d.t.Helper()
+	for _, n := range d.all("a[href]") {
+		path, _, _ := strings.Cut(attrOf(n, "href"), "?")
+		if strings.HasSuffix(path, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
 // scriptsContaining counts script elements whose source or text contains s:
 // markup an attacker slipped in becomes a script element only when it was
 // not escaped.
