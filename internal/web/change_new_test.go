@@ -24,8 +24,7 @@ func createForm() url.Values {
 
 func TestTheVulnsPageOffersSelectionOnlyToThoseWhoMayCreate(t *testing.T) {
 	e := newEnv(t)
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/vulns")
 	if n := len(parseDOM(t, body).all(`form[action="/changes/new"]`)); n != 1 {
 		t.Errorf("the operator's /vulns has %d forms to /changes/new, want one", n)
@@ -36,8 +35,7 @@ func TestTheVulnsPageOffersSelectionOnlyToThoseWhoMayCreate(t *testing.T) {
 	if n := len(parseDOM(t, body).all(`input.select[type=checkbox][name=advisory]`)); n != 3 {
 		t.Errorf("%d finding checkboxes, want one per finding (3)", n)
 	}
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := e.signedIn("approver")
 	_, body = ap.get("/vulns")
 	if d := parseDOM(t, body); d.postsTo("/changes/new") || d.linksTo("/changes/new") || d.has(`input[name="advisory"]`) {
 		t.Error("the approver, who may not create changes, is offered to")
@@ -46,8 +44,7 @@ func TestTheVulnsPageOffersSelectionOnlyToThoseWhoMayCreate(t *testing.T) {
 
 func TestCreatingAChangeNeedsThePermissionAndACSRFToken(t *testing.T) {
 	e := newEnv(t)
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := e.signedIn("approver")
 	if resp, _ := ap.get("/changes/new?advisory=CVE-2024-3094"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("approver GET /changes/new: %s, want 403", resp.Status)
 	}
@@ -55,8 +52,7 @@ func TestCreatingAChangeNeedsThePermissionAndACSRFToken(t *testing.T) {
 		t.Errorf("approver POST /changes/new: %s, want 403", resp.Status)
 	}
 
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	resp, body := op.get("/changes/new?advisory=CVE-2024-3094&advisory=CVE-2023-4911&advisory=CVE-2024-3094")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("operator GET /changes/new: %s\n%s", resp.Status, body)
@@ -144,8 +140,7 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			op := e.browser()
-			op.signIn("operator")
+			op := e.signedIn("operator")
 			op.get("/changes/new?advisory=CVE-2024-3094")
 			form := createForm()
 			tc.edit(form)
@@ -166,8 +161,7 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 	}
 	t.Run("the backend refuses", func(t *testing.T) {
 		e := newEnv(t)
-		op := e.browser()
-		op.signIn("operator")
+		op := e.signedIn("operator")
 		op.get("/changes/new?advisory=CVE-2024-3094")
 		for _, tc := range []struct {
 			err    error
@@ -189,8 +183,7 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 	})
 	t.Run("nothing selected", func(t *testing.T) {
 		e := newEnv(t)
-		op := e.browser()
-		op.signIn("operator")
+		op := e.signedIn("operator")
 		if _, body := op.get("/changes/new"); !strings.Contains(body, "No advisory is selected") {
 			t.Error("GET /changes/new without advisories does not say to select some")
 		}
@@ -199,10 +192,8 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 
 func TestSignOffIsOfferedOnlyAwaitingSignOffAndOnlyWithThePermission(t *testing.T) {
 	e := newEnv(t)
-	sh := e.browser()
-	sh.signIn("stakeholder")
-	op := e.browser()
-	op.signIn("operator")
+	sh := e.signedIn("stakeholder")
+	op := e.signedIn("operator")
 
 	if _, body := sh.get("/changes/c1"); parseDOM(t, body).postsTo("/changes/c1/signoff") {
 		t.Error("sign-off forms are shown for a change pending approval")
@@ -318,8 +309,7 @@ func TestTheCreateFormPassesRebootAndStart(t *testing.T) {
 // backend as AllowDowngrade and ForceNotOffered, and are off by default.
 func TestTheCreateFormCarriesThePlanOverrides(t *testing.T) {
 	e := newEnv(t)
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/changes/new?advisory=CVE-2024-3094")
 	for _, want := range []string{
 		`<input type="checkbox" id="allow_downgrade" name="allow_downgrade" value="1">`,

@@ -55,6 +55,14 @@ func newChromiumEnv(t *testing.T, timeout time.Duration) (*env, *browsertest.Bro
 	return &env{t: t, clock: clk, fake: fake, srv: srv}, browsertest.Start(t, timeout)
 }
 
+// signedIn is a new browser signed in as username.
+func (e *env) signedIn(username string) *browser {
+	e.t.Helper()
+	b := e.browser()
+	b.signIn(username)
+	return b
+}
+
 // browser is one user agent with its own cookie jar; it does not follow
 // redirects so tests can see them.
 type browser struct {

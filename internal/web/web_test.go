@@ -15,8 +15,7 @@ import (
 
 func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	anon := e.browser()
 	for _, tc := range []struct {
 		name string
@@ -155,8 +154,7 @@ func TestVisitorsWhoDoNotSignInKeepNothingOnTheServer(t *testing.T) {
 
 func TestEveryPostRefusesAMissingOrWrongCSRFToken(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	var c console
 	for _, rt := range c.routes() {
 		if rt.method != "POST" {
@@ -210,8 +208,7 @@ func TestEveryPostRefusesAMissingOrWrongCSRFToken(t *testing.T) {
 func TestSessionsExpire(t *testing.T) {
 	t.Run("after 30 minutes idle", func(t *testing.T) {
 		e := newEnv(t)
-		b := e.browser()
-		b.signIn("admin")
+		b := e.signedIn("admin")
 		e.clock.Advance(29 * time.Minute)
 		if resp, _ := b.get("/hosts"); resp.StatusCode != 200 {
 			t.Fatalf("after 29 idle minutes: %s, want 200", resp.Status)
@@ -224,8 +221,7 @@ func TestSessionsExpire(t *testing.T) {
 	})
 	t.Run("after 12 hours however busy", func(t *testing.T) {
 		e := newEnv(t)
-		b := e.browser()
-		b.signIn("admin")
+		b := e.signedIn("admin")
 		for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
 			e.clock.Advance(20 * time.Minute)
 			if resp, _ := b.get("/hosts"); resp.StatusCode != 200 {
@@ -241,8 +237,7 @@ func TestSessionsExpire(t *testing.T) {
 
 func TestSignOutDeletesTheSessionOnTheServer(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	id := b.sessionCookie()
 	if resp, _ := b.post("/logout", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /logout: %s", resp.Status)
@@ -312,9 +307,7 @@ func TestEveryPageNeedsASignIn(t *testing.T) {
 }
 
 func TestAgentReportedTextRendersInert(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := newEnv(t).signedIn("admin")
 	for _, path := range []string{"/", "/hosts", "/hosts?q=script", "/hosts/h3", "/vulns", "/changes", "/changes/c1"} {
 		t.Run(path, func(t *testing.T) {
 			resp, body := b.get(path)
@@ -353,14 +346,12 @@ func TestAgentReportedTextRendersInert(t *testing.T) {
 
 func TestChangePageShowsOnlyTheActionsTheUserMayUse(t *testing.T) {
 	e := newEnv(t)
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/changes/c1")
 	if parseDOM(t, body).postsTo("/changes/c1/approve") {
 		t.Error("the operator sees an approve button")
 	}
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := e.signedIn("approver")
 	_, body = ap.get("/changes/c1")
 	if !parseDOM(t, body).postsTo("/changes/c1/approve") || !parseDOM(t, body).postsTo("/changes/c1/reject") {
 		t.Fatal("the approver sees no approve and reject buttons")
@@ -392,16 +383,14 @@ func TestChangePageSaysWhatTheChangeWaitsForAndOffersCancel(t *testing.T) {
 	c.Waiting, c.Waves = "an approval by an approver of team db", 2
 	c.Actions = append(c.Actions, "cancel")
 	e.fake.mu.Unlock()
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/changes/c1")
 	for _, want := range []string{`id="change-waiting">an approval by an approver of team db<`, `id="change-waves">2<`, `action="/changes/c1/cancel"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the change page lacks %s", want)
 		}
 	}
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := e.signedIn("approver")
 	if _, body := ap.get("/changes/c1"); parseDOM(t, body).postsTo("/changes/c1/cancel") {
 		t.Error("the approver, who may not create changes, sees a cancel button")
 	}
@@ -415,9 +404,7 @@ func TestChangePageSaysWhatTheChangeWaitsForAndOffersCancel(t *testing.T) {
 }
 
 func TestListsFilterAndPage(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := newEnv(t).signedIn("admin")
 	_, body := b.get("/hosts?q=web")
 	if !strings.Contains(body, "web-01.example.net") || strings.Contains(body, "db-01.example.net") {
 		t.Error("searching hosts for web did not narrow the list")
@@ -465,8 +452,7 @@ func TestSignInGoesBackOnlyToLocalPages(t *testing.T) {
 
 func TestAUserTheBackendNoLongerKnowsIsSignedOut(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("operator")
+	b := e.signedIn("operator")
 	e.fake.mu.Lock()
 	delete(e.fake.users, "operator")
 	e.fake.mu.Unlock()
@@ -499,9 +485,7 @@ func TestTheSessionStoreIsBounded(t *testing.T) {
 // soak, windows, what each host installs and whether it reboots, and the
 // knowledge base's known problems with those packages, all as text.
 func TestTheChangePageShowsThePlan(t *testing.T) {
-	e := newEnv(t)
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := newEnv(t).signedIn("approver")
 	_, body := ap.get("/changes/c1")
 	for _, want := range []string{
 		"pilot → production", `id="plan-batch">1 host<`, `id="plan-budget">0 hosts (the rollout halts beyond it)<`,
@@ -525,9 +509,7 @@ func TestTheChangePageShowsThePlan(t *testing.T) {
 // each host the plan considered by hostname, with ring and reboot tier by
 // name, whether it is planned and, if not, why, all as text.
 func TestTheChangePageShowsEveryHostThePlanConsidered(t *testing.T) {
-	e := newEnv(t)
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := newEnv(t).signedIn("approver")
 	_, body := ap.get("/changes/c1")
 	for _, want := range []string{
 		`<table id="plan-hosts" aria-labelledby="plan-hosts-h">`,
