@@ -154,12 +154,7 @@ func TestPasswordChangeSignsOutTheOtherSessions(t *testing.T) {
 		t.Errorf("the other session still opens /hosts after the password change: %s", resp.Status)
 	}
 	// The old session ID is worthless too.
-	replay := e.browser()
-	u, _ := url.Parse(e.srv.URL)
-	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: oldID, Path: "/"}})
-	if resp, _ := replay.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("the pre-change session ID still opens /hosts: %s", resp.Status)
-	}
+	e.refusesSession(oldID, "the pre-change session ID")
 	again := e.browser()
 	again.get("/login")
 	if resp, _ := again.post("/login", url.Values{"username": {"operator"}, "password": {fakePassword}}); resp.StatusCode != http.StatusUnauthorized {

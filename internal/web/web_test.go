@@ -96,22 +96,16 @@ func TestSessionCookieIsHttpOnlySecureStrictAndRandom(t *testing.T) {
 
 func TestSignInRotatesTheSessionID(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
 	// An attacker plants a session ID before the victim signs in.
 	const planted = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	u, _ := url.Parse(e.srv.URL)
-	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: planted, Path: "/"}})
+	b := e.browserWithSession(planted)
 	b.get("/login")
 	b.post("/login", url.Values{"username": {"admin"}, "password": {fakePassword}})
 	after := b.sessionCookie()
 	if after == "" || after == planted {
 		t.Fatalf("session ID after sign-in %q: want a new one", after)
 	}
-	attacker := e.browser()
-	attacker.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: planted, Path: "/"}})
-	if resp, _ := attacker.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("the planted session ID opens /hosts: %s", resp.Status)
-	}
+	e.refusesSession(planted, "the planted session ID")
 	if e.fake.recorded("login.success") != 1 {
 		t.Error("sign-in was not recorded in the audit log")
 	}
@@ -242,12 +236,7 @@ func TestSignOutDeletesTheSessionOnTheServer(t *testing.T) {
 	if resp, _ := b.post("/logout", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /logout: %s", resp.Status)
 	}
-	replay := e.browser()
-	u, _ := url.Parse(e.srv.URL)
-	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: id, Path: "/"}})
-	if resp, _ := replay.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("the signed-out session ID still opens /hosts: %s", resp.Status)
-	}
+	e.refusesSession(id, "the signed-out session ID")
 	if e.fake.recorded("logout") != 1 {
 		t.Error("sign-out was not recorded")
 	}
