@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/store/storetest"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // BenchmarkReportQuery measures GET /api/v1/report for a year (JSON) end to
@@ -36,7 +35,7 @@ func BenchmarkReportQuery(b *testing.B) {
 		if base == "" {
 			b.Skip("PATCHBAY_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping PostgreSQL")
 		}
-		benchReport(b, benchPostgres(b, base), hosts, pkgs)
+		benchReport(b, testenv.FreshPostgres(b, base), hosts, pkgs)
 	})
 }
 
@@ -103,25 +102,4 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchPostgres creates an empty database for one benchmark and drops it
-// after.
-func benchPostgres(b *testing.B, base string) string {
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("pbbench_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		b.Fatalf("create benchmark database: %v", err)
-	}
-	b.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
