@@ -40,22 +40,7 @@ func TestDnfInImageRoot(t *testing.T) {
 	if out, err := m.Refresh(ctx); err != nil {
 		t.Fatalf("refresh: %v\n%s", err, out)
 	}
-	wantUpdate := func(t *testing.T, want string) {
-		t.Helper()
-		us, err := m.AvailableUpdates(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want == "" {
-			if len(us) != 0 {
-				t.Fatalf("updates = %+v, want none", us)
-			}
-			return
-		}
-		if len(us) != 1 || us[0] != (Update{Name: "pbtest-hello", Arch: "noarch", Version: want, Repo: "pbtest"}) {
-			t.Fatalf("updates = %+v, want pbtest-hello noarch %s from pbtest", us, want)
-		}
-	}
+	wantUpdate := func(t *testing.T, want string) { t.Helper(); wantHelloUpdate(t, ctx, m, "noarch", want, "pbtest") }
 	wantInstalled := func(t *testing.T, want string) {
 		t.Helper()
 		if v := rpmtest.InstalledVersion(t, root, "pbtest-hello"); v != want {
