@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -31,11 +30,7 @@ func BenchmarkReportQuery(b *testing.B) {
 		benchReport(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), hosts, pkgs)
 	})
 	b.Run("postgres", func(b *testing.B) {
-		base := os.Getenv("PATCHBAY_TEST_POSTGRES")
-		if base == "" {
-			b.Skip("PATCHBAY_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping PostgreSQL")
-		}
-		benchReport(b, testenv.FreshPostgres(b, base), hosts, pkgs)
+		benchReport(b, testenv.FreshPostgres(b, testenv.Postgres(b)), hosts, pkgs)
 	})
 }
 
