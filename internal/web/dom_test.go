@@ -70,6 +70,18 @@ func (d *dom) text(sel string) string {
 	return textOf(d.first(sel))
 }
 
+// hasText says whether an element matching sel has exactly the text text
+// (white space made single spaces).
+func (d *dom) hasText(sel, text string) bool {
+	d.t.Helper()
+	for _, n := range d.all(sel) {
+		if textOf(n) == text {
+			return true
+		}
+	}
+	return false
+}
+
 // postsTo says whether the page has a way to POST to path: a form whose
 // action is path, or a button or input whose formaction is.
 func (d *dom) postsTo(path string) bool {
@@ -264,6 +276,9 @@ func parseSelector(t testing.TB, sel string) []compound {
 					j++
 				}
 				c.tag = sel[i:j]
+				if strings.ContainsAny(c.tag, "~>+:*,()") {
+					t.Fatalf("selector %q: %q is not supported (only tag, #id, .class, [attr], [attr=value] and descendants)", sel, c.tag)
+				}
 				i = j
 			}
 		}
@@ -303,6 +318,9 @@ func TestTheDOMHelperSelectsElements(t *testing.T) {
 		if got := len(d.all(tt.sel)); got != tt.want {
 			t.Errorf("%s: %d elements, want %d", tt.sel, got, tt.want)
 		}
+	}
+	if !d.hasText("button", "Disable user") || d.hasText("button", "Disable") {
+		t.Error("hasText does not match the whole text of an element")
 	}
 	if got := d.text("#users button"); got != "Disable user" {
 		t.Errorf("text = %q, want %q", got, "Disable user")

@@ -111,7 +111,7 @@ func TestSecretsAreShownOnceAndNeverListed(t *testing.T) {
 			if len(secrets) != 1 {
 				t.Fatalf("%d secrets handed out, want 1", len(secrets))
 			}
-			if !strings.Contains(body, `<code id="secret-value">`+secrets[0]+`</code>`) || !strings.Contains(body, "shown this once only") {
+			if parseDOM(t, body).text("code#secret-value") != secrets[0] || !strings.Contains(body, "shown this once only") {
 				t.Errorf("the creating response does not show the secret once")
 			}
 			for _, path := range []string{"/settings", "/settings?done=token-created", "/audit"} {

@@ -387,7 +387,7 @@ func TestChangePageSaysWhatTheChangeWaitsForAndOffersCancel(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/changes/c1?done=cancel" {
 		t.Fatalf("cancel: %s to %q", resp.Status, loc)
 	}
-	if _, body := op.get("/changes/c1?done=cancel"); !strings.Contains(body, "Cancelled.") || !strings.Contains(body, `data-state="cancelled"`) {
+	if _, body := op.get("/changes/c1?done=cancel"); !strings.Contains(body, "Cancelled.") || !parseDOM(t, body).has("[data-state=cancelled]") {
 		t.Error("the change page does not show the cancellation")
 	}
 }
@@ -399,7 +399,7 @@ func TestListsFilterAndPage(t *testing.T) {
 		t.Error("searching hosts for web did not narrow the list")
 	}
 	_, body = b.get("/hosts?limit=1")
-	if !strings.Contains(body, `rel="next"`) || !strings.Contains(body, "3 hosts") {
+	if !parseDOM(t, body).has("[rel=next]") || !strings.Contains(body, "3 hosts") {
 		t.Error("a one-host page has no next link or wrong total")
 	}
 	_, body = b.get("/hosts?stale=yes")
