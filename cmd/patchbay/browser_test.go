@@ -19,3 +19,17 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 
 // signIn signs out whoever is signed in and signs user in.
 func (b *browser) signIn(url, user, password string) { b.SignIn(url, user, password) }
+
+// startConsole starts headless Chromium and a server process without
+// feeds, for a test of the real console.
+func startConsole(t *testing.T, timeout time.Duration) (*browser, *serverProc) {
+	t.Helper()
+	return newBrowser(t, timeout), startServerProc(t, "server", "--feed-source", "none")
+}
+
+// adminPassword is the initial admin password the server wrote in its data
+// directory.
+func (sp *serverProc) adminPassword(t *testing.T) string {
+	t.Helper()
+	return sp.secret(t, "admin.password")
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,14 +17,10 @@ import (
 // policy) render; an operator changes their password and signs in with it;
 // the CLI then changes her role and disables her, which the console obeys.
 func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
-	b := newBrowser(t, 120*time.Second)
-	sp := startServerProc(t, "server", "--feed-source", "none")
+	b, sp := startConsole(t, 120*time.Second)
 	opPassword := strings.TrimSpace(sp.mustCLI(t, "users", "create", "olga", "--role", "operator"))
-	admin, err := os.ReadFile(filepath.Join(sp.dataDir, "admin.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.signIn(sp.url, "admin", strings.TrimSpace(string(admin)))
+	admin := sp.adminPassword(t)
+	b.signIn(sp.url, "admin", admin)
 	if b.Eval(`document.querySelectorAll("#risk-cards li").length`) == 0 {
 		t.Error("the dashboard has no risk and SLA cards")
 	}
@@ -123,7 +118,7 @@ func TestConsoleSettingsAndReportsAgainstTheRealServer(t *testing.T) {
 		t.Errorf("users list does not show olga disabled:\n%s", list)
 	}
 
-	b.signIn(sp.url, "admin", strings.TrimSpace(string(admin)))
+	b.signIn(sp.url, "admin", admin)
 	b.Run("read the audit trail", chromedp.Navigate(sp.url+"/audit"), chromedp.WaitVisible(chromedp.CSS("main")))
 	log := b.Text("main")
 	for _, want := range []string{"console enroll-token.create", "console token.create", "console token.revoke", "console user.password"} {

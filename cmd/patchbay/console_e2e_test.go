@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +17,7 @@ import (
 // process in headless Chromium, finds a host a real agent enrolled, opens
 // it, and reads the audit trail, which records the sign-in.
 func TestConsoleAgainstTheRealServer(t *testing.T) {
-	b := newBrowser(t, 60*time.Second)
-	sp := startServerProc(t, "server", "--feed-source", "none")
+	b, sp := startConsole(t, 60*time.Second)
 	root, state := ubuntuRoot(t, "web-console-1"), t.TempDir()
 	// A hostile agent on the same server speaks the real protocol with XSS
 	// in every field, a CSV formula and control characters (the real
@@ -40,11 +37,8 @@ func TestConsoleAgainstTheRealServer(t *testing.T) {
 	if out, err := sp.agentRun(t, state, root, sp.enrollToken(t)); err != nil {
 		t.Fatalf("agent: %v\n%s", err, out)
 	}
-	pw, err := os.ReadFile(filepath.Join(sp.dataDir, "admin.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.signIn(sp.url, "admin", strings.TrimSpace(string(pw)))
+	pw := sp.adminPassword(t)
+	b.signIn(sp.url, "admin", pw)
 
 	b.Run("hosts", chromedp.Navigate(sp.url+"/hosts?q=web-console"), chromedp.WaitVisible(chromedp.CSS("main")))
 	hosts := b.Text("main")

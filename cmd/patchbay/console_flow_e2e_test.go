@@ -34,11 +34,8 @@ func TestConsoleChangeFlowAgainstTheRealServer(t *testing.T) {
 	for user, role := range map[string]string{"carol": "operator", "bob": "approver", "sam": "stakeholder"} {
 		pw[user] = strings.TrimSpace(sp.mustCLI(t, "users", "create", user, "--role", role))
 	}
-	admin, err := os.ReadFile(filepath.Join(sp.dataDir, "admin.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw["admin"] = strings.TrimSpace(string(admin))
+	admin := sp.adminPassword(t)
+	pw["admin"] = admin
 	work := t.TempDir()
 	orgFile := filepath.Join(work, "org.yaml")
 	os.WriteFile(orgFile, []byte(`teams: [{name: web, members: [{user: carol, role: operator}, {user: bob, role: approver}, {user: sam, role: stakeholder}]}]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,17 +17,13 @@ import (
 // knowledge-base entry, and the admin finds the console's actions in the
 // audit trail.
 func TestConsoleOrgPagesAgainstTheRealServer(t *testing.T) {
-	b := newBrowser(t, 120*time.Second)
-	sp := startServerProc(t, "server", "--feed-source", "none")
+	b, sp := startConsole(t, 120*time.Second)
 	pw := map[string]string{}
 	for _, u := range []string{"alice:operator", "bob:approver", "carol:stakeholder", "dave:admin", "erin:security", "frank:auditor"} {
 		name, role, _ := strings.Cut(u, ":")
 		pw[name] = strings.TrimSpace(sp.mustCLI(t, "users", "create", name, "--role", role))
 	}
-	admin, err := os.ReadFile(filepath.Join(sp.dataDir, "admin.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := sp.adminPassword(t)
 	org, _ := filepath.Abs("testdata/org.yaml")
 	sp.mustCLI(t, "apply", "-f", org)
 
@@ -98,7 +93,7 @@ func TestConsoleOrgPagesAgainstTheRealServer(t *testing.T) {
 	b.Screenshot("real-kb")
 
 	// The admin finds the console's actions in the audit trail.
-	b.signIn(sp.url, "admin", strings.TrimSpace(string(admin)))
+	b.signIn(sp.url, "admin", admin)
 	b.Run("read the audit log", chromedp.Navigate(sp.url+"/audit?limit=200"), chromedp.WaitVisible(chromedp.ID("audit")))
 	got := b.Text("#audit")
 	for _, want := range []string{"console exception.request", "console exception.approve", "console calendar.create", "console kb.create"} {

@@ -117,7 +117,14 @@ func startServerProc(t *testing.T, verb string, args ...string) *serverProc {
 
 func (sp *serverProc) token(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sp.dataDir, "admin.token"))
+	return sp.secret(t, "admin.token")
+}
+
+// secret is the content of a secret the server wrote in its data
+// directory at first start (admin.token, admin.password).
+func (sp *serverProc) secret(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(sp.dataDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}

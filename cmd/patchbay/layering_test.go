@@ -65,6 +65,7 @@ var allowedInternal = map[string][]string{
 
 	// Test support.
 	"internal/testenv":         {},
+	"internal/golden":          {},
 	"internal/debtest":         {},
 	"internal/rpmtest":         {"internal/debtest", "internal/testenv"},
 	"internal/browsertest":     {"internal/testenv"},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/patchbay/patchbay/internal/golden"
 	"github.com/patchbay/patchbay/internal/rpmtest"
 )
 
@@ -69,17 +70,5 @@ func TestRPMQueryGoldenIsWhatTheRealRPMPrints(t *testing.T) {
 	lines := bytes.SplitAfter(out, []byte("\n"))
 	slices.SortFunc(lines, bytes.Compare)
 	got := bytes.Join(lines, nil)
-	golden := filepath.Join("testdata", "rpm-qa-captured.txt")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the real rpm prints\n%s\ntestdata/rpm-qa-captured.txt holds\n%s\nrecapture with -update and review the diff", got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "rpm-qa-captured.txt"), got, *update)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/patchbay/patchbay/internal/advisory"
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/match"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // The fleet benchmarks match 10,000 simulated hosts, built from the real
@@ -62,7 +63,7 @@ func sharedData(b *testing.B) string {
 	if fi, err := os.Stat("/work/shared/data"); err == nil && fi.IsDir() {
 		return "/work/shared/data"
 	}
-	b.Skip("shared/data not found; the fleet benchmarks need the real feeds and package lists")
+	testenv.SkipOrFail(b, "shared/data not found; the fleet benchmarks need the real feeds and package lists")
 	return ""
 }
 

@@ -52,22 +52,7 @@ func TestAptInImageRoot(t *testing.T) {
 
 	rec := newRecordingRunner()
 	m := Manager{Format: inventory.FormatDpkg, Root: root, Runner: rec}
-	wantUpdate := func(t *testing.T, want string) {
-		t.Helper()
-		us, err := m.AvailableUpdates(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want == "" {
-			if len(us) != 0 {
-				t.Fatalf("updates = %+v, want none", us)
-			}
-			return
-		}
-		if len(us) != 1 || us[0].Name != "pbtest-hello" || us[0].Arch != "all" || us[0].Version != want || us[0].Repo == "" {
-			t.Fatalf("updates = %+v, want pbtest-hello all %s from the local repository", us, want)
-		}
-	}
+	wantUpdate := func(t *testing.T, want string) { t.Helper(); wantHelloUpdate(t, ctx, m, "all", want, anyRepo) }
 
 	t.Run("the image's update is listed", func(t *testing.T) {
 		wantUpdate(t, "1.1-1")
@@ -145,5 +130,31 @@ func TestPackagesIndexAgreesWithScanpackages(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: got %q, dpkg-scanpackages wrote %q", k, got[k], v)
 		}
+	}
+}
+
+// anyRepo, as the repository wantHelloUpdate wants, accepts any name.
+const anyRepo = "*"
+
+// wantHelloUpdate fails t unless m offers no update (version "") or exactly
+// pbtest-hello at version for arch from repo.
+func wantHelloUpdate(t *testing.T, ctx context.Context, m Manager, arch, version, repo string) {
+	t.Helper()
+	us, err := m.AvailableUpdates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version == "" {
+		if len(us) != 0 {
+			t.Fatalf("updates = %+v, want none", us)
+		}
+		return
+	}
+	want := Update{Name: "pbtest-hello", Arch: arch, Version: version, Repo: repo}
+	if len(us) == 1 && repo == anyRepo && us[0].Repo != "" {
+		want.Repo = us[0].Repo
+	}
+	if len(us) != 1 || us[0] != want {
+		t.Fatalf("updates = %+v, want %+v", us, want)
 	}
 }

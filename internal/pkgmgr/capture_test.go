@@ -3,11 +3,12 @@ package pkgmgr
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/patchbay/patchbay/internal/golden"
 )
 
 // recordingRunner runs commands for real and keeps what each printed, so a
@@ -75,19 +76,5 @@ func normalizeCapture(out []byte, root string) []byte {
 // the tools really print, not on text written in the parser's own image.
 func checkCapture(t *testing.T, file string, out []byte, root string) {
 	t.Helper()
-	got := normalizeCapture(out, root)
-	path := filepath.Join("testdata", file)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to capture it)", err)
-	}
-	if !bytes.Equal(normalizeCapture(want, root), got) {
-		t.Errorf("the real tool's output differs from %s (a tool upgrade? rerun with -update and review):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", file), normalizeCapture(out, root), *update)
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/patchbay/patchbay/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/*.want from the parsers' output")
@@ -43,20 +45,7 @@ func TestParsersMatchGoldenFiles(t *testing.T) {
 					t.Fatal(err)
 				}
 				got = append(got, '\n')
-				want := strings.TrimSuffix(file, ".txt") + ".want"
-				if *update {
-					if err := os.WriteFile(want, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				wantBytes, err := os.ReadFile(want)
-				if err != nil {
-					t.Fatalf("%v (run with -update to create it)", err)
-				}
-				if !bytes.Equal(got, wantBytes) {
-					t.Errorf("%s: parsed result differs from %s:\n%s", file, want, got)
-				}
+				golden.Check(t, strings.TrimSuffix(file, ".txt")+".want", got, *update)
 			})
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/state-midrollout.json")
@@ -41,19 +43,7 @@ func TestMidRolloutGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "state-midrollout.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("state differs from %s; rerun with -update and review the diff", path)
-	}
+	golden.Check(t, filepath.Join("testdata", "state-midrollout.json"), got, *update)
 }
 
 // FuzzStateJSON feeds arbitrary bytes to the state decoder (stored records

@@ -43,10 +43,15 @@ type loggedEntry struct {
 
 // storedAudit reads the whole stored log.
 func storedAudit(t *testing.T, ts *testServer) []loggedEntry {
+	return storedAuditAs[loggedEntry](t, ts.db)
+}
+
+// storedAuditAs reads the whole stored log, each entry decoded as a T.
+func storedAuditAs[T any](t testing.TB, db *store.DB) []T {
 	t.Helper()
-	var es []loggedEntry
-	if err := ts.db.AuditRange(context.Background(), 0, 0, func(r store.AuditRecord) error {
-		var e loggedEntry
+	var es []T
+	if err := db.AuditRange(context.Background(), 0, 0, func(r store.AuditRecord) error {
+		var e T
 		if err := json.Unmarshal(r.Entry, &e); err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -58,14 +57,8 @@ type errorBody struct {
 // error body.
 func (ts *testServer) callRefused(t *testing.T, method, path, token string, body []byte, out *errorBody) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, ts.url+path, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil && resp.StatusCode >= 300 {
+	resp, b := ts.send(t, nil, method, path, token, body)
+	if err := json.Unmarshal(b, out); err != nil && resp.StatusCode >= 300 {
 		t.Fatalf("%s %s: %d, body: %v", method, path, resp.StatusCode, err)
 	}
 	return resp.StatusCode

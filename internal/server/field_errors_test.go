@@ -27,20 +27,12 @@ type fieldErrorBody struct {
 	} `json:"error"`
 }
 
-func postForFieldError(t *testing.T, c *http.Client, url, token string, body []byte) (int, fieldErrorBody) {
+func (ts *testServer) postForFieldError(t *testing.T, c *http.Client, path, token string, body []byte) (int, fieldErrorBody) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, b := ts.send(t, c, "POST", path, token, body)
 	var e fieldErrorBody
-	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
-		t.Fatalf("POST %s: %d, error body: %v", url, resp.StatusCode, err)
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("POST %s: %d, error body: %v", path, resp.StatusCode, err)
 	}
 	return resp.StatusCode, e
 }
@@ -122,7 +114,7 @@ func TestInvalidInputIsA400NamingTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, body := postForFieldError(t, tt.client, ts.url+tt.path, tt.token, tt.body)
+			code, body := ts.postForFieldError(t, tt.client, tt.path, tt.token, tt.body)
 			if code != http.StatusBadRequest || body.Error.Code != "invalid" {
 				t.Fatalf("POST %s: %d %q %q; want 400 invalid", tt.path, code, body.Error.Code, body.Error.Message)
 			}

@@ -61,14 +61,7 @@ func (ts *testServer) userToken(t testing.TB, name, role string) string {
 
 func (ts *testServer) call(t testing.TB, method, path, token string, body []byte, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, ts.url+path, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := ts.send(t, nil, method, path, token, body)
 	if out != nil && resp.StatusCode < 300 {
 		if w, ok := out.(*[]byte); ok {
 			*w = b

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -253,15 +252,9 @@ func TestDowngradesAndVersionsNotOfferedNeedTheOperatorsWord(t *testing.T) {
 // callRaw sends a request and decodes an error body.
 func (ts *testServer) callRaw(t *testing.T, method, path, token, body string) (int, errorBody) {
 	t.Helper()
-	req, _ := http.NewRequest(method, ts.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, b := ts.send(t, nil, method, path, token, []byte(body))
 	var e errorBody
-	json.NewDecoder(resp.Body).Decode(&e)
+	json.Unmarshal(b, &e)
 	return resp.StatusCode, e
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,18 +16,7 @@ import (
 // storedAuditEntries reads the whole audit log from the store.
 func storedAuditEntries(t testing.TB, db *store.DB) []audit.Entry {
 	t.Helper()
-	var es []audit.Entry
-	if err := db.AuditRange(context.Background(), 0, 0, func(r store.AuditRecord) error {
-		var e audit.Entry
-		if err := json.Unmarshal(r.Entry, &e); err != nil {
-			return err
-		}
-		es = append(es, e)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return es
+	return storedAuditAs[audit.Entry](t, db)
 }
 
 // TestRefusedRequestsWriteBoundedAuditEntries: 300 unauthenticated POSTs

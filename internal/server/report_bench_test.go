@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/store/storetest"
+	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // BenchmarkReportQuery measures GET /api/v1/report for a year (JSON) end to
@@ -32,11 +30,7 @@ func BenchmarkReportQuery(b *testing.B) {
 		benchReport(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), hosts, pkgs)
 	})
 	b.Run("postgres", func(b *testing.B) {
-		base := os.Getenv("PATCHBAY_TEST_POSTGRES")
-		if base == "" {
-			b.Skip("PATCHBAY_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping PostgreSQL")
-		}
-		benchReport(b, benchPostgres(b, base), hosts, pkgs)
+		benchReport(b, benchPostgres(b, testenv.Postgres(b)), hosts, pkgs)
 	})
 }
 
@@ -106,22 +100,8 @@ func processCPU() time.Duration {
 }
 
 // benchPostgres creates an empty database for one benchmark and drops it
-// after.
+// after (testenv.FreshPostgres; the benchmarks of this package call it so).
 func benchPostgres(b *testing.B, base string) string {
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("pbbench_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		b.Fatalf("create benchmark database: %v", err)
-	}
-	b.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	b.Helper()
+	return testenv.FreshPostgres(b, base)
 }

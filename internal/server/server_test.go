@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -81,21 +82,35 @@ func (ts *testServer) tokenFor(t *testing.T, role string) string {
 	return secret
 }
 
-func (ts *testServer) do(t *testing.T, method, path, token, body string) *http.Response {
+// send makes one request with client c (ts.client when nil) and a bearer
+// token (none when ""), and returns the response with its body read.
+func (ts *testServer) send(t testing.TB, c *http.Client, method, path, token string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, ts.url+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, ts.url+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := ts.client.Do(req)
+	if c == nil {
+		c = ts.client
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the body: %v", method, path, err)
+	}
+	return resp, b
+}
+
+func (ts *testServer) do(t *testing.T, method, path, token, body string) *http.Response {
+	t.Helper()
+	resp, _ := ts.send(t, nil, method, path, token, []byte(body))
 	return resp
 }
 

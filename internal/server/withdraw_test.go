@@ -2,12 +2,9 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,23 +25,7 @@ func withDatabases(t *testing.T, clock *fakeClock, fn func(t *testing.T, ts *tes
 		fn(t, newTestServerOn(t, clock, "sqlite:"+filepath.Join(t.TempDir(), "test.db")))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := testenv.Env(t, "PATCHBAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-		admin, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Close() })
-		name := fmt.Sprintf("pbserver_%d_%d", os.Getpid(), time.Now().UnixNano())
-		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-			t.Fatalf("create test database: %v", err)
-		}
-		t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Path = "/" + name
-		fn(t, newTestServerOn(t, clock, u.String()))
+		fn(t, newTestServerOn(t, clock, testenv.FreshPostgres(t, testenv.Postgres(t))))
 	})
 }
 

@@ -2,11 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,23 +47,7 @@ func mustOpen(t *testing.T, u string) *DB {
 // freshPostgres creates an empty database for one test and drops it after.
 func freshPostgres(t *testing.T) string {
 	t.Helper()
-	base := testenv.Env(t, "PATCHBAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("pbtest_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return testenv.FreshPostgres(t, testenv.Postgres(t))
 }
 
 func forEach(t *testing.T, fn func(t *testing.T, db *DB, u string)) {

@@ -7,9 +7,15 @@
 package testenv
 
 import (
+	"database/sql"
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver FreshPostgres opens
 )
 
 // InCI reports whether the tests run in CI (CI=true), where nothing may be
@@ -54,4 +60,36 @@ func Env(t testing.TB, name, example string) string {
 		SkipOrFail(t, "%s is not set (e.g. %s=%s)", name, name, example)
 	}
 	return v
+}
+
+// PostgresEnv is the variable naming the PostgreSQL server tests use.
+const PostgresEnv = "PATCHBAY_TEST_POSTGRES"
+
+// Postgres returns the URL of the PostgreSQL server for tests, or skips (in
+// CI, fails) t when PostgresEnv is unset.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	return Env(t, PostgresEnv, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+}
+
+// FreshPostgres creates an empty database on the PostgreSQL server at base
+// for one test, drops it when the test ends, and returns its URL.
+func FreshPostgres(t testing.TB, base string) string {
+	t.Helper()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("pbtest_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

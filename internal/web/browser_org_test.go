@@ -127,12 +127,7 @@ func TestOrgPagesInChromium(t *testing.T) {
 	screenshot("exception-requested")
 
 	// The knowledge base: search, read a sign-off draft, publish it.
-	run("search the knowledge base",
-		chromedp.Click(chromedp.CSS(`nav a[href="/kb"]`)),
-		chromedp.WaitVisible(chromedp.ID("q")),
-		chromedp.SendKeys(chromedp.ID("q"), "nginx"),
-		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
-	)
+	searchInChromium(br, "/kb", "nginx")
 	waitText("#kb-total", "1 of 2 entries", 5*time.Second)
 	screenshot("kb")
 	run("open the draft", chromedp.Navigate(srv.URL+"/kb?status=draft"), chromedp.Click(chromedp.CSS(`#kb a[href="/kb/k2"]`)),

@@ -68,12 +68,7 @@ func TestConsoleInChromium(t *testing.T) {
 	screenshot("dashboard")
 
 	// Search a host and open it.
-	run("search hosts",
-		chromedp.Click(chromedp.CSS(`nav a[href="/hosts"]`)),
-		chromedp.WaitVisible(chromedp.ID("q")),
-		chromedp.SendKeys(chromedp.ID("q"), "db-01"),
-		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
-	)
+	searchInChromium(br, "/hosts", "db-01")
 	waitText("#host-total", "1 host match", 5*time.Second)
 	run("open the host",
 		chromedp.Click(chromedp.CSS(`#hosts a[href="/hosts/h2"]`)),

@@ -24,30 +24,27 @@ func createForm() url.Values {
 
 func TestTheVulnsPageOffersSelectionOnlyToThoseWhoMayCreate(t *testing.T) {
 	e := newEnv(t)
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/vulns")
-	if n := strings.Count(body, `action="/changes/new"`); n != 1 {
+	if n := len(parseDOM(t, body).all(`form[action="/changes/new"]`)); n != 1 {
 		t.Errorf("the operator's /vulns has %d forms to /changes/new, want one", n)
 	}
-	if !strings.Contains(body, `name="advisory" value="CVE-2024-3094"`) || !strings.Contains(body, "Create change from selected") {
+	if !parseDOM(t, body).has(`input[name=advisory][value=CVE-2024-3094]`) || !strings.Contains(body, "Create change from selected") {
 		t.Error("the operator's /vulns has no checkbox per finding or no create button")
 	}
-	if n := strings.Count(body, `type="checkbox" class="select" name="advisory"`); n != 3 {
+	if n := len(parseDOM(t, body).all(`input.select[type=checkbox][name=advisory]`)); n != 3 {
 		t.Errorf("%d finding checkboxes, want one per finding (3)", n)
 	}
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := e.signedIn("approver")
 	_, body = ap.get("/vulns")
-	if strings.Contains(body, "/changes/new") || strings.Contains(body, `name="advisory"`) {
+	if d := parseDOM(t, body); d.postsTo("/changes/new") || d.linksTo("/changes/new") || d.has(`input[name="advisory"]`) {
 		t.Error("the approver, who may not create changes, is offered to")
 	}
 }
 
 func TestCreatingAChangeNeedsThePermissionAndACSRFToken(t *testing.T) {
 	e := newEnv(t)
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := e.signedIn("approver")
 	if resp, _ := ap.get("/changes/new?advisory=CVE-2024-3094"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("approver GET /changes/new: %s, want 403", resp.Status)
 	}
@@ -55,8 +52,7 @@ func TestCreatingAChangeNeedsThePermissionAndACSRFToken(t *testing.T) {
 		t.Errorf("approver POST /changes/new: %s, want 403", resp.Status)
 	}
 
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	resp, body := op.get("/changes/new?advisory=CVE-2024-3094&advisory=CVE-2023-4911&advisory=CVE-2024-3094")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("operator GET /changes/new: %s\n%s", resp.Status, body)
@@ -75,7 +71,7 @@ func TestCreatingAChangeNeedsThePermissionAndACSRFToken(t *testing.T) {
 			t.Errorf("the create form lacks %s", want)
 		}
 	}
-	if n := strings.Count(body, `name="advisory"`); n != 2 {
+	if n := len(parseDOM(t, body).all(`input[name=advisory]`)); n != 2 {
 		t.Errorf("the form carries %d advisories, want the 2 distinct ones", n)
 	}
 	if !strings.Contains(body, "lab &lt;script&gt;alert(5)&lt;/script&gt;") || strings.Contains(body, "<script>alert(5)") {
@@ -115,7 +111,7 @@ func TestCreatingAChangeNeedsThePermissionAndACSRFToken(t *testing.T) {
 	if !strings.Contains(body, "Change created and submitted for approval.") || !strings.Contains(body, ">pending approval<") {
 		t.Error("the new change's page does not confirm the creation")
 	}
-	if !strings.Contains(body, `<dd id="change-groups">web, databases</dd>`) {
+	if parseDOM(t, body).text("dd#change-groups") != "web, databases" {
 		t.Error("the new change's page does not list its groups")
 	}
 }
@@ -144,8 +140,7 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			op := e.browser()
-			op.signIn("operator")
+			op := e.signedIn("operator")
 			op.get("/changes/new?advisory=CVE-2024-3094")
 			form := createForm()
 			tc.edit(form)
@@ -153,10 +148,10 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 			if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
 				t.Fatalf("%s: %s, want %d with %q\n%s", tc.name, resp.Status, tc.status, tc.want, body)
 			}
-			if !strings.Contains(body, `role="alert"`) || !strings.Contains(body, `action="/changes/new"`) {
+			if !parseDOM(t, body).has("[role=alert]") || !parseDOM(t, body).postsTo("/changes/new") {
 				t.Error("the form is not shown again with the message")
 			}
-			if form.Get("group") == "web" && !strings.Contains(body, `name="group" value="web" checked`) {
+			if form.Get("group") == "web" && !parseDOM(t, body).has("input[name=group][value=web][checked]") {
 				t.Error("the re-rendered form forgot the chosen group")
 			}
 			if len(e.fake.created) != 0 {
@@ -166,8 +161,7 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 	}
 	t.Run("the backend refuses", func(t *testing.T) {
 		e := newEnv(t)
-		op := e.browser()
-		op.signIn("operator")
+		op := e.signedIn("operator")
 		op.get("/changes/new?advisory=CVE-2024-3094")
 		for _, tc := range []struct {
 			err    error
@@ -189,8 +183,7 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 	})
 	t.Run("nothing selected", func(t *testing.T) {
 		e := newEnv(t)
-		op := e.browser()
-		op.signIn("operator")
+		op := e.signedIn("operator")
 		if _, body := op.get("/changes/new"); !strings.Contains(body, "No advisory is selected") {
 			t.Error("GET /changes/new without advisories does not say to select some")
 		}
@@ -199,12 +192,10 @@ func TestTheCreateFormSaysWhatIsWrong(t *testing.T) {
 
 func TestSignOffIsOfferedOnlyAwaitingSignOffAndOnlyWithThePermission(t *testing.T) {
 	e := newEnv(t)
-	sh := e.browser()
-	sh.signIn("stakeholder")
-	op := e.browser()
-	op.signIn("operator")
+	sh := e.signedIn("stakeholder")
+	op := e.signedIn("operator")
 
-	if _, body := sh.get("/changes/c1"); strings.Contains(body, "/signoff") {
+	if _, body := sh.get("/changes/c1"); parseDOM(t, body).postsTo("/changes/c1/signoff") {
 		t.Error("sign-off forms are shown for a change pending approval")
 	}
 	if resp, _ := sh.post("/changes/c1/signoff", url.Values{"group": {"web"}, "ok": {"1"}}); resp.StatusCode != http.StatusConflict {
@@ -213,7 +204,7 @@ func TestSignOffIsOfferedOnlyAwaitingSignOffAndOnlyWithThePermission(t *testing.
 
 	e.fake.finishRollout("c1")
 	_, body := sh.get("/changes/c1")
-	if n := strings.Count(body, `action="/changes/c1/signoff"`); n != 3 {
+	if n := len(parseDOM(t, body).all(`form[action="/changes/c1/signoff"]`)); n != 3 {
 		t.Fatalf("the stakeholder sees %d sign-off forms, want one per group (3)", n)
 	}
 	for _, want := range []string{`<input type="hidden" name="group" value="web">`, `name="ok" value="1"`, `name="ok" value="0"`,
@@ -222,7 +213,7 @@ func TestSignOffIsOfferedOnlyAwaitingSignOffAndOnlyWithThePermission(t *testing.
 			t.Errorf("the sign-off forms lack %s", want)
 		}
 	}
-	if _, body := op.get("/changes/c1"); strings.Contains(body, "/signoff") {
+	if _, body := op.get("/changes/c1"); parseDOM(t, body).postsTo("/changes/c1/signoff") {
 		t.Error("the operator, who may not sign off, sees sign-off forms")
 	}
 	if resp, _ := op.post("/changes/c1/signoff", url.Values{"group": {"web"}, "ok": {"1"}}); resp.StatusCode != http.StatusForbidden {
@@ -234,10 +225,10 @@ func TestSignOffIsOfferedOnlyAwaitingSignOffAndOnlyWithThePermission(t *testing.
 		t.Fatalf("sign off web: %s to %q", resp.Status, loc)
 	}
 	_, body = sh.get("/changes/c1?done=signoff")
-	if !strings.Contains(body, "Sign-off recorded.") || !strings.Contains(body, `<th scope="row">web</th><td><span class="tag st-ok">systems work</span></td><td>stakeholder</td>`) {
+	if !strings.Contains(body, "Sign-off recorded.") || !parseDOM(t, body).hasText("tr", "web systems work stakeholder") || !parseDOM(t, body).has("tr td span.tag.st-ok") {
 		t.Errorf("the change does not list the web sign-off:\n%s", body)
 	}
-	if strings.Contains(body, `<input type="hidden" name="group" value="web">`) || strings.Count(body, `action="/changes/c1/signoff"`) != 2 {
+	if d := parseDOM(t, body); d.has(`form[action="/changes/c1/signoff"] input[name=group][value=web]`) || len(d.all(`form[action="/changes/c1/signoff"]`)) != 2 {
 		t.Error("the signed-off group still has its form, or another group lost its form")
 	}
 
@@ -318,8 +309,7 @@ func TestTheCreateFormPassesRebootAndStart(t *testing.T) {
 // backend as AllowDowngrade and ForceNotOffered, and are off by default.
 func TestTheCreateFormCarriesThePlanOverrides(t *testing.T) {
 	e := newEnv(t)
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/changes/new?advisory=CVE-2024-3094")
 	for _, want := range []string{
 		`<input type="checkbox" id="allow_downgrade" name="allow_downgrade" value="1">`,

@@ -70,6 +70,18 @@ func (d *dom) text(sel string) string {
 	return textOf(d.first(sel))
 }
 
+// hasText says whether an element matching sel has exactly the text text
+// (white space made single spaces).
+func (d *dom) hasText(sel, text string) bool {
+	d.t.Helper()
+	for _, n := range d.all(sel) {
+		if textOf(n) == text {
+			return true
+		}
+	}
+	return false
+}
+
 // postsTo says whether the page has a way to POST to path: a form whose
 // action is path, or a button or input whose formaction is.
 func (d *dom) postsTo(path string) bool {
@@ -81,6 +93,31 @@ func (d *dom) postsTo(path string) bool {
 func (d *dom) linksTo(href string) bool {
 	d.t.Helper()
 	return d.has(`a[href="` + href + `"]`)
+}
+
+// postsEndingIn says whether a form's action or a button's formaction on
+// the page ends with suffix, such as "/approve" for any approval.
+func (d *dom) postsEndingIn(suffix string) bool {
+	d.t.Helper()
+	for _, n := range append(d.all("form[action]"), d.all("[formaction]")...) {
+		if strings.HasSuffix(attrOf(n, "action"), suffix) || strings.HasSuffix(attrOf(n, "formaction"), suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// linksEndingIn says whether a link's path on the page, before any query,
+// ends with suffix.
+func (d *dom) linksEndingIn(suffix string) bool {
+	d.t.Helper()
+	for _, n := range d.all("a[href]") {
+		path, _, _ := strings.Cut(attrOf(n, "href"), "?")
+		if strings.HasSuffix(path, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // scriptsContaining counts script elements whose source or text contains s:
@@ -239,6 +276,9 @@ func parseSelector(t testing.TB, sel string) []compound {
 					j++
 				}
 				c.tag = sel[i:j]
+				if strings.ContainsAny(c.tag, "~>+:*,()") {
+					t.Fatalf("selector %q: %q is not supported (only tag, #id, .class, [attr], [attr=value] and descendants)", sel, c.tag)
+				}
 				i = j
 			}
 		}
@@ -278,6 +318,9 @@ func TestTheDOMHelperSelectsElements(t *testing.T) {
 		if got := len(d.all(tt.sel)); got != tt.want {
 			t.Errorf("%s: %d elements, want %d", tt.sel, got, tt.want)
 		}
+	}
+	if !d.hasText("button", "Disable user") || d.hasText("button", "Disable") {
+		t.Error("hasText does not match the whole text of an element")
 	}
 	if got := d.text("#users button"); got != "Disable user" {
 		t.Errorf("text = %q, want %q", got, "Disable user")

@@ -199,15 +199,21 @@ func (f *fakeBackend) CreateAPIToken(ctx context.Context, u User, req APITokenRe
 }
 
 func (f *fakeBackend) RevokeAPIToken(ctx context.Context, u User, id string) error {
-	if err := f.mustManage(u, "tokens:manage"); err != nil {
+	return revokeToken(f, u, "tokens:manage", "token.revoke", id, &f.admin.apiTokens, func(t *APIToken) (string, *string) { return t.ID, &t.State })
+}
+
+// revokeToken marks the token id in *tokens revoked, as u, who needs perm,
+// and records action; tokens is read under f.mu.
+func revokeToken[T any](f *fakeBackend, u User, perm, action, id string, tokens *[]T, idState func(*T) (string, *string)) error {
+	if err := f.mustManage(u, perm); err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i := range f.admin.apiTokens {
-		if f.admin.apiTokens[i].ID == id {
-			f.admin.apiTokens[i].State = "revoked"
-			f.record(u, "token.revoke", id)
+	for i := range *tokens {
+		if tid, state := idState(&(*tokens)[i]); tid == id {
+			*state = "revoked"
+			f.record(u, action, id)
 			return nil
 		}
 	}
@@ -238,19 +244,7 @@ func (f *fakeBackend) CreateEnrollToken(ctx context.Context, u User, req EnrollT
 }
 
 func (f *fakeBackend) RevokeEnrollToken(ctx context.Context, u User, id string) error {
-	if err := f.mustManage(u, "enroll:manage"); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := range f.admin.enroll {
-		if f.admin.enroll[i].ID == id {
-			f.admin.enroll[i].State = "revoked"
-			f.record(u, "enroll-token.revoke", id)
-			return nil
-		}
-	}
-	return ErrNotFound
+	return revokeToken(f, u, "enroll:manage", "enroll-token.revoke", id, &f.admin.enroll, func(t *EnrollToken) (string, *string) { return t.ID, &t.State })
 }
 
 func (f *fakeBackend) Feeds(ctx context.Context) ([]Feed, error) {

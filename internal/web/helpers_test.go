@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/patchbay/patchbay/internal/browsertest"
 )
 
@@ -53,6 +54,47 @@ func newChromiumEnv(t *testing.T, timeout time.Duration) (*env, *browsertest.Bro
 	srv := httptest.NewTLSServer(New(fake, Options{Secure: true, Now: clk.Now}))
 	t.Cleanup(srv.Close)
 	return &env{t: t, clock: clk, fake: fake, srv: srv}, browsertest.Start(t, timeout)
+}
+
+// signedIn is a new browser signed in as username.
+func (e *env) signedIn(username string) *browser {
+	e.t.Helper()
+	b := e.browser()
+	b.signIn(username)
+	return b
+}
+
+// browserWithSession is a new browser presenting session ID id, as one who
+// learnt or planted it would.
+func (e *env) browserWithSession(id string) *browser {
+	e.t.Helper()
+	b := e.browser()
+	u, err := url.Parse(e.srv.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: id, Path: "/"}})
+	return b
+}
+
+// refusesSession fails the test unless GET /hosts with session ID id is
+// sent to the sign-in page.
+func (e *env) refusesSession(id, what string) {
+	e.t.Helper()
+	if resp, _ := e.browserWithSession(id).get("/hosts"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		e.t.Errorf("%s still opens /hosts: %s", what, resp.Status)
+	}
+}
+
+// searchInChromium opens the page the navigation links to at nav and
+// searches it for q with its filter form.
+func searchInChromium(br *browsertest.Browser, nav, q string) {
+	br.Run("search "+nav+" for "+q,
+		chromedp.Click(chromedp.CSS(`nav a[href="`+nav+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), q),
+		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
+	)
 }
 
 // browser is one user agent with its own cookie jar; it does not follow

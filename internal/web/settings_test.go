@@ -29,8 +29,7 @@ func TestSettingsActionsAreForAdminsOnly(t *testing.T) {
 		syncsFeeds bool // security manages the feeds; the other roles do not
 	}{{"operator", false}, {"approver", false}, {"auditor", false}, {"stakeholder", false}, {"security", true}} {
 		t.Run(tc.role, func(t *testing.T) {
-			b := e.browser()
-			b.signIn(tc.role)
+			b := e.signedIn(tc.role)
 			resp, body := b.get("/settings")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("GET /settings: %s", resp.Status)
@@ -88,8 +87,7 @@ func TestTheCSRFWalkCoversEverySettingsAction(t *testing.T) {
 
 func TestSecretsAreShownOnceAndNeverListed(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	b.get("/settings")
 	for _, tc := range []struct {
 		name, path string
@@ -113,7 +111,7 @@ func TestSecretsAreShownOnceAndNeverListed(t *testing.T) {
 			if len(secrets) != 1 {
 				t.Fatalf("%d secrets handed out, want 1", len(secrets))
 			}
-			if !strings.Contains(body, `<code id="secret-value">`+secrets[0]+`</code>`) || !strings.Contains(body, "shown this once only") {
+			if parseDOM(t, body).text("code#secret-value") != secrets[0] || !strings.Contains(body, "shown this once only") {
 				t.Errorf("the creating response does not show the secret once")
 			}
 			for _, path := range []string{"/settings", "/settings?done=token-created", "/audit"} {
@@ -129,7 +127,7 @@ func TestSecretsAreShownOnceAndNeverListed(t *testing.T) {
 	}
 	// A password the admin typed is not echoed back.
 	resp, body := b.post("/settings/users", url.Values{"username": {"erin"}, "role": {"auditor"}, "password": {"a typed initial password"}})
-	if resp.StatusCode != http.StatusOK || strings.Contains(body, "a typed initial password") || strings.Contains(body, `id="secret"`) {
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "a typed initial password") || parseDOM(t, body).has("#secret") {
 		t.Errorf("creating a user with a typed password: %s, echoes it or shows a secret box", resp.Status)
 	}
 }
@@ -156,12 +154,7 @@ func TestPasswordChangeSignsOutTheOtherSessions(t *testing.T) {
 		t.Errorf("the other session still opens /hosts after the password change: %s", resp.Status)
 	}
 	// The old session ID is worthless too.
-	replay := e.browser()
-	u, _ := url.Parse(e.srv.URL)
-	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: oldID, Path: "/"}})
-	if resp, _ := replay.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("the pre-change session ID still opens /hosts: %s", resp.Status)
-	}
+	e.refusesSession(oldID, "the pre-change session ID")
 	again := e.browser()
 	again.get("/login")
 	if resp, _ := again.post("/login", url.Values{"username": {"operator"}, "password": {fakePassword}}); resp.StatusCode != http.StatusUnauthorized {
@@ -173,9 +166,7 @@ func TestPasswordChangeSignsOutTheOtherSessions(t *testing.T) {
 }
 
 func TestPasswordChangeRefusesMistakes(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser()
-	b.signIn("approver")
+	b := newEnv(t).signedIn("approver")
 	b.get("/settings")
 	for _, tc := range []struct {
 		name                string
@@ -199,13 +190,12 @@ func TestPasswordChangeRefusesMistakes(t *testing.T) {
 
 func TestAnAdminCannotRemoveTheirOwnAdmin(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	_, body := b.get("/settings")
-	if strings.Contains(body, `action="/settings/users/u1/role"`) || strings.Contains(body, `action="/settings/users/u1/disable"`) {
+	if parseDOM(t, body).postsTo("/settings/users/u1/role") || parseDOM(t, body).postsTo("/settings/users/u1/disable") {
 		t.Error("the admin is offered to change their own role or disable themselves")
 	}
-	if !strings.Contains(body, `action="/settings/users/u3/role"`) {
+	if !parseDOM(t, body).postsTo("/settings/users/u3/role") {
 		t.Error("the admin is not offered to change the operator's role")
 	}
 	for _, p := range []struct {
@@ -221,8 +211,7 @@ func TestAnAdminCannotRemoveTheirOwnAdmin(t *testing.T) {
 		t.Fatalf("the admin lost access: %s", resp.Status)
 	}
 	// Another user's role changes at once, and a disabled user is signed out.
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	if resp, _ := b.post("/settings/users/u3/role", url.Values{"role": {"auditor"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("change the operator's role: %s", resp.Status)
 	}
@@ -241,9 +230,7 @@ func TestAnAdminCannotRemoveTheirOwnAdmin(t *testing.T) {
 }
 
 func TestSettingsFormsRefuseBadInput(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := newEnv(t).signedIn("admin")
 	b.get("/settings")
 	for _, tc := range []struct {
 		path string
@@ -270,8 +257,7 @@ func TestSettingsFormsRefuseBadInput(t *testing.T) {
 
 func TestFeedsAndIntegrationsShowStatusWithoutSecrets(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	_, body := b.get("/settings")
 	for _, want := range []string{"osv-debian", "41230", "failing", "503 Service Unavailable", "https://hooks.example.net", "&lt;script&gt;"} {
 		if !strings.Contains(body, want) {

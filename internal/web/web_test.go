@@ -15,8 +15,7 @@ import (
 
 func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	anon := e.browser()
 	for _, tc := range []struct {
 		name string
@@ -97,22 +96,16 @@ func TestSessionCookieIsHttpOnlySecureStrictAndRandom(t *testing.T) {
 
 func TestSignInRotatesTheSessionID(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
 	// An attacker plants a session ID before the victim signs in.
 	const planted = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	u, _ := url.Parse(e.srv.URL)
-	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: planted, Path: "/"}})
+	b := e.browserWithSession(planted)
 	b.get("/login")
 	b.post("/login", url.Values{"username": {"admin"}, "password": {fakePassword}})
 	after := b.sessionCookie()
 	if after == "" || after == planted {
 		t.Fatalf("session ID after sign-in %q: want a new one", after)
 	}
-	attacker := e.browser()
-	attacker.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: planted, Path: "/"}})
-	if resp, _ := attacker.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("the planted session ID opens /hosts: %s", resp.Status)
-	}
+	e.refusesSession(planted, "the planted session ID")
 	if e.fake.recorded("login.success") != 1 {
 		t.Error("sign-in was not recorded in the audit log")
 	}
@@ -155,8 +148,7 @@ func TestVisitorsWhoDoNotSignInKeepNothingOnTheServer(t *testing.T) {
 
 func TestEveryPostRefusesAMissingOrWrongCSRFToken(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	var c console
 	for _, rt := range c.routes() {
 		if rt.method != "POST" {
@@ -210,8 +202,7 @@ func TestEveryPostRefusesAMissingOrWrongCSRFToken(t *testing.T) {
 func TestSessionsExpire(t *testing.T) {
 	t.Run("after 30 minutes idle", func(t *testing.T) {
 		e := newEnv(t)
-		b := e.browser()
-		b.signIn("admin")
+		b := e.signedIn("admin")
 		e.clock.Advance(29 * time.Minute)
 		if resp, _ := b.get("/hosts"); resp.StatusCode != 200 {
 			t.Fatalf("after 29 idle minutes: %s, want 200", resp.Status)
@@ -224,8 +215,7 @@ func TestSessionsExpire(t *testing.T) {
 	})
 	t.Run("after 12 hours however busy", func(t *testing.T) {
 		e := newEnv(t)
-		b := e.browser()
-		b.signIn("admin")
+		b := e.signedIn("admin")
 		for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
 			e.clock.Advance(20 * time.Minute)
 			if resp, _ := b.get("/hosts"); resp.StatusCode != 200 {
@@ -241,18 +231,12 @@ func TestSessionsExpire(t *testing.T) {
 
 func TestSignOutDeletesTheSessionOnTheServer(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := e.signedIn("admin")
 	id := b.sessionCookie()
 	if resp, _ := b.post("/logout", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /logout: %s", resp.Status)
 	}
-	replay := e.browser()
-	u, _ := url.Parse(e.srv.URL)
-	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: id, Path: "/"}})
-	if resp, _ := replay.get("/hosts"); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("the signed-out session ID still opens /hosts: %s", resp.Status)
-	}
+	e.refusesSession(id, "the signed-out session ID")
 	if e.fake.recorded("logout") != 1 {
 		t.Error("sign-out was not recorded")
 	}
@@ -312,9 +296,7 @@ func TestEveryPageNeedsASignIn(t *testing.T) {
 }
 
 func TestAgentReportedTextRendersInert(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := newEnv(t).signedIn("admin")
 	for _, path := range []string{"/", "/hosts", "/hosts?q=script", "/hosts/h3", "/vulns", "/changes", "/changes/c1"} {
 		t.Run(path, func(t *testing.T) {
 			resp, body := b.get(path)
@@ -329,8 +311,8 @@ func TestAgentReportedTextRendersInert(t *testing.T) {
 			if path != "/changes" && !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 				t.Errorf("GET %s does not show the hostile hostname as text", path)
 			}
-			if strings.Count(body, "<script") != 1 {
-				t.Errorf("GET %s has %d script elements, want only the app's", path, strings.Count(body, "<script"))
+			if len(parseDOM(t, body).all("script")) != 1 {
+				t.Errorf("GET %s has %d script elements, want only the app's", path, len(parseDOM(t, body).all("script")))
 			}
 		})
 	}
@@ -353,19 +335,17 @@ func TestAgentReportedTextRendersInert(t *testing.T) {
 
 func TestChangePageShowsOnlyTheActionsTheUserMayUse(t *testing.T) {
 	e := newEnv(t)
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/changes/c1")
-	if strings.Contains(body, `action="/changes/c1/approve"`) {
+	if parseDOM(t, body).postsTo("/changes/c1/approve") {
 		t.Error("the operator sees an approve button")
 	}
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := e.signedIn("approver")
 	_, body = ap.get("/changes/c1")
-	if !strings.Contains(body, `action="/changes/c1/approve"`) || !strings.Contains(body, `action="/changes/c1/reject"`) {
+	if !parseDOM(t, body).postsTo("/changes/c1/approve") || !parseDOM(t, body).postsTo("/changes/c1/reject") {
 		t.Fatal("the approver sees no approve and reject buttons")
 	}
-	if strings.Contains(body, `action="/changes/c1/start"`) {
+	if parseDOM(t, body).postsTo("/changes/c1/start") {
 		t.Error("a start button is shown before approval")
 	}
 	resp, _ := ap.post("/changes/c1/approve", nil)
@@ -380,7 +360,7 @@ func TestChangePageShowsOnlyTheActionsTheUserMayUse(t *testing.T) {
 		t.Errorf("approving twice: %s, want 409 with the reason", resp.Status)
 	}
 	_, body = op.get("/changes/c1")
-	if !strings.Contains(body, `action="/changes/c1/start"`) {
+	if !parseDOM(t, body).postsTo("/changes/c1/start") {
 		t.Error("the operator sees no start button on an approved change")
 	}
 }
@@ -392,38 +372,34 @@ func TestChangePageSaysWhatTheChangeWaitsForAndOffersCancel(t *testing.T) {
 	c.Waiting, c.Waves = "an approval by an approver of team db", 2
 	c.Actions = append(c.Actions, "cancel")
 	e.fake.mu.Unlock()
-	op := e.browser()
-	op.signIn("operator")
+	op := e.signedIn("operator")
 	_, body := op.get("/changes/c1")
 	for _, want := range []string{`id="change-waiting">an approval by an approver of team db<`, `id="change-waves">2<`, `action="/changes/c1/cancel"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the change page lacks %s", want)
 		}
 	}
-	ap := e.browser()
-	ap.signIn("approver")
-	if _, body := ap.get("/changes/c1"); strings.Contains(body, `action="/changes/c1/cancel"`) {
+	ap := e.signedIn("approver")
+	if _, body := ap.get("/changes/c1"); parseDOM(t, body).postsTo("/changes/c1/cancel") {
 		t.Error("the approver, who may not create changes, sees a cancel button")
 	}
 	resp, _ := op.post("/changes/c1/cancel", nil)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/changes/c1?done=cancel" {
 		t.Fatalf("cancel: %s to %q", resp.Status, loc)
 	}
-	if _, body := op.get("/changes/c1?done=cancel"); !strings.Contains(body, "Cancelled.") || !strings.Contains(body, `data-state="cancelled"`) {
+	if _, body := op.get("/changes/c1?done=cancel"); !strings.Contains(body, "Cancelled.") || !parseDOM(t, body).has("[data-state=cancelled]") {
 		t.Error("the change page does not show the cancellation")
 	}
 }
 
 func TestListsFilterAndPage(t *testing.T) {
-	e := newEnv(t)
-	b := e.browser()
-	b.signIn("admin")
+	b := newEnv(t).signedIn("admin")
 	_, body := b.get("/hosts?q=web")
 	if !strings.Contains(body, "web-01.example.net") || strings.Contains(body, "db-01.example.net") {
 		t.Error("searching hosts for web did not narrow the list")
 	}
 	_, body = b.get("/hosts?limit=1")
-	if !strings.Contains(body, `rel="next"`) || !strings.Contains(body, "3 hosts") {
+	if !parseDOM(t, body).has("[rel=next]") || !strings.Contains(body, "3 hosts") {
 		t.Error("a one-host page has no next link or wrong total")
 	}
 	_, body = b.get("/hosts?stale=yes")
@@ -465,8 +441,7 @@ func TestSignInGoesBackOnlyToLocalPages(t *testing.T) {
 
 func TestAUserTheBackendNoLongerKnowsIsSignedOut(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser()
-	b.signIn("operator")
+	b := e.signedIn("operator")
 	e.fake.mu.Lock()
 	delete(e.fake.users, "operator")
 	e.fake.mu.Unlock()
@@ -499,9 +474,7 @@ func TestTheSessionStoreIsBounded(t *testing.T) {
 // soak, windows, what each host installs and whether it reboots, and the
 // knowledge base's known problems with those packages, all as text.
 func TestTheChangePageShowsThePlan(t *testing.T) {
-	e := newEnv(t)
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := newEnv(t).signedIn("approver")
 	_, body := ap.get("/changes/c1")
 	for _, want := range []string{
 		"pilot → production", `id="plan-batch">1 host<`, `id="plan-budget">0 hosts (the rollout halts beyond it)<`,
@@ -525,9 +498,7 @@ func TestTheChangePageShowsThePlan(t *testing.T) {
 // each host the plan considered by hostname, with ring and reboot tier by
 // name, whether it is planned and, if not, why, all as text.
 func TestTheChangePageShowsEveryHostThePlanConsidered(t *testing.T) {
-	e := newEnv(t)
-	ap := e.browser()
-	ap.signIn("approver")
+	ap := newEnv(t).signedIn("approver")
 	_, body := ap.get("/changes/c1")
 	for _, want := range []string{
 		`<table id="plan-hosts" aria-labelledby="plan-hosts-h">`,
