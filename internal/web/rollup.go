@@ -50,6 +50,9 @@ type RollupBackend interface {
 	// FindingRollup lists a page of open findings grouped by q.By, the
 	// cursor of the next page ("" at the end) and how many groups match.
 	FindingRollup(ctx context.Context, q RollupQuery) (rows []RollupRow, next string, total int, err error)
+	// CountFindings counts the findings q selects (its Limit and After
+	// aside): the total of the ranked list.
+	CountFindings(ctx context.Context, q FindingQuery) (int, error)
 }
 
 // rollupColumns are the sortable columns of each view, as the page names
