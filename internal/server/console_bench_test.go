@@ -72,7 +72,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	}
 	var ch struct{ ID string }
 	spec, _ := json.Marshal(ChangeSpec{Title: "bench change", Groups: []string{"tier-5"}, IgnoreWindows: true,
-		Packages: []PackageTarget{{Name: "libpkg0", Version: "9.9-9"}}, BatchPercent: 10})
+		Packages: []PackageTarget{{Name: "libpkg0", Version: "9.9-9"}}, BatchPercent: 10, ForceNotOffered: true})
 	if code := ts.call(b, "POST", "/api/v1/changes", admin, spec, &ch); code != 201 {
 		b.Fatalf("create change: %d", code)
 	}
