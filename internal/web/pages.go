@@ -170,6 +170,7 @@ func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 type vulnListView struct {
 	Views      []rollupTab
 	Total      int // findings matching, all pages
+	MoreThan   int // when set, more than this many match (the count stopped there)
 	First      int // the place of the page's first and last finding in the whole list
 	Last       int
 	Query      FindingQuery
@@ -206,6 +207,9 @@ func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		CanCreate: c.b.Allowed(rc.user, permChangesCreate), CanExcept: c.b.Allowed(rc.user, permExceptionsRequest)}
 	// "skip" travels with the cursor: how many findings earlier pages showed.
 	v.Rank = atoiOr(r.URL.Query().Get("skip"), 0)
+	if total > FindingCountCap {
+		v.MoreThan = FindingCountCap
+	}
 	v.First, v.Last = v.Rank+1, v.Rank+len(findings)
 	if next != "" {
 		nq := url.Values{}
