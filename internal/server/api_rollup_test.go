@@ -137,6 +137,11 @@ func TestAPINumbersMatchHandCountedFindings(t *testing.T) {
 	if err != nil || len(cfs) != 2 {
 		t.Errorf("console findings of unknown severity: %d (%v), want 2", len(cfs), err)
 	}
+	for q, want := range map[web.FindingQuery]int{{}: 7, {Severity: "unknown"}: 2, {Host: "web1"}: 3, {Host: "nosuch"}: 0} {
+		if n, err := (consoleBackend{ts.Server}).CountFindings(context.Background(), q); err != nil || n != want {
+			t.Errorf("console count of %+v: %d (%v), want %d", q, n, err, want)
+		}
+	}
 
 	var show api.Page[api.Vulnerability]
 	if code := ts.call(t, "GET", "/api/v1/vulns/A-1", admin, nil, &show); code != 200 || len(show.Items) != 1 {

@@ -147,22 +147,9 @@ func (b consoleBackend) Host(ctx context.Context, id string) (web.Host, []web.Pa
 }
 
 func (b consoleBackend) Findings(ctx context.Context, q web.FindingQuery) ([]web.Finding, string, error) {
-	f := store.FindingFilter{Severity: q.Severity, KEV: q.KEV, Limit: q.Limit, After: q.After}
-	if q.Host != "" {
-		if _, err := b.s.store.GetHost(ctx, q.Host); err == nil {
-			f.HostID = q.Host
-		} else {
-			hs, _, err := b.s.store.ListHosts(ctx, store.HostFilter{Search: q.Host, Limit: 1000})
-			if err != nil {
-				return nil, "", err
-			}
-			f.HostID = "no-such-host"
-			for _, h := range hs {
-				if h.Hostname == q.Host {
-					f.HostID = h.ID
-				}
-			}
-		}
+	f, err := b.findingFilter(ctx, q)
+	if err != nil {
+		return nil, "", err
 	}
 	fs, next, err := b.s.store.ListFindings(ctx, f)
 	if err != nil {
@@ -173,6 +160,29 @@ func (b consoleBackend) Findings(ctx context.Context, q web.FindingQuery) ([]web
 		out = append(out, b.finding(x))
 	}
 	return out, next, nil
+}
+
+// findingFilter is the store's filter for the console's finding list; the
+// host is an ID or an exact hostname.
+func (b consoleBackend) findingFilter(ctx context.Context, q web.FindingQuery) (store.FindingFilter, error) {
+	f := store.FindingFilter{Severity: q.Severity, KEV: q.KEV, Limit: q.Limit, After: q.After}
+	if q.Host != "" {
+		if _, err := b.s.store.GetHost(ctx, q.Host); err == nil {
+			f.HostID = q.Host
+		} else {
+			hs, _, err := b.s.store.ListHosts(ctx, store.HostFilter{Search: q.Host, Limit: 1000})
+			if err != nil {
+				return f, err
+			}
+			f.HostID = "no-such-host"
+			for _, h := range hs {
+				if h.Hostname == q.Host {
+					f.HostID = h.ID
+				}
+			}
+		}
+	}
+	return f, nil
 }
 
 // change shows a change; in detail, also every host of its plan with its

@@ -28,6 +28,10 @@ var consolePages = []struct{ name, path string }{
 	{"host", "/hosts/{host}"},
 	{"vulns", "/vulns"},
 	{"vulns-critical-kev", "/vulns?severity=critical&kev=yes"},
+	{"vulns-by-advisory", "/vulns?by=advisory"},
+	{"vulns-by-advisory-hosts", "/vulns?by=advisory&sort=hosts"},
+	{"vulns-by-host", "/vulns?by=host"},
+	{"vulns-by-package", "/vulns?by=package"},
 	{"changes", "/changes"},
 	{"change", "/changes/{change}"},
 	{"groups", "/groups"},
@@ -68,7 +72,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	}
 	var ch struct{ ID string }
 	spec, _ := json.Marshal(ChangeSpec{Title: "bench change", Groups: []string{"tier-5"}, IgnoreWindows: true,
-		Packages: []PackageTarget{{Name: "libpkg0", Version: "9.9-9"}}, BatchPercent: 10})
+		Packages: []PackageTarget{{Name: "libpkg0", Version: "9.9-9"}}, BatchPercent: 10, ForceNotOffered: true})
 	if code := ts.call(b, "POST", "/api/v1/changes", admin, spec, &ch); code != 201 {
 		b.Fatalf("create change: %d", code)
 	}

@@ -55,3 +55,13 @@ func (b consoleBackend) FindingRollup(ctx context.Context, q web.RollupQuery) ([
 	}
 	return out, next, total, nil
 }
+
+// CountFindings counts the open findings the console's ranked list shows,
+// up to web.FindingCountCap (then it answers one more: "more than").
+func (b consoleBackend) CountFindings(ctx context.Context, q web.FindingQuery) (int, error) {
+	f, err := b.findingFilter(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	return b.s.store.CountFindingsUpTo(ctx, f, web.FindingCountCap)
+}

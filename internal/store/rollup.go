@@ -63,8 +63,7 @@ type Rollup struct {
 	Excepted    int     // of which an active exception accepts the risk
 	Hosts       int     // distinct hosts (ByHost: 1)
 	Advisories  int     // distinct advisories (ByAdvisory: 1)
-	Packages    int     // distinct package names (ByPackage: 1)
-	FixHosts    int     // distinct hosts whose repositories offer a fix
+	FixHosts    int     // distinct hosts whose repositories offer a fix (ByHost: 1 or 0)
 	FixFindings int     // findings whose fix the host's repositories offer
 	KEVFindings int     // findings of an advisory in CISA KEV
 	Overdue     int     // findings past their due date
@@ -177,38 +176,37 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 	conds, condArgs := s.rollupConds(f)
 	where := strings.Join(conds, " AND ")
 
-	var group, keyExpr, nameExpr, extra string
+	// Each roll-up counts only what it shows: a COUNT(DISTINCT …) costs a
+	// sort of the matching findings.
+	var group, keyExpr, nameExpr, extra, hosts, advisories, fixHosts string
+	epssJoin := ` LEFT JOIN (SELECT ac.advisory_id AS aid, MAX(e.score) AS score FROM advisory_cves ac JOIN epss e ON e.cve = ac.cve
+		GROUP BY ac.advisory_id) ae ON ae.aid = f.advisory_id`
+	epss := `COALESCE(MAX(ae.score), -1)`
 	switch by {
 	case ByAdvisory:
 		group, keyExpr, nameExpr = "f.advisory_id", "f.advisory_id", "''"
-		extra = `, COALESCE((SELECT a.summary FROM advisories a WHERE a.id = g.k), '') AS summary`
+		hosts, advisories, fixHosts = "COUNT(DISTINCT f.host_id)", "1", "COUNT(DISTINCT CASE WHEN f.fix_available THEN f.host_id END)"
+		extra = `COALESCE((SELECT a.summary FROM advisories a WHERE a.id = g.k), '')`
 	case ByHost:
 		group, keyExpr, nameExpr = "f.host_id, h.hostname", "f.host_id", "h.hostname"
-		extra = `, '' AS summary`
+		hosts, advisories, fixHosts = "1", "COUNT(DISTINCT f.advisory_id)", "MAX(CASE WHEN f.fix_available THEN 1 ELSE 0 END)"
+		extra, epssJoin, epss = `''`, "", "-1"
 	case ByPackage:
 		group, keyExpr, nameExpr = "f.name", "f.name", "''"
-		extra = `, '' AS summary`
+		hosts, advisories, fixHosts = "COUNT(DISTINCT f.host_id)", "COUNT(DISTINCT f.advisory_id)", "COUNT(DISTINCT CASE WHEN f.fix_available THEN f.host_id END)"
+		extra = `''`
 	}
+	// g, the groups, is named twice (the page and the total): PostgreSQL
+	// and SQLite then compute it once.
 	inner := `SELECT ` + keyExpr + ` AS k, ` + nameExpr + ` AS hostname, MAX(f.severity) AS severity, MAX(f.priority) AS priority,
 			COUNT(*) AS findings, SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END) AS excepted,
-			COUNT(DISTINCT f.host_id) AS hosts, COUNT(DISTINCT f.advisory_id) AS advisories, COUNT(DISTINCT f.name) AS packages,
-			COUNT(DISTINCT CASE WHEN f.fix_available THEN f.host_id END) AS fix_hosts,
+			` + hosts + ` AS hosts, ` + advisories + ` AS advisories, ` + fixHosts + ` AS fix_hosts,
 			SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END) AS fix_findings,
 			SUM(CASE WHEN f.kev THEN 1 ELSE 0 END) AS kev,
 			SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END) AS overdue,
-			COALESCE(MIN(f.due_at), ?) AS due
-		FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` + where + ` GROUP BY ` + group
-	// EPSS per advisory: the highest score among its CVEs; per package, the
-	// highest among its advisories'.
-	epss := `COALESCE((SELECT MAX(e.score) FROM advisory_cves ac JOIN epss e ON e.cve = ac.cve WHERE ac.advisory_id = g.k), -1)`
-	switch by {
-	case ByHost:
-		epss = `-1`
-	case ByPackage:
-		epss = `COALESCE((SELECT MAX(e.score) FROM findings f2 JOIN advisory_cves ac ON ac.advisory_id = f2.advisory_id
-			JOIN epss e ON e.cve = ac.cve WHERE f2.name = g.k AND f2.status = 'open'), -1)`
-	}
-	mid := `SELECT g.*, ` + epss + ` AS epss` + extra + ` FROM (` + inner + `) g`
+			COALESCE(MIN(f.due_at), ?) AS due, ` + epss + ` AS epss
+		FROM findings f JOIN hosts h ON h.id = f.host_id` + epssJoin + ` WHERE ` + where + ` GROUP BY ` + group
+	mid := `SELECT g.*, ` + extra + ` AS summary FROM g`
 
 	sortExpr := "r." + sort
 	switch sort {
@@ -259,8 +257,8 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		limit = 100
 	}
 	args = append(args, limit+1)
-	query := `SELECT r.k, r.hostname, r.summary, r.severity, r.priority, r.findings, r.excepted, r.hosts, r.advisories, r.packages,
-		r.fix_hosts, r.fix_findings, r.kev, r.overdue, r.epss, r.due FROM (` + mid + `) r`
+	query := `WITH g AS (` + inner + `) SELECT r.k, r.hostname, r.summary, r.severity, r.priority, r.findings, r.excepted, r.hosts,
+		r.advisories, r.fix_hosts, r.fix_findings, r.kev, r.overdue, r.epss, r.due, (SELECT COUNT(*) FROM g) FROM (` + mid + `) r`
 	if len(outerConds) > 0 {
 		query += ` WHERE ` + strings.Join(outerConds, " AND ")
 	}
@@ -275,11 +273,12 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 	}
 	defer rows.Close()
 	var out []Rollup
+	total := -1
 	for rows.Next() {
 		var r Rollup
 		var due int64
 		if err := rows.Scan(&r.Key, &r.Hostname, &r.Summary, &r.Severity, &r.Priority, &r.Findings, &r.Excepted, &r.Hosts,
-			&r.Advisories, &r.Packages, &r.FixHosts, &r.FixFindings, &r.KEVFindings, &r.Overdue, &r.EPSS, &due); err != nil {
+			&r.Advisories, &r.FixHosts, &r.FixFindings, &r.KEVFindings, &r.Overdue, &r.EPSS, &due, &total); err != nil {
 			return nil, "", 0, err
 		}
 		if due != noDue {
@@ -299,10 +298,11 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		b, _ := json.Marshal(c)
 		next = base64.RawURLEncoding.EncodeToString(b)
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id
-		WHERE `+where+` GROUP BY `+group+`) t`), condArgs...).Scan(&total); err != nil {
-		return nil, "", 0, err
+	if total < 0 { // an empty page: count apart
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id
+			WHERE `+where+` GROUP BY `+group+`) t`), condArgs...).Scan(&total); err != nil {
+			return nil, "", 0, err
+		}
 	}
 	return out, next, total, nil
 }
@@ -370,6 +370,13 @@ func (s *DB) OpenFindingsByHost(ctx context.Context, hostIDs []string) (map[stri
 // CountFindings counts the findings f selects, ignoring its Limit and
 // After: the "total" of a paged list. Its conditions are ListFindings'.
 func (s *DB) CountFindings(ctx context.Context, f FindingFilter) (int, error) {
+	return s.CountFindingsUpTo(ctx, f, 0)
+}
+
+// CountFindingsUpTo is CountFindings that stops counting past max (0: no
+// bound), for pages that must stay fast on a large fleet: it returns
+// max+1 when more match.
+func (s *DB) CountFindingsUpTo(ctx context.Context, f FindingFilter, max int) (int, error) {
 	conds, args := []string{"h.revoked_at IS NULL"}, []any{}
 	switch f.Status {
 	case "", "open":
@@ -389,8 +396,13 @@ func (s *DB) CountFindings(ctx context.Context, f FindingFilter) (int, error) {
 	if f.Overdue != nil {
 		conds, args = append(conds, "f.status = 'open' AND f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(*f.Overdue))
 	}
+	q := `SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` + strings.Join(conds, " AND ")
+	if max > 0 {
+		q = `SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` +
+			strings.Join(conds, " AND ") + ` LIMIT ?) t`
+		args = append(args, max+1)
+	}
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id WHERE `+
-		strings.Join(conds, " AND ")), args...).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.q(q), args...).Scan(&n)
 	return n, err
 }

@@ -76,8 +76,8 @@ func summary(r Rollup) string {
 	if r.DueAt != nil {
 		due = fmt.Sprintf("%+dd", int(r.DueAt.Sub(t0)/(24*time.Hour)))
 	}
-	return fmt.Sprintf("%s %s prio=%g findings=%d excepted=%d hosts=%d advisories=%d packages=%d fixhosts=%d fixfindings=%d kev=%d overdue=%d epss=%g due=%s",
-		r.Key, r.Hostname, r.Priority, r.Findings, r.Excepted, r.Hosts, r.Advisories, r.Packages, r.FixHosts, r.FixFindings, r.KEVFindings, r.Overdue, r.EPSS, due)
+	return fmt.Sprintf("%s %s prio=%g findings=%d excepted=%d hosts=%d advisories=%d fixhosts=%d fixfindings=%d kev=%d overdue=%d epss=%g due=%s",
+		r.Key, r.Hostname, r.Priority, r.Findings, r.Excepted, r.Hosts, r.Advisories, r.FixHosts, r.FixFindings, r.KEVFindings, r.Overdue, r.EPSS, due)
 }
 
 func TestFindingRollupsCountDistinctHostsAndSkipRevokedAndResolved(t *testing.T) {
@@ -86,20 +86,20 @@ func TestFindingRollupsCountDistinctHostsAndSkipRevokedAndResolved(t *testing.T)
 		ctx := context.Background()
 		want := map[RollupBy][]string{
 			ByAdvisory: {
-				"A-1  prio=80 findings=4 excepted=1 hosts=3 advisories=1 packages=2 fixhosts=2 fixfindings=3 kev=4 overdue=0 epss=0.5 due=+1d",
-				"A-2  prio=40 findings=2 excepted=0 hosts=2 advisories=1 packages=1 fixhosts=1 fixfindings=1 kev=0 overdue=1 epss=0.125 due=-1d",
-				"A-3  prio=10 findings=1 excepted=0 hosts=1 advisories=1 packages=1 fixhosts=0 fixfindings=0 kev=0 overdue=0 epss=-1 due=+3d",
+				"A-1  prio=80 findings=4 excepted=1 hosts=3 advisories=1 fixhosts=2 fixfindings=3 kev=4 overdue=0 epss=0.5 due=+1d",
+				"A-2  prio=40 findings=2 excepted=0 hosts=2 advisories=1 fixhosts=1 fixfindings=1 kev=0 overdue=1 epss=0.125 due=-1d",
+				"A-3  prio=10 findings=1 excepted=0 hosts=1 advisories=1 fixhosts=0 fixfindings=0 kev=0 overdue=0 epss=-1 due=+3d",
 			},
 			ByHost: {
-				"a web1 prio=80 findings=3 excepted=0 hosts=1 advisories=2 packages=3 fixhosts=1 fixfindings=2 kev=2 overdue=0 epss=-1 due=+1d",
-				"b web2 prio=75 findings=2 excepted=0 hosts=1 advisories=2 packages=2 fixhosts=1 fixfindings=1 kev=1 overdue=1 epss=-1 due=-1d",
-				"c db1 prio=70 findings=2 excepted=1 hosts=1 advisories=2 packages=2 fixhosts=1 fixfindings=1 kev=1 overdue=0 epss=-1 due=+1d",
+				"a web1 prio=80 findings=3 excepted=0 hosts=1 advisories=2 fixhosts=1 fixfindings=2 kev=2 overdue=0 epss=-1 due=+1d",
+				"b web2 prio=75 findings=2 excepted=0 hosts=1 advisories=2 fixhosts=1 fixfindings=1 kev=1 overdue=1 epss=-1 due=-1d",
+				"c db1 prio=70 findings=2 excepted=1 hosts=1 advisories=2 fixhosts=1 fixfindings=1 kev=1 overdue=0 epss=-1 due=+1d",
 			},
 			ByPackage: {
-				"libssl  prio=80 findings=1 excepted=0 hosts=1 advisories=1 packages=1 fixhosts=1 fixfindings=1 kev=1 overdue=0 epss=0.5 due=+1d",
-				"openssl  prio=80 findings=3 excepted=1 hosts=3 advisories=1 packages=1 fixhosts=2 fixfindings=2 kev=3 overdue=0 epss=0.5 due=+1d",
-				"bash  prio=40 findings=2 excepted=0 hosts=2 advisories=1 packages=1 fixhosts=1 fixfindings=1 kev=0 overdue=1 epss=0.125 due=-1d",
-				"zlib  prio=10 findings=1 excepted=0 hosts=1 advisories=1 packages=1 fixhosts=0 fixfindings=0 kev=0 overdue=0 epss=-1 due=+3d",
+				"libssl  prio=80 findings=1 excepted=0 hosts=1 advisories=1 fixhosts=1 fixfindings=1 kev=1 overdue=0 epss=0.5 due=+1d",
+				"openssl  prio=80 findings=3 excepted=1 hosts=3 advisories=1 fixhosts=2 fixfindings=2 kev=3 overdue=0 epss=0.5 due=+1d",
+				"bash  prio=40 findings=2 excepted=0 hosts=2 advisories=1 fixhosts=1 fixfindings=1 kev=0 overdue=1 epss=0.125 due=-1d",
+				"zlib  prio=10 findings=1 excepted=0 hosts=1 advisories=1 fixhosts=0 fixfindings=0 kev=0 overdue=0 epss=-1 due=+3d",
 			},
 		}
 		for by, w := range want {
@@ -142,6 +142,14 @@ func TestFindingFiltersSelectUnknownSeverityAndNone(t *testing.T) {
 			if !slices.Equal(got, c.want) {
 				t.Errorf("severity %q: got %v, want %v", c.severity, got, c.want)
 			}
+		}
+		for _, c := range []struct{ max, want int }{{0, 7}, {5, 6}, {7, 7}, {10, 7}} {
+			if n, err := db.CountFindingsUpTo(ctx, FindingFilter{}, c.max); err != nil || n != c.want {
+				t.Errorf("count of the 7 open findings up to %d: %d (%v), want %d", c.max, n, err, c.want)
+			}
+		}
+		if n, _ := db.CountFindings(ctx, FindingFilter{Status: "all"}); n != 8 {
+			t.Errorf("count of every finding of active hosts: %d, want 8", n)
 		}
 		rs, _, total, err := db.FindingRollup(ctx, ByAdvisory, RollupFilter{Severity: "unknown", Now: t0})
 		if err != nil || total != 1 || len(rs) != 1 || rs[0].Key != "A-2" {

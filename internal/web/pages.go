@@ -169,6 +169,10 @@ func (c *console) hostDetail(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 
 type vulnListView struct {
 	Views      []rollupTab
+	Total      int // findings matching, all pages
+	MoreThan   int // when set, more than this many match (the count stopped there)
+	First      int // the place of the page's first and last finding in the whole list
+	Last       int
 	Query      FindingQuery
 	KEV        string
 	Severities []string
@@ -194,13 +198,34 @@ func (c *console) vulnList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
+	total, err := c.b.CountFindings(r.Context(), q)
+	if err != nil {
+		return err
+	}
 	v := vulnListView{Query: q, KEV: r.URL.Query().Get("kev"), Severities: severities, Findings: findings, Views: viewTabs(r.URL.Query(), "finding"),
+		Total:     total,
 		CanCreate: c.b.Allowed(rc.user, permChangesCreate), CanExcept: c.b.Allowed(rc.user, permExceptionsRequest)}
+	// "skip" travels with the cursor: how many findings earlier pages showed.
+	v.Rank = atoiOr(r.URL.Query().Get("skip"), 0)
+	if total > FindingCountCap {
+		v.MoreThan = FindingCountCap
+	}
+	v.First, v.Last = v.Rank+1, v.Rank+len(findings)
 	if next != "" {
-		v.NextURL = pageURL("/vulns", r.URL.Query(), "after", next)
+		nq := url.Values{}
+		for k, vs := range r.URL.Query() {
+			nq[k] = slices.Clone(vs)
+		}
+		nq.Set("skip", strconv.Itoa(v.Last))
+		v.NextURL = pageURL("/vulns", nq, "after", next)
 	}
 	if q.After != "" {
-		v.FirstURL = pageURL("/vulns", r.URL.Query(), "after", "")
+		fq := url.Values{}
+		for k, vs := range r.URL.Query() {
+			fq[k] = slices.Clone(vs)
+		}
+		fq.Del("skip")
+		v.FirstURL = pageURL("/vulns", fq, "after", "")
 	}
 	c.render(w, r, rc, http.StatusOK, "vulns.html", "Vulnerabilities", v)
 	return nil

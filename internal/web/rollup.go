@@ -50,7 +50,15 @@ type RollupBackend interface {
 	// FindingRollup lists a page of open findings grouped by q.By, the
 	// cursor of the next page ("" at the end) and how many groups match.
 	FindingRollup(ctx context.Context, q RollupQuery) (rows []RollupRow, next string, total int, err error)
+	// CountFindings counts the findings q selects (its Limit and After
+	// aside): the total of the ranked list. It may stop counting past
+	// FindingCountCap and answer FindingCountCap+1 ("more than").
+	CountFindings(ctx context.Context, q FindingQuery) (int, error)
 }
+
+// FindingCountCap is where the ranked list's count may stop: counting
+// 200,000 open findings would cost the page more than its 150 ms.
+const FindingCountCap = 10000
 
 // rollupColumns are the sortable columns of each view, as the page names
 // them, with their headings.

@@ -151,3 +151,24 @@ func TestTheDashboardBacklogChartHasAPointPerDay(t *testing.T) {
 		}
 	}
 }
+
+func TestTheFindingListSaysWhereThePageIsInTheTotal(t *testing.T) {
+	e := newEnv(t)
+	op := e.browser()
+	op.signIn("operator")
+	_, body := op.get("/vulns?limit=2")
+	if !strings.Contains(body, `<p id="finding-total">1–2 of 3 open findings`) {
+		t.Fatalf("first page:\n%s", body)
+	}
+	m := regexp.MustCompile(`href="(/vulns\?[^"]*)" rel="next"`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(m[1], "skip=2") {
+		t.Fatalf("no next page link with skip=2")
+	}
+	_, body = op.get(strings.ReplaceAll(m[1], "&amp;", "&"))
+	if !strings.Contains(body, `<p id="finding-total">3–3 of 3 open findings`) {
+		t.Errorf("second page does not say 3–3 of 3")
+	}
+	if _, body := op.get("/vulns?severity=low"); !strings.Contains(body, `<p id="finding-total">0 open findings`) {
+		t.Errorf("no low findings: the total says otherwise")
+	}
+}
