@@ -39,6 +39,16 @@ func (p *problems) name(path, kind, name string) {
 	}
 }
 
+// requiredUnique reports a missing name, or a duplicate of one among
+// earlier entries (see unique).
+func (p *problems) requiredUnique(seen map[string]string, path, kind, name string) {
+	if name == "" {
+		p.add(path, "%s name is required", kind)
+		return
+	}
+	p.unique(seen, path, kind, name)
+}
+
 // unique reports a duplicate of name among earlier entries; seen maps a
 // name to the path where it first appeared.
 func (p *problems) unique(seen map[string]string, path, kind, name string) {
@@ -189,10 +199,7 @@ func (p *problems) group(path string, g Group, o *Org, teams, seen map[string]st
 	tierSeen := map[string]string{}
 	for j, t := range g.RebootOrder {
 		tp := fmt.Sprintf("%s.reboot_order[%d]", path, j)
-		if t.Tier == "" {
-			p.add(tp+".tier", "tier name is required")
-		}
-		p.unique(tierSeen, tp+".tier", "tier", t.Tier)
+		p.requiredUnique(tierSeen, tp+".tier", "tier", t.Tier)
 		if len(t.Labels) == 0 {
 			p.add(tp+".labels", "labels are required to pick the tier's hosts")
 		}
@@ -270,10 +277,7 @@ func (p *problems) policy(path string, pol Policy, rings []string) {
 	ruleSeen := map[string]string{}
 	for i, r := range pol.AutoApproveRules {
 		rp := fmt.Sprintf("%s.auto_approve[%d]", path, i)
-		if r.Name == "" {
-			p.add(rp+".name", "rule name is required")
-		}
-		p.unique(ruleSeen, rp+".name", "rule", r.Name)
+		p.requiredUnique(ruleSeen, rp+".name", "rule", r.Name)
 		if r.MinSeverity != "" && !slices.Contains(severities, r.MinSeverity) {
 			p.add(rp+".min_severity", "%q is not a severity (%s)", r.MinSeverity, strings.Join(severities, ", "))
 		}

@@ -81,6 +81,37 @@ type problems struct{ fielderr.List }
 
 func (p *problems) add(path, format string, args ...any) { p.Add(path, format, args...) }
 
+// names reports each empty or repeated entry of the list at field; kind
+// names an entry ("ring", "check").
+func (p *problems) names(field, kind string, list []string) {
+	seen := map[string]bool{}
+	for i, n := range list {
+		switch path := fmt.Sprintf("%s[%d]", field, i); {
+		case n == "":
+			p.add(path, "%s name is required", kind)
+		case seen[n]:
+			p.add(path, "%s %q is listed twice", kind, n)
+		}
+		seen[n] = true
+	}
+}
+
+// countOrPercent checks a limit given as a number of hosts or a percent of
+// them, not both: lowest is the smallest percent that means something, and
+// required says one of the two must be set.
+func (p *problems) countOrPercent(countField string, count int, percentField string, percent, lowest int, required bool) {
+	switch {
+	case count < 0:
+		p.add(countField, "must not be negative, got %d", count)
+	case percent < 0 || percent > 100:
+		p.add(percentField, "must be between %d and 100, got %d", lowest, percent)
+	case count > 0 && percent > 0:
+		p.add(countField, "set %s or %s, not both", countField, percentField)
+	case required && count == 0 && percent == 0:
+		p.add(countField, "set %s or %s", countField, percentField)
+	}
+}
+
 func (p *problems) err() error {
 	p.What = "rollout plan"
 	return p.Err()
@@ -98,48 +129,16 @@ func (p *Plan) Validate() error {
 	if len(p.Rings) == 0 {
 		pr.add("rings", "at least one ring is required")
 	}
-	rings := map[string]bool{}
-	for i, r := range p.Rings {
-		if r == "" {
-			pr.add(fmt.Sprintf("rings[%d]", i), "ring name is required")
-		} else if rings[r] {
-			pr.add(fmt.Sprintf("rings[%d]", i), "ring %q is listed twice", r)
-		}
-		rings[r] = true
-	}
-	switch {
-	case p.BatchSize < 0:
-		pr.add("batch_size", "must not be negative, got %d", p.BatchSize)
-	case p.BatchPercent < 0 || p.BatchPercent > 100:
-		pr.add("batch_percent", "must be between 1 and 100, got %d", p.BatchPercent)
-	case p.BatchSize > 0 && p.BatchPercent > 0:
-		pr.add("batch_size", "set batch_size or batch_percent, not both")
-	case p.BatchSize == 0 && p.BatchPercent == 0:
-		pr.add("batch_size", "set batch_size or batch_percent")
-	}
-	switch {
-	case p.FailureBudget < 0:
-		pr.add("failure_budget", "must not be negative, got %d", p.FailureBudget)
-	case p.FailurePercent < 0 || p.FailurePercent > 100:
-		pr.add("failure_percent", "must be between 0 and 100, got %d", p.FailurePercent)
-	case p.FailureBudget > 0 && p.FailurePercent > 0:
-		pr.add("failure_budget", "set failure_budget or failure_percent, not both")
-	}
+	pr.names("rings", "ring", p.Rings)
+	pr.countOrPercent("batch_size", p.BatchSize, "batch_percent", p.BatchPercent, 1, true)
+	pr.countOrPercent("failure_budget", p.FailureBudget, "failure_percent", p.FailurePercent, 0, false)
 	if p.Soak < 0 {
 		pr.add("soak", "must not be negative, got %s", p.Soak)
 	}
 	if p.JobTimeout <= 0 {
 		pr.add("job_timeout", "must be positive, got %s", p.JobTimeout)
 	}
-	checks := map[string]bool{}
-	for i, c := range p.HealthChecks {
-		if c == "" {
-			pr.add(fmt.Sprintf("health_checks[%d]", i), "check name is required")
-		} else if checks[c] {
-			pr.add(fmt.Sprintf("health_checks[%d]", i), "check %q is listed twice", c)
-		}
-		checks[c] = true
-	}
+	pr.names("health_checks", "check", p.HealthChecks)
 	for g, ws := range p.Windows {
 		for i, w := range ws {
 			if !w.Start.Before(w.End) {

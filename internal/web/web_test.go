@@ -374,10 +374,12 @@ func TestChangePageSaysWhatTheChangeWaitsForAndOffersCancel(t *testing.T) {
 	e.fake.mu.Unlock()
 	op := e.signedIn("operator")
 	_, body := op.get("/changes/c1")
-	for _, want := range []string{`id="change-waiting">an approval by an approver of team db<`, `id="change-waves">2<`, `action="/changes/c1/cancel"`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("the change page lacks %s", want)
-		}
+	d := parseDOM(t, body)
+	if got := d.text("#change-waiting"); got != "an approval by an approver of team db" {
+		t.Errorf("#change-waiting reads %q", got)
+	}
+	if got := d.text("#change-waves"); got != "2" || !d.postsTo("/changes/c1/cancel") {
+		t.Errorf("#change-waves reads %q, or the operator has no cancel button", got)
 	}
 	ap := e.signedIn("approver")
 	if _, body := ap.get("/changes/c1"); parseDOM(t, body).postsTo("/changes/c1/cancel") {
@@ -476,20 +478,26 @@ func TestTheSessionStoreIsBounded(t *testing.T) {
 func TestTheChangePageShowsThePlan(t *testing.T) {
 	ap := newEnv(t).signedIn("approver")
 	_, body := ap.get("/changes/c1")
-	for _, want := range []string{
-		"pilot → production", `id="plan-batch">1 host<`, `id="plan-budget">0 hosts (the rollout halts beyond it)<`,
-		`id="plan-soak">30m<`, "databases: ", "xz-utils 5.4.1-0.2, liblzma5 5.4.1-0.2", `class="after">reboot<`,
-		`<a href="/kb/k1">xz: &lt;script&gt;alert(1)&lt;/script&gt;</a>`, "replication lag ",
-	} {
-		if !strings.Contains(body, want) {
+	d := parseDOM(t, body)
+	for sel, want := range map[string]string{"#plan-batch": "1 host", "#plan-budget": "0 hosts (the rollout halts beyond it)",
+		"#plan-soak": "30m", `a[href="/kb/k1"]`: "xz: <script>alert(1)</script>"} {
+		if got := d.text(sel); got != want {
+			t.Errorf("%s reads %q, want %q", sel, got, want)
+		}
+	}
+	if !d.hasText(".after", "reboot") {
+		t.Error("the plan does not say the host reboots after the install")
+	}
+	for _, want := range []string{"pilot → production", "databases: ", "xz-utils 5.4.1-0.2, liblzma5 5.4.1-0.2", "replication lag "} {
+		if !strings.Contains(d.text("main"), want) {
 			t.Errorf("the change page lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "<script>alert") {
+	if d.scriptsContaining("alert") != 0 {
 		t.Error("agent or user text in the plan is not escaped")
 	}
 	_, list := ap.get("/changes")
-	if !strings.Contains(list, `<td class="num">3</td>`) {
+	if !parseDOM(t, list).hasText("td.num", "3") {
 		t.Error("the change list does not count the change's 3 hosts")
 	}
 }
