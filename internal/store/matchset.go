@@ -266,9 +266,25 @@ func (s *DB) applyTuple(ctx context.Context, tx *sql.Tx, distro, release string,
 		return rows.Err()
 	}
 
+	// A tuple matched before had its findings in line with its stored
+	// result: only the advisories whose result changed need statements.
+	// One never matched (new since its hosts' reconcile) gets them all.
 	wanted := make([]any, 0, len(t.Matches))
+	removed := matched == 0
+	newIDs := make(map[string]bool, len(t.Matches))
+	for _, m := range t.Matches {
+		newIDs[m.AdvisoryID] = true
+	}
+	for id := range old {
+		if !newIDs[id] {
+			removed = true
+		}
+	}
 	for _, m := range t.Matches {
 		wanted = append(wanted, m.AdvisoryID)
+		if f, ok := old[m.AdvisoryID]; matched > 0 && ok && f == m.Fixed {
+			continue
+		}
 		availF, availArgs := avail("findings", m.Fixed)
 		// Open findings whose installed or fixed version or fix
 		// availability differ.
@@ -321,6 +337,9 @@ func (s *DB) applyTuple(ctx context.Context, tx *sql.Tx, distro, release string,
 		}
 	}
 	// Open findings of the tuple's slots that no match wants any more.
+	if !removed {
+		return true, s.insertRows(ctx, tx, `INSERT INTO finding_events (finding_id, at, kind, detail)`, 4, events)
+	}
 	notWanted := ""
 	if len(wanted) > 0 {
 		notWanted = ` AND advisory_id NOT IN (` + placeholders(len(wanted)) + `)`
