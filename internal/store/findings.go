@@ -545,6 +545,7 @@ func (s *DB) rescoreWhere(ctx context.Context, cond string, args []any, score fu
 	changed := 0
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var hosts []string
+		var rows []any
 		for _, c := range all {
 			sc := score(c.in)
 			reasons, _ := json.Marshal(nonNilSlice(sc.Reasons))
@@ -554,15 +555,37 @@ func (s *DB) rescoreWhere(ctx context.Context, cond string, args []any, score fu
 				continue
 			}
 			changed++
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE findings SET severity = ?, priority = ?, ssvc = ?, reasons = ?, kev = ?,
-				due_at = ?, due_reason = ? WHERE id = ?`), sc.Severity, sc.Priority, sc.SSVC, string(reasons), sc.KEV, due, sc.DueReason, c.in.FindingID); err != nil {
-				return err
-			}
+			rows = append(rows, c.in.FindingID, sc.Severity, sc.Priority, sc.SSVC, string(reasons), sc.KEV, due, sc.DueReason)
 			hosts = append(hosts, c.in.HostID)
+		}
+		if err := s.updateScores(ctx, tx, rows); err != nil {
+			return err
 		}
 		return s.refreshReport(ctx, tx, hosts)
 	})
 	return changed, err
+}
+
+// updateScores writes new scores, 8 values a finding (id, severity,
+// priority, ssvc, reasons, kev, due_at, due_reason), in one UPDATE … FROM
+// VALUES per batchRows findings: a statement per finding is a round trip
+// each on PostgreSQL.
+func (s *DB) updateScores(ctx context.Context, tx *sql.Tx, rows []any) error {
+	const cols = 8
+	// VALUES columns are column1 … column8 on both databases; the casts
+	// give PostgreSQL their types.
+	row := `(?, ?, CAST(? AS DOUBLE PRECISION), ?, ?, CAST(? AS BOOLEAN), CAST(? AS BIGINT), ?)`
+	for start := 0; start < len(rows); start += batchRows * cols {
+		end := min(start+batchRows*cols, len(rows))
+		n := (end - start) / cols
+		q := `UPDATE findings SET severity = v.column2, priority = v.column3, ssvc = v.column4, reasons = v.column5, kev = v.column6,
+			due_at = v.column7, due_reason = v.column8
+			FROM (VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + `) AS v WHERE findings.id = v.column1`
+		if _, err := tx.ExecContext(ctx, s.q(q), rows[start:end]...); err != nil {
+			return fmt.Errorf("update scores: %w", err)
+		}
+	}
+	return nil
 }
 
 // FindingFilter selects findings. Zero fields do not filter.

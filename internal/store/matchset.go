@@ -50,23 +50,25 @@ func (s *DB) ReleaseTuples(ctx context.Context, distro, release string, packages
 	if err != nil || hosts == 0 {
 		return nil, err
 	}
+	// Two steps, each led by an index: the versions under the names
+	// (package_versions_name, _source), then those the release's hosts
+	// hold (host_packages_pv). As one query with a correlated EXISTS,
+	// PostgreSQL could hash all of host_packages.
 	seen := map[int64]bool{}
-	var out []PVTuple
+	var cands []PVTuple
 	const chunk = 500
 	for start := 0; start < len(packages); start += chunk {
 		batch := packages[start:min(start+chunk, len(packages))]
-		args := make([]any, 0, 2*len(batch)+len(condArgs))
+		args := make([]any, 0, 2*len(batch))
 		for _, p := range batch {
 			args = append(args, p)
 		}
 		for _, p := range batch {
 			args = append(args, p)
 		}
-		args = append(args, condArgs...)
 		in := placeholders(len(batch))
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT pv.id, pv.name, pv.version, pv.source, pv.source_version FROM package_versions pv
-			WHERE (pv.name IN (`+in+`) OR pv.source IN (`+in+`)) AND EXISTS (SELECT 1 FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
-				WHERE hp.pv_id = pv.id AND `+cond+`)`), args...)
+			WHERE pv.name IN (`+in+`) OR pv.source IN (`+in+`)`), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -78,12 +80,44 @@ func (s *DB) ReleaseTuples(ctx context.Context, distro, release string, packages
 			}
 			if !seen[t.PVID] {
 				seen[t.PVID] = true
-				out = append(out, t)
+				cands = append(cands, t)
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
+		}
+	}
+	held := map[int64]bool{}
+	for start := 0; start < len(cands); start += chunk {
+		batch := cands[start:min(start+chunk, len(cands))]
+		args := make([]any, 0, len(batch)+len(condArgs))
+		for _, t := range batch {
+			args = append(args, t.PVID)
+		}
+		args = append(args, condArgs...)
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT hp.pv_id FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
+			WHERE hp.pv_id IN (`+placeholders(len(batch))+`) AND `+cond), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			held[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var out []PVTuple
+	for _, t := range cands {
+		if held[t.PVID] {
+			out = append(out, t)
 		}
 	}
 	slices.SortFunc(out, func(a, b PVTuple) int { return cmp.Compare(a.PVID, b.PVID) })
@@ -266,9 +300,25 @@ func (s *DB) applyTuple(ctx context.Context, tx *sql.Tx, distro, release string,
 		return rows.Err()
 	}
 
+	// A tuple matched before had its findings in line with its stored
+	// result: only the advisories whose result changed need statements.
+	// One never matched (new since its hosts' reconcile) gets them all.
 	wanted := make([]any, 0, len(t.Matches))
+	removed := matched == 0
+	newIDs := make(map[string]bool, len(t.Matches))
+	for _, m := range t.Matches {
+		newIDs[m.AdvisoryID] = true
+	}
+	for id := range old {
+		if !newIDs[id] {
+			removed = true
+		}
+	}
 	for _, m := range t.Matches {
 		wanted = append(wanted, m.AdvisoryID)
+		if f, ok := old[m.AdvisoryID]; matched > 0 && ok && f == m.Fixed {
+			continue
+		}
 		availF, availArgs := avail("findings", m.Fixed)
 		// Open findings whose installed or fixed version or fix
 		// availability differ.
@@ -321,6 +371,9 @@ func (s *DB) applyTuple(ctx context.Context, tx *sql.Tx, distro, release string,
 		}
 	}
 	// Open findings of the tuple's slots that no match wants any more.
+	if !removed {
+		return true, s.insertRows(ctx, tx, `INSERT INTO finding_events (finding_id, at, kind, detail)`, 4, events)
+	}
 	notWanted := ""
 	if len(wanted) > 0 {
 		notWanted = ` AND advisory_id NOT IN (` + placeholders(len(wanted)) + `)`
