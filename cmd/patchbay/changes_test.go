@@ -11,6 +11,7 @@ import (
 
 // TestChangesPlanSaysPerHostWhetherItRebootsRestartsOrNothing prints a
 // plan as the API returns it for a change with reboot restart-services.
+// Without a review naming the tiers, tiers print counted from 1.
 func TestChangesPlanSaysPerHostWhetherItRebootsRestartsOrNothing(t *testing.T) {
 	var v changeView
 	if err := json.Unmarshal([]byte(`{"id":"c1","title":"openssl","state":"draft","plan":{"rings":["production"],"hosts":[
@@ -27,9 +28,9 @@ func TestChangesPlanSaysPerHostWhetherItRebootsRestartsOrNothing(t *testing.T) {
 	}
 	for _, want := range []string{
 		`(?m)^RING\s+GROUP\s+HOST\s+TIER\s+PLAN\s+TARGETS\s+AFTER PATCH\s+STATUS`,
-		`(?m)^production\s+db\s+db-replica\s+0\s+planned\s+openssl=3.0.2-0ubuntu1.9\s+reboot\s*$`,
-		`(?m)^production\s+db\s+db-primary\s+1\s+planned\s+openssl=3.0.2-0ubuntu1.9\s+restart postgresql@15-main.service ssh.service\s*$`,
-		`(?m)^production\s+db\s+web-1\s+2\s+planned\s+openssl=3.0.2-0ubuntu1.9\s+nothing\s*$`,
+		`(?m)^production\s+db\s+db-replica\s+tier 1\s+planned\s+openssl=3.0.2-0ubuntu1.9\s+reboot\s*$`,
+		`(?m)^production\s+db\s+db-primary\s+tier 2\s+planned\s+openssl=3.0.2-0ubuntu1.9\s+restart postgresql@15-main.service ssh.service\s*$`,
+		`(?m)^production\s+db\s+web-1\s+tier 3\s+planned\s+openssl=3.0.2-0ubuntu1.9\s+nothing\s*$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out.String()) {
 			t.Errorf("plan output lacks %s:\n%s", want, out.String())
