@@ -78,6 +78,16 @@ type Event struct {
 	// the event reports.
 	Author string `json:"author,omitempty"`
 	Actor  string `json:"actor,omitempty"`
+	// Schedule is when a change is planned to run (change.approved and
+	// change.scheduled); e-mail attaches it as an iCalendar event.
+	Schedule *Schedule `json:"schedule,omitempty"`
+}
+
+// Schedule is a planned span of time and what happens in it.
+type Schedule struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 // Matches says whether pattern names kind: the kind itself, "*", or a

@@ -49,6 +49,9 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 		u.Email = email
+		if err := s.refreshEmailRecipients(r.Context()); err != nil {
+			return err
+		}
 	}
 	v := userView(u)
 	v.Password = password
@@ -263,6 +266,9 @@ func (s *Server) handleSetUserEmail(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	u.Email = email
+	if err := s.refreshEmailRecipients(ctx); err != nil {
+		return err
+	}
 	return writeJSON(w, 200, userView(u))
 }
 

@@ -53,6 +53,9 @@ func (s *Server) observeNotifications(ctx context.Context) error {
 	if _, err := s.store.PruneOutbox(ctx, now.Add(-outboxRetention)); err != nil {
 		return err
 	}
+	if err := s.refreshEmailRecipients(ctx); err != nil {
+		return err
+	}
 	var evs []notify.Event
 	for _, f := range []func(context.Context, time.Time) ([]notify.Event, error){s.exceptionEvents, s.staleHostEvents, s.findingEvents} {
 		e, err := f(ctx, now)
