@@ -57,7 +57,7 @@ func (s *Server) observeNotifications(ctx context.Context) error {
 		return err
 	}
 	var evs []notify.Event
-	for _, f := range []func(context.Context, time.Time) ([]notify.Event, error){s.exceptionEvents, s.staleHostEvents, s.findingEvents} {
+	for _, f := range []func(context.Context, time.Time) ([]notify.Event, error){s.exceptionEvents, s.staleHostEvents, s.findingEvents, s.escalationEvents} {
 		e, err := f(ctx, now)
 		if err != nil {
 			return err
