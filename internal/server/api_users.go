@@ -39,16 +39,11 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	u, password, err := s.createUser(r.Context(), req.Username, req.Role, "")
+	u, password, err := s.createUser(r.Context(), req.Username, req.Role, "", email)
 	if err != nil {
 		return err
 	}
 	if email != "" {
-		auditSummary(r.Context(), "user %s reached at %s", u.Username, email)
-		if err := s.store.SetUserEmail(r.Context(), u.ID, email); err != nil {
-			return err
-		}
-		u.Email = email
 		if err := s.refreshEmailRecipients(r.Context()); err != nil {
 			return err
 		}
@@ -59,8 +54,9 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 }
 
 // createUser creates a user with a role and an initial password; an empty
-// password is generated. It returns the user and the password.
-func (s *Server) createUser(ctx context.Context, username, role, password string) (store.User, string, error) {
+// password is generated; email may be "". It returns the user and the
+// password.
+func (s *Server) createUser(ctx context.Context, username, role, password, email string) (store.User, string, error) {
 	if !usernameRE.MatchString(username) {
 		return store.User{}, "", errBadRequest("username: lower-case letters, digits, '.', '_', '-' (at most 63)")
 	}
@@ -76,9 +72,13 @@ func (s *Server) createUser(ctx context.Context, username, role, password string
 	if err != nil {
 		return store.User{}, "", err
 	}
-	auditSummary(ctx, "user %s created with role %s", username, role)
+	if email != "" {
+		auditSummary(ctx, "user %s created with role %s, reached at %s", username, role, email)
+	} else {
+		auditSummary(ctx, "user %s created with role %s", username, role)
+	}
 	u, err := s.store.CreateUser(ctx, store.User{ID: uuid.NewString(), Username: username, PasswordHash: hash,
-		Role: role, CreatedAt: s.now()})
+		Role: role, Email: email, CreatedAt: s.now()})
 	if errors.Is(err, store.ErrConflict) {
 		return store.User{}, "", &Error{http.StatusConflict, "conflict", fmt.Sprintf("the username %q is taken", username)}
 	}

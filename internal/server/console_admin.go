@@ -94,7 +94,7 @@ func (b consoleBackend) CreateUser(ctx context.Context, u web.User, username, ro
 		return web.UserInfo{}, "", err
 	}
 	ctx = b.begin(ctx, u, "user.create", "user "+username+" role "+role)
-	nu, pw, err := b.s.createUser(ctx, username, role, password)
+	nu, pw, err := b.s.createUser(ctx, username, role, password, "")
 	b.audited(ctx, u, "user.create", "user "+username+" role "+role, err)
 	if err != nil {
 		return web.UserInfo{}, "", adminError(err)

@@ -224,3 +224,28 @@ func TestConfigRefusesAnEmailChannelItCannotUse(t *testing.T) {
 		})
 	}
 }
+
+func TestAUserCreatedWithAnAddressKeepsItAndTheAuditSaysSo(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts := newTestServerAt(t, clock.now)
+	admin := ts.tokenFor(t, RoleAdmin)
+	var u struct{ Username, Email string }
+	if code := ts.call(t, "POST", "/api/v1/users", admin, []byte(`{"username":"zoe","role":"auditor","email":"zoe@example.org"}`), &u); code != 201 || u.Email != "zoe@example.org" {
+		t.Fatalf("create: %d %+v", code, u)
+	}
+	stored, err := ts.db.GetUserByName(context.Background(), "zoe")
+	if err != nil || stored.Email != "zoe@example.org" {
+		t.Fatalf("stored: %+v %v", stored, err)
+	}
+	es := storedAudit(t, ts)
+	if e := es[len(es)-1]; e.Summary != "user zoe created with role auditor, reached at zoe@example.org" {
+		t.Errorf("audit: %q", e.Summary)
+	}
+	var e errorBody
+	if code := ts.callRefused(t, "POST", "/api/v1/users", admin, []byte(`{"username":"yan","role":"auditor","email":"not an address"}`), &e); code != 400 {
+		t.Errorf("a bad address: %d %q", code, e.Error.Message)
+	}
+	if _, err := ts.db.GetUserByName(context.Background(), "yan"); err == nil {
+		t.Error("a user was created with a refused address")
+	}
+}
