@@ -31,7 +31,7 @@ var allowedInternal = map[string][]string{
 	"internal/rollout":  {"internal/fielderr"},
 	"internal/metrics":  {},
 	"internal/audit":    {},
-	"internal/notify":   {"internal/policy", "internal/fielderr"},
+	"internal/notify":   {"internal/policy", "internal/fielderr", "internal/schedule"},
 	"internal/match":    {"internal/advisory", "internal/version"},
 	"internal/change":   {"internal/rollout", "internal/policy", "internal/schedule", "internal/version", "internal/advisory", "internal/match", "internal/risk"},
 

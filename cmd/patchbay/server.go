@@ -69,6 +69,11 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.StringVar(&cfg.WebhookURL, "webhook", "", "URL that receives notifications as signed JSON, channel \"webhook\" (docs/notifications.md)")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("PATCHBAY_WEBHOOK_SECRET"), "HMAC-SHA256 key for X-Patchbay-Signature (env PATCHBAY_WEBHOOK_SECRET)")
 	f.StringVar(&cfg.SlackWebhookURL, "slack-webhook", os.Getenv("PATCHBAY_SLACK_WEBHOOK"), "Slack-compatible incoming webhook URL, channel \"slack\" (env PATCHBAY_SLACK_WEBHOOK)")
+	f.StringVar(&cfg.Email.URL, "smtp", "", "SMTP server for the email channel: smtp://HOST:587 (STARTTLS, required) or smtps://HOST:465 (TLS), channel \"email\"")
+	f.StringVar(&cfg.Email.Username, "smtp-user", "", "SMTP account (AUTH); its password comes from PATCHBAY_SMTP_PASSWORD or --smtp-password-file")
+	cfg.Email.Password = os.Getenv("PATCHBAY_SMTP_PASSWORD")
+	f.Var(&secretFile{&cfg.Email.Password}, "smtp-password-file", "file holding the SMTP password (default: env PATCHBAY_SMTP_PASSWORD)")
+	f.StringVar(&cfg.Email.From, "smtp-from", "", "sender address of notification e-mails (patchbay@example.com)")
 	f.Var(&prefixList{&cfg.NotifyAllow}, "notify-allow", "internal address range notifications may reach, as CIDR or IP (repeatable; default: public addresses only)")
 	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's address in notification links (default: https://LISTEN)")
 	f.Var(&caFile{&cfg.NotifyRoots}, "notify-ca", "PEM file of the CA certificates notification receivers are verified with (default: the system's)")
@@ -239,6 +244,23 @@ func (l *prefixList) Set(v string) error {
 		}
 		*l.p = append(*l.p, p.Masked())
 	}
+	return nil
+}
+
+// secretFile is a flag naming a file whose content (without the final
+// newline) is a secret: a password on the command line shows in ps.
+type secretFile struct{ secret *string }
+
+func (s *secretFile) String() string { return "" }
+
+func (s *secretFile) Type() string { return "FILE" }
+
+func (s *secretFile) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	*s.secret = strings.TrimRight(string(b), "\r\n")
 	return nil
 }
 

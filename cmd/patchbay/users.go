@@ -34,6 +34,31 @@ func newUsersCmd(g *globals) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&req.Role, "role", "auditor", "fleet-wide role: admin, security, operator, approver, stakeholder, auditor")
+	create.Flags().StringVar(&req.Email, "email", "", "e-mail address the email notification channel reaches the user at (optional)")
+	email := &cobra.Command{
+		Use:   "email USER ADDRESS",
+		Short: "Set a user's e-mail address (by username or ID); \"\" removes it",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var u api.User
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/users/"+url.PathEscape(args[0])+"/email", nil, api.SetEmailRequest{Email: args[1]}, &u); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), u)
+			}
+			if u.Email == "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "user %s has no e-mail address\n", u.Username)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "user %s is reached at %s\n", u.Username, u.Email)
+			}
+			return nil
+		},
+	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List users",
@@ -97,6 +122,6 @@ func newUsersCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(create, list, role, disable)
+	cmd.AddCommand(create, list, role, email, disable)
 	return cmd
 }

@@ -96,6 +96,7 @@ type User struct {
 	ID         string     `json:"id"`
 	Username   string     `json:"username"`
 	Role       string     `json:"role"`
+	Email      string     `json:"email,omitempty"` // where the email channel reaches them
 	CreatedAt  time.Time  `json:"created_at"`
 	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 	Password   string     `json:"password,omitempty"` // only in the answer to create
@@ -105,6 +106,12 @@ type User struct {
 type CreateUserRequest struct {
 	Username string `json:"username"`
 	Role     string `json:"role"`
+	Email    string `json:"email,omitempty"` // optional: where the email channel reaches them
+}
+
+// SetEmailRequest changes a user's e-mail address ("" removes it).
+type SetEmailRequest struct {
+	Email string `json:"email"`
 }
 
 // APIToken is an API token; Token (the secret) is set only in the response

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,12 +84,22 @@ func (g Guard) CheckAddr(addr netip.Addr) error {
 // hex 0x7f.1, short 127.1): resolvers disagree on those. Names are
 // resolved and checked on the connecting socket (Control).
 func (g Guard) CheckURL(raw string) (*url.URL, error) {
+	return g.checkURL(raw, "http", "https")
+}
+
+// CheckMailURL is CheckURL for an SMTP server: smtp://HOST:PORT (STARTTLS)
+// or smtps://HOST:PORT (implicit TLS).
+func (g Guard) CheckMailURL(raw string) (*url.URL, error) {
+	return g.checkURL(raw, "smtp", "smtps")
+}
+
+func (g Guard) checkURL(raw string, schemes ...string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, &RefusedError{"not a URL"}
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, &RefusedError{fmt.Sprintf("scheme %q: only http and https", u.Scheme)}
+	if !slices.Contains(schemes, u.Scheme) {
+		return nil, &RefusedError{fmt.Sprintf("scheme %q: only %s", u.Scheme, strings.Join(schemes, " and "))}
 	}
 	if u.User != nil {
 		return nil, &RefusedError{"credentials in the URL"}
@@ -147,6 +158,12 @@ func (g Guard) control(network, address string, _ syscall.RawConn) error {
 	return g.CheckAddr(ap.Addr())
 }
 
+// Dialer returns a dialer that connects only where g allows, checking the
+// address on the connecting socket, after DNS.
+func (g Guard) Dialer() *net.Dialer {
+	return &net.Dialer{Timeout: 10 * time.Second, Control: g.control}
+}
+
 // ErrRedirect is a delivery answered with a redirect: not followed.
 var ErrRedirect = errors.New("redirect not followed")
 
@@ -154,7 +171,7 @@ var ErrRedirect = errors.New("redirect not followed")
 // proxy, follows no redirect and gives up after timeout. roots, when not
 // nil, replaces the system's CA certificates (tests).
 func (g Guard) Client(timeout time.Duration, roots *x509.CertPool) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second, Control: g.control}
+	d := g.Dialer()
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,12 +24,18 @@ import (
 const (
 	KindWebhook = "webhook"
 	KindSlack   = "slack" // Slack-compatible incoming webhook (Mattermost too)
+	KindEmail   = "email" // SMTP (email.go)
 )
 
 // ChannelConfig is what a channel's sealed configuration holds.
 type ChannelConfig struct {
 	URL    string `json:"url"`
 	Secret string `json:"secret,omitempty"` // webhook signing secret
+	// Email: URL is smtp://HOST:PORT (STARTTLS, required) or
+	// smtps://HOST:PORT (implicit TLS); the account and the sender.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	From     string `json:"from,omitempty"`
 }
 
 // Outbox is what the worker needs of the store.
@@ -36,14 +43,18 @@ type Outbox interface {
 	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]store.OutboxMessage, error)
 	FinishOutbox(ctx context.Context, id, owner string, r store.OutboxResult) error
 	NotifyChannels(ctx context.Context) ([]store.NotifyChannel, error)
+	// GetUserByName finds an email recipient's address.
+	GetUserByName(ctx context.Context, username string) (store.User, error)
 }
 
 // Worker delivers the outbox. Every server replica runs one; the leases
 // make each message one worker's.
 type Worker struct {
-	Outbox     Outbox
-	Sealer     *Sealer
-	Client     *http.Client // from Guard.Client
+	Outbox Outbox
+	Sealer *Sealer
+	Client *http.Client // from Guard.Client
+	// Roots verifies SMTP servers' certificates; nil: the system's.
+	Roots      *x509.CertPool
 	Guard      Guard
 	Now        func() time.Time
 	Log        *slog.Logger
@@ -99,6 +110,10 @@ func (w *Worker) Step(ctx context.Context) (int, error) {
 		default:
 			res.Error = errText(err)
 			wait, dead := w.Retry.Next(m.Attempts, w.jitter())
+			var pe *permanentError
+			if errors.As(err, &pe) {
+				dead, wait = true, 0 // another attempt would fail the same way
+			}
 			res.Dead, res.NextAt = dead, res.At.Add(wait)
 			w.Log.Info("notification not delivered", "id", m.ID, "channel", m.Channel, "attempt", m.Attempts, "dead", dead, "err", res.Error)
 		}
@@ -162,6 +177,8 @@ func (w *Worker) send(ctx context.Context, m store.OutboxMessage, chans map[stri
 		body, err = notify.WebhookBody(ev, d, w.ConsoleURL)
 	case KindSlack:
 		body, err = notify.SlackBody(ev, d, w.ConsoleURL)
+	case KindEmail:
+		return w.mail(ctx, ch, m, ev, d)
 	default:
 		return fmt.Errorf("channel %q: unknown kind %q", m.Channel, ch.kind)
 	}

@@ -4,7 +4,8 @@
 // sysadmin, a team's approvers, a change's author) and to channels, by the
 // teams' subscriptions in the organisation YAML or by the defaults below;
 // and messages are rendered for each channel (signed webhook JSON, Slack
-// Block Kit).
+// Block Kit, email with a change's window as iCalendar). Teams' escalation
+// ladders turn a lasting situation into one event per reached step.
 //
 // It is pure: it takes values and returns decisions and bytes. Storing
 // messages (the outbox, package store) and sending them (package

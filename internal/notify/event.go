@@ -37,7 +37,7 @@ const (
 // Kinds lists every event, in the order the documentation shows them.
 var Kinds = []Kind{ChangePendingApproval, ChangeApproved, ChangeScheduled, ChangeStarted, ChangeHalted, ChangeRolledBack,
 	ChangeRollbackFailed, ChangeAwaitingSignOff, ChangeCompleted, ChangeCompletedWithProblems, SignOffRequested, SignOffProblem,
-	EmergencyStop, EmergencyRelease, FeedSyncFailed, HostStale, FindingOverdue, FindingKEV, ExceptionExpiring, ExceptionExpired, Test}
+	EmergencyStop, EmergencyRelease, FeedSyncFailed, HostStale, FindingOverdue, FindingKEV, ExceptionExpiring, ExceptionExpired, Escalation, Test}
 
 // ChangeKind is the event of a change entering state (the lifecycle's
 // state names); false for states nobody is told about (draft, rolling
@@ -78,6 +78,18 @@ type Event struct {
 	// the event reports.
 	Author string `json:"author,omitempty"`
 	Actor  string `json:"actor,omitempty"`
+	// Schedule is when a change is planned to run (change.approved and
+	// change.scheduled); e-mail attaches it as an iCalendar event.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// Escalation is the ladder step an escalation event is.
+	Escalation *EscalationStep `json:"escalation,omitempty"`
+}
+
+// Schedule is a planned span of time and what happens in it.
+type Schedule struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Detail string    `json:"detail,omitempty"`
 }
 
 // Matches says whether pattern names kind: the kind itself, "*", or a

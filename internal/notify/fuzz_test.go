@@ -20,3 +20,17 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAfter: any text is read without a panic, never as a negative
+// delay, and whole days are read as that many 24-hour days.
+func FuzzParseAfter(f *testing.F) {
+	for _, s := range []string{"0d", "3d", "12h", "90m", "-1d", "d", "1.5d", "9999999999d", "1h30m", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseAfter(s)
+		if err == nil && d < 0 {
+			t.Fatalf("ParseAfter(%q) = %v", s, d)
+		}
+	})
+}

@@ -53,6 +53,7 @@ var Defaults = map[Kind][]string{
 	FindingKEV:                  {RoleSysadmin, RoleSecurity},
 	ExceptionExpiring:           {RoleAuthor, RoleStakeholder, RoleSysadmin},
 	ExceptionExpired:            {RoleAuthor, RoleStakeholder, RoleSysadmin},
+	Escalation:                  {}, // the ladder's step names the roles
 	Test:                        {},
 }
 
@@ -77,6 +78,9 @@ func (d Delivery) Key(ev Event) string {
 // An event that names no group and no team concerns every team. The
 // result is sorted by recipient then channel, one delivery per pair.
 func Route(ev Event, org *policy.Org, channels []string) []Delivery {
+	if ev.Kind == Escalation {
+		return routeEscalation(ev, org, channels)
+	}
 	groups := concernedGroups(ev, org)
 	teams := slices.Clone(ev.Teams)
 	for _, g := range groups {
@@ -224,4 +228,30 @@ func kindList() string {
 		s[i] = string(k)
 	}
 	return strings.Join(s, ", ")
+}
+
+// routeEscalation tells the roles of ev's ladder step, for its team, over
+// the console and every channel: the ladder is the team's routing for it.
+func routeEscalation(ev Event, org *policy.Org, channels []string) []Delivery {
+	if ev.Escalation == nil {
+		return nil
+	}
+	groups := concernedGroups(ev, org)
+	seen := map[[2]string]bool{}
+	var out []Delivery
+	for _, role := range ev.Escalation.Roles {
+		for _, user := range resolveRole(ev, org, groups, ev.Escalation.Team, role) {
+			for _, c := range append([]string{Console}, channels...) {
+				if user == "" || seen[[2]string{user, c}] {
+					continue
+				}
+				seen[[2]string{user, c}] = true
+				out = append(out, Delivery{Recipient: user, Role: role, Channel: c})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Delivery) int {
+		return strings.Compare(a.Recipient+"\x00"+a.Channel, b.Recipient+"\x00"+b.Channel)
+	})
+	return out
 }

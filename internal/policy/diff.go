@@ -135,6 +135,7 @@ func teamFields(a, b Team) []string {
 	d.check("members", a.Members, b.Members)
 	d.policy("policy.", a.Policy, b.Policy)
 	d.check("notifications", a.Notifications, b.Notifications)
+	d.check("escalation", a.Escalation, b.Escalation)
 	return d
 }
 

@@ -27,6 +27,17 @@ type Team struct {
 	// Notifications route the team's events; none: the defaults of
 	// package notify (docs/notifications.md).
 	Notifications []Subscription `yaml:"notifications,omitempty"`
+	// Escalation is who to call, and when, about the team's overdue
+	// findings (from their due date) and stuck changes (from when they
+	// stopped moving); package notify checks and applies it.
+	Escalation []EscalationStep `yaml:"escalation,omitempty"`
+}
+
+// EscalationStep tells the roles in Notify once a situation has lasted
+// After ("0d", "3d", "12h").
+type EscalationStep struct {
+	After  string   `yaml:"after"`
+	Notify []string `yaml:"notify,flow"`
 }
 
 // Subscription routes some of a team's events: which (event names or

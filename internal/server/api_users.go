@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/patchbay/patchbay/internal/api"
@@ -16,7 +18,7 @@ import (
 var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 func userView(u store.User) api.User {
-	return api.User{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, DisabledAt: u.DisabledAt}
+	return api.User{ID: u.ID, Username: u.Username, Role: u.Role, Email: u.Email, CreatedAt: u.CreatedAt, DisabledAt: u.DisabledAt}
 }
 
 // Bounds on passwords chosen by people; generated ones are 24 characters.
@@ -33,9 +35,18 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	u, password, err := s.createUser(r.Context(), req.Username, req.Role, "")
+	email, err := checkEmail(req.Email)
 	if err != nil {
 		return err
+	}
+	u, password, err := s.createUser(r.Context(), req.Username, req.Role, "", email)
+	if err != nil {
+		return err
+	}
+	if email != "" {
+		if err := s.refreshEmailRecipients(r.Context()); err != nil {
+			return err
+		}
 	}
 	v := userView(u)
 	v.Password = password
@@ -43,8 +54,9 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 }
 
 // createUser creates a user with a role and an initial password; an empty
-// password is generated. It returns the user and the password.
-func (s *Server) createUser(ctx context.Context, username, role, password string) (store.User, string, error) {
+// password is generated; email may be "". It returns the user and the
+// password.
+func (s *Server) createUser(ctx context.Context, username, role, password, email string) (store.User, string, error) {
 	if !usernameRE.MatchString(username) {
 		return store.User{}, "", errBadRequest("username: lower-case letters, digits, '.', '_', '-' (at most 63)")
 	}
@@ -60,9 +72,13 @@ func (s *Server) createUser(ctx context.Context, username, role, password string
 	if err != nil {
 		return store.User{}, "", err
 	}
-	auditSummary(ctx, "user %s created with role %s", username, role)
+	if email != "" {
+		auditSummary(ctx, "user %s created with role %s, reached at %s", username, role, email)
+	} else {
+		auditSummary(ctx, "user %s created with role %s", username, role)
+	}
 	u, err := s.store.CreateUser(ctx, store.User{ID: uuid.NewString(), Username: username, PasswordHash: hash,
-		Role: role, CreatedAt: s.now()})
+		Role: role, Email: email, CreatedAt: s.now()})
 	if errors.Is(err, store.ErrConflict) {
 		return store.User{}, "", &Error{http.StatusConflict, "conflict", fmt.Sprintf("the username %q is taken", username)}
 	}
@@ -209,6 +225,48 @@ func (s *Server) handleSetUserRole(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if u, err = s.setUserRole(r.Context(), principalFrom(r.Context()), u.ID, req.Role); err != nil {
+		return err
+	}
+	return writeJSON(w, 200, userView(u))
+}
+
+// checkEmail returns a bare address ("alice@example.com") from what a
+// person typed, or "" for "".
+func checkEmail(s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
+		return "", errBadRequest(fmt.Sprintf("email: %q is not a bare e-mail address such as alice@example.com", s))
+	}
+	return a.Address, nil
+}
+
+func (s *Server) handleSetUserEmail(w http.ResponseWriter, r *http.Request) error {
+	var req api.SetEmailRequest
+	if err := decodeJSON(w, r, 4<<10, &req); err != nil {
+		return err
+	}
+	email, err := checkEmail(req.Email)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	u, err := s.userRef(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if email == "" {
+		auditSummary(ctx, "user %s has no e-mail address any more (was %q)", u.Username, u.Email)
+	} else {
+		auditSummary(ctx, "user %s reached at %s (was %q)", u.Username, email, u.Email)
+	}
+	if err := s.store.SetUserEmail(ctx, u.ID, email); err != nil {
+		return err
+	}
+	u.Email = email
+	if err := s.refreshEmailRecipients(ctx); err != nil {
 		return err
 	}
 	return writeJSON(w, 200, userView(u))

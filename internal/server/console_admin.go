@@ -94,7 +94,7 @@ func (b consoleBackend) CreateUser(ctx context.Context, u web.User, username, ro
 		return web.UserInfo{}, "", err
 	}
 	ctx = b.begin(ctx, u, "user.create", "user "+username+" role "+role)
-	nu, pw, err := b.s.createUser(ctx, username, role, password)
+	nu, pw, err := b.s.createUser(ctx, username, role, password, "")
 	b.audited(ctx, u, "user.create", "user "+username+" role "+role, err)
 	if err != nil {
 		return web.UserInfo{}, "", adminError(err)
@@ -319,17 +319,20 @@ func (b consoleBackend) Integrations(ctx context.Context) ([]web.Integration, er
 	var out []web.Integration
 	for _, c := range b.s.cfg.channelConfigs() {
 		target := "(an unreadable URL)"
-		if u, err := url.Parse(c.url); err == nil && u.Host != "" {
+		if u, err := url.Parse(c.cfg.URL); err == nil && u.Host != "" {
 			target = u.Scheme + "://" + u.Hostname()
 			if p := u.Port(); p != "" {
 				target += ":" + p
 			}
 		}
 		note := "notifications as JSON (schema patchbay.notification/v1); X-Patchbay-Signature: t=UNIX,v1=HMAC-SHA256 of \"UNIX.body\"; delivery log at /notifications"
-		if c.kind == delivery.KindSlack {
+		switch c.kind {
+		case delivery.KindSlack:
 			note = "notifications as Slack Block Kit messages with links to the console; delivery log at /notifications"
+		case delivery.KindEmail:
+			note = "notifications by e-mail from " + c.cfg.From + " to users' addresses (patchbay users email); plain text and HTML, a change's schedule as an iCalendar attachment; delivery log at /notifications"
 		}
-		out = append(out, web.Integration{Kind: c.kind, Target: target, Signed: c.secret != "", Note: note})
+		out = append(out, web.Integration{Kind: c.kind, Target: target, Signed: c.cfg.Secret != "", Note: note})
 	}
 	return out, nil
 }

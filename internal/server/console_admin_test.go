@@ -16,7 +16,7 @@ import (
 func consoleAs(t *testing.T, ts *testServer, username, role string) (consoleBackend, web.User, string) {
 	t.Helper()
 	b := consoleBackend{ts.Server}
-	u, pw, err := ts.createUser(context.Background(), username, role, "")
+	u, pw, err := ts.createUser(context.Background(), username, role, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

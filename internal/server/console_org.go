@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/schedule"
@@ -106,6 +107,9 @@ func (b consoleBackend) OrgGroup(ctx context.Context, name string, n int) (web.O
 				out.Members = append(out.Members, web.TeamMember{User: m.User, Role: m.Role})
 			}
 		}
+	}
+	for _, l := range notify.WhoToCall(org, g.Name) {
+		out.WhoToCall = append(out.WhoToCall, web.EscalationStep{After: l.After, People: l.People})
 	}
 	now := b.s.now()
 	for _, f := range freezesFor(org, g.Team) {

@@ -32,9 +32,10 @@ type notifier struct {
 	wake   chan struct{} // a message was written: the worker looks now
 	sealer *delivery.Sealer
 
-	mu       sync.RWMutex
-	channels []string          // configured channel names, besides the console
-	kinds    map[string]string // channel name → delivery.Kind*
+	mu        sync.RWMutex
+	channels  []string          // configured channel names, besides the console
+	kinds     map[string]string // channel name → delivery.Kind*
+	emailable map[string]bool   // users the email channel can reach (notify_email.go)
 }
 
 // shared says whether a channel is a shared room (Slack): it gets one
@@ -70,6 +71,9 @@ func (s *Server) outboxMessages(ev notify.Event) []store.OutboxMessage {
 	var out []store.OutboxMessage
 	room := map[string]int{} // shared channel → index of its one message in out
 	for _, d := range notify.Route(ev, org, s.notify.channelNames()) {
+		if !s.notify.reachable(d) {
+			continue
+		}
 		if s.notify.shared(d.Channel) {
 			if i, ok := room[d.Channel]; ok {
 				out[i].Recipient += ", " + d.Recipient + " (" + d.Role + ")"
@@ -125,6 +129,10 @@ func (s *Server) changeEvents(c store.Change, from, actor, detail string, now ti
 	ev := notify.Event{ID: id, Kind: kind, At: now, Subject: fmt.Sprintf("Change %q is %s", c.Title, c.State),
 		Text: fmt.Sprintf("Change %s (%s) went from %s to %s: %s", c.ID, c.Title, from, c.State, detail),
 		Link: "/changes/" + c.ID, Change: c.ID, Groups: groups, Author: c.Author, Actor: actor}
+	if kind == notify.ChangeApproved || kind == notify.ChangeScheduled {
+		_, org := s.org.get()
+		ev.Schedule = changeSchedule(org, c, now)
+	}
 	out := []notify.Event{ev}
 	if kind == notify.ChangeAwaitingSignOff {
 		out = append(out, notify.Event{ID: id, Kind: notify.SignOffRequested, At: now,
@@ -154,7 +162,7 @@ func (s *Server) startNotify(ctx context.Context) error {
 		}
 	}
 	for _, c := range s.cfg.channelConfigs() {
-		b, err := json.Marshal(delivery.ChannelConfig{URL: c.url, Secret: c.secret})
+		b, err := json.Marshal(c.cfg)
 		if err != nil {
 			return err
 		}
@@ -175,12 +183,15 @@ func (s *Server) startNotify(ctx context.Context) error {
 	s.notify.mu.Lock()
 	s.notify.channels, s.notify.kinds = names, kinds
 	s.notify.mu.Unlock()
+	if err := s.refreshEmailRecipients(ctx); err != nil {
+		return err
+	}
 	host, _ := os.Hostname()
 	suffix := make([]byte, 4)
 	rand.Read(suffix)
 	guard := delivery.Guard{Allow: s.cfg.NotifyAllow}
 	client := guard.Client(10*time.Second, s.cfg.NotifyRoots)
-	w := &delivery.Worker{Outbox: s.store, Sealer: s.notify.sealer, Client: client, Guard: guard, Now: s.now, Log: s.log,
+	w := &delivery.Worker{Outbox: s.store, Sealer: s.notify.sealer, Client: client, Roots: s.cfg.NotifyRoots, Guard: guard, Now: s.now, Log: s.log,
 		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(suffix)), ConsoleURL: s.consoleURL(),
 		Retry: cmp.Or(s.cfg.NotifyRetry, notify.DefaultRetry), Lease: 30 * time.Second, Poll: 2 * time.Second, Batch: 20, Wake: s.notify.wake}
 	s.spawn(w.Run)
@@ -196,16 +207,23 @@ func (s *Server) consoleURL() string {
 	return "https://" + s.cfg.Listen
 }
 
-type channelConfig struct{ name, kind, url, secret string }
+type channelConfig struct {
+	name, kind string
+	cfg        delivery.ChannelConfig
+}
 
 // channelConfigs are the channels the flags configure.
 func (c Config) channelConfigs() []channelConfig {
 	var out []channelConfig
 	if c.WebhookURL != "" {
-		out = append(out, channelConfig{"webhook", delivery.KindWebhook, c.WebhookURL, c.WebhookSecret})
+		out = append(out, channelConfig{"webhook", delivery.KindWebhook, delivery.ChannelConfig{URL: c.WebhookURL, Secret: c.WebhookSecret}})
 	}
 	if c.SlackWebhookURL != "" {
-		out = append(out, channelConfig{"slack", delivery.KindSlack, c.SlackWebhookURL, ""})
+		out = append(out, channelConfig{"slack", delivery.KindSlack, delivery.ChannelConfig{URL: c.SlackWebhookURL}})
+	}
+	if c.Email.URL != "" {
+		out = append(out, channelConfig{"email", delivery.KindEmail, delivery.ChannelConfig{URL: c.Email.URL,
+			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From}})
 	}
 	return out
 }
@@ -297,10 +315,10 @@ func (s *Server) handleTestNotification(w http.ResponseWriter, r *http.Request) 
 func (s *Server) sendTestNotification(ctx context.Context, who, channel string) ([]store.OutboxMessage, error) {
 	names := s.notify.channelNames()
 	if channel != "" && !slices.Contains(names, channel) {
-		return nil, errBadRequest(fmt.Sprintf("channel: %q is not configured (channels: %v); configure one with --webhook or --slack-webhook", channel, names))
+		return nil, errBadRequest(fmt.Sprintf("channel: %q is not configured (channels: %v); configure one with --webhook, --slack-webhook or --smtp", channel, names))
 	}
 	if len(names) == 0 {
-		return nil, errBadRequest("no channel is configured; start the server with --webhook or --slack-webhook")
+		return nil, errBadRequest("no channel is configured; start the server with --webhook, --slack-webhook or --smtp")
 	}
 	id := make([]byte, 8)
 	rand.Read(id)

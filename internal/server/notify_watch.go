@@ -53,8 +53,11 @@ func (s *Server) observeNotifications(ctx context.Context) error {
 	if _, err := s.store.PruneOutbox(ctx, now.Add(-outboxRetention)); err != nil {
 		return err
 	}
+	if err := s.refreshEmailRecipients(ctx); err != nil {
+		return err
+	}
 	var evs []notify.Event
-	for _, f := range []func(context.Context, time.Time) ([]notify.Event, error){s.exceptionEvents, s.staleHostEvents, s.findingEvents} {
+	for _, f := range []func(context.Context, time.Time) ([]notify.Event, error){s.exceptionEvents, s.staleHostEvents, s.findingEvents, s.escalationEvents} {
 		e, err := f(ctx, now)
 		if err != nil {
 			return err

@@ -69,6 +69,7 @@ var apiDocs = map[string]apiDoc{
 	"GET /api/v1/retrospectives":             {Query: []queryParam{qp("team", "string", ""), qp("month", "string", "YYYY-MM")}, Response: api.Page[api.Retrospective]{}},
 	"GET /api/v1/users":                      {Response: api.Page[api.User]{}},
 	"POST /api/v1/users":                     {Body: api.CreateUserRequest{}, Response: api.User{}},
+	"POST /api/v1/users/{id}/email":          {Body: api.SetEmailRequest{}, Response: api.User{}},
 	"GET /api/v1/tokens":                     {Response: api.Page[api.APIToken]{}},
 	"POST /api/v1/tokens":                    {Body: api.CreateAPITokenRequest{}, Response: api.APIToken{}},
 	"POST /api/v1/enroll-tokens":             {Body: api.CreateEnrollTokenRequest{}, Response: api.EnrollToken{}},

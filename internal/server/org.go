@@ -151,6 +151,9 @@ func (s *Server) handleApplyOrg(w http.ResponseWriter, r *http.Request) error {
 	if nerr := notify.CheckSubscriptions(desired, s.notify.channelNames()); nerr != nil {
 		problems.Problems = append(problems.Problems, fielderr.Within("", nerr)...)
 	}
+	if eerr := notify.CheckEscalation(desired); eerr != nil {
+		problems.Problems = append(problems.Problems, fielderr.Within("", eerr)...)
+	}
 	for i, g := range desired.Groups {
 		var ws []schedule.Window
 		for _, spec := range g.Windows {

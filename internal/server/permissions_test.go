@@ -173,6 +173,7 @@ GET  /api/v1/report                          reports:read
 POST /api/v1/users                           users:manage
 GET  /api/v1/users                           users:manage
 POST /api/v1/users/{id}/role                 users:manage
+POST /api/v1/users/{id}/email                users:manage
 POST /api/v1/users/{id}/disable              users:manage
 POST /api/v1/tokens                          tokens:manage
 GET  /api/v1/tokens                          tokens:manage

@@ -100,6 +100,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/users", PermUsersManage, "create a user with a generated password (shown once)", s.handleCreateUser},
 		{"GET", "/api/v1/users", PermUsersManage, "list users", s.handleListUsers},
 		{"POST", "/api/v1/users/{id}/role", PermUsersManage, "change a user's role, by ID or username (not your own admin); ends their sign-in tokens", s.handleSetUserRole},
+		{"POST", "/api/v1/users/{id}/email", PermUsersManage, "set or clear a user's e-mail address, by ID or username (the email channel's recipient)", s.handleSetUserEmail},
 		{"POST", "/api/v1/users/{id}/disable", PermUsersManage, "disable a user, by ID or username (not yourself); revokes their tokens", s.handleDisableUser},
 
 		{"POST", "/api/v1/tokens", PermTokensManage, "create an API token", s.handleCreateAPIToken},

@@ -59,6 +59,8 @@ type Config struct {
 	NotifyRetry notify.Retry
 	// ConsoleURL is the console's address in messages; "": https://Listen.
 	ConsoleURL string
+	// Email configures the email channel (notify_email.go).
+	Email EmailChannel
 }
 
 // DefaultConfig returns the documented defaults.
@@ -111,6 +113,9 @@ func (c Config) Validate() error {
 		if _, err := (delivery.Guard{Allow: c.NotifyAllow}).CheckURL(u); err != nil {
 			return fmt.Errorf("%s: %w (an internal receiver needs --notify-allow with its address)", flag, err)
 		}
+	}
+	if err := c.Email.check(c); err != nil {
+		return err
 	}
 	if c.WebhookURL != "" && c.WebhookSecret == "" {
 		return errors.New("--webhook needs --webhook-secret (or PATCHBAY_WEBHOOK_SECRET): receivers verify the signature with it")

@@ -13,14 +13,16 @@ type User struct {
 	Username     string
 	PasswordHash string // argon2id, encoded by the server
 	Role         string
-	CreatedAt    time.Time
-	DisabledAt   *time.Time
+	// Email is where the email channel reaches the user; "" when none.
+	Email      string
+	CreatedAt  time.Time
+	DisabledAt *time.Time
 }
 
 // CreateUser stores a new user; a taken username is ErrConflict.
 func (s *DB) CreateUser(ctx context.Context, u User) (User, error) {
-	_, err := s.exec(ctx, s.q(`INSERT INTO users (id, username, password_hash, role, created_at, disabled_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), msPtr(u.DisabledAt))
+	_, err := s.exec(ctx, s.q(`INSERT INTO users (id, username, password_hash, role, created_at, disabled_at, email)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), u.ID, u.Username, u.PasswordHash, u.Role, ms(u.CreatedAt), msPtr(u.DisabledAt), u.Email)
 	if isUniqueViolation(err) {
 		return User{}, ErrConflict
 	}
@@ -31,13 +33,13 @@ func (s *DB) CreateUser(ctx context.Context, u User) (User, error) {
 	return u, nil
 }
 
-const userCols = `id, username, password_hash, role, created_at, disabled_at`
+const userCols = `id, username, password_hash, role, created_at, disabled_at, email`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created int64
 	var disabled sql.NullInt64
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &created, &disabled)
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &created, &disabled, &u.Email)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -76,6 +78,11 @@ func (s *DB) ListUsers(ctx context.Context) ([]User, error) {
 // SetUserRole changes a user's role.
 func (s *DB) SetUserRole(ctx context.Context, id, role string) error {
 	return s.execOne(ctx, s.q(`UPDATE users SET role = ? WHERE id = ?`), role, id)
+}
+
+// SetUserEmail changes a user's e-mail address ("" removes it).
+func (s *DB) SetUserEmail(ctx context.Context, id, email string) error {
+	return s.execOne(ctx, s.q(`UPDATE users SET email = ? WHERE id = ?`), email, id)
 }
 
 // SetUserPassword replaces a user's password hash.

@@ -41,3 +41,34 @@ func TestUserRolePasswordAndDisable(t *testing.T) {
 		}
 	})
 }
+
+func TestUserEmailIsStoredChangedAndCleared(t *testing.T) {
+	forEach(t, func(t *testing.T, db *DB, _ string) {
+		ctx := context.Background()
+		if _, err := db.CreateUser(ctx, User{ID: "u1", Username: "alice", PasswordHash: "h", Role: "operator", Email: "alice@example.com", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.CreateUser(ctx, User{ID: "u2", Username: "bob", PasswordHash: "h", Role: "operator", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := db.GetUserByName(ctx, "alice"); err != nil || u.Email != "alice@example.com" {
+			t.Fatalf("alice: %+v %v, want alice@example.com", u, err)
+		}
+		if u, err := db.GetUser(ctx, "u2"); err != nil || u.Email != "" {
+			t.Fatalf("bob: %+v %v, want no address", u, err)
+		}
+		if err := db.SetUserEmail(ctx, "u2", "bob@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetUserEmail(ctx, "u1", ""); err != nil {
+			t.Fatal(err)
+		}
+		us, err := db.ListUsers(ctx)
+		if err != nil || len(us) != 2 || us[0].Email != "" || us[1].Email != "bob@example.org" {
+			t.Fatalf("users: %+v %v, want alice without address, bob at bob@example.org", us, err)
+		}
+		if err := db.SetUserEmail(ctx, "nobody", "x@example.com"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("address of a missing user: %v, want ErrNotFound", err)
+		}
+	})
+}

@@ -104,11 +104,19 @@ type OrgGroup struct {
 	Ring        string
 	Reboot      string
 	HostCount   int
-	Hosts       []GroupHost    // only from OrgGroup
-	Members     []TeamMember   // the team's members; only from OrgGroup
-	Windows     []WindowRule   // the group's window rules
-	NextWindows []WindowPeriod // coming openings, freezes subtracted
-	Freezes     []WindowPeriod // freezes that apply to the group, not yet over (Window is the freeze's name)
+	Hosts       []GroupHost      // only from OrgGroup
+	Members     []TeamMember     // the team's members; only from OrgGroup
+	Windows     []WindowRule     // the group's window rules
+	NextWindows []WindowPeriod   // coming openings, freezes subtracted
+	Freezes     []WindowPeriod   // freezes that apply to the group, not yet over (Window is the freeze's name)
+	WhoToCall   []EscalationStep // the team's escalation ladder for this group; only from OrgGroup
+}
+
+// EscalationStep is a step of a team's escalation ladder: after how long
+// an overdue finding or a stuck change reaches whom.
+type EscalationStep struct {
+	After  string
+	People []string // "alice (sysadmin)"
 }
 
 // GroupHost is one host of a group.

@@ -52,7 +52,9 @@ func (f *fakeBackend) orgState() *fakeOrg {
 	now := f.now()
 	o.ready = true
 	o.groups = []OrgGroup{
-		{Name: "web", Team: "web team", Stakeholder: "stakeholder", Sysadmin: "operator", Criticality: 4, Exposure: "internet", Ring: "pilot"},
+		{Name: "web", Team: "web team", Stakeholder: "stakeholder", Sysadmin: "operator", Criticality: 4, Exposure: "internet", Ring: "pilot",
+			WhoToCall: []EscalationStep{{After: "0d", People: []string{"operator (sysadmin)"}}, {After: "3d", People: []string{"approver (approver)"}},
+				{After: "7d", People: []string{xssHostname + " (stakeholder)", "the change's author"}}}},
 		{Name: "databases", Team: "data team", Stakeholder: "stakeholder", Sysadmin: "operator", Criticality: 5, Exposure: "internal", Ring: "production"},
 		{Name: hostileGroup, Team: "web team", Stakeholder: xssHostname, Sysadmin: csvFormula, Criticality: 1, Ring: "test"},
 	}
@@ -163,6 +165,9 @@ func (f *fakeBackend) orgGroup(o *fakeOrg, g OrgGroup, n int, detail bool) OrgGr
 		if !o.frozen(g.Team, p) {
 			g.NextWindows = append(g.NextWindows, p)
 		}
+	}
+	if !detail {
+		g.WhoToCall = nil // only the group page shows it
 	}
 	if detail {
 		g.Hosts = hosts
