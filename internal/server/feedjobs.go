@@ -57,6 +57,13 @@ func (v *vulns) runJobs(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			v.s.log.Error("list feed jobs", "err", err)
 		}
+		if len(jobs) > 0 && v.s.storeIsShared() {
+			// A job stored by another replica matches with its import's
+			// advisories: bring the index to at least its generation.
+			if err := v.catchUp(ctx); err != nil && ctx.Err() == nil {
+				v.s.log.Warn("follow advisory changes", "err", err)
+			}
+		}
 		for _, j := range jobs {
 			if ctx.Err() != nil {
 				return
