@@ -28,6 +28,7 @@ const DefaultLeaseTTL = 30 * time.Second
 const (
 	leaseFeedSync        = "feed-sync"
 	leaseExceptionExpiry = "exception-expiry"
+	leaseFeedJobs        = "feed-jobs"
 )
 
 // newHolderID names this server process in the leases it holds: a
@@ -58,9 +59,7 @@ func (s *Server) every(ctx context.Context, name string, interval time.Duration,
 	held := false
 	defer func() {
 		if held {
-			if err := s.store.ReleaseLease(context.WithoutCancel(ctx), name, s.holder, token); err != nil {
-				s.log.Warn("release lease", "lease", name, "err", err)
-			}
+			s.releaseLease(ctx, name)
 		}
 	}()
 	t := time.NewTicker(check)
@@ -98,6 +97,33 @@ func (s *Server) every(ctx context.Context, name string, interval time.Duration,
 		}
 		s.underLease(ctx, name, token, ttl, f)
 	}
+}
+
+// releaseLease gives up this replica's lease name, if it holds it, as the
+// server stops (ctx ended).
+func (s *Server) releaseLease(ctx context.Context, name string) {
+	if err := s.store.ReleaseLease(context.WithoutCancel(ctx), name, s.holder); err != nil {
+		s.log.Warn("release lease", "lease", name, "err", err)
+	}
+}
+
+// whileLeased runs f when this replica holds (takes or renews) the lease
+// name, under underLease. The lease is kept after f returns, so the
+// holder stays the same while it lives; the caller releases it when it
+// stops (releaseLease), and it runs out TTL after a holder that died.
+func (s *Server) whileLeased(ctx context.Context, name string, f func(ctx context.Context)) {
+	ttl := s.leaseTTL()
+	token, ok, err := s.store.TakeLease(ctx, name, s.holder, ttl, time.Now())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("take lease", "lease", name, "err", err)
+		}
+		return
+	}
+	if !ok {
+		return
+	}
+	s.underLease(ctx, name, token, ttl, f)
 }
 
 // underLease runs f while renewing the lease every third of its TTL; f's

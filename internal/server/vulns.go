@@ -111,6 +111,9 @@ const (
 	// reconcilePoll bounds how long a mark waits when no wake-up comes
 	// (a mark by another replica, or one put off after a failure).
 	reconcilePoll = 30 * time.Second
+	// reconcileClaim is how long a replica's claim on a batch of marks
+	// keeps the other replicas off them (store.ClaimHostsToReconcile).
+	reconcileClaim = 5 * time.Minute
 )
 
 // run reconciles the marked hosts until ctx ends.
@@ -139,7 +142,14 @@ func (v *vulns) drainBatch(ctx context.Context) bool {
 			v.s.log.Warn("follow advisory changes", "err", err)
 		}
 	}
-	marks, err := v.s.store.HostsToReconcile(ctx, v.s.now(), reconcileBatch)
+	var marks []store.ReconcileMark
+	var err error
+	if v.s.storeIsShared() {
+		// Other replicas drain the same set: claim the batch.
+		marks, err = v.s.store.ClaimHostsToReconcile(ctx, v.s.now(), reconcileClaim, reconcileBatch)
+	} else {
+		marks, err = v.s.store.HostsToReconcile(ctx, v.s.now(), reconcileBatch)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			v.s.log.Error("read hosts to reconcile", "err", err)

@@ -48,8 +48,9 @@ func (s *DB) RenewLease(ctx context.Context, name, holder string, token int64, t
 
 // ReleaseLease ends holder's lease at once (a server stopping), so another
 // replica takes it over at its next try instead of after the lease's TTL.
-func (s *DB) ReleaseLease(ctx context.Context, name, holder string, token int64) error {
-	_, err := s.wdb.ExecContext(ctx, s.q(`UPDATE leases SET expires_at = 0 WHERE name = ? AND holder = ? AND token = ?`), name, holder, token)
+// It does nothing when holder does not hold the lease.
+func (s *DB) ReleaseLease(ctx context.Context, name, holder string) error {
+	_, err := s.wdb.ExecContext(ctx, s.q(`UPDATE leases SET expires_at = 0 WHERE name = ? AND holder = ?`), name, holder)
 	return err
 }
 
@@ -155,4 +156,34 @@ func (s *DB) AdvisoryDataOf(ctx context.Context, ids []string, fn func(id, hash 
 		}
 	}
 	return nil
+}
+
+// ClaimHostsToReconcile is HostsToReconcile for several replicas draining
+// one set: it takes up to limit due marks, oldest first, that no other
+// replica claimed, and puts them off until now+hold, so the others skip
+// them while this one reconciles. DoneReconciling clears them as usual; a
+// mark made meanwhile (a check-in) makes the host due again at once, and
+// the marks of a replica that died are due again after hold.
+func (s *DB) ClaimHostsToReconcile(ctx context.Context, now time.Time, hold time.Duration, limit int) ([]ReconcileMark, error) {
+	skip := ""
+	if s.dialect == Postgres {
+		skip = " FOR UPDATE SKIP LOCKED" // replicas claiming at once take different hosts
+	}
+	rows, err := s.wdb.QueryContext(ctx, s.q(`UPDATE hosts_to_reconcile SET not_before = ?
+		WHERE not_before <= ? AND host_id IN (SELECT host_id FROM hosts_to_reconcile WHERE not_before <= ?
+			ORDER BY marked_at, host_id LIMIT ?`+skip+`)
+		RETURNING host_id, gen`), ms(now.Add(hold)), ms(now), ms(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReconcileMark
+	for rows.Next() {
+		var m ReconcileMark
+		if err := rows.Scan(&m.HostID, &m.Gen); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }

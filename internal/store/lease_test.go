@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,7 +53,16 @@ func TestLeasesFenceTakeOvers(t *testing.T) {
 			t.Fatalf("b's run after the hour not claimed: %v, %v", ok, err)
 		}
 		// A release lets a take it back at once.
-		if err := db.ReleaseLease(ctx, "feed-sync", "b", 2); err != nil {
+		if tok, ok, err := db.TakeLease(ctx, "feed-sync", "b", ttl, t0.Add(61*time.Minute)); err != nil || !ok || tok != 2 {
+			t.Fatalf("b's renewal: token %d, %v, %v; want 2, true", tok, ok, err)
+		}
+		if err := db.ReleaseLease(ctx, "feed-sync", "a"); err != nil { // not a's: nothing happens
+			t.Fatal(err)
+		}
+		if tok, ok, err := db.TakeLease(ctx, "feed-sync", "a", ttl, t0.Add(61*time.Minute+10*time.Second)); err != nil || ok {
+			t.Fatalf("a took b's lease after releasing its own: token %d, %v, %v", tok, ok, err)
+		}
+		if err := db.ReleaseLease(ctx, "feed-sync", "b"); err != nil {
 			t.Fatal(err)
 		}
 		if tok, ok, err := db.TakeLease(ctx, "feed-sync", "a", ttl, t0.Add(62*time.Minute)); err != nil || !ok || tok != 3 {
@@ -110,6 +121,55 @@ func TestAdvisoryGenerationFollowsWrites(t *testing.T) {
 		})
 		if err != nil || len(got) != 1 || got[0] != `A-2 {"id":"A-2","summary":"two, changed"}` {
 			t.Fatalf("data of A-2, A-9: %q, %v", got, err)
+		}
+	})
+}
+
+// Replicas draining the set of hosts to reconcile take different hosts; a
+// claimed host comes back when its claim runs out or a check-in marks it.
+func TestClaimHostsToReconcile(t *testing.T) {
+	forEach(t, func(t *testing.T, db *DB, _ string) {
+		ctx := context.Background()
+		enrollHosts(t, db, 3)
+		at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+		if err := db.MarkHostsToReconcile(ctx, at(0), "h00", "h01", "h02"); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(now time.Time, limit int) string {
+			t.Helper()
+			ms, err := db.ClaimHostsToReconcile(ctx, now, time.Minute, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := make([]string, len(ms))
+			for i, m := range ms {
+				names[i] = m.HostID
+			}
+			slices.Sort(names)
+			return strings.Join(names, " ")
+		}
+		if got := claim(at(1), 2); got != "h00 h01" {
+			t.Fatalf("first replica's claim: %q, want h00 h01", got)
+		}
+		if got := claim(at(2), 2); got != "h02" {
+			t.Fatalf("second replica's claim: %q, want h02", got)
+		}
+		if got := claim(at(3), 2); got != "" {
+			t.Fatalf("third claim: %q, want nothing", got)
+		}
+		// h01 is marked again while claimed: due at once.
+		if err := db.MarkHostsToReconcile(ctx, at(4), "h01"); err != nil {
+			t.Fatal(err)
+		}
+		if got := claim(at(5), 5); got != "h01" {
+			t.Fatalf("claim after h01's new mark: %q, want h01", got)
+		}
+		// The first replica died: its h00 is due when the claim runs out.
+		if got := claim(at(60), 5); got != "" {
+			t.Fatalf("claim before h00's claim ran out: %q", got)
+		}
+		if got := claim(at(62), 5); got != "h00 h02" {
+			t.Fatalf("claim after the claims ran out: %q, want h00 h02", got)
 		}
 	})
 }
