@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/sim"
 	"github.com/patchbay/patchbay/internal/testenv"
 )
 
@@ -289,5 +295,169 @@ func TestReplicasSyncFeedsOncePerIntervalAndTakeOverAfterAKill(t *testing.T) {
 	}
 	if out, _, err := survivor.cli(t, "feeds", "status"); err != nil || !strings.Contains(out, "osv-test") {
 		t.Fatalf("feeds status on the survivor: %v\n%s", err, out)
+	}
+}
+
+// startBalancer is a TCP load balancer (TLS passes through, as agents'
+// client certificates need): each connection goes to a backend picked at
+// random, or the next one when that one does not answer.
+func startBalancer(t *testing.T, backends ...string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				first := mathrand.IntN(len(backends))
+				for i := range backends {
+					b, err := net.DialTimeout("tcp", backends[(first+i)%len(backends)], time.Second)
+					if err != nil {
+						continue
+					}
+					defer b.Close()
+					done := make(chan struct{}, 2)
+					go func() { io.Copy(b, c); done <- struct{}{} }()
+					go func() { io.Copy(c, b); done <- struct{}{} }()
+					<-done
+					return
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestRolloutSurvivesCrashesSpreadOverTwoReplicas is the rollout crash
+// test (crash_e2e_test.go) with two replicas on one PostgreSQL database
+// behind a load balancer: 200 simulated hosts roll out a package while a
+// replica picked at random is killed with SIGKILL and started again, 20
+// times. Every host runs its install exactly once and every confirmed
+// result is in the change.
+func TestRolloutSurvivesCrashesSpreadOverTwoReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long crash test")
+	}
+	dbURL, _ := replicaDatabase(t)
+	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
+	if err != nil || len(bases) == 0 {
+		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
+	}
+	var ubuntu []sim.Base
+	for _, b := range bases {
+		if strings.Contains(b.Name, "ubuntu") {
+			ubuntu = append(ubuntu, b)
+		}
+	}
+	args := func(addr, dir string) []string {
+		return []string{"server", "--listen", addr, "--data-dir", dir, "--database", dbURL, "--feed-source", "none",
+			"--engine-interval", "100ms", "--checkin-interval", "1s", "--lease-ttl", "3s"}
+	}
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	dirA := t.TempDir()
+	a := &killableServer{sp: &serverProc{dataDir: dirA, stderr: &syncBuffer{}}, args: args(addrA, dirA)}
+	a.start(t)
+	dirB := copyDataDir(t, dirA)
+	b := &killableServer{sp: &serverProc{dataDir: dirB, stderr: &syncBuffer{}}, args: args(addrB, dirB)}
+	b.start(t)
+	replicas := []*killableServer{a, b}
+	t.Cleanup(func() {
+		for i, k := range replicas {
+			k.kill()
+			if t.Failed() {
+				t.Logf("replica %d stderr (tail):\n%s", i, tail(k.sp.stderr.String(), 3000))
+			}
+		}
+	})
+	lb := &serverProc{url: "https://" + startBalancer(t, addrA, addrB), dataDir: dirA, stderr: &syncBuffer{}}
+
+	lb.mustCLI(t, "users", "create", "bob", "--role", "approver")
+	orgFile := filepath.Join(t.TempDir(), "org.yaml")
+	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
+groups:
+  - {name: fleet, team: sim, selector: {labels: {fleet: sim}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
+rings: [production]
+`), 0o644)
+	lb.mustCLI(t, "apply", "-f", orgFile)
+	token := lb.enrollToken(t, "--label", "fleet=sim", "--max-hosts", "200")
+
+	var mu sync.Mutex
+	installs := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	simDone := make(chan error, 1)
+	go func() {
+		_, err := sim.Run(ctx, sim.Config{Server: lb.url, EnrollToken: token, CAFile: filepath.Join(dirA, "ca.crt"),
+			Hosts: 200, Packages: 40, Interval: 400 * time.Millisecond, Duration: 10 * time.Minute, Concurrency: 8,
+			Bases: ubuntu, Seed: 7, Jobs: true,
+			OnInstall: func(host string, _ []protocol.JobPackage) {
+				mu.Lock()
+				installs[host]++
+				mu.Unlock()
+			}})
+		simDone <- err
+	}()
+	waitFor(t, func() bool { return len(lb.hosts(t)) == 200 }, "200 simulated hosts enrolled")
+
+	bob := strings.TrimSpace(lb.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
+	var ch struct{ ID string }
+	json.Unmarshal([]byte(lb.mustCLI(t, "changes", "create", "bash everywhere", "--group", "fleet", "--package", "bash@9.9-9",
+		"--force-not-offered", "--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+	lb.mustCLI(t, "changes", "submit", ch.ID)
+	if _, errOut, err := run(t, "--server", lb.url, "--ca", filepath.Join(dirA, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
+		t.Fatalf("approve: %v %s", err, errOut)
+	}
+	lb.mustCLI(t, "changes", "start", ch.ID)
+
+	rng := mathrand.New(mathrand.NewPCG(3, 4))
+	kills := [2]int{}
+	for range 20 {
+		time.Sleep(time.Duration(150+rng.IntN(700)) * time.Millisecond)
+		i := rng.IntN(2)
+		kills[i]++
+		replicas[i].kill()
+		replicas[i].start(t)
+	}
+	t.Logf("kills: %d of replica a, %d of replica b", kills[0], kills[1])
+	var v changeView
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		json.Unmarshal([]byte(lb.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
+		if v.State == "awaiting-signoff" || v.State == "halted" {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	cancel()
+	<-simDone
+	if v.State != "awaiting-signoff" || v.Summary == nil || v.Summary.Succeeded != 200 {
+		t.Fatalf("after 20 crashes spread over two replicas the change is %s: %+v", v.State, v.Summary)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(installs) != 200 {
+		t.Errorf("%d hosts ran the install, want 200", len(installs))
+	}
+	for host, n := range installs {
+		if n != 1 {
+			t.Errorf("%s ran its install %d times", host, n)
+		}
 	}
 }

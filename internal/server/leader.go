@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -161,7 +162,8 @@ func (s *Server) underLease(ctx context.Context, name string, token int64, ttl t
 const indexPoll = time.Second
 
 // follow keeps the in-memory index in line with the stored advisories
-// when other replicas write them: it polls the advisory generation
+// when other replicas write them, and the organisation with the newest
+// applied revision (followOrg): it polls the advisory generation
 // (bumped by every write to advisories) and, when it moved, loads the
 // advisories whose content hash changed and drops those removed.
 func (v *vulns) follow(ctx context.Context) {
@@ -176,7 +178,37 @@ func (v *vulns) follow(ctx context.Context) {
 		if err := v.catchUp(ctx); err != nil && ctx.Err() == nil {
 			v.s.log.Warn("follow advisory changes", "err", err)
 		}
+		if err := v.s.followOrg(ctx); err != nil && ctx.Err() == nil {
+			v.s.log.Warn("follow the organisation", "err", err)
+		}
 	}
+}
+
+// followOrg loads the organisation another replica applied, when the
+// stored revision is newer than the one this replica holds.
+func (s *Server) followOrg(ctx context.Context) error {
+	rev, err := s.store.LatestOrgRevision(ctx)
+	if err != nil {
+		return err
+	}
+	if held, _ := s.org.get(); rev <= held {
+		return nil
+	}
+	cur, err := s.store.CurrentOrg(ctx)
+	if err != nil {
+		return err
+	}
+	org, err := policy.Parse([]byte(cur.YAML))
+	if err != nil {
+		return fmt.Errorf("stored organisation revision %d: %w", cur.Revision, err)
+	}
+	s.org.mu.Lock()
+	defer s.org.mu.Unlock()
+	if cur.Revision > s.org.rev { // an apply on this replica may have moved it meanwhile
+		s.org.rev, s.org.org, s.org.yaml = cur.Revision, org, cur.YAML
+		s.log.Info("organisation followed the database", "revision", cur.Revision)
+	}
+	return nil
 }
 
 // catchUp brings the index to the stored advisories' generation; it does

@@ -187,3 +187,11 @@ func (s *DB) ClaimHostsToReconcile(ctx context.Context, now time.Time, hold time
 	}
 	return out, rows.Err()
 }
+
+// LatestOrgRevision is the newest applied organisation's revision, 0
+// before the first apply: a replica compares it with the one it holds.
+func (s *DB) LatestOrgRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(revision), 0) FROM org_revisions`).Scan(&rev)
+	return rev, err
+}
