@@ -59,9 +59,11 @@ func (v *vulns) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hashes, err := v.s.store.AdvisoryHashes(ctx)
-	if err != nil {
-		return err
+	var hashes map[string]string
+	if v.s.storeIsShared() { // only replicas that follow others need them (catchUp)
+		if hashes, err = v.s.store.AdvisoryHashes(ctx); err != nil {
+			return err
+		}
 	}
 	var advs []advisory.Advisory
 	err = v.s.store.AllAdvisoryData(ctx, func(id string, data []byte) error {
