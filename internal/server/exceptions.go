@@ -303,7 +303,7 @@ func (s *Server) applyExceptions(ctx context.Context) error {
 // exceptionLoop expires exceptions every minute, on one replica at a time
 // (leader.go).
 func (s *Server) exceptionLoop(ctx context.Context) {
-	s.every(ctx, leaseExceptionExpiry, time.Minute, func(ctx context.Context) {
+	s.every(ctx, leaseExceptionExpiry, time.Minute, time.Minute, func(ctx context.Context) {
 		if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("expire exceptions", "err", err)
 		}

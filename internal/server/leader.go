@@ -49,15 +49,21 @@ func (s *Server) leaseTTL() time.Duration {
 }
 
 // every runs f once per interval across all replicas, on the replica that
-// holds the lease name; the first run is due at once on a database where
-// it never ran. f's context ends if the lease is lost while f runs (the
-// renewal failed or another holder took over). every returns when ctx
-// ends, releasing the lease.
-func (s *Server) every(ctx context.Context, name string, interval time.Duration, f func(ctx context.Context)) {
+// holds the lease name. This replica first tries after delay (a restart
+// loop does not hammer anything, a short-lived server never runs f); on a
+// database where f never ran the first run is due then. f's context ends
+// if the lease is lost while f runs (the renewal failed or another holder
+// took over). every returns when ctx ends, releasing the lease.
+func (s *Server) every(ctx context.Context, name string, interval, delay time.Duration, f func(ctx context.Context)) {
 	ttl := s.leaseTTL()
 	check := min(interval, ttl/3)
 	var token int64
 	held := false
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(delay):
+	}
 	defer func() {
 		if held {
 			s.releaseLease(ctx, name)
