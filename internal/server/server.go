@@ -38,6 +38,9 @@ type Config struct {
 	FeedSyncInterval time.Duration
 	// EngineInterval is how often running changes are stepped.
 	EngineInterval time.Duration
+	// LeaseTTL is how long a replica's lease on a singleton loop outlives
+	// its last renewal (leader.go); zero: DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// WebhookURL receives every notification as signed JSON (HMAC-SHA256
 	// with WebhookSecret in X-Patchbay-Signature; docs/notifications.md).
 	WebhookURL    string
@@ -59,9 +62,6 @@ type Config struct {
 	NotifyRetry notify.Retry
 	// ConsoleURL is the console's address in messages; "": https://Listen.
 	ConsoleURL string
-	// LeaseTTL is how long a replica's lease on a singleton loop outlives
-	// its last renewal (leader.go); zero: DefaultLeaseTTL.
-	LeaseTTL time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
