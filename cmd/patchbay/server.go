@@ -79,6 +79,7 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.Var(&caFile{&cfg.NotifyRoots}, "notify-ca", "PEM file of the CA certificates notification receivers are verified with (default: the system's)")
 	f.DurationVar(&cfg.EngineInterval, "engine-interval", cfg.EngineInterval, "how often running changes are stepped")
 	f.DurationVar(&cfg.FeedSyncInterval, "feed-sync-interval", cfg.FeedSyncInterval, "how often to sync feed sources (0: only on `feeds sync`)")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL, "how long a replica's lease on feed sync or exception expiry outlives it when it dies (several replicas: docs/replicas.md)")
 	f.StringVar(&cfg.BackupDir, "backup-dir", "", "directory for scheduled backups (SQLite only; see `patchbay backup`)")
 	f.DurationVar(&cfg.BackupInterval, "backup-interval", cfg.BackupInterval, "how often to write a scheduled backup into --backup-dir")
 	f.IntVar(&cfg.BackupKeep, "backup-keep", cfg.BackupKeep, "how many scheduled backups to keep in --backup-dir (older ones are removed)")

@@ -753,6 +753,12 @@ func (s *Server) handleEditChange(w http.ResponseWriter, r *http.Request) error 
 // createChange validates a spec, plans it and stores the draft; the API
 // and the console call it.
 func (s *Server) createChange(ctx context.Context, author string, spec ChangeSpec) (store.Change, error) {
+	if s.storeIsShared() {
+		// Plan with the organisation just applied, on whichever replica.
+		if err := s.followOrg(ctx); err != nil {
+			return store.Change{}, err
+		}
+	}
 	if strings.TrimSpace(spec.Title) == "" {
 		return store.Change{}, errBadRequest("title is required")
 	}

@@ -300,20 +300,14 @@ func (s *Server) applyExceptions(ctx context.Context) error {
 	return err
 }
 
-// exceptionLoop expires exceptions every minute.
+// exceptionLoop expires exceptions every minute, on one replica at a time
+// (leader.go).
 func (s *Server) exceptionLoop(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("expire exceptions", "err", err)
-			}
+	s.every(ctx, leaseExceptionExpiry, time.Minute, time.Minute, func(ctx context.Context) {
+		if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("expire exceptions", "err", err)
 		}
-	}
+	})
 }
 
 // ExpireExceptions ends the exceptions whose expiry has passed: their

@@ -50,25 +50,51 @@ func (v *vulns) endedSignal() <-chan struct{} {
 	return v.jobs.ended
 }
 
-// runJobs runs pending feed jobs until ctx ends.
+// runJobs runs pending feed jobs until ctx ends. With several replicas
+// (PostgreSQL) the replica holding the feed-jobs lease runs them, looking
+// every second for jobs other replicas stored.
 func (v *vulns) runJobs(ctx context.Context) {
+	poll := time.Minute // a job stored by another process
+	if v.s.storeIsShared() {
+		poll = time.Second
+		defer v.s.releaseLease(ctx, leaseFeedJobs)
+	}
 	for {
-		jobs, err := v.s.store.PendingFeedJobs(ctx)
-		if err != nil && ctx.Err() == nil {
-			v.s.log.Error("list feed jobs", "err", err)
-		}
-		for _, j := range jobs {
-			if ctx.Err() != nil {
-				return
-			}
-			v.runJob(ctx, j)
+		if v.s.storeIsShared() {
+			v.s.whileLeased(ctx, leaseFeedJobs, v.runPending)
+		} else {
+			v.runPending(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-v.jobs.wake:
-		case <-time.After(time.Minute): // a job stored by another replica
+		case <-time.After(poll):
 		}
+	}
+}
+
+// runPending runs the jobs not yet done, oldest first.
+func (v *vulns) runPending(ctx context.Context) {
+	jobs, err := v.s.store.PendingFeedJobs(ctx)
+	if err != nil && ctx.Err() == nil {
+		v.s.log.Error("list feed jobs", "err", err)
+	}
+	if len(jobs) > 0 && v.s.storeIsShared() {
+		// A job stored by another replica matches with its import's
+		// advisories: bring the index to at least its generation.
+		if err := v.catchUp(ctx); err != nil {
+			if ctx.Err() == nil {
+				v.s.log.Warn("follow advisory changes", "err", err)
+			}
+			return
+		}
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			return
+		}
+		v.runJob(ctx, j)
 	}
 }
 

@@ -35,22 +35,18 @@ func DefaultFeedSources() []FeedSource {
 	}
 }
 
-// syncLoop syncs every FeedSyncInterval, the first time a minute after
-// start so a restart loop does not hammer the sources.
+// syncLoop syncs every FeedSyncInterval, once across all replicas: on
+// the replica holding the feed-sync lease, when the last sync any replica
+// claimed is an interval old (leader.go). A server tries first a minute
+// after start (or one interval, when shorter), so a restart loop does not
+// hammer the sources; the schedule lives in the database, so a restart
+// does not sync again early either.
 func (s *Server) syncLoop(ctx context.Context) {
 	if s.cfg.FeedSyncInterval <= 0 || len(s.cfg.FeedSources) == 0 {
 		return
 	}
-	wait := time.Minute
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		s.syncFeeds(ctx)
-		wait = s.cfg.FeedSyncInterval
-	}
+	s.every(ctx, leaseFeedSync, s.cfg.FeedSyncInterval, min(time.Minute, s.cfg.FeedSyncInterval),
+		func(ctx context.Context) { s.syncFeeds(ctx) })
 }
 
 // syncFeeds fetches every configured source and imports what changed.

@@ -38,6 +38,9 @@ type Config struct {
 	FeedSyncInterval time.Duration
 	// EngineInterval is how often running changes are stepped.
 	EngineInterval time.Duration
+	// LeaseTTL is how long a replica's lease on a singleton loop outlives
+	// its last renewal (leader.go); zero: DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// WebhookURL receives every notification as signed JSON (HMAC-SHA256
 	// with WebhookSecret in X-Patchbay-Signature; docs/notifications.md).
 	WebhookURL    string
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		EngineInterval:   2 * time.Second,
 		BackupInterval:   24 * time.Hour,
 		BackupKeep:       7,
+		LeaseTTL:         DefaultLeaseTTL,
 	}
 }
 
@@ -91,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if c.CheckinInterval < time.Second {
 		return fmt.Errorf("--checkin-interval %s is below 1s", c.CheckinInterval)
+	}
+	if c.LeaseTTL != 0 && c.LeaseTTL < 3*time.Second {
+		return fmt.Errorf("--lease-ttl %s is below 3s", c.LeaseTTL)
 	}
 	if c.AgentCertTTL < time.Minute {
 		return fmt.Errorf("--agent-cert-ttl %s is below 1m", c.AgentCertTTL)
@@ -144,6 +151,7 @@ type Server struct {
 	refusals *refusalLog    // bounded audit entries of refused requests: refusals.go
 	ready    readyState     // the last successful readiness write: readiness.go
 	notify   notifier       // outbox messages and their delivery: notify.go
+	holder   string         // this process in the leases it holds: leader.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts
@@ -174,6 +182,7 @@ func New(cfg Config, st *store.DB, id Identity, logger *slog.Logger, now func() 
 	s.refusals = newRefusalLog(s)
 	s.org.set(0, &policy.Org{}, "")
 	s.feedRetryDelay = time.Second
+	s.holder = newHolderID()
 	s.routes = s.routeTable()
 	s.bgCtx = context.Background()
 	s.notify.wake = make(chan struct{}, 1)
@@ -308,6 +317,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.spawn(s.syncLoop)
 	s.spawn(s.dashboardLoop)
 	s.spawn(s.refusals.run)
+	if s.storeIsShared() {
+		s.spawn(s.vulns.follow) // other replicas' imports
+	}
 	if s.cfg.BackupDir != "" {
 		s.spawn(s.backupLoop)
 	}

@@ -35,6 +35,12 @@ type vulns struct {
 	once   sync.Once
 
 	jobs jobSignals // feed jobs: wake the runner, tell waiters one ended
+
+	// Following other replicas' imports (leader.go): the advisory
+	// generation and content hashes the index was last brought to.
+	followMu sync.Mutex
+	gen      int64
+	hashes   map[string]string
 }
 
 func newVulns(s *Server) *vulns {
@@ -42,10 +48,25 @@ func newVulns(s *Server) *vulns {
 		jobs: newJobSignals()}
 }
 
-// load fills the index from the store.
+// load fills the index from the store, noting the advisory generation
+// and content hashes it starts from (catchUp, leader.go).
 func (v *vulns) load(ctx context.Context) error {
+	v.followMu.Lock()
+	defer v.followMu.Unlock()
+	// The generation is read first: a write after it moves it, and the
+	// next catchUp loads what it changed.
+	gen, err := v.s.store.AdvisoryGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	var hashes map[string]string
+	if v.s.storeIsShared() { // only replicas that follow others need them (catchUp)
+		if hashes, err = v.s.store.AdvisoryHashes(ctx); err != nil {
+			return err
+		}
+	}
 	var advs []advisory.Advisory
-	err := v.s.store.AllAdvisoryData(ctx, func(id string, data []byte) error {
+	err = v.s.store.AllAdvisoryData(ctx, func(id string, data []byte) error {
 		var a advisory.Advisory
 		if err := json.Unmarshal(data, &a); err != nil {
 			return fmt.Errorf("stored advisory %s: %w", id, err)
@@ -57,9 +78,24 @@ func (v *vulns) load(ctx context.Context) error {
 		return err
 	}
 	v.index.Put(advs...)
+	v.gen, v.hashes = gen, hashes
 	v.once.Do(func() { close(v.loaded) })
 	v.s.log.Info("advisory index loaded", "advisories", v.index.Len())
 	return nil
+}
+
+// decodeStored reads the stored advisories ids.
+func (v *vulns) decodeStored(ctx context.Context, ids []string) ([]advisory.Advisory, error) {
+	advs := make([]advisory.Advisory, 0, len(ids))
+	err := v.s.store.AdvisoryDataOf(ctx, ids, func(id, _ string, data []byte) error {
+		var a advisory.Advisory
+		if err := json.Unmarshal(data, &a); err != nil {
+			return fmt.Errorf("stored advisory %s: %w", id, err)
+		}
+		advs = append(advs, a)
+		return nil
+	})
+	return advs, err
 }
 
 // Hosts to reconcile live in the store's durable set (hosts_to_reconcile):
@@ -77,6 +113,9 @@ const (
 	// reconcilePoll bounds how long a mark waits when no wake-up comes
 	// (a mark by another replica, or one put off after a failure).
 	reconcilePoll = 30 * time.Second
+	// reconcileClaim is how long a replica's claim on a batch of marks
+	// keeps the other replicas off them (store.ClaimHostsToReconcile).
+	reconcileClaim = 5 * time.Minute
 )
 
 // run reconciles the marked hosts until ctx ends.
@@ -99,7 +138,20 @@ func (v *vulns) run(ctx context.Context) {
 // batch was full (so more may wait). Marks are cleared doneEvery hosts at
 // a time, in one transaction.
 func (v *vulns) drainBatch(ctx context.Context) bool {
-	marks, err := v.s.store.HostsToReconcile(ctx, v.s.now(), reconcileBatch)
+	if v.s.storeIsShared() {
+		// Match with what other replicas imported up to now.
+		if err := v.catchUp(ctx); err != nil && ctx.Err() == nil {
+			v.s.log.Warn("follow advisory changes", "err", err)
+		}
+	}
+	var marks []store.ReconcileMark
+	var err error
+	if v.s.storeIsShared() {
+		// Other replicas drain the same set: claim the batch.
+		marks, err = v.s.store.ClaimHostsToReconcile(ctx, v.s.now(), reconcileClaim, reconcileBatch)
+	} else {
+		marks, err = v.s.store.HostsToReconcile(ctx, v.s.now(), reconcileBatch)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			v.s.log.Error("read hosts to reconcile", "err", err)
@@ -355,7 +407,11 @@ func (v *vulns) importFeed(ctx context.Context, f advisory.Feed, kind, origin st
 		for _, id := range changedIDs {
 			changed = append(changed, f.Advisories[byID[id]])
 		}
+		// Under followMu, so catchUp never puts back an older copy it read
+		// before this import committed.
+		v.followMu.Lock()
 		v.index.Put(changed...)
+		v.followMu.Unlock()
 	}
 	if job != nil {
 		v.wakeJobs()
