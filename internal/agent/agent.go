@@ -74,6 +74,12 @@ type Config struct {
 	// OnCheckedIn, when set, is called after each check-in the server
 	// acknowledged: a self-updated binary confirms its trial then.
 	OnCheckedIn func()
+	// AgentVersion and AgentPlatform (GOOS/GOARCH) are reported in every
+	// check-in's facts; the server plans agent updates from them.
+	AgentVersion, AgentPlatform string
+	// SelfUpdate, when set, carries out agent_update jobs; without it they
+	// fail with the reason.
+	SelfUpdate SelfUpdater
 }
 
 // Agent runs the enrollment and check-in protocol for one host.
@@ -276,6 +282,10 @@ func (a *Agent) CheckinOnce(ctx context.Context) (protocol.CheckinResponse, erro
 	if a.cfg.OnCheckedIn != nil {
 		a.cfg.OnCheckedIn()
 	}
+	if err := a.finishSwapped(ctx); err != nil {
+		// Its journal entry stays until it is reported: no other job runs.
+		return resp, fmt.Errorf("report the self-update: %w", err)
+	}
 	ran, err := a.runJobs(ctx, resp.Jobs)
 	if err != nil {
 		return resp, err
@@ -318,6 +328,7 @@ func (a *Agent) checkin(ctx context.Context) (protocol.CheckinResponse, error) {
 }
 
 func (a *Agent) report(ctx context.Context, snap inventory.Snapshot, updates []protocol.Update, forceFull bool) (protocol.CheckinResponse, error) {
+	snap.Facts.AgentVersion, snap.Facts.AgentPlatform = a.cfg.AgentVersion, a.cfg.AgentPlatform
 	req := protocol.CheckinRequest{ProtocolVersion: protocol.Version, Facts: snap.Facts, Problems: snap.Problems}
 	full := forceFull || a.st.Packages == nil || a.st.Revision == 0
 	if full {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/agent"
@@ -38,6 +39,9 @@ type Options struct {
 	// SelfUpdatable: this is the lean binary, which reverts a self-update
 	// that has not checked in by its deadline.
 	SelfUpdatable bool
+	// ReleaseKey is the pinned release verifier key file agent_update jobs
+	// are verified with (lean binary only).
+	ReleaseKey string
 }
 
 // Run runs the agent for this host (or the image under o.Root) until ctx
@@ -57,6 +61,7 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		Collector: collector,
 		Updates:   pkgUpdates{pkgmgr.Manager{Root: o.Root, Runner: pkgmgr.ExecRunner{}}},
 		Logger:    log, Interval: o.Interval,
+		AgentVersion: Version, AgentPlatform: runtime.GOOS + "/" + runtime.GOARCH,
 	}
 	dropToken := func(string) {}
 	if o.TokenFromFile && o.ConfigFile != "" {
@@ -76,6 +81,7 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		}
 		defer stop()
 		ctx, cfg.OnCheckedIn = trialCtx, onCheckedIn
+		cfg.SelfUpdate = leanUpdater{keyPath: o.ReleaseKey}
 	}
 	if !o.NoJobs {
 		if err := setupJobs(ctx, &cfg, collector, o, log); err != nil {

@@ -234,6 +234,7 @@ func validateFacts(f *inventory.Facts) error {
 		"facts.os.id": f.OS.ID, "facts.os.version_id": f.OS.VersionID, "facts.os.name": f.OS.Name,
 		"facts.os.pretty_name": f.OS.PrettyName, "facts.os.codename": f.OS.Codename,
 		"facts.package_format": string(f.PackageFormat),
+		"facts.agent_version":  f.AgentVersion, "facts.agent_platform": f.AgentPlatform,
 	}
 	for name, v := range fields {
 		if err := checkText(v, MaxFieldBytes); err != nil {
