@@ -24,7 +24,7 @@ func (s *Server) hostView(h store.Host) api.Host {
 	return api.Host{
 		ID: h.ID, Hostname: h.Hostname, OS: h.Facts.OS, Kernel: h.Facts.Kernel, Arch: h.Facts.Arch,
 		Addresses: h.Facts.Addresses, UptimeSeconds: int64(h.Facts.Uptime / time.Second),
-		PackageFormat: string(h.Facts.PackageFormat), RebootRequired: h.Facts.RebootRequired,
+		PackageFormat: string(h.Facts.PackageFormat), RebootRequired: h.Facts.RebootRequired, AgentVersion: h.Facts.AgentVersion, AgentPlatform: h.Facts.AgentPlatform,
 		RebootReasons: h.Facts.RebootReasons, ServicesNeedingRestart: h.Facts.ServicesNeedingRestart, Labels: nonNil(h.Labels), UserLabels: nonNil(h.UserLabels),
 		EnrolledAt: h.EnrolledAt, LastSeenAt: h.LastSeenAt, Stale: now.Sub(h.LastSeenAt) > s.staleAfter(),
 		Revoked: h.RevokedAt != nil, RevokedAt: h.RevokedAt, CertNotAfter: h.CertNotAfter,
