@@ -56,17 +56,17 @@ func TestAgentUpdateThroughRings(t *testing.T) {
 	goodKey, otherKey := filepath.Join(keys, "release.key"), filepath.Join(other, "release.key")
 
 	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "100ms", "--checkin-interval", "1s")
-	for _, u := range []string{"alice:operator", "bob:approver"} {
+	for _, u := range []string{"alice:operator", "bob:approver", "sam:stakeholder"} {
 		name, role, _ := strings.Cut(u, ":")
 		sp.mustCLI(t, "users", "create", name, "--role", role)
 	}
 	orgFile := filepath.Join(work, "org.yaml")
 	if err := os.WriteFile(orgFile, []byte(`teams:
   - name: ops
-    members: [{user: alice, role: operator}, {user: bob, role: approver}]
+    members: [{user: alice, role: operator}, {user: bob, role: approver}, {user: sam, role: stakeholder}]
 groups:
-  - {name: agents-test, team: ops, selector: {labels: {ring: test}}, criticality: 2, exposure: internal, ring: test}
-  - {name: agents-prod, team: ops, selector: {labels: {ring: production}}, criticality: 5, exposure: internal, ring: production}
+  - {name: agents-test, team: ops, selector: {labels: {ring: test}}, stakeholder: sam, sysadmin: alice, criticality: 2, exposure: internal, ring: test}
+  - {name: agents-prod, team: ops, selector: {labels: {ring: production}}, stakeholder: sam, sysadmin: alice, criticality: 5, exposure: internal, ring: production}
 rings: [test, production]
 `), 0o644); err != nil {
 		t.Fatal(err)
@@ -135,6 +135,13 @@ rings: [test, production]
 			t.Fatalf("release upload %s: %v\n%s%s", note, err, out, errOut)
 		}
 	}
+	hostStatus := func(v changeView) map[string]string {
+		out := map[string]string{}
+		for _, h := range v.Hosts {
+			out[h.Hostname] = h.Status + ": " + h.Detail
+		}
+		return out
+	}
 	// rollOut drafts, approves and starts an agent update over both groups
 	// with batch 1 and a failure budget of 0, and waits until it halts or
 	// awaits sign-off with no job out.
@@ -160,14 +167,8 @@ rings: [test, production]
 			json.Unmarshal([]byte(must(alice, "changes", "show", ch.ID, "-o", "json")), &v)
 			return (v.State == "halted" || v.State == "awaiting-signoff" || v.State == "completed") && v.Summary != nil && v.Summary.InFlight == 0
 		}, "change "+version+" to halt or finish")
+		t.Logf("change %s: %s, hosts %v", version, v.State, hostStatus(v))
 		return v
-	}
-	hostStatus := func(v changeView) map[string]string {
-		out := map[string]string{}
-		for _, h := range v.Hosts {
-			out[h.Hostname] = h.Status + ": " + h.Detail
-		}
-		return out
 	}
 	// refusedOnFirstHost checks that test-1 failed saying want, the change
 	// halted, and the production hosts never got the job.
