@@ -61,7 +61,6 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		Collector: collector,
 		Updates:   pkgUpdates{pkgmgr.Manager{Root: o.Root, Runner: pkgmgr.ExecRunner{}}},
 		Logger:    log, Interval: o.Interval,
-		AgentVersion: Version, AgentPlatform: runtime.GOOS + "/" + runtime.GOARCH,
 	}
 	dropToken := func(string) {}
 	if o.TokenFromFile && o.ConfigFile != "" {
@@ -81,7 +80,11 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		}
 		defer stop()
 		ctx, cfg.OnCheckedIn = trialCtx, onCheckedIn
+		// Only the lean binary reports its version: the server plans agent
+		// updates for the agents that report one, and only it can update
+		// itself.
 		cfg.SelfUpdate = leanUpdater{keyPath: o.ReleaseKey}
+		cfg.AgentVersion, cfg.AgentPlatform = Version, runtime.GOOS+"/"+runtime.GOARCH
 	}
 	if !o.NoJobs {
 		if err := setupJobs(ctx, &cfg, collector, o, log); err != nil {
