@@ -100,8 +100,13 @@ rings: [test, production]
 		}
 		token := sp.enrollToken(t, "--label", "ring="+h.ring, "--max-hosts", "1")
 		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, a.bin, "--config", filepath.Join(work, "none.yaml"), "--server", sp.url, "--enroll-token", token,
-			"--state-dir", a.state, "--root", a.root, "--interval", "1s", "--release-key", pub, "--hooks", filepath.Join(dir, "no-hooks.json"))
+		args := []string{"--config", filepath.Join(work, "none.yaml"), "--server", sp.url, "--enroll-token", token,
+			"--state-dir", a.state, "--root", a.root, "--interval", "1s", "--release-key", pub, "--hooks", filepath.Join(dir, "no-hooks.json")}
+		if h.name == "test-1" {
+			// The agent's own labels go with its enrollment; the token's win.
+			args = append(args, "--label", "ring=production", "--label", "rack=r1")
+		}
+		cmd := exec.CommandContext(ctx, a.bin, args...)
 		cmd.Env = append(os.Environ(), "PATCHBAY_SERVER=", "PATCHBAY_ENROLL_TOKEN=", "PATCHBAY_CA=")
 		cmd.Stdout, cmd.Stderr = a.out, a.out
 		cmd.WaitDelay = 5 * time.Second
@@ -128,6 +133,11 @@ rings: [test, production]
 		v := agentVersions()
 		return len(v) == 3 && v["test-1"] == "v1.0.0" && v["production-1"] == "v1.0.0" && v["production-2"] == "v1.0.0"
 	}, "three agents enrolled reporting v1.0.0")
+	for _, h := range sp.hosts(t) {
+		if h.Hostname == "test-1" && (len(h.UserLabels) != 2 || h.UserLabels["ring"] != "test" || h.UserLabels["rack"] != "r1") {
+			t.Errorf("test-1's labels %v, want ring=test (the token's, over the agent's ring=production) and rack=r1 (the agent's)", h.UserLabels)
+		}
+	}
 
 	upload := func(bin, note string) {
 		t.Helper()

@@ -39,12 +39,14 @@ type UpdateLister interface {
 type Config struct {
 	Server      string // https://host:port
 	EnrollToken string // needed only until the host is enrolled
-	CAFile      string // optional: trust this CA instead of the token's fingerprint
-	State       StateStore
-	Collector   Collector
-	Updates     UpdateLister // optional
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Labels are sent at enrollment; the token's labels win on conflict.
+	Labels    map[string]string
+	CAFile    string // optional: trust this CA instead of the token's fingerprint
+	State     StateStore
+	Collector Collector
+	Updates   UpdateLister // optional
+	Logger    *slog.Logger
+	Now       func() time.Time
 	// Interval overrides the server's check-in interval when set.
 	Interval time.Duration
 	// Transport, when set, is cloned for every client: simulated fleets
@@ -144,7 +146,7 @@ func (a *Agent) Enroll(ctx context.Context, hostname string) error {
 	var resp protocol.EnrollResponse
 	client := &http.Client{Transport: a.transport(tlsCfg), Timeout: 60 * time.Second}
 	if err := postJSON(ctx, client, a.cfg.Server+protocol.PathEnroll, protocol.EnrollRequest{
-		ProtocolVersion: protocol.Version, Token: a.cfg.EnrollToken, CSR: string(csr), Hostname: hostname,
+		ProtocolVersion: protocol.Version, Token: a.cfg.EnrollToken, CSR: string(csr), Hostname: hostname, Labels: a.cfg.Labels,
 	}, &resp); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}

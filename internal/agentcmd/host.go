@@ -56,7 +56,7 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 	collector := inventory.Collector{Root: o.Root, Runner: inventory.ExecRunner{}, Now: time.Now,
 		RestartCache: &inventory.RestartCache{TTL: 15 * time.Minute}}
 	cfg := agent.Config{
-		Server: o.Server, EnrollToken: o.EnrollToken, CAFile: o.CAFile,
+		Server: o.Server, EnrollToken: o.EnrollToken, CAFile: o.CAFile, Labels: o.Labels,
 		State:     agent.DirState{Dir: o.StateDir},
 		Collector: collector,
 		Updates:   pkgUpdates{pkgmgr.Manager{Root: o.Root, Runner: pkgmgr.ExecRunner{}}},

@@ -42,6 +42,9 @@ type EnrollRequest struct {
 	Token           string `json:"token"`
 	CSR             string `json:"csr"` // PEM certificate signing request
 	Hostname        string `json:"hostname"`
+	// Labels are the host's labels from its own configuration (agent.yaml
+	// labels:, --label). The enrollment token's labels win on conflict.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // EnrollResponse carries the host's identity and its client certificate.

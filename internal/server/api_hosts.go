@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/store"
@@ -176,21 +178,30 @@ func (s *Server) handleHostPackages(w http.ResponseWriter, r *http.Request) erro
 
 var labelKeyRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?$`)
 
+// checkLabels checks a host's user labels, as people set them or an agent
+// sends them at enrollment.
+func checkLabels(labels map[string]string) error {
+	if len(labels) > 64 {
+		return errors.New("at most 64 labels per host")
+	}
+	for k, v := range labels {
+		if !labelKeyRE.MatchString(k) {
+			return fmt.Errorf("label key %q: use lower-case letters, digits, '.', '_', '-', '/' (at most 64)", k)
+		}
+		if len(v) > 256 || !utf8.ValidString(v) {
+			return fmt.Errorf("label %q: value longer than 256 bytes or not UTF-8", k)
+		}
+	}
+	return nil
+}
+
 func (s *Server) handleSetHostLabels(w http.ResponseWriter, r *http.Request) error {
 	var req api.SetLabelsRequest
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	if len(req.Labels) > 64 {
-		return errBadRequest("at most 64 labels per host")
-	}
-	for k, v := range req.Labels {
-		if !labelKeyRE.MatchString(k) {
-			return errBadRequest(fmt.Sprintf("label key %q: use lower-case letters, digits, '.', '_', '-', '/' (at most 64)", k))
-		}
-		if len(v) > 256 {
-			return errBadRequest(fmt.Sprintf("label %q: value longer than 256 bytes", k))
-		}
+	if err := checkLabels(req.Labels); err != nil {
+		return errBadRequest(err.Error())
 	}
 	id := r.PathValue("id")
 	h, err := s.store.GetHost(r.Context(), id)
