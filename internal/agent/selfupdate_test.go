@@ -43,8 +43,8 @@ func agentUpdateJob(seq uint64) protocol.Job {
 		NotBefore: jobNow.Add(-time.Minute), Expires: jobNow.Add(40 * time.Minute), Action: protocol.ActionAgentUpdate, Release: releaseNote}
 }
 
-// updateHost is one host; agent gives an agent process on the shared state, journal, sequence
-// and result log of the host, running version with updater u (nil: none).
+// updateHost is one host's state, journal, sequence and result log, which
+// every agent process on it shares.
 type updateHost struct {
 	url     string
 	st      *MemState
@@ -53,6 +53,7 @@ type updateHost struct {
 	results *MemResults
 }
 
+// agent is a process on h running version, with updater u (nil: none).
 func (h *updateHost) agent(t *testing.T, version string, u SelfUpdater) *Agent {
 	t.Helper()
 	cfg := Config{Server: h.url, State: h.st, Collector: &detector{first: inventory.Facts{}}, Executor: &recorder{}, Journal: h.journal,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/semver"
@@ -98,17 +99,53 @@ func (s *Server) handleListReleases(w http.ResponseWriter, r *http.Request) erro
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// releaseCache keeps the few release binaries a rollout is handing out, so
+// a batch of agents fetching one at once shares one copy in memory
+// instead of reading it from the database each (a lean agent is ~10 MB).
+type releaseCache struct {
+	mu      sync.Mutex
+	entries []cachedBinary // newest last, at most maxCachedReleases
+}
+
+type cachedBinary struct {
+	key string
+	bin []byte
+}
+
+const maxCachedReleases = 4
+
+func (c *releaseCache) get(ctx context.Context, st *store.DB, version, goos, goarch string) ([]byte, error) {
+	key := version + "/" + goos + "/" + goarch
+	c.mu.Lock()
+	defer c.mu.Unlock() // one read from the database at a time, then shared
+	for _, e := range c.entries {
+		if e.key == key {
+			return e.bin, nil
+		}
+	}
+	rel, err := st.AgentReleaseBinary(ctx, version, goos, goarch)
+	if err != nil {
+		return nil, err
+	}
+	c.entries = append(c.entries, cachedBinary{key, rel.Binary})
+	if len(c.entries) > maxCachedReleases {
+		c.entries = c.entries[1:]
+	}
+	return rel.Binary, nil
+}
+
 // handleAgentRelease serves a release binary to an enrolled agent. The
 // agent verifies it against the note it checked with its pinned key.
+// Releases are never replaced, so a cached copy is never stale.
 func (s *Server) handleAgentRelease(w http.ResponseWriter, r *http.Request) error {
-	rel, err := s.store.AgentReleaseBinary(r.Context(), r.PathValue("version"), r.PathValue("os"), r.PathValue("arch"))
+	bin, err := s.binaries.get(r.Context(), s.store, r.PathValue("version"), r.PathValue("os"), r.PathValue("arch"))
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(rel.Binary)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(bin)))
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(rel.Binary)
+	_, err = w.Write(bin)
 	return err
 }
 
