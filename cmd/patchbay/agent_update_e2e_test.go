@@ -229,6 +229,10 @@ rings: [test, production]
 		t.Fatalf("agent versions after the rollout: %v; want v1.1.0 everywhere", got)
 	}
 
+	if out := sp.mustCLI(t, "audit", "list", "--action", "POST /api/v1/releases"); !strings.Contains(out, "agent release v1.1.0 for linux/") {
+		t.Errorf("audit of the upload:\n%s\nwant it to name release v1.1.0", out)
+	}
+
 	// A release signed by another key: the server stores it (it cannot
 	// tell, holding no release key), the agent refuses it.
 	upload(v2, sign(otherKey, v2, "v1.2.0"))

@@ -209,8 +209,8 @@ func watchTrial(ctx context.Context, log *slog.Logger) (context.Context, func(),
 // RevertOverdueUpdate puts the previous binary back when this one is on
 // trial past its deadline. The lean binary calls it first thing in main,
 // before any flag or config parsing that a bad release might fail on; it
-// reports errReverted, so main exits and the service manager starts the
-// previous binary.
+// reports ErrReverted, and main runs the previous binary in its place
+// (ExecSelf).
 func RevertOverdueUpdate() error {
 	exe, err := executable()
 	if err != nil {

@@ -77,6 +77,8 @@ func (s *Server) handleUploadRelease(w http.ResponseWriter, r *http.Request) err
 	}
 	rel := store.AgentRelease{Version: d.Version, OS: d.OS, Arch: d.Arch, Note: []byte(up.Note), SHA256: d.SHA256, Size: d.Size,
 		Binary: up.Binary, UploadedBy: principalName(r.Context(), s), UploadedAt: s.now()}
+	auditSummary(r.Context(), "agent release %s for %s/%s uploaded by %s (%d bytes, SHA-256 %s, downgrade allowed: %t)",
+		d.Version, d.OS, d.Arch, rel.UploadedBy, d.Size, d.SHA256, d.AllowDowngrade)
 	if err := s.store.PutAgentRelease(r.Context(), rel); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return &Error{http.StatusConflict, "conflict", fmt.Sprintf("release %s for %s/%s is already uploaded; a release is never replaced, sign a new version", d.Version, d.OS, d.Arch)}
