@@ -16,18 +16,16 @@ type Page[T any] struct {
 
 // Host is a host as the API shows it.
 type Host struct {
-	ID            string       `json:"id"`
-	Hostname      string       `json:"hostname"`
-	OS            inventory.OS `json:"os"`
-	Kernel        string       `json:"kernel"`
-	Arch          string       `json:"arch"`
-	Addresses     []string     `json:"addresses,omitempty"`
-	UptimeSeconds int64        `json:"uptime_seconds"`
-	PackageFormat string       `json:"package_format,omitempty"`
-	// AgentVersion and AgentPlatform (GOOS/GOARCH) are the running agent's,
-	// as it reports them (empty for agents that do not).
-	AgentVersion   string            `json:"agent_version,omitempty"`
-	AgentPlatform  string            `json:"agent_platform,omitempty"`
+	ID             string            `json:"id"`
+	Hostname       string            `json:"hostname"`
+	OS             inventory.OS      `json:"os"`
+	Kernel         string            `json:"kernel"`
+	Arch           string            `json:"arch"`
+	Addresses      []string          `json:"addresses,omitempty"`
+	UptimeSeconds  int64             `json:"uptime_seconds"`
+	PackageFormat  string            `json:"package_format,omitempty"`
+	AgentVersion   string            `json:"agent_version,omitempty"`  // as the agent reports it ("" when it does not)
+	AgentPlatform  string            `json:"agent_platform,omitempty"` // the agent's GOOS/GOARCH
 	RebootRequired bool              `json:"reboot_required"`
 	RebootReasons  []string          `json:"reboot_reasons,omitempty"`
 	Labels         map[string]string `json:"labels"`      // from the agent: os, release, arch, format
