@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,6 +18,7 @@ import (
 func main() {
 	if err := agentcmd.RevertOverdueUpdate(); err != nil {
 		fmt.Fprintln(os.Stderr, "patchbay-agent:", err)
+		runPrevious(err)
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -29,6 +31,20 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "patchbay-agent:", err)
+		runPrevious(err)
 		os.Exit(1)
+	}
+}
+
+// runPrevious runs the previous binary in this process when err says a
+// self-update missed its deadline and was put back: the agent carries on
+// (and reports the failed update) with or without a service manager.
+func runPrevious(err error) {
+	if !errors.Is(err, agentcmd.ErrReverted) {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "patchbay-agent: starting the previous binary")
+	if err := agentcmd.ExecSelf(); err != nil {
+		fmt.Fprintln(os.Stderr, "patchbay-agent: start the previous binary:", err)
 	}
 }

@@ -81,10 +81,11 @@ func newChangesCmd(g *globals) *cobra.Command {
 		Start          string              `json:"start,omitempty"`
 		AllowDowngrade bool                `json:"allow_downgrade,omitempty"`
 		ForceNotOffer  bool                `json:"force_not_offered,omitempty"`
+		AgentRelease   string              `json:"agent_release,omitempty"`
 	}
 	var pkgs []string
 	create := &cobra.Command{
-		Use: "create TITLE", Short: "Draft a change: --group G (repeatable) and --package NAME@VERSION or --advisory ID", Args: cobra.ExactArgs(1),
+		Use: "create TITLE", Short: "Draft a change: --group G (repeatable) and --package NAME@VERSION, --advisory ID or --agent-release VERSION", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
@@ -109,6 +110,7 @@ func newChangesCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&spec.Groups, "group", nil, "target group (repeatable)")
 	f.StringArrayVar(&pkgs, "package", nil, "NAME@VERSION to install (repeatable)")
 	f.StringArrayVar(&spec.Advisories, "advisory", nil, "advisory whose open findings to fix (repeatable)")
+	f.StringVar(&spec.AgentRelease, "agent-release", "", "update the agents to this uploaded release (see `patchbay release upload`) instead of installing packages")
 	f.IntVar(&spec.BatchSize, "batch", 0, "hosts in flight at once per wave")
 	f.IntVar(&spec.BatchPercent, "batch-percent", 0, "hosts in flight at once, as % of the wave")
 	f.IntVar(&spec.FailureBudget, "failure-budget", 0, "failed hosts the change tolerates before it halts")

@@ -60,7 +60,7 @@ var allowedInternal = map[string][]string{
 	"internal/server": {
 		"internal/advisory", "internal/api", "internal/audit", "internal/backup", "internal/change", "internal/durable", "internal/fielderr", "internal/inventory", "internal/match",
 		"internal/metrics", "internal/pki", "internal/policy", "internal/protocol", "internal/risk", "internal/rollout",
-		"internal/schedule", "internal/store", "internal/version", "internal/web", "internal/notify", "internal/delivery",
+		"internal/schedule", "internal/store", "internal/version", "internal/web", "internal/notify", "internal/delivery", "internal/release",
 	},
 
 	// Test support.

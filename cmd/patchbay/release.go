@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/patchbay/patchbay/internal/packaging"
 	"github.com/patchbay/patchbay/internal/release"
@@ -60,8 +63,8 @@ func newReleaseKeyCmd() *cobra.Command {
 	return group
 }
 
-func newReleaseCmd() *cobra.Command {
-	group := &cobra.Command{Use: "release", Short: "Sign agent binaries for self-update"}
+func newReleaseCmd(g *globals) *cobra.Command {
+	group := &cobra.Command{Use: "release", Short: "Sign agent binaries for self-update, upload them and list them"}
 	var key, binary, version, out string
 	var allowDowngrade bool
 	sign := &cobra.Command{
@@ -107,6 +110,95 @@ func newReleaseCmd() *cobra.Command {
 	fl.StringVar(&out, "out", "", "release file to write (default BINARY.release)")
 	_ = sign.MarkFlagRequired("binary")
 	_ = sign.MarkFlagRequired("version")
-	group.AddCommand(sign)
+	group.AddCommand(sign, newReleaseUploadCmd(g), newReleaseListCmd(g))
 	return group
+}
+
+// releaseView is an uploaded release as the API lists it.
+type releaseView struct {
+	Version        string    `json:"version"`
+	OS             string    `json:"os"`
+	Arch           string    `json:"arch"`
+	Size           int64     `json:"size"`
+	SHA256         string    `json:"sha256"`
+	AllowDowngrade bool      `json:"allow_downgrade,omitempty"`
+	UploadedBy     string    `json:"uploaded_by"`
+	UploadedAt     time.Time `json:"uploaded_at"`
+}
+
+func newReleaseUploadCmd(g *globals) *cobra.Command {
+	var binary, note string
+	cmd := &cobra.Command{
+		Use:   "upload",
+		Short: "Upload a signed agent release to the server, for `changes create --agent-release VERSION`",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if note == "" {
+				note = binary + ".release"
+			}
+			bin, err := os.ReadFile(binary)
+			if err != nil {
+				return fmt.Errorf("--binary: %w", err)
+			}
+			file, err := os.ReadFile(note)
+			if err != nil {
+				return fmt.Errorf("--release: %w", err)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var v releaseView
+			body := map[string]any{"note": string(file), "binary": bin}
+			if err := c.Do(cmd.Context(), "POST", "/api/v1/releases", nil, body, &v); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "uploaded patchbay-agent %s for %s/%s (%d bytes)\n", v.Version, v.OS, v.Arch, v.Size)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&binary, "binary", "", "the signed patchbay-agent binary")
+	cmd.Flags().StringVar(&note, "release", "", "its release file (default BINARY.release)")
+	_ = cmd.MarkFlagRequired("binary")
+	return cmd
+}
+
+func newReleaseListCmd(g *globals) *cobra.Command {
+	var version string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the agent releases uploaded to the server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var rs []releaseView
+			q := url.Values{}
+			if version != "" {
+				q.Set("version", version)
+			}
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/releases", q, nil, &rs); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), rs)
+			}
+			t := newTable(cmd.OutOrStdout(), "VERSION", "PLATFORM", "SIZE", "DOWNGRADE", "UPLOADED", "BY")
+			for _, r := range rs {
+				down := "no"
+				if r.AllowDowngrade {
+					down = "allowed"
+				}
+				t.row(r.Version, r.OS+"/"+r.Arch, strconv.FormatInt(r.Size, 10), down, r.UploadedAt.Local().Format(time.RFC3339), r.UploadedBy)
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringVar(&version, "version", "", "only this version")
+	return cmd
 }

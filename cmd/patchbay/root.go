@@ -60,7 +60,7 @@ func newRootCmd() *cobra.Command {
 		newEmergencyStopCmd(g),
 		newPackageCmd(g),
 		newReleaseKeyCmd(),
-		newReleaseCmd(),
+		newReleaseCmd(g),
 		newNotificationsCmd(g),
 	)
 	refuseUnknownSubcommands(root)

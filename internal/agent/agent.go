@@ -39,12 +39,14 @@ type UpdateLister interface {
 type Config struct {
 	Server      string // https://host:port
 	EnrollToken string // needed only until the host is enrolled
-	CAFile      string // optional: trust this CA instead of the token's fingerprint
-	State       StateStore
-	Collector   Collector
-	Updates     UpdateLister // optional
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Labels are sent at enrollment; the token's labels win on conflict.
+	Labels    map[string]string
+	CAFile    string // optional: trust this CA instead of the token's fingerprint
+	State     StateStore
+	Collector Collector
+	Updates   UpdateLister // optional
+	Logger    *slog.Logger
+	Now       func() time.Time
 	// Interval overrides the server's check-in interval when set.
 	Interval time.Duration
 	// Transport, when set, is cloned for every client: simulated fleets
@@ -74,6 +76,12 @@ type Config struct {
 	// OnCheckedIn, when set, is called after each check-in the server
 	// acknowledged: a self-updated binary confirms its trial then.
 	OnCheckedIn func()
+	// AgentVersion and AgentPlatform (GOOS/GOARCH) are reported in every
+	// check-in's facts; the server plans agent updates from them.
+	AgentVersion, AgentPlatform string
+	// SelfUpdate, when set, carries out agent_update jobs; without it they
+	// fail with the reason.
+	SelfUpdate SelfUpdater
 }
 
 // Agent runs the enrollment and check-in protocol for one host.
@@ -138,7 +146,7 @@ func (a *Agent) Enroll(ctx context.Context, hostname string) error {
 	var resp protocol.EnrollResponse
 	client := &http.Client{Transport: a.transport(tlsCfg), Timeout: 60 * time.Second}
 	if err := postJSON(ctx, client, a.cfg.Server+protocol.PathEnroll, protocol.EnrollRequest{
-		ProtocolVersion: protocol.Version, Token: a.cfg.EnrollToken, CSR: string(csr), Hostname: hostname,
+		ProtocolVersion: protocol.Version, Token: a.cfg.EnrollToken, CSR: string(csr), Hostname: hostname, Labels: a.cfg.Labels,
 	}, &resp); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
@@ -276,6 +284,10 @@ func (a *Agent) CheckinOnce(ctx context.Context) (protocol.CheckinResponse, erro
 	if a.cfg.OnCheckedIn != nil {
 		a.cfg.OnCheckedIn()
 	}
+	if err := a.finishSwapped(ctx); err != nil {
+		// Its journal entry stays until it is reported: no other job runs.
+		return resp, fmt.Errorf("report the self-update: %w", err)
+	}
 	ran, err := a.runJobs(ctx, resp.Jobs)
 	if err != nil {
 		return resp, err
@@ -318,6 +330,7 @@ func (a *Agent) checkin(ctx context.Context) (protocol.CheckinResponse, error) {
 }
 
 func (a *Agent) report(ctx context.Context, snap inventory.Snapshot, updates []protocol.Update, forceFull bool) (protocol.CheckinResponse, error) {
+	snap.Facts.AgentVersion, snap.Facts.AgentPlatform = a.cfg.AgentVersion, a.cfg.AgentPlatform
 	req := protocol.CheckinRequest{ProtocolVersion: protocol.Version, Facts: snap.Facts, Problems: snap.Problems}
 	full := forceFull || a.st.Packages == nil || a.st.Revision == 0
 	if full {

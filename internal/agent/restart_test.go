@@ -27,6 +27,7 @@ type jobServer struct {
 	offer    []protocol.Envelope
 	checkins []inventory.Facts
 	results  []protocol.JobResult
+	releases map[string][]byte // PathRelease + version/os/arch → binary
 }
 
 func (s *jobServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +51,10 @@ func (s *jobServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.results = append(s.results, res)
 		w.Write([]byte("{}"))
 	default:
+		if b, ok := s.releases[r.URL.Path]; ok {
+			w.Write(b)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }

@@ -240,6 +240,8 @@ func (a *Agent) execute(ctx context.Context, job protocol.Job) error {
 	case protocol.ActionInventory:
 		e.Result.OK = true
 		return a.finish(ctx, e)
+	case protocol.ActionAgentUpdate:
+		return a.agentUpdate(ctx, e)
 	}
 	e.Result.Detail = "unsupported action " + string(job.Action)
 	return a.finish(ctx, e)
@@ -307,6 +309,9 @@ func (a *Agent) resumeJob(ctx context.Context) error {
 	}
 	if e.Stage == StageDone {
 		return a.reportResult(ctx, e)
+	}
+	if e.Stage == StageSwapped {
+		return nil // reported after the next acknowledged check-in: finishSwapped
 	}
 	a.cfg.Logger.Warn("resuming an interrupted job", "job", e.Job.ID, "action", e.Job.Action)
 	switch e.Job.Action {

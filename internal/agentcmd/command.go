@@ -37,6 +37,7 @@ type flagValues struct {
 	interval                                               time.Duration
 	reboot, restart                                        []string
 	selfUpdatable                                          bool // the lean binary: watch a self-update's trial
+	releaseKey                                             string
 }
 
 // New returns the agent command named use ("agent" under patchbay,
@@ -90,7 +91,7 @@ An enrollment token read from the file is removed from it once the host is enrol
 // for each setting the flag when given, else the environment variable when
 // set, else the file's key, else the default.
 func resolve(fl *pflag.FlagSet, f flagValues, getenv func(string) string) (Options, error) {
-	o := Options{Root: f.root, Once: f.once, NoJobs: f.noJobs, RebootCommand: f.reboot, RestartCommand: f.restart, SelfUpdatable: f.selfUpdatable}
+	o := Options{Root: f.root, Once: f.once, NoJobs: f.noJobs, RebootCommand: f.reboot, RestartCommand: f.restart, SelfUpdatable: f.selfUpdatable, ReleaseKey: f.releaseKey}
 
 	path, explicit := f.config, fl.Changed("config")
 	if !explicit && getenv(EnvConfig) != "" {

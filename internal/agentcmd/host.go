@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/agent"
@@ -38,6 +39,9 @@ type Options struct {
 	// SelfUpdatable: this is the lean binary, which reverts a self-update
 	// that has not checked in by its deadline.
 	SelfUpdatable bool
+	// ReleaseKey is the pinned release verifier key file agent_update jobs
+	// are verified with (lean binary only).
+	ReleaseKey string
 }
 
 // Run runs the agent for this host (or the image under o.Root) until ctx
@@ -52,7 +56,7 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 	collector := inventory.Collector{Root: o.Root, Runner: inventory.ExecRunner{}, Now: time.Now,
 		RestartCache: &inventory.RestartCache{TTL: 15 * time.Minute}}
 	cfg := agent.Config{
-		Server: o.Server, EnrollToken: o.EnrollToken, CAFile: o.CAFile,
+		Server: o.Server, EnrollToken: o.EnrollToken, CAFile: o.CAFile, Labels: o.Labels,
 		State:     agent.DirState{Dir: o.StateDir},
 		Collector: collector,
 		Updates:   pkgUpdates{pkgmgr.Manager{Root: o.Root, Runner: pkgmgr.ExecRunner{}}},
@@ -76,6 +80,11 @@ func Run(ctx context.Context, log *slog.Logger, o Options) error {
 		}
 		defer stop()
 		ctx, cfg.OnCheckedIn = trialCtx, onCheckedIn
+		// Only the lean binary reports its version: the server plans agent
+		// updates for the agents that report one, and only it can update
+		// itself.
+		cfg.SelfUpdate = leanUpdater{keyPath: o.ReleaseKey}
+		cfg.AgentVersion, cfg.AgentPlatform = Version, runtime.GOOS+"/"+runtime.GOARCH
 	}
 	if !o.NoJobs {
 		if err := setupJobs(ctx, &cfg, collector, o, log); err != nil {

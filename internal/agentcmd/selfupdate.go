@@ -10,8 +10,10 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/release"
 	"github.com/spf13/cobra"
 )
@@ -27,8 +29,66 @@ func NewLean(log *slog.Logger) *cobra.Command {
 	cmd, f := newCommand("patchbay-agent", log)
 	f.selfUpdatable = true
 	cmd.Version = Version
+	cmd.Flags().StringVar(&f.releaseKey, "release-key", release.DefaultKeyPath, "pinned release verifier key that agent_update jobs must be signed with")
 	cmd.AddCommand(newSelfUpdateCmd(log))
 	return cmd
+}
+
+// leanUpdater carries out agent_update jobs for the lean binary: every
+// check is against the release key pinned on this host, read afresh for
+// each job.
+type leanUpdater struct{ keyPath string }
+
+func (u leanUpdater) key() (string, error) {
+	if u.keyPath == "" {
+		return "", errors.New("no pinned release key (--release-key)")
+	}
+	b, err := os.ReadFile(u.keyPath)
+	if err != nil {
+		return "", fmt.Errorf("pinned release key: %w (package the agent with --release-key)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (u leanUpdater) Check(file []byte) (agent.ReleaseInfo, error) {
+	key, err := u.key()
+	if err != nil {
+		return agent.ReleaseInfo{}, err
+	}
+	r, err := release.Check(file, key, Version, runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		return agent.ReleaseInfo{}, err
+	}
+	return agent.ReleaseInfo{Version: r.Version, OS: r.OS, Arch: r.Arch, Size: r.Size}, nil
+}
+
+func (u leanUpdater) Install(file, binary []byte, deadline time.Time) error {
+	key, err := u.key()
+	if err != nil {
+		return err
+	}
+	r, err := release.Verify(file, key, binary, Version, runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		return err
+	}
+	exe, err := executable()
+	if err != nil {
+		return err
+	}
+	return release.Install(exe, binary, r, deadline)
+}
+
+func (u leanUpdater) Restart() error { return ExecSelf() }
+
+// ExecSelf replaces this process with the binary now at this executable's
+// path, with the same arguments and environment: the same process ID, so
+// a service manager sees no exit.
+func ExecSelf() error {
+	exe, err := executable()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(exe, os.Args, os.Environ())
 }
 
 func executable() (string, error) {
@@ -93,7 +153,12 @@ func newSelfUpdateCmd(log *slog.Logger) *cobra.Command {
 }
 
 // errReverted ends Run when a self-updated binary missed its deadline.
-var errReverted = errors.New("self-update did not check in by its deadline: the previous binary is back; exiting so the service manager starts it")
+var errReverted = errors.New("self-update did not check in by its deadline: the previous binary is back")
+
+// ErrReverted reports that a self-updated binary missed its deadline and
+// the previous one is back at the executable's path: the caller runs it
+// (ExecSelf).
+var ErrReverted = errReverted
 
 // watchTrial puts the previous binary back when the binary on trial (if
 // any) has not checked in by its deadline, at start or while running, and
@@ -144,8 +209,8 @@ func watchTrial(ctx context.Context, log *slog.Logger) (context.Context, func(),
 // RevertOverdueUpdate puts the previous binary back when this one is on
 // trial past its deadline. The lean binary calls it first thing in main,
 // before any flag or config parsing that a bad release might fail on; it
-// reports errReverted, so main exits and the service manager starts the
-// previous binary.
+// reports ErrReverted, and main runs the previous binary in its place
+// (ExecSelf).
 func RevertOverdueUpdate() error {
 	exe, err := executable()
 	if err != nil {

@@ -24,6 +24,8 @@ type Host struct {
 	Addresses      []string          `json:"addresses,omitempty"`
 	UptimeSeconds  int64             `json:"uptime_seconds"`
 	PackageFormat  string            `json:"package_format,omitempty"`
+	AgentVersion   string            `json:"agent_version,omitempty"`  // as the agent reports it ("" when it does not)
+	AgentPlatform  string            `json:"agent_platform,omitempty"` // the agent's GOOS/GOARCH
 	RebootRequired bool              `json:"reboot_required"`
 	RebootReasons  []string          `json:"reboot_reasons,omitempty"`
 	Labels         map[string]string `json:"labels"`      // from the agent: os, release, arch, format

@@ -59,6 +59,11 @@ type Facts struct {
 	// reason instead.
 	ServicesNeedingRestart []string `json:"services_needing_restart,omitempty"`
 	PackageFormat          Format   `json:"package_format,omitempty"`
+	// AgentVersion and AgentPlatform (GOOS/GOARCH, "linux/amd64") are the
+	// running agent's, set by the agent rather than collected: the server
+	// plans agent updates from them.
+	AgentVersion  string `json:"agent_version,omitempty"`
+	AgentPlatform string `json:"agent_platform,omitempty"`
 }
 
 // Snapshot is everything collected from one host at one time.

@@ -45,6 +45,9 @@ const (
 	PermReportRead        Permission = "reports:read"
 	PermNotifyRead        Permission = "notifications:read"
 	PermNotifyManage      Permission = "notifications:manage"
+	// PermReleasesUpload: upload an agent release for self-updates (admin
+	// only: what agents may run is decided by the offline release key).
+	PermReleasesUpload Permission = "releases:upload"
 	// PermLogin: the username and password in the body.
 	PermLogin Permission = "login"
 )

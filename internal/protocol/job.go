@@ -45,6 +45,13 @@ const (
 	ActionHealthCheck Action = "health_check"
 	// ActionInventory reports the host's inventory now.
 	ActionInventory Action = "inventory"
+	// ActionAgentUpdate replaces the agent binary with the release that
+	// Release (a note from `patchbay release sign`) describes. The agent
+	// fetches the binary from the server and installs it only when the note
+	// verifies against the release key pinned on the host at install time:
+	// the server's signature on the job is not enough, as the server never
+	// holds the release key.
+	ActionAgentUpdate Action = "agent_update"
 )
 
 // Limits on a job.
@@ -55,6 +62,9 @@ const (
 	maxJobField    = 255
 	maxJobArch     = 32
 	maxCommandName = 64
+	// MaxReleaseNote bounds an agent_update job's release note: a few
+	// short lines and a signature or two.
+	MaxReleaseNote = 4096
 )
 
 // JobPackage is one package an install job sets to an exact version.
@@ -82,6 +92,9 @@ type Job struct {
 	// Rollback marks an install job that returns packages to the versions
 	// recorded before a change.
 	Rollback bool `json:"rollback,omitempty"`
+	// Release is the signed release note of an agent_update job, verified
+	// by the agent against its pinned release key.
+	Release []byte `json:"release,omitempty"`
 }
 
 // Envelope carries a job and the server's signature over its exact bytes.
@@ -204,6 +217,14 @@ func (j Job) Validate() error {
 	if len(j.Packages) > MaxJobPackages {
 		return fielderr.Errorf("packages", "more than %d packages", MaxJobPackages)
 	}
+	switch {
+	case j.Action == ActionAgentUpdate && len(j.Release) == 0:
+		return fielderr.New("release", "an agent_update job needs the signed release note")
+	case len(j.Release) > MaxReleaseNote:
+		return fielderr.Errorf("release", "release note of %d bytes exceeds %d", len(j.Release), MaxReleaseNote)
+	case j.Action != ActionAgentUpdate && len(j.Release) > 0:
+		return fielderr.Errorf("release", "a %s job takes no release note", j.Action)
+	}
 	switch j.Action {
 	case ActionInstall:
 		if len(j.Packages) == 0 {
@@ -217,12 +238,12 @@ func (j Job) Validate() error {
 		if !ValidCommandName(j.Name) {
 			return fielderr.Errorf("name", "%s name %q must match [a-z0-9][a-z0-9_-]{0,63}", j.Action, truncate(j.Name))
 		}
-	case ActionReboot, ActionRestartServices, ActionInventory:
+	case ActionReboot, ActionRestartServices, ActionInventory, ActionAgentUpdate:
 		if j.Name != "" {
 			return fielderr.Errorf("name", "a %s job takes no name", j.Action)
 		}
 	default:
-		return fielderr.Errorf("action", "unknown action %q; the agent only does install, reboot, restart_services, hook, health_check and inventory", truncate(string(j.Action)))
+		return fielderr.Errorf("action", "unknown action %q; the agent only does install, reboot, restart_services, hook, health_check, inventory and agent_update", truncate(string(j.Action)))
 	}
 	if len(j.Packages) > 0 {
 		return fielderr.Errorf("packages", "a %s job takes no packages", j.Action)

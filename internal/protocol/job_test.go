@@ -50,6 +50,7 @@ func TestSignedJobsOpenToTheSameJob(t *testing.T) {
 		"hook":                        {ID: "j4", HostID: "h1", Seq: 3, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionHook, Name: "db-backup"},
 		"health check":                {ID: "j5", HostID: "h1", Seq: 4, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionHealthCheck, Name: "nginx_up"},
 		"restart services":            {ID: "j8", HostID: "h1", Seq: 7, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionRestartServices},
+		"agent update":                {ID: "j9", HostID: "h1", Seq: 8, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionAgentUpdate, Release: []byte("patchbay-agent release\nversion v1.1.0\n\n— k sig\n")},
 		"inventory":                   {ID: "j6", HostID: "h1", Seq: 5, NotBefore: jobTime, Expires: jobTime.Add(time.Hour), Action: ActionInventory},
 		"times in another zone":       {ID: "j7", HostID: "h1", Seq: 6, NotBefore: jobTime.In(berlin), Expires: jobTime.Add(time.Hour + 123*time.Nanosecond).In(berlin), Action: ActionInventory},
 	}
@@ -233,6 +234,13 @@ func TestOpenRefusesOversizedPayloads(t *testing.T) {
 	}
 }
 
+// agentUpdate turns j into an agent_update job carrying note.
+func agentUpdate(j *Job, note []byte) Job {
+	u := *j
+	u.Action, u.Packages, u.Name, u.Release = ActionAgentUpdate, nil, "", note
+	return u
+}
+
 func TestValidate(t *testing.T) {
 	base := func(mod func(*Job)) Job {
 		j := validInstallJob()
@@ -302,6 +310,14 @@ func TestValidate(t *testing.T) {
 		{"a host ID with a space is refused", base(func(j *Job) { j.HostID = "host 1" }), "host_id"},
 		{"an empty job ID is refused", base(func(j *Job) { j.ID = "" }), "id"},
 		{"a change ID with '/' is refused", base(func(j *Job) { j.ChangeID = "../x" }), "change_id"},
+		{"an agent_update job with its release note is valid", base(func(j *Job) { *j = agentUpdate(j, []byte("patchbay-agent release\n")) }), ""},
+		{"an agent_update job needs a release note", base(func(j *Job) { *j = agentUpdate(j, nil) }), "release"},
+		{"a release note of 4096 bytes is valid", base(func(j *Job) { *j = agentUpdate(j, bytes.Repeat([]byte("a"), 4096)) }), ""},
+		{"a release note of 4097 bytes is refused", base(func(j *Job) { *j = agentUpdate(j, bytes.Repeat([]byte("a"), 4097)) }), "release"},
+		{"an agent_update job with packages is refused", base(func(j *Job) { j.Action, j.Name, j.Release = ActionAgentUpdate, "", []byte("x") }), "packages"},
+		{"an agent_update job with a name is refused", base(func(j *Job) { *j = agentUpdate(j, []byte("x")); j.Name = "backup" }), "name"},
+		{"a rollback agent_update is refused", base(func(j *Job) { *j = agentUpdate(j, []byte("x")); j.Rollback = true }), "rollback"},
+		{"an install job carrying a release note is refused", base(func(j *Job) { j.Release = []byte("x") }), "release"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -42,6 +42,9 @@ type EnrollRequest struct {
 	Token           string `json:"token"`
 	CSR             string `json:"csr"` // PEM certificate signing request
 	Hostname        string `json:"hostname"`
+	// Labels are the host's labels from its own configuration (agent.yaml
+	// labels:, --label). The enrollment token's labels win on conflict.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // EnrollResponse carries the host's identity and its client certificate.
@@ -234,6 +237,7 @@ func validateFacts(f *inventory.Facts) error {
 		"facts.os.id": f.OS.ID, "facts.os.version_id": f.OS.VersionID, "facts.os.name": f.OS.Name,
 		"facts.os.pretty_name": f.OS.PrettyName, "facts.os.codename": f.OS.Codename,
 		"facts.package_format": string(f.PackageFormat),
+		"facts.agent_version":  f.AgentVersion, "facts.agent_platform": f.AgentPlatform,
 	}
 	for name, v := range fields {
 		if err := checkText(v, MaxFieldBytes); err != nil {

@@ -74,6 +74,21 @@ func Sign(r Release, signerKey string) ([]byte, error) {
 // running agent's version, OS and architecture, and the binary it
 // describes. It returns the release only when every check passes.
 func Verify(file []byte, verifierKey string, binary []byte, running, goos, goarch string) (Release, error) {
+	r, err := Check(file, verifierKey, running, goos, goarch)
+	if err != nil {
+		return Release{}, err
+	}
+	sum := sha256.Sum256(binary)
+	if int64(len(binary)) != r.Size || hex.EncodeToString(sum[:]) != r.SHA256 {
+		return Release{}, fmt.Errorf("%w: got %d bytes with SHA-256 %x", ErrHash, len(binary), sum)
+	}
+	return r, nil
+}
+
+// Check is Verify without the binary: the signature against the pinned
+// key, the target and the version. An agent checks a release this way
+// before it fetches the binary the release describes.
+func Check(file []byte, verifierKey string, running, goos, goarch string) (Release, error) {
 	v, err := note.NewVerifier(verifierKey)
 	if err != nil {
 		return Release{}, fmt.Errorf("pinned release key: %w", err)
@@ -101,11 +116,25 @@ func Verify(file []byte, verifierKey string, binary []byte, running, goos, goarc
 	if semver.IsValid(running) && semver.Compare(r.Version, running) <= 0 && !r.AllowDowngrade {
 		return Release{}, fmt.Errorf("%w: release %s, running %s", ErrDowngrade, r.Version, running)
 	}
-	sum := sha256.Sum256(binary)
-	if int64(len(binary)) != r.Size || hex.EncodeToString(sum[:]) != r.SHA256 {
-		return Release{}, fmt.Errorf("%w: got %d bytes with SHA-256 %x", ErrHash, len(binary), sum)
-	}
 	return r, nil
+}
+
+// Describe reads what a release file says WITHOUT verifying its
+// signature: the server, which holds no release key, uses it to file an
+// uploaded release and check that the binary matches it. Agents verify
+// with Check and Verify.
+func Describe(file []byte) (Release, error) {
+	text, _, ok := strings.Cut(string(file), "\n\n")
+	if !ok {
+		return Release{}, fmt.Errorf("%w: no signature block", ErrMalformed)
+	}
+	return parse(text + "\n")
+}
+
+// Matches reports whether binary is the one r describes (size and SHA-256).
+func (r Release) Matches(binary []byte) bool {
+	sum := sha256.Sum256(binary)
+	return int64(len(binary)) == r.Size && hex.EncodeToString(sum[:]) == r.SHA256
 }
 
 // parse reads the signed text, which must be exactly what text writes.

@@ -153,3 +153,48 @@ func mustHold(t *testing.T, path string, want []byte) {
 		t.Errorf("%s holds %q (%v), want %q", path, got, err, want)
 	}
 }
+
+func TestCheckVerifiesTheNoteWithoutTheBinary(t *testing.T) {
+	skey, vkey := keys(t, "patchbay-release")
+	otherSkey, _ := keys(t, "patchbay-release")
+	r, err := Check(signed(t, skey, "v1.3.0", false), vkey, "v1.2.0", "linux", "amd64")
+	if err != nil || r.Version != "v1.3.0" || r.Size != 21 {
+		t.Fatalf("Check = %+v, %v; want v1.3.0 of 21 bytes", r, err)
+	}
+	for _, tc := range []struct {
+		name    string
+		file    []byte
+		running string
+		want    error
+	}{
+		{"another key", signed(t, otherSkey, "v1.3.0", false), "v1.2.0", ErrUnknownKey},
+		{"a downgrade", signed(t, skey, "v1.3.0", false), "v1.3.1", ErrDowngrade},
+	} {
+		if _, err := Check(tc.file, vkey, tc.running, "linux", "amd64"); !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestDescribeReadsANoteWithoutAKey(t *testing.T) {
+	skey, _ := keys(t, "patchbay-release")
+	r, err := Describe(signed(t, skey, "v1.3.0", true))
+	// sha256 of "\x7fELF new agent v1.3.0", computed with sha256sum.
+	want := Release{Version: "v1.3.0", OS: "linux", Arch: "amd64", Size: 21,
+		SHA256: "b0c552b3db2468415ae2d5489b05881c7b9f170b95785e22c8218de2896c736a", AllowDowngrade: true}
+	if err != nil || r != want {
+		t.Fatalf("Describe = %+v, %v; want %+v", r, err, want)
+	}
+	if !r.Matches(newBinary) || r.Matches(oldBinary) || r.Matches(newBinary[:20]) {
+		t.Error("Matches: want true for the signed binary only")
+	}
+	for name, file := range map[string]string{
+		"no signature block": "patchbay-agent release\nversion v1.3.0\n",
+		"another header":     "some release\nversion v1.3.0\n\n— k sig\n",
+		"a missing field":    "patchbay-agent release\nversion v1.3.0\nos linux\n\n— k sig\n",
+	} {
+		if _, err := Describe([]byte(file)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}

@@ -70,6 +70,9 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	if req.Hostname == "" || len(req.Hostname) > 255 {
 		return errBadRequest("hostname is required (at most 255 bytes)")
 	}
+	if err := checkLabels(req.Labels); err != nil {
+		return errBadRequest("labels: " + err.Error() + " (the agent's labels: in agent.yaml, or --label)")
+	}
 	now := s.now()
 	id := uuid.NewString()
 	certPEM, cert, err := s.ca.SignClient([]byte(req.CSR), id, now, s.cfg.AgentCertTTL)
@@ -79,7 +82,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	auditSummary(r.Context(), "host %s enrolled as %s", req.Hostname, id)
 	h, err := s.store.EnrollHost(r.Context(), HashSecret(secret), store.Host{
 		ID: id, Hostname: req.Hostname, CertSerial: pki.SerialString(cert), CertNotAfter: cert.NotAfter,
-		EnrolledAt: now, LastSeenAt: now,
+		EnrolledAt: now, LastSeenAt: now, UserLabels: req.Labels,
 	}, now)
 	if err != nil {
 		var ee *store.EnrollError

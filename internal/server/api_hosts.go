@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/store"
@@ -24,7 +26,7 @@ func (s *Server) hostView(h store.Host) api.Host {
 	return api.Host{
 		ID: h.ID, Hostname: h.Hostname, OS: h.Facts.OS, Kernel: h.Facts.Kernel, Arch: h.Facts.Arch,
 		Addresses: h.Facts.Addresses, UptimeSeconds: int64(h.Facts.Uptime / time.Second),
-		PackageFormat: string(h.Facts.PackageFormat), RebootRequired: h.Facts.RebootRequired,
+		PackageFormat: string(h.Facts.PackageFormat), RebootRequired: h.Facts.RebootRequired, AgentVersion: h.Facts.AgentVersion, AgentPlatform: h.Facts.AgentPlatform,
 		RebootReasons: h.Facts.RebootReasons, ServicesNeedingRestart: h.Facts.ServicesNeedingRestart, Labels: nonNil(h.Labels), UserLabels: nonNil(h.UserLabels),
 		EnrolledAt: h.EnrolledAt, LastSeenAt: h.LastSeenAt, Stale: now.Sub(h.LastSeenAt) > s.staleAfter(),
 		Revoked: h.RevokedAt != nil, RevokedAt: h.RevokedAt, CertNotAfter: h.CertNotAfter,
@@ -176,21 +178,30 @@ func (s *Server) handleHostPackages(w http.ResponseWriter, r *http.Request) erro
 
 var labelKeyRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?$`)
 
+// checkLabels checks a host's user labels, as people set them or an agent
+// sends them at enrollment.
+func checkLabels(labels map[string]string) error {
+	if len(labels) > 64 {
+		return errors.New("at most 64 labels per host")
+	}
+	for k, v := range labels {
+		if !labelKeyRE.MatchString(k) {
+			return fmt.Errorf("label key %q: use lower-case letters, digits, '.', '_', '-', '/' (at most 64)", k)
+		}
+		if len(v) > 256 || !utf8.ValidString(v) {
+			return fmt.Errorf("label %q: value longer than 256 bytes or not UTF-8", k)
+		}
+	}
+	return nil
+}
+
 func (s *Server) handleSetHostLabels(w http.ResponseWriter, r *http.Request) error {
 	var req api.SetLabelsRequest
 	if err := decodeJSON(w, r, 64<<10, &req); err != nil {
 		return err
 	}
-	if len(req.Labels) > 64 {
-		return errBadRequest("at most 64 labels per host")
-	}
-	for k, v := range req.Labels {
-		if !labelKeyRE.MatchString(k) {
-			return errBadRequest(fmt.Sprintf("label key %q: use lower-case letters, digits, '.', '_', '-', '/' (at most 64)", k))
-		}
-		if len(v) > 256 {
-			return errBadRequest(fmt.Sprintf("label %q: value longer than 256 bytes", k))
-		}
+	if err := checkLabels(req.Labels); err != nil {
+		return errBadRequest(err.Error())
 	}
 	id := r.PathValue("id")
 	h, err := s.store.GetHost(r.Context(), id)

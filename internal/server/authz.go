@@ -53,6 +53,7 @@ const (
 	PermNotifyRead        = policy.PermNotifyRead
 	PermNotifyManage      = policy.PermNotifyManage
 	PermLogin             = policy.PermLogin
+	PermReleasesUpload    = policy.PermReleasesUpload
 )
 
 // Roles, as policy defines them.

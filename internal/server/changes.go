@@ -73,6 +73,10 @@ type ChangeSpec struct {
 	// plan.go.
 	AllowDowngrade  bool `json:"allow_downgrade,omitempty"`
 	ForceNotOffered bool `json:"force_not_offered,omitempty"`
+	// AgentRelease, instead of packages or advisories, rolls out this
+	// uploaded agent release (a version such as v1.4.0) as agent_update
+	// jobs; see releases.go.
+	AgentRelease string `json:"agent_release,omitempty"`
 }
 
 // PackageTarget is an explicit package version.

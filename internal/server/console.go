@@ -59,7 +59,7 @@ func (b consoleBackend) host(h store.Host) web.Host {
 	eff := org.Effective(hostInfo(h))
 	v := web.Host{ID: h.ID, Hostname: h.Hostname, OS: h.Facts.OS.ID, OSVersion: h.Facts.OS.VersionID, Kernel: h.Facts.Kernel,
 		Arch: h.Facts.Arch, Addresses: h.Facts.Addresses, LastSeen: h.LastSeenAt, Stale: s.now().Sub(h.LastSeenAt) > s.staleAfter(),
-		RebootRequired: h.Facts.RebootRequired, Packages: h.PackageCount}
+		RebootRequired: h.Facts.RebootRequired, Packages: h.PackageCount, AgentVersion: h.Facts.AgentVersion}
 	if len(eff.Stakeholders) > 0 {
 		v.Owner = eff.Stakeholders[0]
 	}

@@ -71,6 +71,8 @@ var apiDocs = map[string]apiDoc{
 	"POST /api/v1/users":                     {Body: api.CreateUserRequest{}, Response: api.User{}},
 	"POST /api/v1/users/{id}/email":          {Body: api.SetEmailRequest{}, Response: api.User{}},
 	"GET /api/v1/tokens":                     {Response: api.Page[api.APIToken]{}},
+	"GET /api/v1/releases":                   {Query: []queryParam{qp("version", "string", "only this version")}, Response: []ReleaseView{}},
+	"POST /api/v1/releases":                  {Body: ReleaseUpload{}, Response: ReleaseView{}},
 	"POST /api/v1/tokens":                    {Body: api.CreateAPITokenRequest{}, Response: api.APIToken{}},
 	"POST /api/v1/enroll-tokens":             {Body: api.CreateEnrollTokenRequest{}, Response: api.EnrollToken{}},
 	"GET /api/v1/enroll-tokens":              {Response: api.Page[api.EnrollToken]{}},

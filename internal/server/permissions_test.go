@@ -28,6 +28,7 @@ feeds:manage           Y   Y   .   .   .   .
 users:manage           Y   .   .   .   .   .
 org:read               Y   Y   Y   Y   Y   Y
 org:apply              Y   .   .   .   .   .
+releases:upload        Y   .   .   .   .   .
 calendars:manage       Y   Y   Y   Y   Y   .
 exceptions:read        Y   Y   Y   Y   Y   Y
 exceptions:request     Y   Y   Y   Y   .   .
@@ -178,10 +179,13 @@ POST /api/v1/users/{id}/disable              users:manage
 POST /api/v1/tokens                          tokens:manage
 GET  /api/v1/tokens                          tokens:manage
 POST /api/v1/tokens/{id}/revoke              tokens:manage
+POST /api/v1/releases                        releases:upload
+GET  /api/v1/releases                        changes:read
 POST /agent/v1/enroll                        enroll-token
 POST /agent/v1/checkin                       agent
 POST /agent/v1/jobs/result                   agent
 POST /agent/v1/renew                         agent
+GET  /agent/v1/releases/{version}/{os}/{arch} agent
 `
 
 func TestEveryRouteDeclaresTheHandWrittenPermission(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/patchbay/patchbay/internal/change"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/release"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/schedule"
 	"github.com/patchbay/patchbay/internal/store"
@@ -89,6 +90,12 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (builtPlan, err
 	if err != nil {
 		return builtPlan{}, err
 	}
+	var agentReleases map[string]release.Release
+	if spec.AgentRelease != "" {
+		if agentReleases, err = s.agentReleasePlatforms(ctx, spec.AgentRelease); err != nil {
+			return builtPlan{}, err
+		}
+	}
 	hosts, err := s.allHosts(ctx)
 	if err != nil {
 		return builtPlan{}, err
@@ -111,8 +118,10 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (builtPlan, err
 			if planned[h.ID] || !g.Selector.Selects(hi) {
 				continue
 			}
-			targets, err := s.hostTargets(ctx, h, spec, advisories, carried)
-			if err != nil {
+			var targets []PlanTarget
+			if spec.AgentRelease != "" {
+				targets = agentTargets(h, spec.AgentRelease, agentReleases)
+			} else if targets, err = s.hostTargets(ctx, h, spec, advisories, carried); err != nil {
 				return builtPlan{}, err
 			}
 			if len(targets) == 0 {
@@ -132,6 +141,9 @@ func (s *Server) buildPlan(ctx context.Context, spec ChangeSpec) (builtPlan, err
 			}
 			reboot, restart := hostRebootPolicy(g.Reboot, spec.Reboot).AfterPatch(
 				rollout.Needs{Reboot: h.Facts.RebootRequired, Services: h.Facts.ServicesNeedingRestart})
+			if spec.AgentRelease != "" {
+				reboot, restart = false, nil // the agent restarts itself
+			}
 			plan.Hosts = append(plan.Hosts, rollout.HostPlan{HostID: h.ID, Group: g.Name, Ring: ring, Tier: tierIdx,
 				Platform: h.Facts.OS.ID + "-" + h.Facts.OS.VersionID, Targets: dispatch, NeedsReboot: reboot, RestartOnly: restart})
 		}
@@ -161,8 +173,11 @@ func rolloutParams(spec ChangeSpec, org *policy.Org) (rollout.Plan, error) {
 	if len(spec.Groups) == 0 {
 		return rollout.Plan{}, errBadRequest("groups: name at least one target group")
 	}
-	if len(spec.Packages) == 0 && len(spec.Advisories) == 0 {
-		return rollout.Plan{}, errBadRequest("packages or advisories: say what to install")
+	if len(spec.Packages) == 0 && len(spec.Advisories) == 0 && spec.AgentRelease == "" {
+		return rollout.Plan{}, errBadRequest("packages, advisories or agent_release: say what to install")
+	}
+	if err := checkAgentReleaseSpec(spec); err != nil {
+		return rollout.Plan{}, err
 	}
 	if len(org.Rings) == 0 {
 		return rollout.Plan{}, errBadRequest("the organisation defines no rings; apply one first")

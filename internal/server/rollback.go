@@ -128,6 +128,12 @@ func (s *Server) decide(ctx context.Context, c *store.Change, st *rollout.State,
 // buildJob is the unsigned job for a; why is not empty when it cannot be
 // built.
 func (s *Server) buildJob(ctx context.Context, c *store.Change, plan **rollout.Plan, a rollout.Action) (protocol.Job, string, error) {
+	if v := agentReleaseOf(c); v != "" {
+		if a.Kind != rollout.ActDispatch {
+			return protocol.Job{}, fmt.Sprintf("an agent update has no %s job; roll out an older release signed with --allow-downgrade instead", a.Phase), nil
+		}
+		return s.agentUpdateJob(ctx, v, a.HostID)
+	}
 	switch a.Kind {
 	case rollout.ActDispatch:
 		job := protocol.Job{Action: protocol.ActionInstall}

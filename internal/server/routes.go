@@ -107,10 +107,14 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/tokens", PermTokensManage, "list API tokens (secrets are never shown again)", s.handleListAPITokens},
 		{"POST", "/api/v1/tokens/{id}/revoke", PermTokensManage, "revoke an API token", s.handleRevokeAPIToken},
 
+		{"POST", "/api/v1/releases", PermReleasesUpload, "upload an agent release: the binary and its note signed offline by `patchbay release sign`", s.handleUploadRelease},
+		{"GET", "/api/v1/releases", PermChangesRead, "list uploaded agent releases (?version=)", s.handleListReleases},
+
 		{"POST", "/agent/v1/enroll", PermEnrollToken, "enroll a host with an enrollment token", s.handleEnroll},
 		{"POST", "/agent/v1/checkin", PermAgent, "report facts and inventory", s.handleCheckin},
 		{"POST", "/agent/v1/jobs/result", PermAgent, "report the result of a job", s.handleJobResult},
 		{"POST", "/agent/v1/renew", PermAgent, "renew the host's client certificate", s.handleRenew},
+		{"GET", "/agent/v1/releases/{version}/{os}/{arch}", PermAgent, "an agent release binary, for an agent_update job", s.handleAgentRelease},
 	}
 }
 

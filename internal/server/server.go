@@ -152,6 +152,7 @@ type Server struct {
 	ready    readyState     // the last successful readiness write: readiness.go
 	notify   notifier       // outbox messages and their delivery: notify.go
 	holder   string         // this process in the leases it holds: leader.go
+	binaries releaseCache   // agent release binaries agents are fetching: releases.go
 
 	feedClient     *http.Client  // nil: a default client; tests point it at a loopback TLS server
 	feedRetryDelay time.Duration // base delay between feed download attempts

@@ -123,7 +123,7 @@ func TestEveryRouteDeclaresAKnownPermission(t *testing.T) {
 		PermExceptionsRead: true, PermExceptionsRequest: true, PermExceptionsApprove: true, PermAuditRead: true,
 		PermChangesRead: true, PermChangesCreate: true, PermChangesApprove: true, PermChangesRun: true, PermLogin: true,
 		PermSignOff: true, PermRetroWrite: true, PermKBRead: true, PermKBWrite: true, PermReportRead: true,
-		PermNotifyRead: true, PermNotifyManage: true}
+		PermNotifyRead: true, PermNotifyManage: true, PermReleasesUpload: true}
 	for _, rt := range ts.routes {
 		if !known[rt.Perm] {
 			t.Errorf("%s %s declares unknown permission %q", rt.Method, rt.Path, rt.Perm)

@@ -68,3 +68,20 @@ func TestHostLabelsAndHostnames(t *testing.T) {
 		}
 	})
 }
+
+func TestEnrollmentLabelsOfTheAgentYieldToTheToken(t *testing.T) {
+	forEach(t, func(t *testing.T, db *DB, _ string) {
+		ctx := context.Background()
+		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), map[string]string{"ring": "test", "env": "prod"})
+		h := newHost("h1", "web1")
+		h.UserLabels = map[string]string{"ring": "production", "rack": "b12"}
+		if _, err := db.EnrollHost(ctx, "h-tk", h, t0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetHost(ctx, "h1")
+		want := map[string]string{"ring": "test", "env": "prod", "rack": "b12"}
+		if err != nil || !maps.Equal(got.UserLabels, want) {
+			t.Fatalf("user labels %v (%v), want %v: the agent's rack, the token's ring and env", got.UserLabels, err, want)
+		}
+	})
+}

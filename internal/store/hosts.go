@@ -70,8 +70,9 @@ func FactLabels(f inventory.Facts) map[string]string {
 
 // EnrollHost consumes one use of the enrollment token whose secret hashes
 // to tokenHash and stores the new host, in one transaction: two agents
-// racing for the last use of a token cannot both enroll. The token's labels
-// become the host's user labels.
+// racing for the last use of a token cannot both enroll. The host's user
+// labels are h.UserLabels (the agent's own) overlaid by the token's: the
+// token's win on conflict.
 func (s *DB) EnrollHost(ctx context.Context, tokenHash string, h Host, now time.Time) (Host, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		t, err := scanEnrollToken(tx.QueryRowContext(ctx, s.q(`SELECT `+enrollTokenCols+` FROM enroll_tokens WHERE hash = ?`+s.forUpdate()), tokenHash))
@@ -93,7 +94,14 @@ func (s *DB) EnrollHost(ctx context.Context, tokenHash string, h Host, now time.
 			return err
 		}
 		h.EnrollTokenID = t.ID
-		h.UserLabels = nonNilMap(t.Labels)
+		merged := map[string]string{}
+		for k, v := range h.UserLabels {
+			merged[k] = v
+		}
+		for k, v := range t.Labels {
+			merged[k] = v
+		}
+		h.UserLabels = merged
 		h.Labels = FactLabels(h.Facts)
 		facts, _ := json.Marshal(h.Facts)
 		labels, _ := json.Marshal(nonNilMap(h.Labels))
