@@ -86,8 +86,22 @@ func (a *auditor) recordAll(ctx context.Context, es []audit.Entry) error {
 
 // load reads the whole log and its checkpoints.
 func (a *auditor) load(ctx context.Context) ([]audit.Entry, []audit.Checkpoint, error) {
+	// Checkpoints first: one commits with the entries it covers, so entries
+	// read after it always reach it, however many commits land between.
+	raw, err := a.s.store.AuditCheckpoints(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cps []audit.Checkpoint
+	for _, b := range raw {
+		var cp audit.Checkpoint
+		if err := json.Unmarshal(b, &cp); err != nil {
+			return nil, nil, fmt.Errorf("audit checkpoint: %w", err)
+		}
+		cps = append(cps, cp)
+	}
 	var es []audit.Entry
-	err := a.s.store.AuditRange(ctx, 0, 0, func(r store.AuditRecord) error {
+	err = a.s.store.AuditRange(ctx, 0, 0, func(r store.AuditRecord) error {
 		var e audit.Entry
 		if err := json.Unmarshal(r.Entry, &e); err != nil {
 			// A row that no longer decodes is itself tampering: keep its
@@ -102,18 +116,6 @@ func (a *auditor) load(ctx context.Context) ([]audit.Entry, []audit.Checkpoint, 
 	})
 	if err != nil {
 		return nil, nil, err
-	}
-	raw, err := a.s.store.AuditCheckpoints(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	var cps []audit.Checkpoint
-	for _, b := range raw {
-		var cp audit.Checkpoint
-		if err := json.Unmarshal(b, &cp); err != nil {
-			return nil, nil, fmt.Errorf("audit checkpoint: %w", err)
-		}
-		cps = append(cps, cp)
 	}
 	return es, cps, nil
 }
@@ -226,6 +228,17 @@ func (s *Server) handleAuditVerify(w http.ResponseWriter, r *http.Request) error
 // verifyAudit checks the chain, the checkpoints stored with it and the
 // checkpoint file outside the database.
 func (s *Server) verifyAudit(ctx context.Context) (AuditVerifyResult, error) {
+	// The checkpoint file is flushed and read BEFORE the log: commits that
+	// land meanwhile only lengthen the log, while a head read after the
+	// log could cover entries the read missed and report a cut that never
+	// happened.
+	var head headRead
+	if s.audit.head != nil {
+		if err := s.audit.head.flush(); err != nil {
+			return AuditVerifyResult{}, fmt.Errorf("write audit checkpoint file: %w", err)
+		}
+		head = readHead(s.audit.head.path)
+	}
 	es, cps, err := s.audit.load(ctx)
 	if err != nil {
 		return AuditVerifyResult{}, err
@@ -235,11 +248,8 @@ func (s *Server) verifyAudit(ctx context.Context) (AuditVerifyResult, error) {
 	res := AuditVerifyResult{Entries: len(es), Checkpoints: len(cps)}
 	if s.audit.head != nil {
 		res.HeadFile = s.audit.head.path
-		if err := s.audit.head.flush(); err != nil {
-			return AuditVerifyResult{}, fmt.Errorf("write audit checkpoint file: %w", err)
-		}
 		if p == nil {
-			p = verifyHead(s.audit.head.path, es, pub)
+			p = head.verify(es, pub)
 		}
 	}
 	res.OK, res.Problem = p == nil, p

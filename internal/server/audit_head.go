@@ -123,21 +123,32 @@ func writeFileDurably(path string, v any) error {
 	return durable.WriteFile(path, append(b, '\n'), 0o600)
 }
 
-// verifyHead checks the log against the checkpoint file: the file must be
-// signed by the server's key, and the log must reach its sequence with its
-// hash there. A missing file is reported once the log has entries: the
-// server writes it on start and after every append.
-func verifyHead(path string, es []audit.Entry, pub ed25519.PublicKey) *audit.Problem {
+// headRead is the checkpoint file as read at one moment.
+type headRead struct {
+	path string
+	cp   audit.Checkpoint
+	err  error
+}
+
+func readHead(path string) headRead {
 	cp, err := readHeadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	return headRead{path: path, cp: cp, err: err}
+}
+
+// verify checks the log es against the checkpoint read earlier: the file
+// must be signed by the server's key, and the log must reach its sequence
+// with its hash there. A missing file is reported once the log has entries:
+// the server writes it on start and after every append.
+func (h headRead) verify(es []audit.Entry, pub ed25519.PublicKey) *audit.Problem {
+	if errors.Is(h.err, fs.ErrNotExist) {
 		if len(es) == 0 {
 			return nil
 		}
 		return &audit.Problem{Seq: uint64(len(es)), Kind: audit.KindBadCheckpoint, Detail: fmt.Sprintf(
-			"the checkpoint file %s outside the database is missing: it cannot show whether the log's tail was cut", path)}
+			"the checkpoint file %s outside the database is missing: it cannot show whether the log's tail was cut", h.path)}
 	}
-	if err != nil {
-		return &audit.Problem{Seq: uint64(len(es)), Kind: audit.KindBadCheckpoint, Detail: err.Error()}
+	if h.err != nil {
+		return &audit.Problem{Seq: uint64(len(es)), Kind: audit.KindBadCheckpoint, Detail: h.err.Error()}
 	}
-	return audit.VerifyHead(es, cp, pub, "the checkpoint file "+path)
+	return audit.VerifyHead(es, h.cp, pub, "the checkpoint file "+h.path)
 }
