@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,16 +21,41 @@ import (
 )
 
 // killableServer is a server process that the test kills with SIGKILL and
-// starts again on the same address and data directory.
+// starts again on the same address, from sp.dataDir.
 type killableServer struct {
-	sp   *serverProc
-	cmd  *exec.Cmd
-	args []string
+	sp    *serverProc
+	cmd   *exec.Cmd
+	addr  string
+	extra []string
+}
+
+// startKillable starts `patchbay server --feed-source none` with the extra
+// flags on a free loopback address and a fresh data directory. The server
+// is killed when the test ends; if the test failed, the tail of its stderr
+// is logged.
+func startKillable(t *testing.T, extra ...string) *killableServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	k := &killableServer{sp: &serverProc{dataDir: t.TempDir(), stderr: &syncBuffer{}}, addr: addr, extra: extra}
+	k.start(t)
+	t.Cleanup(func() {
+		k.kill()
+		if t.Failed() {
+			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 6000))
+		}
+	})
+	return k
 }
 
 func (k *killableServer) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(binary, k.args...)
+	args := append([]string{"server", "--listen", k.addr, "--data-dir", k.sp.dataDir, "--feed-source", "none"}, k.extra...)
+	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -40,20 +64,7 @@ func (k *killableServer) start(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := bannerURL.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case k.sp.url = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("server did not start:\n%s", k.sp.stderr.String())
-	}
+	k.sp.url = waitBanner(t, "server", stdout, k.sp.stderr)
 	k.cmd = cmd
 }
 
@@ -71,23 +82,8 @@ func TestRolloutSurvivesServerCrashes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long crash test")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dataDir := t.TempDir()
-	k := &killableServer{sp: &serverProc{dataDir: dataDir, stderr: &syncBuffer{}},
-		args: []string{"server", "--listen", addr, "--data-dir", dataDir, "--feed-source", "none", "--engine-interval", "100ms", "--checkin-interval", "1s"}}
-	k.start(t)
-	t.Cleanup(func() {
-		k.kill()
-		if t.Failed() {
-			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 4000))
-		}
-	})
-	sp := k.sp
+	k := startKillable(t, "--engine-interval", "100ms", "--checkin-interval", "1s")
+	sp, dataDir := k.sp, k.sp.dataDir
 	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
 	orgFile := filepath.Join(t.TempDir(), "org.yaml")
 	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
@@ -98,16 +94,7 @@ rings: [production]
 	sp.mustCLI(t, "apply", "-f", orgFile)
 	token := sp.enrollToken(t, "--label", "fleet=sim", "--max-hosts", "200")
 
-	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
-	if err != nil || len(bases) == 0 {
-		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
-	}
-	var ubuntu []sim.Base
-	for _, b := range bases {
-		if strings.Contains(b.Name, "ubuntu") {
-			ubuntu = append(ubuntu, b)
-		}
-	}
+	ubuntu := ubuntuBases(t)
 	var mu sync.Mutex
 	installs := map[string]int{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -167,6 +154,23 @@ rings: [production]
 			t.Errorf("%s ran its install %d times", host, n)
 		}
 	}
+}
+
+// ubuntuBases are the Ubuntu package lists of the shared data
+// (../shared/data/inventories), the bases of simulated hosts.
+func ubuntuBases(t *testing.T) []sim.Base {
+	t.Helper()
+	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
+	if err != nil || len(bases) == 0 {
+		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
+	}
+	var ubuntu []sim.Base
+	for _, b := range bases {
+		if strings.Contains(b.Name, "ubuntu") {
+			ubuntu = append(ubuntu, b)
+		}
+	}
+	return ubuntu
 }
 
 func tail(s string, n int) string {

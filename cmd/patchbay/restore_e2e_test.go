@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/sim"
-	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // TestRestoreDuringARolloutConvergesWithoutRunningAJobTwice: 60 simulated
@@ -33,25 +31,8 @@ func TestRestoreDuringARolloutConvergesWithoutRunningAJobTwice(t *testing.T) {
 		t.Skip("long restore test")
 	}
 	const fleetA, fleetB = 50, 10
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dataDir := t.TempDir()
-	serverArgs := func(dir string) []string {
-		return []string{"server", "--listen", addr, "--data-dir", dir, "--feed-source", "none", "--engine-interval", "100ms", "--checkin-interval", "1s"}
-	}
-	k := &killableServer{sp: &serverProc{dataDir: dataDir, stderr: &syncBuffer{}}, args: serverArgs(dataDir)}
-	k.start(t)
-	t.Cleanup(func() {
-		k.kill()
-		if t.Failed() {
-			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 6000))
-		}
-	})
-	sp := k.sp
+	k := startKillable(t, "--engine-interval", "100ms", "--checkin-interval", "1s")
+	sp, dataDir := k.sp, k.sp.dataDir
 	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
 	orgFile := filepath.Join(t.TempDir(), "org.yaml")
 	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
@@ -64,16 +45,7 @@ rings: [production]
 	tokenA := sp.enrollToken(t, "--label", "fleet=a", "--max-hosts", "50")
 	tokenB := sp.enrollToken(t, "--label", "fleet=b", "--max-hosts", "10")
 
-	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
-	if err != nil || len(bases) == 0 {
-		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
-	}
-	var ubuntu []sim.Base
-	for _, b := range bases {
-		if strings.Contains(b.Name, "ubuntu") {
-			ubuntu = append(ubuntu, b)
-		}
-	}
+	ubuntu := ubuntuBases(t)
 	var mu sync.Mutex
 	installs := map[string]int{} // host@version → times installed
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,7 +124,6 @@ rings: [production]
 		t.Fatalf("restore: %v\n%s%s", err, out, errOut)
 	}
 	k.sp.dataDir = restored
-	k.args = serverArgs(restored)
 	k.start(t)
 	if out, errOut, err := sp.cli(t, "audit", "verify"); err != nil {
 		t.Errorf("audit verify on the restored server: %v\n%s%s", err, out, errOut)
