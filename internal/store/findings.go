@@ -605,41 +605,9 @@ type FindingFilter struct {
 // ListFindings returns findings by priority, highest first, and the next
 // page token.
 func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, string, error) {
-	conds, args := []string{"h.revoked_at IS NULL"}, []any{}
-	switch f.Status {
-	case "", "open":
-		conds = append(conds, "f.status = 'open'")
-	case "resolved":
-		conds = append(conds, "f.status = 'resolved'")
-	case "all":
-	default:
-		return nil, "", fmt.Errorf("%w: status %q", ErrBadFilter, f.Status)
-	}
-	if f.HostID != "" {
-		conds, args = append(conds, "f.host_id = ?"), append(args, f.HostID)
-	}
-	if f.AdvisoryID != "" {
-		conds, args = append(conds, "f.advisory_id = ?"), append(args, f.AdvisoryID)
-	}
-	if c, a := severityCond(f.Severity); c != "" {
-		conds, args = append(conds, c), append(args, a...)
-	}
-	if f.KEV != nil {
-		conds, args = append(conds, "f.kev = ?"), append(args, *f.KEV)
-	}
-	if f.Excepted != nil {
-		if *f.Excepted {
-			conds = append(conds, "f.exception_id <> ''")
-		} else {
-			conds = append(conds, "f.exception_id = ''")
-		}
-	}
-	if f.Overdue != nil {
-		conds, args = append(conds, "f.status = 'open' AND f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(*f.Overdue))
-	}
-	for k, v := range f.Labels {
-		conds = append(conds, "EXISTS (SELECT 1 FROM host_labels l WHERE l.host_id = f.host_id AND l.key = ? AND l.value = ?)")
-		args = append(args, k, v)
+	conds, args, err := s.findingConds(f)
+	if err != nil {
+		return nil, "", err
 	}
 	if f.After != "" {
 		p, id, err := decodeFindingCursor(f.After)
