@@ -302,18 +302,11 @@ func (s *Server) applyExceptions(ctx context.Context) error {
 
 // exceptionLoop expires exceptions every minute.
 func (s *Server) exceptionLoop(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("expire exceptions", "err", err)
-			}
+	every(ctx, time.Minute, func() {
+		if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("expire exceptions", "err", err)
 		}
-	}
+	})
 }
 
 // ExpireExceptions ends the exceptions whose expiry has passed: their
