@@ -696,18 +696,33 @@ func decodeFindingCursor(s string) (float64, string, error) {
 }
 
 func (s *DB) advisoryCVEs(ctx context.Context, id string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT cve FROM advisory_cves WHERE advisory_id = ? ORDER BY cve`), id)
+	return s.queryStrings(ctx, `SELECT cve FROM advisory_cves WHERE advisory_id = ? ORDER BY cve`, id)
+}
+
+// queryStrings runs a query of one text column and returns its rows.
+func (s *DB) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	return queryRows(ctx, s, query, func(row interface{ Scan(...any) error }) (string, error) {
+		var v string
+		err := row.Scan(&v)
+		return v, err
+	}, args...)
+}
+
+// queryRows runs a query (with ? placeholders) and scans every row with
+// scan.
+func queryRows[T any](ctx context.Context, s *DB, query string, scan func(interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
