@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/debtest"
+	"github.com/patchbay/patchbay/internal/rpmtest"
 )
 
 // ringRollout is the scenario both real-package-manager tests run: users
@@ -26,6 +29,33 @@ type ringRollout struct {
 // ringHost is one simulated host: an image root the real package manager
 // works in, and the agent's state directory.
 type ringHost struct{ name, root, state string }
+
+// startRingServer starts the server the ring rollouts run on: no feeds,
+// a fast engine and agents checking in every 5 s.
+func startRingServer(t *testing.T) *serverProc {
+	t.Helper()
+	return startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
+}
+
+// debianHelloRoot makes h's image root a Debian 12 host with pbtest-hello
+// 1.0-1 from the apt repository repo, and a shell for its scripts.
+func debianHelloRoot(t *testing.T, h ringHost, repo string) {
+	t.Helper()
+	debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
+	debtest.AddStaticShell(t, h.root)
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+}
+
+// almaHelloRoot makes h's image root an AlmaLinux 9.4 host with pbtest-base
+// and pbtest-hello 1.0-1 from the rpm repository repo.
+func almaHelloRoot(t *testing.T, h ringHost, repo string) {
+	t.Helper()
+	rpmtest.MakeImageRoot(t, h.root, repo, "pbtest-base-1-1.noarch.rpm", "pbtest-hello-1.0-1.noarch.rpm")
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"),
+		"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\nPRETTY_NAME=\"AlmaLinux 9.4\"\n")
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+}
 
 // newRingRollout creates the users and the organisation, and enrolls six
 // hosts whose image roots makeRoot prepares under work (with pbtest-hello

@@ -23,7 +23,7 @@ import (
 // then returns every host to exactly 1.0-1.
 func TestRolloutWithRealDnf(t *testing.T) {
 	rpmtest.Require(t)
-	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
+	sp := startRingServer(t)
 	work := t.TempDir()
 	repo := filepath.Join(work, "repo")
 	rpmtest.BuildBase(t, work, repo)
@@ -33,13 +33,10 @@ func TestRolloutWithRealDnf(t *testing.T) {
 	rpmtest.CreateRepo(t, repo)
 
 	r := newRingRollout(t, sp, work, func(h ringHost) {
-		rpmtest.MakeImageRoot(t, h.root, repo, "pbtest-base-1-1.noarch.rpm", "pbtest-hello-1.0-1.noarch.rpm")
+		almaHelloRoot(t, h, repo)
 		if h.name == "pilot-2" {
 			debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
 		}
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"),
-			"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\nPRETTY_NAME=\"AlmaLinux 9.4\"\n")
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
 	})
 	// The inventory was read from each image's own rpm database.
 	if out := sp.mustCLI(t, "hosts", "show", "test-1", "-o", "json"); !strings.Contains(out, "pbtest-hello") {

@@ -27,7 +27,7 @@ func requireRealApt(t *testing.T) {
 // every host to exactly 1.0-1.
 func TestRolloutWithRealApt(t *testing.T) {
 	requireRealApt(t)
-	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
+	sp := startRingServer(t)
 	work := t.TempDir()
 	good := filepath.Join(work, "repo")
 	debtest.BuildDeb(t, work, good, "pbtest-hello", "1.0-1")
@@ -36,13 +36,10 @@ func TestRolloutWithRealApt(t *testing.T) {
 	debtest.WritePackagesIndex(t, good)
 
 	r := newRingRollout(t, sp, work, func(h ringHost) {
-		debtest.MakeImageRoot(t, h.root, good, "pbtest-hello", "1.0-1")
-		debtest.AddStaticShell(t, h.root)
+		debianHelloRoot(t, h, good)
 		if h.name == "pilot-2" {
 			debtest.WriteFile(t, filepath.Join(h.root, "etc/pbtest-fail"), "")
 		}
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
 	})
 	r.createAndSubmit()
 	// The author cannot approve; another approver can.
