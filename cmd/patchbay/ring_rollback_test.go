@@ -28,12 +28,7 @@ import (
 func TestRollbackWithRealApt(t *testing.T) {
 	requireRealApt(t)
 	sp := startRingServer(t)
-	work := t.TempDir()
-	repo := filepath.Join(work, "repo")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
-	debtest.WritePackagesIndex(t, repo)
-	r := newRingRollout(t, sp, work, func(h ringHost) { debianHelloRoot(t, h, repo) })
+	r := aptHelloRing(t, sp)
 	r.rollbackScenarios(t, func(t *testing.T, root string) string { return debtest.InstalledVersion(t, root, "pbtest-hello") })
 }
 
@@ -43,11 +38,7 @@ func TestRollbackWithRealDnf(t *testing.T) {
 	rpmtest.Require(t)
 	sp := startRingServer(t)
 	work := t.TempDir()
-	repo := filepath.Join(work, "repo")
-	rpmtest.BuildBase(t, work, repo)
-	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.0-1", "")
-	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.1-1", "")
-	rpmtest.CreateRepo(t, repo)
+	repo := rpmHelloRepo(t, work, "")
 	r := newRingRollout(t, sp, work, func(h ringHost) { almaHelloRoot(t, h, repo) })
 	r.rollbackScenarios(t, func(t *testing.T, root string) string { return rpmtest.InstalledVersion(t, root, "pbtest-hello") })
 }
@@ -228,12 +219,7 @@ func (r *ringRollout) runUntil(t *testing.T, within time.Duration, names []strin
 func TestHostileArchitectureDoesNotBlockTheOthersWithRealApt(t *testing.T) {
 	requireRealApt(t)
 	sp := startRingServer(t)
-	work := t.TempDir()
-	repo := filepath.Join(work, "repo")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
-	debtest.WritePackagesIndex(t, repo)
-	r := newRingRollout(t, sp, work, func(h ringHost) { debianHelloRoot(t, h, repo) })
+	r := aptHelloRing(t, sp)
 	hostile, err := agent.New(agent.Config{Server: sp.url, EnrollToken: sp.enrollToken(t, "--label", "ring=pilot"),
 		CAFile: filepath.Join(sp.dataDir, "ca.crt"), State: &agent.MemState{}, Collector: forceAllCollector{}})
 	if err != nil {

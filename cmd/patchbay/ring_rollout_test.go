@@ -37,6 +37,31 @@ func startRingServer(t *testing.T) *serverProc {
 	return startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
 }
 
+// aptHelloRing is the ring rollout on Debian roots with pbtest-hello 1.0-1
+// installed and 1.1-1 offered by an apt repository.
+func aptHelloRing(t *testing.T, sp *serverProc) *ringRollout {
+	t.Helper()
+	work := t.TempDir()
+	repo := filepath.Join(work, "repo")
+	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
+	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
+	debtest.WritePackagesIndex(t, repo)
+	return newRingRollout(t, sp, work, func(h ringHost) { debianHelloRoot(t, h, repo) })
+}
+
+// rpmHelloRepo builds an rpm repository under work with pbtest-base and
+// pbtest-hello 1.0-1 and 1.1-1 (with post as its %post script, none when
+// "") and returns its directory.
+func rpmHelloRepo(t *testing.T, work, post string) string {
+	t.Helper()
+	repo := filepath.Join(work, "repo")
+	rpmtest.BuildBase(t, work, repo)
+	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.0-1", "")
+	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.1-1", post)
+	rpmtest.CreateRepo(t, repo)
+	return repo
+}
+
 // debianHelloRoot makes h's image root a Debian 12 host with pbtest-hello
 // 1.0-1 from the apt repository repo, and a shell for its scripts.
 func debianHelloRoot(t *testing.T, h ringHost, repo string) {

@@ -25,12 +25,7 @@ func TestRolloutWithRealDnf(t *testing.T) {
 	rpmtest.Require(t)
 	sp := startRingServer(t)
 	work := t.TempDir()
-	repo := filepath.Join(work, "repo")
-	rpmtest.BuildBase(t, work, repo)
-	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.0-1", "")
-	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.1-1",
-		`if [ -e /etc/pbtest-fail ]; then echo "pbtest-hello: post failed on purpose" >&2; exit 1; fi`)
-	rpmtest.CreateRepo(t, repo)
+	repo := rpmHelloRepo(t, work, `if [ -e /etc/pbtest-fail ]; then echo "pbtest-hello: post failed on purpose" >&2; exit 1; fi`)
 
 	r := newRingRollout(t, sp, work, func(h ringHost) {
 		almaHelloRoot(t, h, repo)
