@@ -628,20 +628,8 @@ func (s *DB) DeleteFeed(ctx context.Context, name string) (kind string, advisory
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM advisories WHERE feed = ?`), name)
+		advisoryIDs, err = queryRowsOn(ctx, tx, s.q(`SELECT id FROM advisories WHERE feed = ?`), scanString, name)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			advisoryIDs = append(advisoryIDs, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		// advisory_cves rows go with their advisory (ON DELETE CASCADE).

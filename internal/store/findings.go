@@ -83,22 +83,16 @@ func (s *DB) InvalidateMatches(ctx context.Context, keys []match.Key) ([]string,
 			sub := `SELECT pv.id FROM package_versions pv WHERE pv.name = ? OR pv.source = ?`
 			// Hosts of that release: os-release "9.4" is release "9",
 			// Alpine "3.19.1" is "3.19".
-			rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT hp.host_id FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
+			ids, err := queryRowsOn(ctx, tx, s.q(`SELECT DISTINCT hp.host_id FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
 				WHERE hp.pv_id IN (`+sub+`) AND h.revoked_at IS NULL AND h.os_id = ?
-				AND (h.os_version = ? OR h.os_version LIKE ? ESCAPE '\')`),
+				AND (h.os_version = ? OR h.os_version LIKE ? ESCAPE '\')`), scanString,
 				k.Package, k.Package, k.Distro, k.Release, likeEscape(k.Release)+".%")
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
+			for _, id := range ids {
 				hosts[id] = true
 			}
-			rows.Close()
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM pv_matched WHERE distro = ? AND release = ? AND pv_id IN (`+sub+`)`),
 				k.Distro, k.Release, k.Package, k.Package); err != nil {
 				return err
@@ -701,17 +695,27 @@ func (s *DB) advisoryCVEs(ctx context.Context, id string) ([]string, error) {
 
 // queryStrings runs a query of one text column and returns its rows.
 func (s *DB) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
-	return queryRows(ctx, s, query, func(row interface{ Scan(...any) error }) (string, error) {
-		var v string
-		err := row.Scan(&v)
-		return v, err
-	}, args...)
+	return queryRows(ctx, s, query, scanString, args...)
+}
+
+func scanString(row interface{ Scan(...any) error }) (string, error) {
+	var v string
+	err := row.Scan(&v)
+	return v, err
 }
 
 // queryRows runs a query (with ? placeholders) and scans every row with
 // scan.
 func queryRows[T any](ctx context.Context, s *DB, query string, scan func(interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	return queryRowsOn(ctx, s.db, s.q(query), scan, args...)
+}
+
+// queryRowsOn is queryRows on db or a transaction, with the query already
+// in the dialect's placeholders.
+func queryRowsOn[T any](ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, scan func(interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
