@@ -84,14 +84,8 @@ func TestRolloutSurvivesServerCrashes(t *testing.T) {
 	}
 	k := startKillable(t, "--engine-interval", "100ms", "--checkin-interval", "1s")
 	sp, dataDir := k.sp, k.sp.dataDir
-	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
-	orgFile := filepath.Join(t.TempDir(), "org.yaml")
-	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
-groups:
-  - {name: fleet, team: sim, selector: {labels: {fleet: sim}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
-rings: [production]
-`), 0o644)
-	sp.mustCLI(t, "apply", "-f", orgFile)
+	applySimOrg(t, sp, `  - {name: fleet, team: sim, selector: {labels: {fleet: sim}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
+`)
 	token := sp.enrollToken(t, "--label", "fleet=sim", "--max-hosts", "200")
 
 	ubuntu := ubuntuBases(t)
@@ -114,14 +108,7 @@ rings: [production]
 	waitFor(t, func() bool { return len(sp.hosts(t)) == 200 }, "200 simulated hosts enrolled")
 
 	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
-	var ch struct{ ID string }
-	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "bash everywhere", "--group", "fleet", "--package", "bash@9.9-9",
-		"--force-not-offered", "--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
-	sp.mustCLI(t, "changes", "submit", ch.ID)
-	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
-		t.Fatalf("approve: %v %s", err, errOut)
-	}
-	sp.mustCLI(t, "changes", "start", ch.ID)
+	ch := struct{ ID string }{startSimChange(t, sp, bob, "bash everywhere", "fleet", "bash@9.9-9", "20")}
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 20 {
@@ -154,6 +141,34 @@ rings: [production]
 			t.Errorf("%s ran its install %d times", host, n)
 		}
 	}
+}
+
+// applySimOrg creates the approver bob and applies an organisation of one
+// team, sim (bob), the groups given as YAML list items, and one ring,
+// production.
+func applySimOrg(t *testing.T, sp *serverProc, groups string) {
+	t.Helper()
+	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
+	orgFile := filepath.Join(t.TempDir(), "org.yaml")
+	if err := os.WriteFile(orgFile, []byte("teams: [{name: sim, members: [{user: bob, role: approver}]}]\ngroups:\n"+groups+"rings: [production]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp.mustCLI(t, "apply", "-f", orgFile)
+}
+
+// startSimChange creates a change installing pkg on group in batches,
+// submits it, has bob (his API token) approve it and starts it.
+func startSimChange(t *testing.T, sp *serverProc, bob, title, group, pkg, batch string) string {
+	t.Helper()
+	var ch struct{ ID string }
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", title, "--group", group, "--package", pkg,
+		"--force-not-offered", "--batch", batch, "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+	sp.mustCLI(t, "changes", "submit", ch.ID)
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
+		t.Fatalf("approve: %v %s", err, errOut)
+	}
+	sp.mustCLI(t, "changes", "start", ch.ID)
+	return ch.ID
 }
 
 // ubuntuBases are the Ubuntu package lists of the shared data

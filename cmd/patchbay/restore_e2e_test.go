@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,15 +32,9 @@ func TestRestoreDuringARolloutConvergesWithoutRunningAJobTwice(t *testing.T) {
 	const fleetA, fleetB = 50, 10
 	k := startKillable(t, "--engine-interval", "100ms", "--checkin-interval", "1s")
 	sp, dataDir := k.sp, k.sp.dataDir
-	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
-	orgFile := filepath.Join(t.TempDir(), "org.yaml")
-	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
-groups:
-  - {name: fleet-a, team: sim, selector: {labels: {fleet: a}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
+	applySimOrg(t, sp, `  - {name: fleet-a, team: sim, selector: {labels: {fleet: a}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
   - {name: fleet-b, team: sim, selector: {labels: {fleet: b}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
-rings: [production]
-`), 0o644)
-	sp.mustCLI(t, "apply", "-f", orgFile)
+`)
 	tokenA := sp.enrollToken(t, "--label", "fleet=a", "--max-hosts", "50")
 	tokenB := sp.enrollToken(t, "--label", "fleet=b", "--max-hosts", "10")
 
@@ -68,15 +61,7 @@ rings: [production]
 	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
 	startChange := func(group, pkg, batch string) string {
 		t.Helper()
-		var ch struct{ ID string }
-		json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "bash on "+group, "--group", group, "--package", pkg,
-			"--force-not-offered", "--batch", batch, "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
-		sp.mustCLI(t, "changes", "submit", ch.ID)
-		if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
-			t.Fatalf("approve: %v %s", err, errOut)
-		}
-		sp.mustCLI(t, "changes", "start", ch.ID)
-		return ch.ID
+		return startSimChange(t, sp, bob, "bash on "+group, group, pkg, batch)
 	}
 	show := func(id string) changeView {
 		var v changeView
