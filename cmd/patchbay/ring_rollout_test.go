@@ -173,6 +173,38 @@ func (r *ringRollout) state() changeView {
 // change halts or awaits sign-off with no job in flight (jobs already out
 // when it halted still finish), and returns the change and the failed
 // host's detail.
+// checkHaltedAtThePilot fails the test unless v, the change once stopped,
+// is halted by one failure and every host's pbtest-hello (as installed
+// reads it) is at want[host]: production untouched after the halt.
+func (r *ringRollout) checkHaltedAtThePilot(v changeView, installed func(t testing.TB, root, name string) string, want map[string]string) {
+	t := r.t
+	t.Helper()
+	if v.State != "halted" || v.Summary == nil || v.Summary.Failed != 1 {
+		t.Fatalf("after the pilot failure: %+v\n%s", v.Summary, r.as(r.alice, "changes", "show", r.changeID))
+	}
+	for _, h := range r.hosts {
+		if got := installed(t, h.root, "pbtest-hello"); got != want[h.name] {
+			t.Errorf("%s has %q, want %q (production must not be touched after the halt)", h.name, got, want[h.name])
+		}
+	}
+}
+
+// checkRolledBack fails the test unless every host that ran its install
+// is back at exactly pbtest-hello 1.0-1 and rolled, the hosts the rollback
+// counted, is 4: the 3 upgraded and the failed one.
+func (r *ringRollout) checkRolledBack(rolled int, installed func(t testing.TB, root, name string) string) {
+	t := r.t
+	t.Helper()
+	for _, h := range r.hosts {
+		if got := installed(t, h.root, "pbtest-hello"); got != "1.0-1" {
+			t.Errorf("after rollback %s has %q, want 1.0-1", h.name, got)
+		}
+	}
+	if rolled != 4 {
+		t.Errorf("rolled-back hosts: %d, want 4 (3 upgraded and the failed one)\n%s", rolled, r.as(r.alice, "changes", "show", r.changeID))
+	}
+}
+
 func (r *ringRollout) runUntilStopped(within time.Duration) (changeView, string) {
 	r.t.Helper()
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {

@@ -45,24 +45,12 @@ func TestRolloutWithRealDnf(t *testing.T) {
 		!strings.Contains(failedDetail, "post failed on purpose") {
 		t.Errorf("the failed host's detail does not show the %%post failure: %q", failedDetail)
 	}
-	if v.State != "halted" || v.Summary == nil || v.Summary.Failed != 1 {
-		t.Fatalf("after the pilot failure: %+v\n%s", v.Summary, r.as(r.alice, "changes", "show", r.changeID))
-	}
 	// rpm records a package whose %post failed at its new version.
-	want := map[string]string{"test-1": "1.1-1", "test-2": "1.1-1", "pilot-1": "1.1-1", "pilot-2": "1.1-1",
-		"production-1": "1.0-1", "production-2": "1.0-1"}
-	for _, h := range r.hosts {
-		if got := rpmtest.InstalledVersion(t, h.root, "pbtest-hello"); got != want[h.name] {
-			t.Errorf("%s has %q, want %s (production must not be touched after the halt)", h.name, got, want[h.name])
-		}
-	}
+	r.checkHaltedAtThePilot(v, rpmtest.InstalledVersion, map[string]string{"test-1": "1.1-1", "test-2": "1.1-1", "pilot-1": "1.1-1", "pilot-2": "1.1-1",
+		"production-1": "1.0-1", "production-2": "1.0-1"})
 
-	// Roll back: every host that ran its install returns to exactly 1.0-1.
-	rolled := r.rollBack(2 * time.Minute)
+	r.checkRolledBack(r.rollBack(2*time.Minute), rpmtest.InstalledVersion)
 	for _, h := range r.hosts {
-		if got := rpmtest.InstalledVersion(t, h.root, "pbtest-hello"); got != "1.0-1" {
-			t.Errorf("after rollback %s has %q, want 1.0-1", h.name, got)
-		}
 		content, err := os.ReadFile(filepath.Join(h.root, "usr/share/pbtest-hello/version"))
 		if err != nil || string(content) != "1.0-1\n" {
 			t.Errorf("after rollback %s's installed file says %q (%v), want 1.0-1", h.name, content, err)
@@ -70,9 +58,6 @@ func TestRolloutWithRealDnf(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(h.root, "root/.rpmdb")); err == nil {
 			t.Errorf("%s: dnf wrote a second rpm database to root/.rpmdb instead of the image's", h.name)
 		}
-	}
-	if rolled != 4 {
-		t.Errorf("rolled-back hosts: %d, want 4 (3 upgraded and the failed one)\n%s", rolled, r.as(r.alice, "changes", "show", r.changeID))
 	}
 	// The running machine was never touched.
 	if out, err := exec.Command("rpm", "--query", "pbtest-hello").CombinedOutput(); err == nil {
