@@ -21,10 +21,12 @@ import (
 )
 
 // killableServer is a server process that the test kills with SIGKILL and
-// starts again on the same address, from sp.dataDir.
+// starts again: with args when set, else `patchbay server --feed-source
+// none` and extra on addr, from sp.dataDir.
 type killableServer struct {
 	sp    *serverProc
 	cmd   *exec.Cmd
+	args  []string
 	addr  string
 	extra []string
 }
@@ -54,7 +56,10 @@ func startKillable(t *testing.T, extra ...string) *killableServer {
 
 func (k *killableServer) start(t *testing.T) {
 	t.Helper()
-	args := append([]string{"server", "--listen", k.addr, "--data-dir", k.sp.dataDir, "--feed-source", "none"}, k.extra...)
+	args := k.args
+	if args == nil {
+		args = append([]string{"server", "--listen", k.addr, "--data-dir", k.sp.dataDir, "--feed-source", "none"}, k.extra...)
+	}
 	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

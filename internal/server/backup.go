@@ -12,7 +12,7 @@ import (
 // one interval after the start) and keeps the newest BackupKeep, until ctx
 // ends. A failed backup is logged and tried again at the next tick.
 func (s *Server) backupLoop(ctx context.Context) {
-	every(ctx, s.cfg.BackupInterval, func() {
+	ticker(ctx, s.cfg.BackupInterval, func() {
 		if _, err := s.scheduledBackup(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("scheduled backup failed", "err", err, "dir", s.cfg.BackupDir)
 		}

@@ -409,7 +409,7 @@ func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r
 // engineLoop steps every running, halted or rolling-back change.
 func (s *Server) engineLoop(ctx context.Context) {
 	cache := engineCache{}
-	every(ctx, s.cfg.EngineInterval, func() {
+	ticker(ctx, s.cfg.EngineInterval, func() {
 		s.startDue(ctx)
 		cs, err := s.store.ListChanges(ctx, stepStates...)
 		if err != nil {

@@ -609,7 +609,7 @@ func (s *Server) refreshDashboard(ctx context.Context, force bool) (metrics.Repo
 // someone has opened the dashboard in the last dashboardKeepWarm, and
 // stops with ctx.
 func (s *Server) dashboardLoop(ctx context.Context) {
-	every(ctx, dashboardMaxAge*3/4, func() {
+	ticker(ctx, dashboardMaxAge*3/4, func() {
 		c := &s.kpis
 		c.mu.Lock()
 		warm := !c.viewed.IsZero() && s.now().Sub(c.viewed) < dashboardKeepWarm

@@ -302,11 +302,18 @@ func (s *Server) applyExceptions(ctx context.Context) error {
 
 // exceptionLoop expires exceptions every minute.
 func (s *Server) exceptionLoop(ctx context.Context) {
-	every(ctx, time.Minute, func() {
-		if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("expire exceptions", "err", err)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.ExpireExceptions(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("expire exceptions", "err", err)
+			}
 		}
-	})
+	}
 }
 
 // ExpireExceptions ends the exceptions whose expiry has passed: their

@@ -182,6 +182,6 @@ func (l *refusalLog) write(ctx context.Context, es []audit.Entry) {
 // run flushes ended periods every half period until ctx ends, then
 // flushes the rest.
 func (l *refusalLog) run(ctx context.Context) {
-	every(ctx, refusalPeriod/2, func() { l.flush(ctx, false) })
+	ticker(ctx, refusalPeriod/2, func() { l.flush(ctx, false) })
 	l.flush(context.Background(), true)
 }

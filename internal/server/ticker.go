@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// every calls fn every interval, the first time one interval after the
+// ticker calls fn every interval, the first time one interval after the
 // start, until ctx ends. fn runs on the caller's goroutine: a slow call
 // delays the next one instead of overlapping it.
-func every(ctx context.Context, interval time.Duration, fn func()) {
+func ticker(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
