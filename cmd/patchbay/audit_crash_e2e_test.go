@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,23 +23,8 @@ func TestFeedImportsKilledMidwayHaveOneAuditEntryEach(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dataDir := t.TempDir()
-	k := &killableServer{sp: &serverProc{dataDir: dataDir, stderr: &syncBuffer{}},
-		args: []string{"server", "--listen", addr, "--data-dir", dataDir, "--feed-source", "none"}}
-	k.start(t)
-	t.Cleanup(func() {
-		k.kill()
-		if t.Failed() {
-			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 4000))
-		}
-	})
-	sp := k.sp
+	k := startKillable(t)
+	sp, dataDir := k.sp, k.sp.dataDir
 	sp.mustCLI(t, "users", "create", "carol", "--role", "operator")
 	feedDir, err := filepath.Abs(filepath.Join("..", "..", "internal", "advisory", "testdata", "osv", "almalinux"))
 	if err != nil {

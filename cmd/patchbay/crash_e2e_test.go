@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,16 +21,46 @@ import (
 )
 
 // killableServer is a server process that the test kills with SIGKILL and
-// starts again on the same address and data directory.
+// starts again: with args when set, else `patchbay server --feed-source
+// none` and extra on addr, from sp.dataDir.
 type killableServer struct {
-	sp   *serverProc
-	cmd  *exec.Cmd
-	args []string
+	sp    *serverProc
+	cmd   *exec.Cmd
+	args  []string
+	addr  string
+	extra []string
+}
+
+// startKillable starts `patchbay server --feed-source none` with the extra
+// flags on a free loopback address and a fresh data directory. The server
+// is killed when the test ends; if the test failed, the tail of its stderr
+// is logged.
+func startKillable(t *testing.T, extra ...string) *killableServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	k := &killableServer{sp: &serverProc{dataDir: t.TempDir(), stderr: &syncBuffer{}}, addr: addr, extra: extra}
+	k.start(t)
+	t.Cleanup(func() {
+		k.kill()
+		if t.Failed() {
+			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 6000))
+		}
+	})
+	return k
 }
 
 func (k *killableServer) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(binary, k.args...)
+	args := k.args
+	if args == nil {
+		args = append([]string{"server", "--listen", k.addr, "--data-dir", k.sp.dataDir, "--feed-source", "none"}, k.extra...)
+	}
+	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -40,20 +69,7 @@ func (k *killableServer) start(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := bannerURL.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case k.sp.url = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("server did not start:\n%s", k.sp.stderr.String())
-	}
+	k.sp.url = waitBanner(t, "server", stdout, k.sp.stderr)
 	k.cmd = cmd
 }
 
@@ -71,43 +87,13 @@ func TestRolloutSurvivesServerCrashes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long crash test")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dataDir := t.TempDir()
-	k := &killableServer{sp: &serverProc{dataDir: dataDir, stderr: &syncBuffer{}},
-		args: []string{"server", "--listen", addr, "--data-dir", dataDir, "--feed-source", "none", "--engine-interval", "100ms", "--checkin-interval", "1s"}}
-	k.start(t)
-	t.Cleanup(func() {
-		k.kill()
-		if t.Failed() {
-			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 4000))
-		}
-	})
-	sp := k.sp
-	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
-	orgFile := filepath.Join(t.TempDir(), "org.yaml")
-	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
-groups:
-  - {name: fleet, team: sim, selector: {labels: {fleet: sim}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
-rings: [production]
-`), 0o644)
-	sp.mustCLI(t, "apply", "-f", orgFile)
+	k := startKillable(t, "--engine-interval", "100ms", "--checkin-interval", "1s")
+	sp, dataDir := k.sp, k.sp.dataDir
+	applySimOrg(t, sp, `  - {name: fleet, team: sim, selector: {labels: {fleet: sim}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
+`)
 	token := sp.enrollToken(t, "--label", "fleet=sim", "--max-hosts", "200")
 
-	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
-	if err != nil || len(bases) == 0 {
-		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
-	}
-	var ubuntu []sim.Base
-	for _, b := range bases {
-		if strings.Contains(b.Name, "ubuntu") {
-			ubuntu = append(ubuntu, b)
-		}
-	}
+	ubuntu := ubuntuBases(t)
 	var mu sync.Mutex
 	installs := map[string]int{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -127,14 +113,7 @@ rings: [production]
 	waitFor(t, func() bool { return len(sp.hosts(t)) == 200 }, "200 simulated hosts enrolled")
 
 	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
-	var ch struct{ ID string }
-	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "bash everywhere", "--group", "fleet", "--package", "bash@9.9-9",
-		"--force-not-offered", "--batch", "20", "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
-	sp.mustCLI(t, "changes", "submit", ch.ID)
-	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
-		t.Fatalf("approve: %v %s", err, errOut)
-	}
-	sp.mustCLI(t, "changes", "start", ch.ID)
+	ch := struct{ ID string }{startSimChange(t, sp, bob, "bash everywhere", "fleet", "bash@9.9-9", "20")}
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 20 {
@@ -167,6 +146,51 @@ rings: [production]
 			t.Errorf("%s ran its install %d times", host, n)
 		}
 	}
+}
+
+// applySimOrg creates the approver bob and applies an organisation of one
+// team, sim (bob), the groups given as YAML list items, and one ring,
+// production.
+func applySimOrg(t *testing.T, sp *serverProc, groups string) {
+	t.Helper()
+	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
+	orgFile := filepath.Join(t.TempDir(), "org.yaml")
+	if err := os.WriteFile(orgFile, []byte("teams: [{name: sim, members: [{user: bob, role: approver}]}]\ngroups:\n"+groups+"rings: [production]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp.mustCLI(t, "apply", "-f", orgFile)
+}
+
+// startSimChange creates a change installing pkg on group in batches,
+// submits it, has bob (his API token) approve it and starts it.
+func startSimChange(t *testing.T, sp *serverProc, bob, title, group, pkg, batch string) string {
+	t.Helper()
+	var ch struct{ ID string }
+	json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", title, "--group", group, "--package", pkg,
+		"--force-not-offered", "--batch", batch, "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
+	sp.mustCLI(t, "changes", "submit", ch.ID)
+	if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
+		t.Fatalf("approve: %v %s", err, errOut)
+	}
+	sp.mustCLI(t, "changes", "start", ch.ID)
+	return ch.ID
+}
+
+// ubuntuBases are the Ubuntu package lists of the shared data
+// (../shared/data/inventories), the bases of simulated hosts.
+func ubuntuBases(t *testing.T) []sim.Base {
+	t.Helper()
+	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
+	if err != nil || len(bases) == 0 {
+		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
+	}
+	var ubuntu []sim.Base
+	for _, b := range bases {
+		if strings.Contains(b.Name, "ubuntu") {
+			ubuntu = append(ubuntu, b)
+		}
+	}
+	return ubuntu
 }
 
 func tail(s string, n int) string {

@@ -98,6 +98,14 @@ func startServerProc(t *testing.T, verb string, args ...string) *serverProc {
 			t.Logf("%s stderr:\n%s", verb, sp.stderr.String())
 		}
 	})
+	sp.url = waitBanner(t, verb, stdout, sp.stderr)
+	return sp
+}
+
+// waitBanner reads a starting server's stdout up to its banner and returns
+// the URL in it; after 60 s the test fails with the server's stderr.
+func waitBanner(t *testing.T, verb string, stdout io.Reader, stderr *syncBuffer) string {
+	t.Helper()
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -108,11 +116,12 @@ func startServerProc(t *testing.T, verb string, args ...string) *serverProc {
 		}
 	}()
 	select {
-	case sp.url = <-found:
+	case url := <-found:
+		return url
 	case <-time.After(60 * time.Second):
-		t.Fatalf("%s did not start; stderr:\n%s", verb, sp.stderr.String())
+		t.Fatalf("%s did not start; stderr:\n%s", verb, stderr.String())
+		return ""
 	}
-	return sp
 }
 
 func (sp *serverProc) token(t *testing.T) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/api"
+	"github.com/patchbay/patchbay/internal/client"
 	"github.com/spf13/cobra"
 )
 
@@ -108,6 +110,17 @@ func hostState(h api.Host) string {
 	return "ok"
 }
 
+// findHost connects to the server and finds the host ref names (its ID or
+// hostname).
+func (g *globals) findHost(ctx context.Context, ref string) (*client.Client, api.Host, error) {
+	c, err := g.client()
+	if err != nil {
+		return nil, api.Host{}, err
+	}
+	h, err := c.FindHost(ctx, ref)
+	return c, h, err
+}
+
 func newHostsShowCmd(g *globals) *cobra.Command {
 	var noPackages bool
 	cmd := &cobra.Command{
@@ -115,11 +128,7 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 		Short: "Show a host (by ID or hostname) with its installed packages",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			h, err := c.FindHost(cmd.Context(), args[0])
+			c, h, err := g.findHost(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -218,11 +227,7 @@ func newHostsRevokeCmd(g *globals) *cobra.Command {
 		Short: "Revoke a host: its certificate is refused from its next request on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			h, err := c.FindHost(cmd.Context(), args[0])
+			c, h, err := g.findHost(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -251,11 +256,7 @@ func newHostsLabelCmd(g *globals) *cobra.Command {
 			if labels == nil {
 				labels = map[string]string{} // no labels: clear them
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			h, err := c.FindHost(cmd.Context(), args[0])
+			c, h, err := g.findHost(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

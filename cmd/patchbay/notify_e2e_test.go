@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -72,23 +71,8 @@ func TestNotificationSurvivesAServerKilledMidDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dataDir := t.TempDir()
-	k := &killableServer{sp: &serverProc{dataDir: dataDir, stderr: &syncBuffer{}},
-		args: []string{"server", "--listen", addr, "--data-dir", dataDir, "--feed-source", "none",
-			"--webhook", rcv.URL + "/hooks/patchbay", "--webhook-secret", "e2e-secret", "--notify-allow", "127.0.0.1", "--notify-ca", caPath}}
-	k.start(t)
-	t.Cleanup(func() {
-		k.kill()
-		if t.Failed() {
-			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 4000))
-		}
-	})
+	k := startKillable(t, "--webhook", rcv.URL+"/hooks/patchbay", "--webhook-secret", "e2e-secret",
+		"--notify-allow", "127.0.0.1", "--notify-ca", caPath)
 	sp := k.sp
 	out := sp.mustCLI(t, "notifications", "test", "--channel", "webhook")
 	if !strings.Contains(out, "over webhook queued") {

@@ -243,11 +243,7 @@ func newHostsWindowsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "windows HOST", Short: "A host's next maintenance windows (its groups' windows, freezes subtracted)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			h, err := c.FindHost(cmd.Context(), args[0])
+			c, h, err := g.findHost(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/sim"
-	"github.com/patchbay/patchbay/internal/testenv"
 )
 
 // TestRestoreDuringARolloutConvergesWithoutRunningAJobTwice: 60 simulated
@@ -33,47 +30,15 @@ func TestRestoreDuringARolloutConvergesWithoutRunningAJobTwice(t *testing.T) {
 		t.Skip("long restore test")
 	}
 	const fleetA, fleetB = 50, 10
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dataDir := t.TempDir()
-	serverArgs := func(dir string) []string {
-		return []string{"server", "--listen", addr, "--data-dir", dir, "--feed-source", "none", "--engine-interval", "100ms", "--checkin-interval", "1s"}
-	}
-	k := &killableServer{sp: &serverProc{dataDir: dataDir, stderr: &syncBuffer{}}, args: serverArgs(dataDir)}
-	k.start(t)
-	t.Cleanup(func() {
-		k.kill()
-		if t.Failed() {
-			t.Logf("server stderr (tail):\n%s", tail(k.sp.stderr.String(), 6000))
-		}
-	})
-	sp := k.sp
-	sp.mustCLI(t, "users", "create", "bob", "--role", "approver")
-	orgFile := filepath.Join(t.TempDir(), "org.yaml")
-	os.WriteFile(orgFile, []byte(`teams: [{name: sim, members: [{user: bob, role: approver}]}]
-groups:
-  - {name: fleet-a, team: sim, selector: {labels: {fleet: a}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
+	k := startKillable(t, "--engine-interval", "100ms", "--checkin-interval", "1s")
+	sp, dataDir := k.sp, k.sp.dataDir
+	applySimOrg(t, sp, `  - {name: fleet-a, team: sim, selector: {labels: {fleet: a}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
   - {name: fleet-b, team: sim, selector: {labels: {fleet: b}}, stakeholder: bob, sysadmin: bob, criticality: 3, exposure: internal, ring: production}
-rings: [production]
-`), 0o644)
-	sp.mustCLI(t, "apply", "-f", orgFile)
+`)
 	tokenA := sp.enrollToken(t, "--label", "fleet=a", "--max-hosts", "50")
 	tokenB := sp.enrollToken(t, "--label", "fleet=b", "--max-hosts", "10")
 
-	bases, err := sim.LoadBases(filepath.Join("..", "..", "..", "shared", "data", "inventories", "package-lists"))
-	if err != nil || len(bases) == 0 {
-		testenv.SkipOrFail(t, "shared/data/inventories is not beside the repository (../shared): %v", err)
-	}
-	var ubuntu []sim.Base
-	for _, b := range bases {
-		if strings.Contains(b.Name, "ubuntu") {
-			ubuntu = append(ubuntu, b)
-		}
-	}
+	ubuntu := ubuntuBases(t)
 	var mu sync.Mutex
 	installs := map[string]int{} // host@version → times installed
 	ctx, cancel := context.WithCancel(context.Background())
@@ -96,15 +61,7 @@ rings: [production]
 	bob := strings.TrimSpace(sp.mustCLI(t, "tokens", "create", "bob", "--user", "bob", "--role", "approver"))
 	startChange := func(group, pkg, batch string) string {
 		t.Helper()
-		var ch struct{ ID string }
-		json.Unmarshal([]byte(sp.mustCLI(t, "changes", "create", "bash on "+group, "--group", group, "--package", pkg,
-			"--force-not-offered", "--batch", batch, "--job-timeout", "5m", "--ignore-windows", "-o", "json")), &ch)
-		sp.mustCLI(t, "changes", "submit", ch.ID)
-		if _, errOut, err := run(t, "--server", sp.url, "--ca", filepath.Join(sp.dataDir, "ca.crt"), "--token", bob, "changes", "approve", ch.ID); err != nil {
-			t.Fatalf("approve: %v %s", err, errOut)
-		}
-		sp.mustCLI(t, "changes", "start", ch.ID)
-		return ch.ID
+		return startSimChange(t, sp, bob, "bash on "+group, group, pkg, batch)
 	}
 	show := func(id string) changeView {
 		var v changeView
@@ -152,7 +109,6 @@ rings: [production]
 		t.Fatalf("restore: %v\n%s%s", err, out, errOut)
 	}
 	k.sp.dataDir = restored
-	k.args = serverArgs(restored)
 	k.start(t)
 	if out, errOut, err := sp.cli(t, "audit", "verify"); err != nil {
 		t.Errorf("audit verify on the restored server: %v\n%s%s", err, out, errOut)

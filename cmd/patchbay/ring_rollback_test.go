@@ -27,18 +27,8 @@ import (
 // group signed off) does the same for all six hosts.
 func TestRollbackWithRealApt(t *testing.T) {
 	requireRealApt(t)
-	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
-	work := t.TempDir()
-	repo := filepath.Join(work, "repo")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
-	debtest.WritePackagesIndex(t, repo)
-	r := newRingRollout(t, sp, work, func(h ringHost) {
-		debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
-		debtest.AddStaticShell(t, h.root)
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
-	})
+	sp := startRingServer(t)
+	r := aptHelloRing(t, sp)
 	r.rollbackScenarios(t, func(t *testing.T, root string) string { return debtest.InstalledVersion(t, root, "pbtest-hello") })
 }
 
@@ -46,19 +36,10 @@ func TestRollbackWithRealApt(t *testing.T) {
 // versions are read from each root's own rpm database.
 func TestRollbackWithRealDnf(t *testing.T) {
 	rpmtest.Require(t)
-	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
+	sp := startRingServer(t)
 	work := t.TempDir()
-	repo := filepath.Join(work, "repo")
-	rpmtest.BuildBase(t, work, repo)
-	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.0-1", "")
-	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.1-1", "")
-	rpmtest.CreateRepo(t, repo)
-	r := newRingRollout(t, sp, work, func(h ringHost) {
-		rpmtest.MakeImageRoot(t, h.root, repo, "pbtest-base-1-1.noarch.rpm", "pbtest-hello-1.0-1.noarch.rpm")
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"),
-			"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\nPRETTY_NAME=\"AlmaLinux 9.4\"\n")
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
-	})
+	repo := rpmHelloRepo(t, work, "")
+	r := newRingRollout(t, sp, work, func(h ringHost) { almaHelloRoot(t, h, repo) })
 	r.rollbackScenarios(t, func(t *testing.T, root string) string { return rpmtest.InstalledVersion(t, root, "pbtest-hello") })
 }
 
@@ -237,18 +218,8 @@ func (r *ringRollout) runUntil(t *testing.T, within time.Duration, names []strin
 // the plan or by the engine step, with the reason in the change view.
 func TestHostileArchitectureDoesNotBlockTheOthersWithRealApt(t *testing.T) {
 	requireRealApt(t)
-	sp := startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
-	work := t.TempDir()
-	repo := filepath.Join(work, "repo")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
-	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
-	debtest.WritePackagesIndex(t, repo)
-	r := newRingRollout(t, sp, work, func(h ringHost) {
-		debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
-		debtest.AddStaticShell(t, h.root)
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
-		debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
-	})
+	sp := startRingServer(t)
+	r := aptHelloRing(t, sp)
 	hostile, err := agent.New(agent.Config{Server: sp.url, EnrollToken: sp.enrollToken(t, "--label", "ring=pilot"),
 		CAFile: filepath.Join(sp.dataDir, "ca.crt"), State: &agent.MemState{}, Collector: forceAllCollector{}})
 	if err != nil {

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/debtest"
+	"github.com/patchbay/patchbay/internal/rpmtest"
 )
 
 // ringRollout is the scenario both real-package-manager tests run: users
@@ -26,6 +29,58 @@ type ringRollout struct {
 // ringHost is one simulated host: an image root the real package manager
 // works in, and the agent's state directory.
 type ringHost struct{ name, root, state string }
+
+// startRingServer starts the server the ring rollouts run on: no feeds,
+// a fast engine and agents checking in every 5 s.
+func startRingServer(t *testing.T) *serverProc {
+	t.Helper()
+	return startServerProc(t, "server", "--feed-source", "none", "--engine-interval", "200ms", "--checkin-interval", "5s")
+}
+
+// aptHelloRing is the ring rollout on Debian roots with pbtest-hello 1.0-1
+// installed and 1.1-1 offered by an apt repository.
+func aptHelloRing(t *testing.T, sp *serverProc) *ringRollout {
+	t.Helper()
+	work := t.TempDir()
+	repo := filepath.Join(work, "repo")
+	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.0-1")
+	debtest.BuildDeb(t, work, repo, "pbtest-hello", "1.1-1")
+	debtest.WritePackagesIndex(t, repo)
+	return newRingRollout(t, sp, work, func(h ringHost) { debianHelloRoot(t, h, repo) })
+}
+
+// rpmHelloRepo builds an rpm repository under work with pbtest-base and
+// pbtest-hello 1.0-1 and 1.1-1 (with post as its %post script, none when
+// "") and returns its directory.
+func rpmHelloRepo(t *testing.T, work, post string) string {
+	t.Helper()
+	repo := filepath.Join(work, "repo")
+	rpmtest.BuildBase(t, work, repo)
+	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.0-1", "")
+	rpmtest.BuildRPM(t, work, repo, "pbtest-hello", "1.1-1", post)
+	rpmtest.CreateRepo(t, repo)
+	return repo
+}
+
+// debianHelloRoot makes h's image root a Debian 12 host with pbtest-hello
+// 1.0-1 from the apt repository repo, and a shell for its scripts.
+func debianHelloRoot(t *testing.T, h ringHost, repo string) {
+	t.Helper()
+	debtest.MakeImageRoot(t, h.root, repo, "pbtest-hello", "1.0-1")
+	debtest.AddStaticShell(t, h.root)
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12\"\n")
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+}
+
+// almaHelloRoot makes h's image root an AlmaLinux 9.4 host with pbtest-base
+// and pbtest-hello 1.0-1 from the rpm repository repo.
+func almaHelloRoot(t *testing.T, h ringHost, repo string) {
+	t.Helper()
+	rpmtest.MakeImageRoot(t, h.root, repo, "pbtest-base-1-1.noarch.rpm", "pbtest-hello-1.0-1.noarch.rpm")
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/os-release"),
+		"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\nPRETTY_NAME=\"AlmaLinux 9.4\"\n")
+	debtest.WriteFile(t, filepath.Join(h.root, "etc/hostname"), h.name+"\n")
+}
 
 // newRingRollout creates the users and the organisation, and enrolls six
 // hosts whose image roots makeRoot prepares under work (with pbtest-hello
@@ -118,6 +173,38 @@ func (r *ringRollout) state() changeView {
 // change halts or awaits sign-off with no job in flight (jobs already out
 // when it halted still finish), and returns the change and the failed
 // host's detail.
+// checkHaltedAtThePilot fails the test unless v, the change once stopped,
+// is halted by one failure and every host's pbtest-hello (as installed
+// reads it) is at want[host]: production untouched after the halt.
+func (r *ringRollout) checkHaltedAtThePilot(v changeView, installed func(t testing.TB, root, name string) string, want map[string]string) {
+	t := r.t
+	t.Helper()
+	if v.State != "halted" || v.Summary == nil || v.Summary.Failed != 1 {
+		t.Fatalf("after the pilot failure: %+v\n%s", v.Summary, r.as(r.alice, "changes", "show", r.changeID))
+	}
+	for _, h := range r.hosts {
+		if got := installed(t, h.root, "pbtest-hello"); got != want[h.name] {
+			t.Errorf("%s has %q, want %q (production must not be touched after the halt)", h.name, got, want[h.name])
+		}
+	}
+}
+
+// checkRolledBack fails the test unless every host that ran its install
+// is back at exactly pbtest-hello 1.0-1 and rolled, the hosts the rollback
+// counted, is 4: the 3 upgraded and the failed one.
+func (r *ringRollout) checkRolledBack(rolled int, installed func(t testing.TB, root, name string) string) {
+	t := r.t
+	t.Helper()
+	for _, h := range r.hosts {
+		if got := installed(t, h.root, "pbtest-hello"); got != "1.0-1" {
+			t.Errorf("after rollback %s has %q, want 1.0-1", h.name, got)
+		}
+	}
+	if rolled != 4 {
+		t.Errorf("rolled-back hosts: %d, want 4 (3 upgraded and the failed one)\n%s", rolled, r.as(r.alice, "changes", "show", r.changeID))
+	}
+}
+
 func (r *ringRollout) runUntilStopped(within time.Duration) (changeView, string) {
 	r.t.Helper()
 	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {

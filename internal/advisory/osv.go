@@ -127,14 +127,7 @@ func ParseOSV(r io.Reader, name string) (Advisory, error) {
 	if err != nil {
 		return Advisory{}, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(data) > MaxRecordSize {
-		return Advisory{}, fmt.Errorf("%s: record larger than %d bytes", name, MaxRecordSize)
-	}
-	adv, err := parseOSV(data)
-	if err != nil {
-		return Advisory{}, fmt.Errorf("%s: %w", name, err)
-	}
-	return adv, nil
+	return parseOSVNamed(data, name)
 }
 
 // trailingData reports whether data holds one valid JSON value followed by

@@ -2,50 +2,24 @@ package delivery
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/patchbay/patchbay/internal/notify"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/testenv"
 )
 
-// freshPostgres creates an empty database for one test and drops it after.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	base := testenv.Env(t, "PATCHBAY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("pbdelivery_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 // Two replicas (two stores, two workers) on one PostgreSQL database deliver
 // each of 1,000 notifications exactly once to one receiver.
 func TestTwoReplicasOnPostgreSQLDeliverEachMessageOnce(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshPostgres(t)
+	dsn := testenv.FreshPostgres(t, testenv.Postgres(t))
 	var mu sync.Mutex
 	got := map[string]int{}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -13,71 +13,42 @@ import (
 // is skipped and reported as a problem "origin:LINE: reason"; the other
 // packages are still returned. The error is only for a failure to read r.
 func ParseApkInstalled(r io.Reader, origin string) ([]Package, []string, error) {
-	var (
-		pkgs     []Package
-		problems []string
-		rec      *apkRecord
-	)
-	problemAt := func(line int, format string, args ...any) string {
-		return fmt.Sprintf("%s:%d: %s", origin, line, fmt.Sprintf(format, args...))
+	db := &recordDB{origin: origin}
+	var rec *apkRecord
+	end := func() {
+		if rec != nil {
+			p, problem := rec.pkg()
+			db.add(rec.start, rec.bad, problem, p, true)
+			rec = nil
+		}
 	}
-	flush := func() {
-		if rec == nil {
-			return
-		}
-		p, problem := rec.pkg()
-		switch {
-		case rec.bad != "":
-			problems = append(problems, rec.bad)
-		case problem != "":
-			problems = append(problems, problemAt(rec.start, "%s", problem))
-		default:
-			pkgs = append(pkgs, p)
-		}
-		rec = nil
-	}
-	lr := newLineReader(r)
-	for {
-		line, tooLong, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return pkgs, problems, fmt.Errorf("read %s: %w", origin, err)
-		}
-		n := lr.n
-		if strings.TrimSpace(line) == "" && !tooLong {
-			flush()
-			continue
-		}
+	return db.read(r, func(n int, line string, tooLong bool) {
 		if rec == nil {
 			rec = &apkRecord{start: n, fields: map[byte]string{}}
 		}
 		if len(line) < 2 || line[1] != ':' {
 			if rec.bad == "" {
-				rec.bad = problemAt(n, "expected \"X:value\", got %q", clip(line))
+				rec.bad = db.at(n, "expected \"X:value\", got %q", clip(line))
 			}
-			continue
+			return
 		}
 		key := line[0]
 		used := key == 'P' || key == 'V' || key == 'A' || key == 'o'
 		if tooLong {
-			problems = append(problems, problemAt(n, "line longer than %d bytes skipped", maxLineLen))
+			db.problems = append(db.problems, db.at(n, "line longer than %d bytes skipped", maxLineLen))
 			if used && rec.bad == "" {
-				rec.bad = problemAt(n, "field %c has an over-long line", key)
+				rec.bad = db.at(n, "field %c has an over-long line", key)
 			}
-			continue
+			return
 		}
 		if !used {
-			continue // file lists, checksums and the like repeat freely
+			return // file lists, checksums and the like repeat freely
 		}
 		if _, dup := rec.fields[key]; dup && rec.bad == "" {
-			rec.bad = problemAt(n, "duplicate field %c", key)
+			rec.bad = db.at(n, "duplicate field %c", key)
 		}
 		rec.fields[key] = strings.TrimSpace(line[2:])
-	}
-	flush()
-	return pkgs, problems, nil
+	}, end)
 }
 
 type apkRecord struct {

@@ -36,91 +36,62 @@ var dpkgFieldsUsed = map[string]bool{"package": true, "version": true, "architec
 // carry no Status field in distroless images: a stanza without one counts
 // as installed.
 func parseDpkg(r io.Reader, origin string, statusOptional bool) ([]Package, []string, error) {
-	var (
-		pkgs     []Package
-		problems []string
-		st       *dpkgStanza
-	)
-	problemAt := func(line int, format string, args ...any) string {
-		return fmt.Sprintf("%s:%d: %s", origin, line, fmt.Sprintf(format, args...))
+	db := &recordDB{origin: origin}
+	var st *dpkgStanza
+	end := func() {
+		if st != nil {
+			p, problem, ok := st.pkg(statusOptional)
+			db.add(st.start, st.bad, problem, p, ok)
+			st = nil
+		}
 	}
-	flush := func() {
-		if st == nil {
-			return
-		}
-		p, problem, ok := st.pkg(statusOptional)
-		switch {
-		case st.bad != "":
-			problems = append(problems, st.bad)
-		case problem != "":
-			problems = append(problems, problemAt(st.start, "%s", problem))
-		case ok:
-			pkgs = append(pkgs, p)
-		}
-		st = nil
-	}
-	lr := newLineReader(r)
-	for {
-		line, tooLong, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return pkgs, problems, fmt.Errorf("read %s: %w", origin, err)
-		}
-		n := lr.n
-		if strings.TrimSpace(line) == "" && !tooLong {
-			flush()
-			continue
-		}
+	return db.read(r, func(n int, line string, tooLong bool) {
 		if st == nil {
 			st = &dpkgStanza{start: n, fields: map[string]string{}}
 		}
 		continuation := line[0] == ' ' || line[0] == '\t'
 		if tooLong {
 			// Keep the stanza unless the lost line holds a field we use.
-			problems = append(problems, problemAt(n, "line longer than %d bytes skipped", maxLineLen))
+			db.problems = append(db.problems, db.at(n, "line longer than %d bytes skipped", maxLineLen))
 			if continuation {
 				if dpkgFieldsUsed[st.current] && st.bad == "" {
-					st.bad = problemAt(n, "field %q has an over-long line", st.current)
+					st.bad = db.at(n, "field %q has an over-long line", st.current)
 				}
-				continue
+				return
 			}
 			name, _, _ := strings.Cut(line, ":")
 			name = strings.ToLower(strings.TrimSpace(name))
 			if dpkgFieldsUsed[name] && st.bad == "" {
-				st.bad = problemAt(n, "field %q has an over-long line", name)
+				st.bad = db.at(n, "field %q has an over-long line", name)
 			}
 			st.current = "" // its continuation lines belong to the lost field
-			continue
+			return
 		}
 		if continuation {
 			if st.current == "" {
 				if st.bad == "" && len(st.fields) == 0 {
-					st.bad = problemAt(n, "continuation line before any field")
+					st.bad = db.at(n, "continuation line before any field")
 				}
-				continue
+				return
 			}
 			st.fields[st.current] += "\n" + strings.TrimSpace(line)
-			continue
+			return
 		}
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.ToLower(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
 			if st.bad == "" {
-				st.bad = problemAt(n, "expected \"Field: value\", got %q", clip(line))
+				st.bad = db.at(n, "expected \"Field: value\", got %q", clip(line))
 			}
 			st.current = ""
-			continue
+			return
 		}
 		if _, dup := st.fields[name]; dup && st.bad == "" {
-			st.bad = problemAt(n, "duplicate field %q", name)
+			st.bad = db.at(n, "duplicate field %q", name)
 		}
 		st.fields[name] = strings.TrimSpace(value)
 		st.current = name
-	}
-	flush()
-	return pkgs, problems, nil
+	}, end)
 }
 
 // pkg turns a complete stanza into a Package. ok is false for a stanza

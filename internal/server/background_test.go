@@ -3,16 +3,10 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/patchbay/patchbay/internal/store"
 )
 
 // TestServeReturnsOnlyAfterBackgroundWorkEnded: the caller closes the store
@@ -20,23 +14,9 @@ import (
 // then, including one still writing when shutdown began.
 func TestServeReturnsOnlyAfterBackgroundWorkEnded(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.FeedSources = nil
 	cfg.EngineInterval = 10 * time.Millisecond
-	id, err := Bootstrap(cfg, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(cfg.DataDir, "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, db, id, ln := newServeTest(t, cfg)
 	defer db.Close()
-	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	var finished atomic.Bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/patchbay/patchbay/internal/backup"
 )
@@ -13,18 +12,11 @@ import (
 // one interval after the start) and keeps the newest BackupKeep, until ctx
 // ends. A failed backup is logged and tried again at the next tick.
 func (s *Server) backupLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.BackupInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.scheduledBackup(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("scheduled backup failed", "err", err, "dir", s.cfg.BackupDir)
-			}
+	ticker(ctx, s.cfg.BackupInterval, func() {
+		if _, err := s.scheduledBackup(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("scheduled backup failed", "err", err, "dir", s.cfg.BackupDir)
 		}
-	}
+	})
 }
 
 // scheduledBackup writes one backup into BackupDir and prunes the old

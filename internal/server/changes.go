@@ -413,24 +413,17 @@ func (s *Server) handleChangeAction(action string) func(w http.ResponseWriter, r
 // engineLoop steps every running, halted or rolling-back change.
 func (s *Server) engineLoop(ctx context.Context) {
 	cache := engineCache{}
-	t := time.NewTicker(s.cfg.EngineInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker(ctx, s.cfg.EngineInterval, func() {
 		s.startDue(ctx)
 		cs, err := s.store.ListChanges(ctx, stepStates...)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("engine: list changes", "err", err)
 			}
-			continue
+			return
 		}
 		if s.emergencyStopped(ctx) {
-			continue // nothing is dispatched while the emergency stop is in force
+			return // nothing is dispatched while the emergency stop is in force
 		}
 		cache.keep(cs)
 		for _, c := range cs {
@@ -438,7 +431,7 @@ func (s *Server) engineLoop(ctx context.Context) {
 				s.log.Error("engine: step", "change", c.ID, "err", err)
 			}
 		}
-	}
+	})
 }
 
 // engineCache holds the decoded engine state of each change the engine

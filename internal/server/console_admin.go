@@ -612,25 +612,18 @@ func (s *Server) refreshDashboard(ctx context.Context, force bool) (metrics.Repo
 // someone has opened the dashboard in the last dashboardKeepWarm, and
 // stops with ctx.
 func (s *Server) dashboardLoop(ctx context.Context) {
-	t := time.NewTicker(dashboardMaxAge * 3 / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	ticker(ctx, dashboardMaxAge*3/4, func() {
 		c := &s.kpis
 		c.mu.Lock()
 		warm := !c.viewed.IsZero() && s.now().Sub(c.viewed) < dashboardKeepWarm
 		c.mu.Unlock()
 		if !warm {
-			continue
+			return
 		}
 		if _, _, err := s.refreshDashboard(ctx, true); err != nil && ctx.Err() == nil {
 			s.log.Warn("dashboard refresh", "err", err)
 		}
-	}
+	})
 }
 
 // maxDashboardChanges bounds the open changes the dashboard lists.

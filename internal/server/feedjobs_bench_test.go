@@ -4,15 +4,12 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,36 +76,14 @@ type benchServer struct {
 }
 
 func newBenchServer(b *testing.B, dbURL string, now time.Time) *benchServer {
-	ctx := context.Background()
 	cfg := DefaultConfig()
 	cfg.DataDir = b.TempDir()
-	cfg.FeedSources = nil
-	id, err := Bootstrap(cfg, time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(ctx, dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
-	sctx, cancel := context.WithCancel(ctx)
-	b.Cleanup(s.Wait)
-	b.Cleanup(cancel)
-	if err := s.Start(sctx); err != nil {
-		b.Fatal(err)
-	}
+	ts := startTestServer(b, cfg, dbURL, func() time.Time { return now })
 	secret, tok := newAPIToken("bench", "admin", "", nil, now)
-	if err := db.CreateAPIToken(ctx, tok); err != nil {
+	if err := ts.db.CreateAPIToken(context.Background(), tok); err != nil {
 		b.Fatal(err)
 	}
-	hs := httptest.NewUnstartedServer(s.Handler())
-	hs.TLS = s.TLSConfig()
-	hs.StartTLS()
-	b.Cleanup(hs.Close)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: id.CA.Pool(), ServerName: "localhost"}}}
-	return &benchServer{s: s, db: db, url: hs.URL, client: client, secret: secret}
+	return &benchServer{s: ts.Server, db: ts.db, url: ts.url, client: ts.client, secret: secret}
 }
 
 // do calls the API and decodes a 200 answer into out.

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/internal/api"
-	"github.com/patchbay/patchbay/internal/inventory"
-	"github.com/patchbay/patchbay/internal/store"
 )
 
 // kevFile rewrites the real KEV catalog (1,404 entries, released
@@ -182,15 +180,7 @@ func TestFeedDeleteResolvesItsFindings(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	ts, tok, _ := orgServer(t, clock)
 	ctx := context.Background()
-	if _, err := ts.db.EnrollHost(ctx, "h", store.Host{ID: "host-9", Hostname: "alma-1", CertSerial: "s9", CertNotAfter: clock.now().Add(time.Hour),
-		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
-		t.Fatal(err)
-	}
-	facts := inventory.Facts{Hostname: "alma-1", OS: inventory.OS{ID: "almalinux", VersionID: "9.4"}, PackageFormat: inventory.FormatRPM}
-	if _, err := ts.db.ApplyCheckin(ctx, "host-9", store.Checkin{Facts: facts, Full: true, Packages: []inventory.Package{
-		{Name: "pcs", Version: "0.11.1-1.el9", Arch: "x86_64"}}}, clock.now()); err != nil {
-		t.Fatal(err)
-	}
+	addAlmaHost(t, ts, clock)
 	var res importAnswer
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=alma&wait=true", tok["dave"], almaRecord(t), &res); code != 200 || res.Feed.Name != "osv-alma" || res.HostsReconciled != 1 {
 		t.Fatalf("import: %d %+v", code, res)

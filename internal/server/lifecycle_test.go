@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/patchbay/patchbay/internal/api"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -185,10 +186,29 @@ func TestTheAuthorMayNotApproveAndAPlanChangedSinceApprovalDoesNotStart(t *testi
 	}
 }
 
+// stepOnce runs the engine once on change id.
+func (ts *testServer) stepOnce(t *testing.T, id string) {
+	t.Helper()
+	c, err := ts.db.GetChange(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Server.stepChange(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // refusal makes a request without a body and returns its status and error message.
 func refusal(t *testing.T, ts *testServer, method, path, token string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, ts.url+path, nil)
+	return refusalOf(t, ts, method, path, token, nil)
+}
+
+// refusalOf makes a request with body (none when nil) and returns its
+// status and error message.
+func refusalOf(t *testing.T, ts *testServer, method, path, token string, body io.Reader) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, ts.url+path, body)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := ts.client.Do(req)
 	if err != nil {
@@ -433,10 +453,7 @@ func TestRollbackOfAHostByNameHaltsAndOfTheWholeChangeEndsRolledBack(t *testing.
 	mustAct(t, ts, tok["alice"], ch.ID, "start", ChangeRunning)
 	step := func() {
 		t.Helper()
-		c, _ := ts.db.GetChange(ctx, ch.ID)
-		if err := ts.Server.stepChange(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+		ts.stepOnce(t, ch.ID)
 		clock.advance(time.Minute)
 	}
 	finishAll := func(version string) {
@@ -492,16 +509,5 @@ func TestRollbackOfAHostByNameHaltsAndOfTheWholeChangeEndsRolledBack(t *testing.
 // refusalBody posts body and returns the status and error message.
 func refusalBody(t *testing.T, ts *testServer, path, token, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", ts.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var e struct {
-		Error struct{ Message string } `json:"error"`
-	}
-	json.NewDecoder(resp.Body).Decode(&e)
-	return resp.StatusCode, e.Error.Message
+	return refusalOf(t, ts, "POST", path, token, strings.NewReader(body))
 }

@@ -718,13 +718,7 @@ func TestRolloutWaitsForWindowsAndResumesInTheNext(t *testing.T) {
 	ts.call(t, "POST", "/api/v1/changes/"+ch.ID+"/start", tok["alice"], nil, nil)
 	step := func() []store.Job {
 		t.Helper()
-		c, err := db.GetChange(ctx, ch.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ts.Server.stepChange(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+		ts.stepOnce(t, ch.ID)
 		jobs, _ := db.ChangeJobs(ctx, ch.ID)
 		return jobs
 	}

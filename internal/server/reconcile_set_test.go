@@ -22,15 +22,7 @@ func TestReconcileWorkerDrainsTheDurableSet(t *testing.T) {
 	if code := ts.call(t, "POST", "/api/v1/feeds/import?name=alma", tok["dave"], almaRecord(t), &res); code != 200 || res.HostsReconciled != 0 {
 		t.Fatalf("import: %d %+v", code, res)
 	}
-	if _, err := ts.db.EnrollHost(ctx, "h", store.Host{ID: "host-9", Hostname: "alma-1", CertSerial: "s9", CertNotAfter: clock.now().Add(time.Hour),
-		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
-		t.Fatal(err)
-	}
-	facts := inventory.Facts{Hostname: "alma-1", OS: inventory.OS{ID: "almalinux", VersionID: "9.4"}, PackageFormat: inventory.FormatRPM}
-	if _, err := ts.db.ApplyCheckin(ctx, "host-9", store.Checkin{Facts: facts, Full: true, Packages: []inventory.Package{
-		{Name: "pcs", Version: "0.11.1-1.el9", Arch: "x86_64"}}}, clock.now()); err != nil {
-		t.Fatal(err)
-	}
+	addAlmaHost(t, ts, clock)
 	// The store's check-in does not wake the worker (the HTTP handler
 	// does); drain the set here, as the worker's next pass would.
 	ts.vulns.drainBatch(ctx)
@@ -41,5 +33,21 @@ func TestReconcileWorkerDrainsTheDurableSet(t *testing.T) {
 	}
 	if n, err := ts.db.CountHostsToReconcile(ctx); err != nil || n != 0 {
 		t.Fatalf("marks left after the drain: %d, %v", n, err)
+	}
+}
+
+// addAlmaHost enrolls host-9 (alma-1, AlmaLinux 9.4) straight in the store
+// with pcs 0.11.1-1.el9, which almaRecord's advisory affects.
+func addAlmaHost(t *testing.T, ts *testServer, clock *fakeClock) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ts.db.EnrollHost(ctx, "h", store.Host{ID: "host-9", Hostname: "alma-1", CertSerial: "s9", CertNotAfter: clock.now().Add(time.Hour),
+		EnrolledAt: clock.now(), LastSeenAt: clock.now()}, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	facts := inventory.Facts{Hostname: "alma-1", OS: inventory.OS{ID: "almalinux", VersionID: "9.4"}, PackageFormat: inventory.FormatRPM}
+	if _, err := ts.db.ApplyCheckin(ctx, "host-9", store.Checkin{Facts: facts, Full: true, Packages: []inventory.Package{
+		{Name: "pcs", Version: "0.11.1-1.el9", Arch: "x86_64"}}}, clock.now()); err != nil {
+		t.Fatal(err)
 	}
 }

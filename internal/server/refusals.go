@@ -182,15 +182,6 @@ func (l *refusalLog) write(ctx context.Context, es []audit.Entry) {
 // run flushes ended periods every half period until ctx ends, then
 // flushes the rest.
 func (l *refusalLog) run(ctx context.Context) {
-	t := time.NewTicker(refusalPeriod / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			l.flush(context.Background(), true)
-			return
-		case <-t.C:
-			l.flush(ctx, false)
-		}
-	}
+	ticker(ctx, refusalPeriod/2, func() { l.flush(ctx, false) })
+	l.flush(context.Background(), true)
 }

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/store/storetest"
 	"github.com/patchbay/patchbay/internal/testenv"
 )
@@ -39,22 +36,8 @@ func benchReport(b *testing.B, dbURL string, hosts, pkgs int) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	cfg := DefaultConfig()
 	cfg.DataDir = b.TempDir()
-	cfg.FeedSources = nil
-	id, err := Bootstrap(cfg, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(ctx, dbURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
-	sctx, cancel := context.WithCancel(ctx)
-	b.Cleanup(cancel)
-	if err := s.Start(sctx); err != nil {
-		b.Fatal(err)
-	}
+	ts := startTestServer(b, cfg, dbURL, func() time.Time { return now })
+	s, db := ts.Server, ts.db
 	start := time.Now()
 	loaded, err := storetest.Load(ctx, db, storetest.Fleet{Hosts: hosts, PackagesPerHost: pkgs, FindingsPerHost: 20, Now: now, Seed: 1})
 	if err != nil {

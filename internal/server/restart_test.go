@@ -83,13 +83,7 @@ func TestRestartServicesPlansAndRunsRebootsAndRestartsTierByTier(t *testing.T) {
 	// step runs the engine once and returns the jobs it added.
 	step := func() []store.Job {
 		t.Helper()
-		c, err := db.GetChange(ctx, ch.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ts.Server.stepChange(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+		ts.stepOnce(t, ch.ID)
 		jobs, _ := db.ChangeJobs(ctx, ch.ID)
 		var fresh []store.Job
 		for _, j := range jobs {

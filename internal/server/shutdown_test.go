@@ -24,22 +24,8 @@ import (
 // shutdown began.
 func TestShutdownWaitsForRequestsAndLoopsBeforeTheStoreCloses(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.FeedSources = nil
 	cfg.Listen = "127.0.0.1:0"
-	id, err := Bootstrap(cfg, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(cfg.DataDir, "patchbay.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, db, id, ln := newServeTest(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	serveErr := make(chan error, 1)
@@ -112,6 +98,31 @@ func TestShutdownWaitsForRequestsAndLoopsBeforeTheStoreCloses(t *testing.T) {
 		c.Close()
 		t.Error("the server still accepts connections after Serve returned")
 	}
+}
+
+// newServeTest bootstraps a new data directory for cfg (no feed sources),
+// opens its SQLite store and makes a server on it with a listener on a
+// free loopback port, for the tests of Serve. Serving and closing the
+// store are the test's.
+func newServeTest(t *testing.T, cfg Config) (*Server, *store.DB, Identity, net.Listener) {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	cfg.FeedSources = nil
+	id, err := Bootstrap(cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(cfg.DataDir, "patchbay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(cfg, db, id, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return s, db, id, ln
 }
 
 func tlsClient(id Identity) *http.Client {

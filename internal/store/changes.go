@@ -100,20 +100,7 @@ func (s *DB) ListChanges(ctx context.Context, states ...string) ([]Change, error
 		}
 		q += `)`
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY created_at DESC, id`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Change
-	for rows.Next() {
-		c, err := scanChange(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s, q+` ORDER BY created_at DESC, id`, scanChange, args...)
 }
 
 // ChangeUpdate is what UpdateChange writes.
@@ -374,20 +361,7 @@ func (s *DB) ChangeJobs(ctx context.Context, changeID string) ([]Job, error) {
 // queryJobs runs a query selecting jobCols (or the same columns) and scans
 // every row.
 func (s *DB) queryJobs(ctx context.Context, query string, args ...any) ([]Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s, query, scanJob, args...)
 }
 
 // FinishedChangeJobs returns a change's jobs with a result, or withdrawn,
@@ -419,19 +393,6 @@ func (s *DB) CountOpenJobs(ctx context.Context) (map[string]int, error) {
 
 // HostJobsSince returns a host's finished jobs created since t.
 func (s *DB) HostJobsSince(ctx context.Context, hostID string, since time.Time) ([]Job, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+jobCols+` FROM jobs WHERE host_id = ? AND status = 'done' AND created_at >= ? ORDER BY seq`),
+	return s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE host_id = ? AND status = 'done' AND created_at >= ? ORDER BY seq`,
 		hostID, ms(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }

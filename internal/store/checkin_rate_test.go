@@ -14,9 +14,7 @@ func TestCheckinRateOfNewPackageVersionsIsBounded(t *testing.T) {
 	forEach(t, func(t *testing.T, db *DB, _ string) {
 		ctx := context.Background()
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
-		if _, err := db.EnrollHost(ctx, "h-tk", newHost("a", "host-a"), t0); err != nil {
-			t.Fatal(err)
-		}
+		enrollHost(t, db, newHost("a", "host-a"))
 		// The first inventory is not counted; a distro upgrade of all
 		// 5,000 packages an hour later passes.
 		if _, err := db.ApplyCheckin(ctx, "a", Checkin{Facts: debianFacts(), Full: true, Packages: numbered(0, 5000, "1-1")}, t0); err != nil {

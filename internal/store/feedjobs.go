@@ -101,40 +101,14 @@ func (s *DB) GetFeedJob(ctx context.Context, id string) (FeedJob, error) {
 
 // ListFeedJobs returns the newest jobs first, at most limit.
 func (s *DB) ListFeedJobs(ctx context.Context, limit int) ([]FeedJob, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+feedJobCols+` FROM feed_jobs ORDER BY created_at DESC, id LIMIT ?`), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []FeedJob
-	for rows.Next() {
-		j, err := scanFeedJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s, `SELECT `+feedJobCols+` FROM feed_jobs ORDER BY created_at DESC, id LIMIT ?`, scanFeedJob, limit)
 }
 
 // PendingFeedJobs returns the jobs not yet done or failed, oldest first:
 // queued ones and those a stopped server left running.
 func (s *DB) PendingFeedJobs(ctx context.Context) ([]FeedJob, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+feedJobCols+` FROM feed_jobs WHERE state IN (?, ?) ORDER BY created_at, id`),
+	return queryRows(ctx, s, `SELECT `+feedJobCols+` FROM feed_jobs WHERE state IN (?, ?) ORDER BY created_at, id`, scanFeedJob,
 		FeedJobQueued, FeedJobRunning)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []FeedJob
-	for rows.Next() {
-		j, err := scanFeedJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }
 
 // StartFeedJob marks a job running.

@@ -599,20 +599,7 @@ func (s *DB) GetAdvisory(ctx context.Context, id string) (Advisory, error) {
 
 // AdvisoriesByCVE returns the IDs of the advisories that name a CVE.
 func (s *DB) AdvisoriesByCVE(ctx context.Context, cve string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT advisory_id FROM advisory_cves WHERE cve = ? ORDER BY advisory_id`), cve)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return s.queryStrings(ctx, `SELECT advisory_id FROM advisory_cves WHERE cve = ? ORDER BY advisory_id`, cve)
 }
 
 // CountAdvisories counts stored advisories, KEV entries and EPSS scores.
@@ -641,20 +628,8 @@ func (s *DB) DeleteFeed(ctx context.Context, name string) (kind string, advisory
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM advisories WHERE feed = ?`), name)
+		advisoryIDs, err = queryRowsOn(ctx, tx, s.q(`SELECT id FROM advisories WHERE feed = ?`), scanString, name)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			advisoryIDs = append(advisoryIDs, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		// advisory_cves rows go with their advisory (ON DELETE CASCADE).

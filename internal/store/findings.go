@@ -83,22 +83,16 @@ func (s *DB) InvalidateMatches(ctx context.Context, keys []match.Key) ([]string,
 			sub := `SELECT pv.id FROM package_versions pv WHERE pv.name = ? OR pv.source = ?`
 			// Hosts of that release: os-release "9.4" is release "9",
 			// Alpine "3.19.1" is "3.19".
-			rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT hp.host_id FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
+			ids, err := queryRowsOn(ctx, tx, s.q(`SELECT DISTINCT hp.host_id FROM host_packages hp JOIN hosts h ON h.id = hp.host_id
 				WHERE hp.pv_id IN (`+sub+`) AND h.revoked_at IS NULL AND h.os_id = ?
-				AND (h.os_version = ? OR h.os_version LIKE ? ESCAPE '\')`),
+				AND (h.os_version = ? OR h.os_version LIKE ? ESCAPE '\')`), scanString,
 				k.Package, k.Package, k.Distro, k.Release, likeEscape(k.Release)+".%")
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
+			for _, id := range ids {
 				hosts[id] = true
 			}
-			rows.Close()
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM pv_matched WHERE distro = ? AND release = ? AND pv_id IN (`+sub+`)`),
 				k.Distro, k.Release, k.Package, k.Package); err != nil {
 				return err
@@ -605,41 +599,9 @@ type FindingFilter struct {
 // ListFindings returns findings by priority, highest first, and the next
 // page token.
 func (s *DB) ListFindings(ctx context.Context, f FindingFilter) ([]Finding, string, error) {
-	conds, args := []string{"h.revoked_at IS NULL"}, []any{}
-	switch f.Status {
-	case "", "open":
-		conds = append(conds, "f.status = 'open'")
-	case "resolved":
-		conds = append(conds, "f.status = 'resolved'")
-	case "all":
-	default:
-		return nil, "", fmt.Errorf("%w: status %q", ErrBadFilter, f.Status)
-	}
-	if f.HostID != "" {
-		conds, args = append(conds, "f.host_id = ?"), append(args, f.HostID)
-	}
-	if f.AdvisoryID != "" {
-		conds, args = append(conds, "f.advisory_id = ?"), append(args, f.AdvisoryID)
-	}
-	if c, a := severityCond(f.Severity); c != "" {
-		conds, args = append(conds, c), append(args, a...)
-	}
-	if f.KEV != nil {
-		conds, args = append(conds, "f.kev = ?"), append(args, *f.KEV)
-	}
-	if f.Excepted != nil {
-		if *f.Excepted {
-			conds = append(conds, "f.exception_id <> ''")
-		} else {
-			conds = append(conds, "f.exception_id = ''")
-		}
-	}
-	if f.Overdue != nil {
-		conds, args = append(conds, "f.status = 'open' AND f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(*f.Overdue))
-	}
-	for k, v := range f.Labels {
-		conds = append(conds, "EXISTS (SELECT 1 FROM host_labels l WHERE l.host_id = f.host_id AND l.key = ? AND l.value = ?)")
-		args = append(args, k, v)
+	conds, args, err := s.findingConds(f)
+	if err != nil {
+		return nil, "", err
 	}
 	if f.After != "" {
 		p, id, err := decodeFindingCursor(f.After)
@@ -728,18 +690,43 @@ func decodeFindingCursor(s string) (float64, string, error) {
 }
 
 func (s *DB) advisoryCVEs(ctx context.Context, id string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT cve FROM advisory_cves WHERE advisory_id = ? ORDER BY cve`), id)
+	return s.queryStrings(ctx, `SELECT cve FROM advisory_cves WHERE advisory_id = ? ORDER BY cve`, id)
+}
+
+// queryStrings runs a query of one text column and returns its rows.
+func (s *DB) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	return queryRows(ctx, s, query, scanString, args...)
+}
+
+func scanString(row interface{ Scan(...any) error }) (string, error) {
+	var v string
+	err := row.Scan(&v)
+	return v, err
+}
+
+// queryRows runs a query (with ? placeholders) and scans every row with
+// scan.
+func queryRows[T any](ctx context.Context, s *DB, query string, scan func(interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
+	return queryRowsOn(ctx, s.db, s.q(query), scan, args...)
+}
+
+// queryRowsOn is queryRows on db or a transaction, with the query already
+// in the dialect's placeholders.
+func queryRowsOn[T any](ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, scan func(interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

@@ -18,9 +18,7 @@ func TestHostLabelsAndHostnames(t *testing.T) {
 		var ids []string
 		for i := range 3 {
 			id := fmt.Sprintf("h%d", i)
-			if _, err := db.EnrollHost(ctx, "h-tk", newHost(id, fmt.Sprintf("web%d", i)), t0); err != nil {
-				t.Fatal(err)
-			}
+			enrollHost(t, db, newHost(id, fmt.Sprintf("web%d", i)))
 			ids = append(ids, id)
 		}
 		if _, err := db.ApplyCheckin(ctx, "h0", Checkin{Facts: ubuntuFacts(), Full: true}, t0); err != nil {

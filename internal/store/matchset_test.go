@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -125,9 +124,7 @@ func runMatchSequence(t *testing.T, seed uint64, oracleDB, setDB *DB) {
 	for _, w := range worlds {
 		enrollToken(t, w.db, "tk", 0, t0.Add(time.Hour), nil)
 		for _, h := range hosts {
-			if _, err := w.db.EnrollHost(ctx, "h-tk", newHost(h.id, "host-"+h.id), t0); err != nil {
-				t.Fatal(err)
-			}
+			enrollHost(t, w.db, newHost(h.id, "host-"+h.id))
 			if err := w.db.SetHostUserLabels(ctx, h.id, map[string]string{"criticality": h.labelCriticality}); err != nil {
 				t.Fatal(err)
 			}
@@ -397,7 +394,7 @@ func compareWorlds(t *testing.T, step int, a, b *DB) {
 	const matches = `SELECT m.distro, m.release, pv.name, pv.version, pv.arch, m.advisory_id, m.fixed FROM pv_matches m
 		JOIN package_versions pv ON pv.id = m.pv_id ORDER BY 1, 2, 3, 4, 5, 6`
 	for _, q := range []string{findings, history, matches} {
-		ra, rb := dumpRows(t, a.db, q), dumpRows(t, b.db, q)
+		ra, rb := dump(t, a, q), dump(t, b, q)
 		if slices.Equal(ra, rb) {
 			continue
 		}
@@ -414,35 +411,4 @@ func compareWorlds(t *testing.T, step int, a, b *DB) {
 		}
 		t.Fatalf("step %d: the worlds differ (%d rows per host, %d set-based) for\n%s\n%s", step, len(ra), len(rb), q, strings.Join(diff, "\n"))
 	}
-}
-
-func dumpRows(t *testing.T, db *sql.DB, q string) []string {
-	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range vals {
-			if b, ok := v.([]byte); ok {
-				vals[i] = string(b)
-			}
-		}
-		out = append(out, fmt.Sprintf("%v", vals))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

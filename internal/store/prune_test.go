@@ -52,9 +52,7 @@ func TestCheckinsRemovePackageVersionsNoHostHolds(t *testing.T) {
 		ctx := context.Background()
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
 		for _, id := range []string{"a", "b"} {
-			if _, err := db.EnrollHost(ctx, "h-tk", newHost(id, "host-"+id), t0); err != nil {
-				t.Fatal(err)
-			}
+			enrollHost(t, db, newHost(id, "host-"+id))
 		}
 		if _, err := db.ImportFeed(ctx, FeedImport{Status: FeedStatus{Name: "osv:test", Kind: "osv"},
 			Advisories: []Advisory{advisoryRow("DSA-1", `{}`), advisoryRow("DSA-2", `{}`)}}, t0); err != nil {
@@ -163,9 +161,7 @@ func TestConcurrentCheckinsPruneSafely(t *testing.T) {
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
 		const hosts, rounds = 6, 10
 		for i := range hosts {
-			if _, err := db.EnrollHost(ctx, "h-tk", newHost(fmt.Sprint("h", i), fmt.Sprint("host-", i)), t0); err != nil {
-				t.Fatal(err)
-			}
+			enrollHost(t, db, newHost(fmt.Sprint("h", i), fmt.Sprint("host-", i)))
 		}
 		var wg sync.WaitGroup
 		for i := range hosts {

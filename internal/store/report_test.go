@@ -167,9 +167,7 @@ func TestReportRowsGiveTheSameReportAsTheFindingsRows(t *testing.T) {
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), map[string]string{"criticality": "4"})
 		hosts := []string{"h0", "h1", "h2"}
 		for _, id := range hosts {
-			if _, err := db.EnrollHost(ctx, "h-tk", newHost(id, id), t0); err != nil {
-				t.Fatal(err)
-			}
+			enrollHost(t, db, newHost(id, id))
 		}
 		now := t0.AddDate(0, 2, 0)
 		check := func(step string) {
@@ -285,9 +283,7 @@ func TestLoadFleetWritesWhatTheRealPathsWrite(t *testing.T) {
 			h.importAdvisories()
 			enrollToken(t, real, "tk", 0, t0.Add(time.Hour), map[string]string{"criticality": "3"})
 			for _, id := range []string{"h0", "h1"} {
-				if _, err := real.EnrollHost(ctx, "h-tk", newHost(id, id), t0); err != nil {
-					t.Fatal(err)
-				}
+				enrollHost(t, real, newHost(id, id))
 				h.checkin(id, Checkin{Full: true, Packages: pkgs, Updates: updates, UpdatesChanged: true}, t0)
 				h.sync(id, t0)
 			}

@@ -377,6 +377,25 @@ func (s *DB) CountFindings(ctx context.Context, f FindingFilter) (int, error) {
 // bound), for pages that must stay fast on a large fleet: it returns
 // max+1 when more match.
 func (s *DB) CountFindingsUpTo(ctx context.Context, f FindingFilter, max int) (int, error) {
+	conds, args, err := s.findingConds(f)
+	if err != nil {
+		return 0, err
+	}
+	q := `SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` + strings.Join(conds, " AND ")
+	if max > 0 {
+		q = `SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` +
+			strings.Join(conds, " AND ") + ` LIMIT ?) t`
+		args = append(args, max+1)
+	}
+	var n int
+	err = s.db.QueryRowContext(ctx, s.q(q), args...).Scan(&n)
+	return n, err
+}
+
+// findingConds is the WHERE clause and its arguments for the findings f
+// selects, leaving out its page (Limit, After): ListFindings' and
+// CountFindingsUpTo's.
+func (s *DB) findingConds(f FindingFilter) ([]string, []any, error) {
 	conds, args := []string{"h.revoked_at IS NULL"}, []any{}
 	switch f.Status {
 	case "", "open":
@@ -385,7 +404,7 @@ func (s *DB) CountFindingsUpTo(ctx context.Context, f FindingFilter, max int) (i
 		conds = append(conds, "f.status = 'resolved'")
 	case "all":
 	default:
-		return 0, fmt.Errorf("%w: status %q", ErrBadFilter, f.Status)
+		return nil, nil, fmt.Errorf("%w: status %q", ErrBadFilter, f.Status)
 	}
 	rf := RollupFilter{KEV: f.KEV, Excepted: f.Excepted, Labels: f.Labels, AdvisoryID: f.AdvisoryID, Severity: f.Severity}
 	if f.HostID != "" {
@@ -396,13 +415,5 @@ func (s *DB) CountFindingsUpTo(ctx context.Context, f FindingFilter, max int) (i
 	if f.Overdue != nil {
 		conds, args = append(conds, "f.status = 'open' AND f.due_at IS NOT NULL AND f.due_at < ?"), append(args, ms(*f.Overdue))
 	}
-	q := `SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` + strings.Join(conds, " AND ")
-	if max > 0 {
-		q = `SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` +
-			strings.Join(conds, " AND ") + ` LIMIT ?) t`
-		args = append(args, max+1)
-	}
-	var n int
-	err := s.db.QueryRowContext(ctx, s.q(q), args...).Scan(&n)
-	return n, err
+	return conds, args, nil
 }

@@ -34,9 +34,7 @@ func rollupFleet(t *testing.T, db *DB) {
 	}
 	enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
 	for _, h := range [][2]string{{"a", "web1"}, {"b", "web2"}, {"c", "db1"}, {"d", "old1"}} {
-		if _, err := db.EnrollHost(ctx, "h-tk", newHost(h[0], h[1]), t0); err != nil {
-			t.Fatal(err)
-		}
+		enrollHost(t, db, newHost(h[0], h[1]))
 	}
 	day := int64(24 * time.Hour / time.Millisecond)
 	due := func(d int64) any { return ms(t0) + d*day }

@@ -154,6 +154,14 @@ func enrollToken(t *testing.T, db *DB, id string, max int, exp time.Time, labels
 	}
 }
 
+// enrollHost enrolls h with the token "tk" (see enrollToken) at t0.
+func enrollHost(t *testing.T, db *DB, h Host) {
+	t.Helper()
+	if _, err := db.EnrollHost(context.Background(), "h-tk", h, t0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newHost(id, name string) Host {
 	return Host{ID: id, Hostname: name, CertSerial: "s-" + id, CertNotAfter: t0.Add(24 * time.Hour), EnrolledAt: t0, LastSeenAt: t0}
 }
@@ -268,9 +276,7 @@ func TestCheckinFullAndDelta(t *testing.T) {
 		ctx := context.Background()
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
 		for _, id := range []string{"a", "b"} {
-			if _, err := db.EnrollHost(ctx, "h-tk", newHost(id, "host-"+id), t0); err != nil {
-				t.Fatal(err)
-			}
+			enrollHost(t, db, newHost(id, "host-"+id))
 		}
 		full := Checkin{Facts: ubuntuFacts(), Full: true, Packages: []inventory.Package{pLibc, pLibc386, pBash},
 			Updates: []Update{{Name: "libc6", Arch: "amd64", Version: "2.35-0ubuntu3.8", Repo: "jammy-security"}}, UpdatesChanged: true}
@@ -361,9 +367,7 @@ func TestLargeFullCheckin(t *testing.T) {
 	forEach(t, func(t *testing.T, db *DB, _ string) {
 		ctx := context.Background()
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
-		if _, err := db.EnrollHost(ctx, "h-tk", newHost("big", "big"), t0); err != nil {
-			t.Fatal(err)
-		}
+		enrollHost(t, db, newHost("big", "big"))
 		var pkgs []inventory.Package
 		var ups []Update
 		for i := range 1200 {
@@ -403,9 +407,7 @@ func TestHostFilters(t *testing.T) {
 			{"5", "WEB-03", "ubuntu", "20.04", true, -time.Hour},
 		}
 		for _, s := range specs {
-			if _, err := db.EnrollHost(ctx, "h-tk", newHost(s.id, s.name), t0); err != nil {
-				t.Fatal(err)
-			}
+			enrollHost(t, db, newHost(s.id, s.name))
 			f := inventory.Facts{Hostname: s.name, OS: inventory.OS{ID: s.os, VersionID: s.ver}, Arch: "x86_64", RebootRequired: s.reboot}
 			if _, err := db.ApplyCheckin(ctx, s.id, Checkin{Facts: f, Full: true}, t0.Add(s.seen)); err != nil {
 				t.Fatal(err)
@@ -515,9 +517,7 @@ func TestRenewHostCert(t *testing.T) {
 	forEach(t, func(t *testing.T, db *DB, _ string) {
 		ctx := context.Background()
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
-		if _, err := db.EnrollHost(ctx, "h-tk", newHost("a", "a"), t0); err != nil {
-			t.Fatal(err)
-		}
+		enrollHost(t, db, newHost("a", "a"))
 		if err := db.RenewHostCert(ctx, "a", "s-new", t0.Add(72*time.Hour)); err != nil {
 			t.Fatal(err)
 		}

@@ -98,9 +98,7 @@ func TestFindingsLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		enrollToken(t, db, "tk", 0, t0.Add(time.Hour), nil)
-		if _, err := db.EnrollHost(ctx, "h-tk", newHost("a", "web1"), t0); err != nil {
-			t.Fatal(err)
-		}
+		enrollHost(t, db, newHost("a", "web1"))
 		if err := db.SetHostUserLabels(ctx, "a", map[string]string{"criticality": "5"}); err != nil {
 			t.Fatal(err)
 		}
