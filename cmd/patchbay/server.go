@@ -77,6 +77,8 @@ func addServerFlags(cmd *cobra.Command, cfg *server.Config) {
 	f.Var(&prefixList{&cfg.NotifyAllow}, "notify-allow", "internal address range notifications may reach, as CIDR or IP (repeatable; default: public addresses only)")
 	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's address in notification links (default: https://LISTEN)")
 	f.Var(&caFile{&cfg.NotifyRoots}, "notify-ca", "PEM file of the CA certificates notification receivers are verified with (default: the system's)")
+	f.StringVar(&cfg.SIEMSyslog, "siem-syslog", "", "stream the audit trail as RFC 5424 syslog over TLS to tls://HOST:PORT (docs/notifications.md)")
+	f.Var(&caFile{&cfg.SIEMRoots}, "siem-ca", "PEM file of the CA certificates the --siem-syslog receiver is verified with (default: the system's)")
 	f.DurationVar(&cfg.EngineInterval, "engine-interval", cfg.EngineInterval, "how often running changes are stepped")
 	f.DurationVar(&cfg.FeedSyncInterval, "feed-sync-interval", cfg.FeedSyncInterval, "how often to sync feed sources (0: only on `feeds sync`)")
 	f.StringVar(&cfg.BackupDir, "backup-dir", "", "directory for scheduled backups (SQLite only; see `patchbay backup`)")

@@ -61,6 +61,10 @@ type Config struct {
 	ConsoleURL string
 	// Email configures the email channel (notify_email.go).
 	Email EmailChannel
+	// SIEMSyslog, tls://HOST:PORT, receives the audit trail as RFC 5424
+	// over TLS (siem.go); SIEMRoots verifies it (nil: the system's CAs).
+	SIEMSyslog string
+	SIEMRoots  *x509.CertPool
 }
 
 // DefaultConfig returns the documented defaults.
@@ -112,6 +116,11 @@ func (c Config) Validate() error {
 		}
 		if _, err := (delivery.Guard{Allow: c.NotifyAllow}).CheckURL(u); err != nil {
 			return fmt.Errorf("%s: %w (an internal receiver needs --notify-allow with its address)", flag, err)
+		}
+	}
+	if c.SIEMSyslog != "" {
+		if _, err := checkSIEM(c.SIEMSyslog, delivery.Guard{Allow: c.NotifyAllow}); err != nil {
+			return err
 		}
 	}
 	if err := c.Email.check(c); err != nil {
@@ -310,6 +319,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.spawn(s.refusals.run)
 	if s.cfg.BackupDir != "" {
 		s.spawn(s.backupLoop)
+	}
+	if s.cfg.SIEMSyslog != "" {
+		s.spawn(s.siemLoop)
 	}
 	return s.vulns.reconcileAll(ctx)
 }
