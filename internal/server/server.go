@@ -65,6 +65,8 @@ type Config struct {
 	// over TLS (siem.go); SIEMRoots verifies it (nil: the system's CAs).
 	SIEMSyslog string
 	SIEMRoots  *x509.CertPool
+	// Jira configures the jira channel (notify_jira.go).
+	Jira JiraChannel
 }
 
 // DefaultConfig returns the documented defaults.
@@ -122,6 +124,9 @@ func (c Config) Validate() error {
 		if _, err := checkSIEM(c.SIEMSyslog, delivery.Guard{Allow: c.NotifyAllow}); err != nil {
 			return err
 		}
+	}
+	if err := c.Jira.check(c); err != nil {
+		return err
 	}
 	if err := c.Email.check(c); err != nil {
 		return err
