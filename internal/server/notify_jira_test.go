@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +103,37 @@ func TestSubmittedChangeGetsOneJiraIssueLinkedFromTheConsole(t *testing.T) {
 	v, err := consoleBackend{ts.Server}.Change(ctx, ch.ID)
 	if err != nil || v.Ticket == nil || v.Ticket.Key != "OPS-1" || v.Ticket.URL != jira.URL+"/browse/OPS-1" {
 		t.Fatalf("console change: %+v, %v; want OPS-1 at %s/browse/OPS-1", v.Ticket, err, jira.URL)
+	}
+}
+
+func TestJiraAndSIEMFlagsAreValidated(t *testing.T) {
+	lo := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	jiraOK := JiraChannel{URL: "https://127.0.0.1:8080", Token: "t", Project: "OPS", IssueType: "Task"}
+	for _, c := range []struct {
+		name string
+		set  func(*Config)
+		want string // "" valid; else a part of the error
+	}{
+		{"siem ok", func(c *Config) { c.SIEMSyslog, c.NotifyAllow = "tls://127.0.0.1:6514", lo }, ""},
+		{"siem udp", func(c *Config) { c.SIEMSyslog = "udp://127.0.0.1:514" }, "want tls://HOST:PORT"},
+		{"siem no port", func(c *Config) { c.SIEMSyslog = "tls://siem.example.com" }, "want tls://HOST:PORT"},
+		{"siem loopback", func(c *Config) { c.SIEMSyslog = "tls://127.0.0.1:6514" }, "--notify-allow"},
+		{"siem metadata", func(c *Config) { c.SIEMSyslog = "tls://169.254.169.254:6514" }, "refused"},
+		{"jira ok", func(c *Config) { c.Jira, c.NotifyAllow = jiraOK, lo }, ""},
+		{"jira no project", func(c *Config) { c.Jira, c.NotifyAllow = jiraOK, lo; c.Jira.Project = "" }, "--jira-project"},
+		{"jira no token", func(c *Config) { c.Jira, c.NotifyAllow = jiraOK, lo; c.Jira.Token = "" }, "PATCHBAY_JIRA_TOKEN"},
+		{"jira bad state", func(c *Config) {
+			c.Jira, c.NotifyAllow = jiraOK, lo
+			c.Jira.Transitions = map[string]string{"finished": "Done"}
+		}, "--jira-transition finished"},
+		{"jira loopback", func(c *Config) { c.Jira = jiraOK }, "--notify-allow"},
+		{"jira project alone", func(c *Config) { c.Jira.Project = "OPS" }, "need --jira-url"},
+	} {
+		cfg := DefaultConfig()
+		c.set(&cfg)
+		err := cfg.Validate()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }
