@@ -44,6 +44,15 @@ type Issues interface {
 
 // jira makes one attempt at telling Jira about ev.
 func (w *Worker) jira(ctx context.Context, ch channel, m store.OutboxMessage, ev notify.Event) error {
+	if ev.Kind == notify.Test {
+		// A test message checks the address, the certificate and the
+		// credentials without creating anything.
+		base, err := w.Guard.CheckURL(ch.cfg.URL)
+		if err != nil {
+			return err
+		}
+		return jiraClient{w: w, base: strings.TrimSuffix(base.String(), "/"), cfg: ch.cfg}.do(ctx, http.MethodGet, "myself", nil, nil)
+	}
 	if ev.Change == "" {
 		return &permanentError{"the jira channel tells only change events"}
 	}

@@ -70,6 +70,8 @@ func (j *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/rest/api/2/")
 	parts := strings.Split(path, "/")
 	switch {
+	case r.Method == http.MethodGet && path == "myself":
+		fmt.Fprint(w, `{"name":"ops","emailAddress":"ops@example.com","active":true}`)
 	case r.Method == http.MethodPost && path == "issue":
 		fields, _ := body["fields"].(map[string]any)
 		errs := map[string]string{}
@@ -237,6 +239,17 @@ func TestJiraWithAWrongTokenIsDeadLettered(t *testing.T) {
 	if _, err := db.GetChangeIssue(ctx, "c1", "jira"); err != store.ErrNotFound {
 		t.Fatalf("an issue was recorded: %v", err)
 	}
+	// A test message fails the same way, and creates nothing.
+	enqueueJira(t, db, clk.now(), notify.Event{ID: "test:1", Kind: notify.Test, At: clk.now(), Subject: "Patchbay test message"})
+	if _, err := w.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ = db.ListOutbox(ctx, store.OutboxFilter{Channel: "jira", Kind: string(notify.Test), Limit: 1})
+	if len(ms) != 1 || ms[0].Status != store.OutboxDead || !strings.Contains(ms[0].LastError, "401") {
+		t.Fatalf("test message %+v; want dead naming 401", ms)
+	}
+	testID := ms[0].ID
+	ms, _ = db.ListOutbox(ctx, store.OutboxFilter{Channel: "jira", Kind: "change.pending-approval", Limit: 1})
 	// The right PAT: a retry by hand creates the issue.
 	addChannel(t, db, w, "jira", KindJira, ChannelConfig{URL: srv.URL, Jira: JiraConfig{Project: "OPS", IssueType: "Task", Token: "pat-good"}})
 	if err := db.RetryOutbox(ctx, ms[0].ID, clk.now()); err != nil {
@@ -247,5 +260,19 @@ func TestJiraWithAWrongTokenIsDeadLettered(t *testing.T) {
 	}
 	if ci, err := db.GetChangeIssue(ctx, "c1", "jira"); err != nil || ci.Key != "OPS-1" {
 		t.Fatalf("after the retry: %+v, %v", ci, err)
+	}
+	if err := db.RetryOutbox(ctx, testID, clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.GetOutbox(ctx, testID); got.Status != store.OutboxDelivered {
+		t.Fatalf("test message after the retry: %s (%s)", got.Status, got.LastError)
+	}
+	fj.mu.Lock()
+	defer fj.mu.Unlock()
+	if len(fj.order) != 1 {
+		t.Fatalf("%d issues, want 1: a test message creates none", len(fj.order))
 	}
 }

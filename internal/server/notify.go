@@ -318,10 +318,10 @@ func (s *Server) handleTestNotification(w http.ResponseWriter, r *http.Request) 
 func (s *Server) sendTestNotification(ctx context.Context, who, channel string) ([]store.OutboxMessage, error) {
 	names := s.notify.channelNames()
 	if channel != "" && !slices.Contains(names, channel) {
-		return nil, errBadRequest(fmt.Sprintf("channel: %q is not configured (channels: %v); configure one with --webhook, --slack-webhook or --smtp", channel, names))
+		return nil, errBadRequest(fmt.Sprintf("channel: %q is not configured (channels: %v); configure one with --webhook, --slack-webhook, --smtp or --jira-url", channel, names))
 	}
 	if len(names) == 0 {
-		return nil, errBadRequest("no channel is configured; start the server with --webhook, --slack-webhook or --smtp")
+		return nil, errBadRequest("no channel is configured; start the server with --webhook, --slack-webhook, --smtp or --jira-url")
 	}
 	id := make([]byte, 8)
 	rand.Read(id)
