@@ -36,6 +36,9 @@ type ChannelConfig struct {
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
 	From     string `json:"from,omitempty"`
+	// Jira: URL is the site's base (https://example.atlassian.net),
+	// Username the account's e-mail address for Basic auth (jira.go).
+	Jira JiraConfig `json:"jira,omitempty"`
 }
 
 // Outbox is what the worker needs of the store.
@@ -66,6 +69,7 @@ type Worker struct {
 	Batch      int
 	Wake       <-chan struct{} // a message was written
 	Jitter     func() float64  // [0,1); nil: math/rand/v2
+	Issues     Issues          // where the jira channel keeps issue keys
 }
 
 // Run delivers until ctx ends.
@@ -179,6 +183,8 @@ func (w *Worker) send(ctx context.Context, m store.OutboxMessage, chans map[stri
 		body, err = notify.SlackBody(ev, d, w.ConsoleURL)
 	case KindEmail:
 		return w.mail(ctx, ch, m, ev, d)
+	case KindJira:
+		return w.jira(ctx, ch, m, ev)
 	default:
 		return fmt.Errorf("channel %q: unknown kind %q", m.Channel, ch.kind)
 	}

@@ -343,7 +343,16 @@ func (b consoleBackend) Change(ctx context.Context, id string) (web.Change, erro
 	if err != nil {
 		return web.Change{}, err
 	}
-	return b.change(ctx, c, true)
+	v, err := b.change(ctx, c, true)
+	if err != nil {
+		return v, err
+	}
+	if ci, err := b.s.store.GetChangeIssue(ctx, c.ID, jiraChannelName); err == nil {
+		v.Ticket = &web.ChangeTicket{Tracker: "Jira", Key: ci.Key, URL: ci.URL}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return v, err
+	}
+	return v, nil
 }
 
 // ChangeActions lists the actions u may take on the change now, by the

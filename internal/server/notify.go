@@ -70,7 +70,7 @@ func (s *Server) outboxMessages(ev notify.Event) []store.OutboxMessage {
 	}
 	var out []store.OutboxMessage
 	room := map[string]int{} // shared channel → index of its one message in out
-	for _, d := range notify.Route(ev, org, s.notify.channelNames()) {
+	for _, d := range notify.Route(ev, org, s.notify.routedChannels()) {
 		if !s.notify.reachable(d) {
 			continue
 		}
@@ -93,7 +93,7 @@ func (s *Server) outboxMessages(ev notify.Event) []store.OutboxMessage {
 		}
 		out = append(out, m)
 	}
-	return out
+	return append(out, s.jiraMessage(ev, b)...)
 }
 
 // notifying returns ctx carrying the messages of evs: the next write
@@ -193,7 +193,7 @@ func (s *Server) startNotify(ctx context.Context) error {
 	client := guard.Client(10*time.Second, s.cfg.NotifyRoots)
 	w := &delivery.Worker{Outbox: s.store, Sealer: s.notify.sealer, Client: client, Roots: s.cfg.NotifyRoots, Guard: guard, Now: s.now, Log: s.log,
 		Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(suffix)), ConsoleURL: s.consoleURL(),
-		Retry: cmp.Or(s.cfg.NotifyRetry, notify.DefaultRetry), Lease: 30 * time.Second, Poll: 2 * time.Second, Batch: 20, Wake: s.notify.wake}
+		Retry: cmp.Or(s.cfg.NotifyRetry, notify.DefaultRetry), Lease: 30 * time.Second, Poll: 2 * time.Second, Batch: 20, Wake: s.notify.wake, Issues: s.store}
 	s.spawn(w.Run)
 	s.spawn(s.notifyWatchLoop)
 	return nil
@@ -224,6 +224,9 @@ func (c Config) channelConfigs() []channelConfig {
 	if c.Email.URL != "" {
 		out = append(out, channelConfig{"email", delivery.KindEmail, delivery.ChannelConfig{URL: c.Email.URL,
 			Username: c.Email.Username, Password: c.Email.Password, From: c.Email.From}})
+	}
+	if c.Jira.URL != "" {
+		out = append(out, c.Jira.channelConfig())
 	}
 	return out
 }
@@ -315,10 +318,10 @@ func (s *Server) handleTestNotification(w http.ResponseWriter, r *http.Request) 
 func (s *Server) sendTestNotification(ctx context.Context, who, channel string) ([]store.OutboxMessage, error) {
 	names := s.notify.channelNames()
 	if channel != "" && !slices.Contains(names, channel) {
-		return nil, errBadRequest(fmt.Sprintf("channel: %q is not configured (channels: %v); configure one with --webhook, --slack-webhook or --smtp", channel, names))
+		return nil, errBadRequest(fmt.Sprintf("channel: %q is not configured (channels: %v); configure one with --webhook, --slack-webhook, --smtp or --jira-url", channel, names))
 	}
 	if len(names) == 0 {
-		return nil, errBadRequest("no channel is configured; start the server with --webhook, --slack-webhook or --smtp")
+		return nil, errBadRequest("no channel is configured; start the server with --webhook, --slack-webhook, --smtp or --jira-url")
 	}
 	id := make([]byte, 8)
 	rand.Read(id)

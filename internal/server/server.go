@@ -64,6 +64,12 @@ type Config struct {
 	ConsoleURL string
 	// Email configures the email channel (notify_email.go).
 	Email EmailChannel
+	// SIEMSyslog, tls://HOST:PORT, receives the audit trail as RFC 5424
+	// over TLS (siem.go); SIEMRoots verifies it (nil: the system's CAs).
+	SIEMSyslog string
+	SIEMRoots  *x509.CertPool
+	// Jira configures the jira channel (notify_jira.go).
+	Jira JiraChannel
 }
 
 // DefaultConfig returns the documented defaults.
@@ -120,6 +126,14 @@ func (c Config) Validate() error {
 		if _, err := (delivery.Guard{Allow: c.NotifyAllow}).CheckURL(u); err != nil {
 			return fmt.Errorf("%s: %w (an internal receiver needs --notify-allow with its address)", flag, err)
 		}
+	}
+	if c.SIEMSyslog != "" {
+		if _, err := checkSIEM(c.SIEMSyslog, delivery.Guard{Allow: c.NotifyAllow}); err != nil {
+			return err
+		}
+	}
+	if err := c.Jira.check(c); err != nil {
+		return err
 	}
 	if err := c.Email.check(c); err != nil {
 		return err
@@ -323,6 +337,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if s.cfg.BackupDir != "" {
 		s.spawn(s.backupLoop)
+	}
+	if s.cfg.SIEMSyslog != "" {
+		s.spawn(s.siemLoop)
 	}
 	return s.vulns.reconcileAll(ctx)
 }

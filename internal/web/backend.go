@@ -204,6 +204,14 @@ type Change struct {
 	JobsOut []string
 	// History is the change's timeline, oldest first. Only Change fills it.
 	History []ChangeEvent
+	// Ticket is the change's issue in a tracker (the jira channel), nil
+	// when it has none. Only Change fills it.
+	Ticket *ChangeTicket
+}
+
+// ChangeTicket is a change's issue in an issue tracker: the page links it.
+type ChangeTicket struct {
+	Tracker, Key, URL string
 }
 
 // ChangeEvent is one entry of a change's timeline.

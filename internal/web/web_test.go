@@ -394,6 +394,22 @@ func TestChangePageSaysWhatTheChangeWaitsForAndOffersCancel(t *testing.T) {
 	}
 }
 
+func TestChangePageLinksTheChangesIssue(t *testing.T) {
+	e := newEnv(t)
+	op := e.signedIn("operator")
+	if _, body := op.get("/changes/c1"); parseDOM(t, body).has("#change-ticket") {
+		t.Error("a change without an issue shows one")
+	}
+	e.fake.mu.Lock()
+	e.fake.changes[0].Ticket = &ChangeTicket{Tracker: "Jira", Key: "OPS-7", URL: "https://example.atlassian.net/browse/OPS-7"}
+	e.fake.mu.Unlock()
+	_, body := op.get("/changes/c1")
+	d := parseDOM(t, body)
+	if got := d.text("#change-ticket"); got != "OPS-7 (Jira)" || !d.linksTo("https://example.atlassian.net/browse/OPS-7") {
+		t.Errorf("#change-ticket reads %q, or does not link the issue", got)
+	}
+}
+
 func TestListsFilterAndPage(t *testing.T) {
 	b := newEnv(t).signedIn("admin")
 	_, body := b.get("/hosts?q=web")
