@@ -171,7 +171,7 @@ func TestGuardRefusesHostileTrialFiles(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, trial, want string
-		mode             os.FileMode
+		mode              os.FileMode
 	}{
 		{"a previous binary outside the install directory", "previous=" + evil + "\ndeadline=" + past + "\nstarts=0\n", "previous binary " + evil + " is not", 0o600},
 		{"a previous binary reached through ..", "previous=BIN.prev/../../" + filepath.Base(evil) + "\ndeadline=" + past + "\nstarts=0\n", "is not", 0o600},
