@@ -307,11 +307,16 @@ func TestDebInstallsUpgradesAndPurgesInAnImageRoot(t *testing.T) {
 	}
 	hostUntouched(t)
 
+	// A self-update left the previous binary and an open trial.
+	for _, f := range []string{"usr/bin/patchbay-agent.prev", "usr/bin/patchbay-agent.pending", "usr/bin/patchbay-agent.trial"} {
+		debtest.WriteFile(t, filepath.Join(root, f), "x")
+	}
 	debtest.Run(t, "", "dpkg", "--root="+root, "--remove", "patchbay-agent")
 	if _, err := os.Stat(state); err != nil {
 		t.Errorf("removal deleted the agent's state: %v", err)
 	}
-	for _, gone := range []string{"usr/bin/patchbay-agent", "usr/lib/systemd/system/patchbay-agent.service", "etc/systemd/system/multi-user.target.wants/patchbay-agent.service"} {
+	for _, gone := range []string{"usr/bin/patchbay-agent", "usr/lib/systemd/system/patchbay-agent.service", "etc/systemd/system/multi-user.target.wants/patchbay-agent.service",
+		"usr/bin/patchbay-agent.prev", "usr/bin/patchbay-agent.pending", "usr/bin/patchbay-agent.trial", "usr/lib/patchbay/agent-revert-guard"} {
 		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
 			t.Errorf("%s is still there after removal", gone)
 		}
