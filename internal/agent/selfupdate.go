@@ -13,7 +13,8 @@ import (
 // and whose process is being replaced by it. The binary that runs next
 // reports the result after its first acknowledged check-in: success when
 // it runs the release's version, failure when it is the previous binary,
-// put back because the new one missed its deadline.
+// put back because the new one missed its deadline or, put back by the
+// unit's guard, kept crashing at start.
 const StageSwapped = "swapped"
 
 // AgentPackage is the name under which an agent_update job's result
@@ -132,7 +133,7 @@ func (a *Agent) finishSwapped(ctx context.Context) error {
 	if want != "" && a.cfg.AgentVersion == want {
 		e.Result.OK, e.Result.Detail = true, fmt.Sprintf("%s %s checked in", AgentPackage, want)
 	} else {
-		e.Result.OK, e.Result.Detail = false, fmt.Sprintf("%s %s did not check in by its deadline; the previous binary (%s) is back", AgentPackage, want, a.cfg.AgentVersion)
+		e.Result.OK, e.Result.Detail = false, fmt.Sprintf("%s %s did not check in by its deadline (or kept crashing at start); the previous binary (%s) is back", AgentPackage, want, a.cfg.AgentVersion)
 	}
 	return a.finish(ctx, e)
 }

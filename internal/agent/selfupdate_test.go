@@ -81,7 +81,7 @@ func TestAgentUpdateSwapsThenTheNextBinaryReportsIt(t *testing.T) {
 		detail     string
 	}{
 		{"the new binary checks in", "v1.1.0", true, "patchbay-agent v1.1.0 checked in"},
-		{"the previous binary is back", "v1.0.0", false, "patchbay-agent v1.1.0 did not check in by its deadline; the previous binary (v1.0.0) is back"},
+		{"the previous binary is back", "v1.0.0", false, "patchbay-agent v1.1.0 did not check in by its deadline (or kept crashing at start); the previous binary (v1.0.0) is back"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &jobServer{releases: map[string][]byte{PathRelease + "v1.1.0/linux/amd64": binary}}

@@ -75,7 +75,7 @@ func (u leanUpdater) Install(file, binary []byte, deadline time.Time) error {
 	if err != nil {
 		return err
 	}
-	return release.Install(exe, binary, r, deadline)
+	return installOnTrial(exe, binary, r, deadline)
 }
 
 func (u leanUpdater) Restart() error { return ExecSelf() }
@@ -134,7 +134,7 @@ func newSelfUpdateCmd(log *slog.Logger) *cobra.Command {
 				return err
 			}
 			until := time.Now().Add(deadline)
-			if err := release.Install(exe, bin, r, until); err != nil {
+			if err := installOnTrial(exe, bin, r, until); err != nil {
 				return err
 			}
 			log.Info("self-update installed; restart the agent to run it", "binary", exe, "from", Version, "to", r.Version,
@@ -175,7 +175,7 @@ func watchTrial(ctx context.Context, log *slog.Logger) (context.Context, func(),
 		return ctx, nothing, nothing, err
 	}
 	if reverted {
-		return ctx, nothing, nothing, errReverted
+		return ctx, nothing, nothing, errors.Join(errReverted, clearTrial(exe))
 	}
 	p, err := release.ReadPending(exe)
 	if err != nil || p == nil {
@@ -186,7 +186,7 @@ func watchTrial(ctx context.Context, log *slog.Logger) (context.Context, func(),
 	var confirmed atomic.Bool
 	onCheckedIn := func() {
 		if confirmed.CompareAndSwap(false, true) {
-			if err := release.Confirm(exe); err != nil {
+			if err := errors.Join(release.Confirm(exe), clearTrial(exe)); err != nil {
 				log.Error("self-update checked in but could not be confirmed", "err", err)
 				return
 			}
@@ -200,6 +200,9 @@ func watchTrial(ctx context.Context, log *slog.Logger) (context.Context, func(),
 		if reverted, err := release.RevertIfOverdue(exe, time.Now()); err != nil {
 			log.Error("self-update missed its deadline and could not be reverted", "err", err)
 		} else if reverted {
+			if err := clearTrial(exe); err != nil {
+				log.Error("self-update reverted", "err", err)
+			}
 			cancel(errReverted)
 		}
 	})
@@ -221,7 +224,7 @@ func RevertOverdueUpdate() error {
 		return err
 	}
 	if reverted {
-		return errReverted
+		return errors.Join(errReverted, clearTrial(exe))
 	}
 	return nil
 }

@@ -30,6 +30,10 @@ const (
 	Name       = "patchbay-agent"
 	BinaryPath = "/usr/bin/patchbay-agent"
 	UnitPath   = "/usr/lib/systemd/system/patchbay-agent.service"
+	// GuardPath is the unit's ExecStartPre= script that puts the previous
+	// binary back when a self-update on trial crashes or misses its
+	// deadline, without running the new binary.
+	GuardPath  = "/usr/lib/patchbay/agent-revert-guard"
 	ConfigPath = agent.DefaultConfigPath
 	HooksPath  = agent.DefaultHooksPath
 	// ReleaseKeyPath pins the release key agents verify self-updates with.
@@ -108,7 +112,7 @@ func Build(s Spec) (string, error) {
 			return "", err
 		}
 	}
-	for _, name := range []string{"patchbay-agent.service", "agent-hooks.json", "postinst.sh", "prerm.sh", "postrm.sh"} {
+	for _, name := range []string{"patchbay-agent.service", "agent-revert-guard", "agent-hooks.json", "postinst.sh", "prerm.sh", "postrm.sh"} {
 		b, err := templates.ReadFile("files/" + name)
 		if err != nil {
 			return "", err
@@ -138,6 +142,7 @@ func Build(s Spec) (string, error) {
 			Contents: files.Contents{
 				{Source: s.AgentBinary, Destination: BinaryPath, FileInfo: owned(0o755)},
 				{Source: staged["patchbay-agent.service"], Destination: UnitPath, FileInfo: owned(0o644)},
+				{Source: staged["agent-revert-guard"], Destination: GuardPath, FileInfo: owned(0o755)},
 				{Destination: "/etc/patchbay", Type: files.TypeDir, FileInfo: owned(0o755)},
 				// Holds the enrollment token until the first start: root only.
 				{Source: staged["agent.yaml"], Destination: ConfigPath, Type: files.TypeConfigNoReplace, FileInfo: owned(0o600)},

@@ -131,6 +131,7 @@ type fileWant struct {
 var installedFiles = []fileWant{
 	{"usr/bin/patchbay-agent", 0o755},
 	{"usr/lib/systemd/system/patchbay-agent.service", 0o644},
+	{"usr/lib/patchbay/agent-revert-guard", 0o755},
 	{"etc/patchbay/agent.yaml", 0o600},
 	{"etc/patchbay/agent-hooks.json", 0o640},
 }
@@ -168,11 +169,17 @@ func checkInstalled(t *testing.T, root string, s Spec) {
 		t.Fatal(err)
 	}
 	mustEqualFile(t, filepath.Join(root, "usr/bin/patchbay-agent"), bin)
+	guard, err := os.ReadFile(guardScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEqualFile(t, filepath.Join(root, "usr/lib/patchbay/agent-revert-guard"), guard)
 	unit, err := os.ReadFile(filepath.Join(root, "usr/lib/systemd/system/patchbay-agent.service"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"ExecStart=/usr/bin/patchbay-agent --config /etc/patchbay/agent.yaml", "Restart=on-failure", "KillMode=process", "WantedBy=multi-user.target"} {
+	for _, line := range []string{"ExecStart=/usr/bin/patchbay-agent --config /etc/patchbay/agent.yaml", "Restart=on-failure",
+		"ExecStartPre=/usr/lib/patchbay/agent-revert-guard /usr/bin/patchbay-agent 3", "StartLimitIntervalSec=0", "KillMode=process", "WantedBy=multi-user.target"} {
 		if !bytes.Contains(unit, []byte("\n"+line+"\n")) {
 			t.Errorf("unit lacks the line %q", line)
 		}
@@ -300,11 +307,16 @@ func TestDebInstallsUpgradesAndPurgesInAnImageRoot(t *testing.T) {
 	}
 	hostUntouched(t)
 
+	// A self-update left the previous binary and an open trial.
+	for _, f := range []string{"usr/bin/patchbay-agent.prev", "usr/bin/patchbay-agent.pending", "usr/bin/patchbay-agent.trial"} {
+		debtest.WriteFile(t, filepath.Join(root, f), "x")
+	}
 	debtest.Run(t, "", "dpkg", "--root="+root, "--remove", "patchbay-agent")
 	if _, err := os.Stat(state); err != nil {
 		t.Errorf("removal deleted the agent's state: %v", err)
 	}
-	for _, gone := range []string{"usr/bin/patchbay-agent", "usr/lib/systemd/system/patchbay-agent.service", "etc/systemd/system/multi-user.target.wants/patchbay-agent.service"} {
+	for _, gone := range []string{"usr/bin/patchbay-agent", "usr/lib/systemd/system/patchbay-agent.service", "etc/systemd/system/multi-user.target.wants/patchbay-agent.service",
+		"usr/bin/patchbay-agent.prev", "usr/bin/patchbay-agent.pending", "usr/bin/patchbay-agent.trial", "usr/lib/patchbay/agent-revert-guard"} {
 		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
 			t.Errorf("%s is still there after removal", gone)
 		}

@@ -14,6 +14,11 @@ booted() {
 mkdir -p "$root/var/lib/patchbay/agent"
 chmod 0700 "$root/var/lib/patchbay" "$root/var/lib/patchbay/agent"
 
+# The binary just installed by the package manager is trusted: a
+# self-update trial of the one it replaced is over, and the unit's guard
+# must not put an older binary back over it.
+rm -f "$root/usr/bin/patchbay-agent.trial" "$root/usr/bin/patchbay-agent.pending"
+
 upgrade=no
 case "$1" in
 configure) [ -n "$2" ] && upgrade=yes ;;

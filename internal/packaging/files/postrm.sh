@@ -11,6 +11,12 @@ booted() {
 	[ -z "$root" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1
 }
 
+case "$1" in
+remove | purge | 0 | "")
+	# Left by self-updates, not owned by the package.
+	rm -f "$root/usr/bin/patchbay-agent.prev" "$root/usr/bin/patchbay-agent.pending" "$root/usr/bin/patchbay-agent.trial"
+	;;
+esac
 if [ "$1" = purge ]; then
 	rm -rf "$root/var/lib/patchbay"
 fi
