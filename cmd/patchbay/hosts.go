@@ -164,6 +164,7 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			kv.row("state", hostState(h))
 			kv.row("certificate expires", h.CertNotAfter.Format(time.RFC3339))
 			kv.row("open findings", strconv.Itoa(len(findings.Items)))
+			kv.row("quarantine", quarantineState(h.Quarantine))
 			if err := kv.flush(); err != nil {
 				return err
 			}
@@ -269,4 +270,17 @@ func newHostsLabelCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// quarantineState describes a host's enforcement quarantine for hosts show.
+func quarantineState(q *api.Quarantine) string {
+	switch {
+	case q == nil:
+		return "never"
+	case q.Active:
+		return fmt.Sprintf("quarantined since %s through hook %s: %s", q.QuarantinedAt.Format(time.RFC3339), inert(q.Hook), inert(q.Reason))
+	case q.ReleasedAt != nil:
+		return fmt.Sprintf("released %s (%s); quarantined from %s", q.ReleasedAt.Format(time.RFC3339), inert(q.Reason), q.QuarantinedAt.Format(time.RFC3339))
+	}
+	return "never"
 }
