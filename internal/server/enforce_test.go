@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/api"
 	"github.com/patchbay/patchbay/internal/inventory"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
@@ -118,6 +119,12 @@ func TestAHostPastItsSLAIsQuarantinedOnceOutsideFreezesAndReleasedWhenPatched(t 
 	}
 	if got := hostAuditActions(t, ts.db, "host."); !slices.Equal(got, []string{"host.quarantine host host-1"}) {
 		t.Errorf("audit %q, want one quarantine entry", got)
+	}
+
+	var shown api.Host
+	if code := ts.call(t, "GET", "/api/v1/hosts/"+host, tok["frank"], nil, &shown); code != 200 || shown.Quarantine == nil ||
+		!shown.Quarantine.Active || shown.Quarantine.Hook != "isolate" || !shown.Quarantine.QuarantinedAt.Equal(clock.now()) {
+		t.Fatalf("GET host: %d %+v; want its active quarantine", code, shown.Quarantine)
 	}
 
 	// A change patches openssl: the finding is resolved, the host released.
