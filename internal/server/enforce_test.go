@@ -167,3 +167,50 @@ func TestAHostIsNotQuarantinedWhenItsGroupOnlyNotifies(t *testing.T) {
 		t.Fatalf("quarantined under action notify: %+v", q)
 	}
 }
+
+func TestAnExceptedHostIsNotQuarantinedAndAnApprovedExceptionReleasesIt(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	ts, tok, host := orgServer(t, clock)
+	ctx := context.Background()
+	if code := ts.call(t, "POST", "/api/v1/org/apply", tok["admin"], quarantineOrg(t, "{severity: high, grace: 3d, action: quarantine, hook: isolate}"), nil); code != 200 {
+		t.Fatalf("apply: %d", code)
+	}
+	except := func(expires string) {
+		t.Helper()
+		var ex ExceptionView
+		body := []byte(`{"group":"payments-prod","advisory":"A-1","justification":"WAF rule blocks the vector","expires":"` + expires + `"}`)
+		if code := ts.call(t, "POST", "/api/v1/exceptions", tok["alice"], body, &ex); code != 201 {
+			t.Fatalf("request: %d", code)
+		}
+		if code := ts.call(t, "POST", "/api/v1/exceptions/"+ex.ID+"/approve", tok["bob"], nil, &ex); code != 200 {
+			t.Fatalf("approve: %d", code)
+		}
+	}
+	active := func() bool {
+		t.Helper()
+		if err := ts.Server.ExpireExceptions(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.Server.Enforce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		q, err := ts.db.HostQuarantine(ctx, host)
+		return err == nil && q.Active()
+	}
+	except("1200h") // 50 days: to 2027-01-14 12:00
+	clock.advance(time.Date(2027, 1, 6, 0, 0, 0, 0, time.UTC).Sub(clock.now()))
+	if active() {
+		t.Fatal("quarantined while its only overdue finding is excepted")
+	}
+	clock.advance(time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC).Sub(clock.now()))
+	if !active() {
+		t.Fatal("not quarantined once the exception expired")
+	}
+	except("240h")
+	if active() {
+		t.Fatal("still quarantined after an exception was approved")
+	}
+	if got := openActions(t, ts.db, host, clock.now()); !slices.Equal(got, []string{"quarantine isolate", "release isolate"}) {
+		t.Fatalf("open jobs %q, want one quarantine and one release", got)
+	}
+}
