@@ -123,6 +123,11 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The host itself, with what only GET /hosts/{id} carries
+			// (its quarantine); FindHost may have found it in a list.
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/hosts/"+url.PathEscape(h.ID), nil, nil, &h); err != nil {
+				return err
+			}
 			var findings api.Page[api.Finding]
 			if err := c.Do(cmd.Context(), "GET", "/api/v1/hosts/"+url.PathEscape(h.ID)+"/findings", nil, nil, &findings); err != nil {
 				return err
