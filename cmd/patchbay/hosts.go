@@ -132,6 +132,11 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The host itself, with what only GET /hosts/{id} carries
+			// (its quarantine); FindHost may have found it in a list.
+			if err := c.Do(cmd.Context(), "GET", "/api/v1/hosts/"+url.PathEscape(h.ID), nil, nil, &h); err != nil {
+				return err
+			}
 			var findings api.Page[api.Finding]
 			if err := c.Do(cmd.Context(), "GET", "/api/v1/hosts/"+url.PathEscape(h.ID)+"/findings", nil, nil, &findings); err != nil {
 				return err
@@ -173,6 +178,7 @@ func newHostsShowCmd(g *globals) *cobra.Command {
 			kv.row("state", hostState(h))
 			kv.row("certificate expires", h.CertNotAfter.Format(time.RFC3339))
 			kv.row("open findings", strconv.Itoa(len(findings.Items)))
+			kv.row("quarantine", quarantineState(h.Quarantine))
 			if err := kv.flush(); err != nil {
 				return err
 			}
@@ -270,4 +276,17 @@ func newHostsLabelCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// quarantineState describes a host's enforcement quarantine for hosts show.
+func quarantineState(q *api.Quarantine) string {
+	switch {
+	case q == nil:
+		return "never"
+	case q.Active:
+		return fmt.Sprintf("quarantined since %s through hook %s: %s", q.QuarantinedAt.Format(time.RFC3339), inert(q.Hook), inert(q.Reason))
+	case q.ReleasedAt != nil:
+		return fmt.Sprintf("released %s (%s); quarantined from %s", q.ReleasedAt.Format(time.RFC3339), inert(q.Reason), q.QuarantinedAt.Format(time.RFC3339))
+	}
+	return "never"
 }

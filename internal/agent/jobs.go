@@ -105,7 +105,7 @@ func (v *JobVerifier) checkCommands(j protocol.Job) error {
 	if j.Name == "" {
 		return nil
 	}
-	kind := map[protocol.Action]string{protocol.ActionInstall: "pre-patch hook", protocol.ActionHook: "hook", protocol.ActionHealthCheck: "health check"}[j.Action]
+	kind := map[protocol.Action]string{protocol.ActionInstall: "pre-patch hook", protocol.ActionHook: "hook", protocol.ActionHealthCheck: "health check", protocol.ActionQuarantine: "quarantine hook", protocol.ActionRelease: "quarantine hook"}[j.Action]
 	if _, ok := v.Hooks[j.Name]; !ok {
 		return fmt.Errorf("%w: job %s names %s %q, which this host does not declare; declare it in the agent's hooks file (%s by default)", ErrUnknownHook, j.ID, kind, j.Name, DefaultHooksPath)
 	}

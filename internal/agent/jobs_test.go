@@ -97,12 +97,12 @@ func TestEveryActionIsAccepted(t *testing.T) {
 	for i, a := range []struct {
 		action protocol.Action
 		name   string
-	}{{protocol.ActionReboot, ""}, {protocol.ActionHook, "db_backup"}, {protocol.ActionHealthCheck, "nginx-up"}, {protocol.ActionInventory, ""}} {
+	}{{protocol.ActionReboot, ""}, {protocol.ActionHook, "db_backup"}, {protocol.ActionHealthCheck, "nginx-up"}, {protocol.ActionInventory, ""}, {protocol.ActionQuarantine, "db_backup"}, {protocol.ActionRelease, "db_backup"}} {
 		j := installJob(uint64(i + 2))
 		j.Action, j.Name, j.Packages = a.action, a.name, nil
 		jobs = append(jobs, j)
 	}
-	rollback := installJob(6)
+	rollback := installJob(8)
 	rollback.Rollback, rollback.Name = true, ""
 	jobs = append(jobs, rollback)
 	for _, j := range jobs {
@@ -170,6 +170,8 @@ func TestForgedJobsAreRefused(t *testing.T) {
 		{"a version with '$('", raw(head + `"action":"install","packages":[{"name":"openssl","version":"$(id)"}]}`), ErrInvalidJob},
 		{"an unknown hook", mod(func(j *protocol.Job) { j.Action, j.Name, j.Packages = protocol.ActionHook, "rm-rf-everything", nil }), ErrUnknownHook},
 		{"an unknown health check", mod(func(j *protocol.Job) { j.Action, j.Name, j.Packages = protocol.ActionHealthCheck, "curl-evil", nil }), ErrUnknownHook},
+		{"an undeclared quarantine hook", mod(func(j *protocol.Job) { j.Action, j.Name, j.Packages = protocol.ActionQuarantine, "isolate", nil }), ErrUnknownHook},
+		{"an undeclared release hook", mod(func(j *protocol.Job) { j.Action, j.Name, j.Packages = protocol.ActionRelease, "isolate", nil }), ErrUnknownHook},
 		{"an unknown pre-patch hook", mod(func(j *protocol.Job) { j.Name = "wipe" }), ErrUnknownHook},
 		// A forged sequence far ahead must not be recorded either: it would
 		// block every genuine job after it.

@@ -235,6 +235,18 @@ func (a *Agent) execute(ctx context.Context, job protocol.Job) error {
 			e.Result.Detail = fmt.Sprintf("%s failed: %v: %s", job.Name, err, tail(out))
 		}
 		return a.finish(ctx, e)
+	case protocol.ActionQuarantine, protocol.ActionRelease:
+		// The declared command, then the action as its one extra argument:
+		// the server chooses neither the command nor its arguments.
+		argv, _ := a.cfg.Hooks.Command(job.Name)
+		argv = append(argv, string(job.Action)) // Command returns a copy
+		out, err := a.cfg.Executor.Run(ctx, argv)
+		e.Result.OK = err == nil
+		e.Result.Detail = tail(out)
+		if err != nil {
+			e.Result.Detail = fmt.Sprintf("%s %s failed: %v: %s", job.Name, job.Action, err, tail(out))
+		}
+		return a.finish(ctx, e)
 	case protocol.ActionRestartServices:
 		return a.restartServices(ctx, e)
 	case protocol.ActionInventory:

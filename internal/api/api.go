@@ -43,6 +43,18 @@ type Host struct {
 	// ServicesNeedingRestart are the services the host's needrestart or
 	// needs-restarting says run replaced code.
 	ServicesNeedingRestart []string `json:"services_needing_restart,omitempty"`
+	// Quarantine is the host's policy-enforcement quarantine, current or
+	// last (only on GET /api/v1/hosts/{id}); nil when never quarantined.
+	Quarantine *Quarantine `json:"quarantine,omitempty"`
+}
+
+// Quarantine is a host's enforcement quarantine (docs/policy.md).
+type Quarantine struct {
+	Active        bool       `json:"active"`
+	QuarantinedAt time.Time  `json:"quarantined_at"`
+	ReleasedAt    *time.Time `json:"released_at,omitempty"`
+	Hook          string     `json:"hook"`
+	Reason        string     `json:"reason"`
 }
 
 // Package is an installed package with the newer version the host's

@@ -27,6 +27,8 @@ const (
 	EmergencyRelease            Kind = "emergency.release"
 	FeedSyncFailed              Kind = "feed.sync-failed"
 	HostStale                   Kind = "host.stale"
+	HostQuarantined             Kind = "host.quarantined"
+	HostReleased                Kind = "host.released"
 	FindingOverdue              Kind = "finding.overdue"
 	FindingKEV                  Kind = "finding.kev"
 	ExceptionExpiring           Kind = "exception.expiring"
@@ -37,7 +39,7 @@ const (
 // Kinds lists every event, in the order the documentation shows them.
 var Kinds = []Kind{ChangePendingApproval, ChangeApproved, ChangeScheduled, ChangeStarted, ChangeHalted, ChangeRolledBack,
 	ChangeRollbackFailed, ChangeAwaitingSignOff, ChangeCompleted, ChangeCompletedWithProblems, SignOffRequested, SignOffProblem,
-	EmergencyStop, EmergencyRelease, FeedSyncFailed, HostStale, FindingOverdue, FindingKEV, ExceptionExpiring, ExceptionExpired, Escalation, Test}
+	EmergencyStop, EmergencyRelease, FeedSyncFailed, HostStale, HostQuarantined, HostReleased, FindingOverdue, FindingKEV, ExceptionExpiring, ExceptionExpired, Escalation, Test}
 
 // ChangeKind is the event of a change entering state (the lifecycle's
 // state names); false for states nobody is told about (draft, rolling

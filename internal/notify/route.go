@@ -49,6 +49,8 @@ var Defaults = map[Kind][]string{
 	EmergencyRelease:            {RoleSysadmin, RoleApprover, RoleAdmin},
 	FeedSyncFailed:              {RoleSecurity, RoleAdmin},
 	HostStale:                   {RoleSysadmin},
+	HostQuarantined:             {RoleSysadmin, RoleStakeholder, RoleSecurity},
+	HostReleased:                {RoleSysadmin, RoleStakeholder, RoleSecurity},
 	FindingOverdue:              {RoleSysadmin, RoleStakeholder},
 	FindingKEV:                  {RoleSysadmin, RoleSecurity},
 	ExceptionExpiring:           {RoleAuthor, RoleStakeholder, RoleSysadmin},

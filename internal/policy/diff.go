@@ -151,6 +151,7 @@ func groupFields(a, b Group) []string {
 	d.check("reboot", cmp.Or(a.Reboot, RebootIfRequired), cmp.Or(b.Reboot, RebootIfRequired))
 	d.check("reboot_order", a.RebootOrder, b.RebootOrder)
 	d.check("windows", a.Windows, b.Windows)
+	d.check("enforcement", a.Enforcement, b.Enforcement)
 	d.policy("policy.", a.Policy, b.Policy)
 	return d
 }

@@ -88,6 +88,9 @@ type Group struct {
 	Windows     []WindowSpec `yaml:"windows,omitempty"`
 	// Policy overrides the team's policy field by field.
 	Policy Policy `yaml:"policy,omitempty"`
+	// Enforcement, when set, is what happens to the group's hosts that
+	// stay unpatched past their due dates (enforcement.go).
+	Enforcement *Enforcement `yaml:"enforcement,omitempty"`
 }
 
 // Exposure values.

@@ -212,6 +212,7 @@ func (p *problems) group(path string, g Group, o *Org, teams, seen map[string]st
 		p.unique(winSeen, wp+".name", "window", w.Name)
 	}
 	p.policy(path+".policy", g.Policy, o.Rings)
+	p.enforcement(path+".enforcement", g.Enforcement)
 }
 
 func (p *problems) labels(path string, labels map[string]string) {

@@ -52,6 +52,14 @@ const (
 	// the server's signature on the job is not enough, as the server never
 	// holds the release key.
 	ActionAgentUpdate Action = "agent_update"
+	// ActionQuarantine runs the quarantine hook the host declares under
+	// Name with the single argument "quarantine" (for example a firewall
+	// rule that only lets through the package repositories and the
+	// Patchbay server); ActionRelease runs the same hook with "release".
+	// The server sends them only when the host's group enforces
+	// quarantine (docs/policy.md).
+	ActionQuarantine Action = "quarantine"
+	ActionRelease    Action = "release"
 )
 
 // Limits on a job.
@@ -234,7 +242,7 @@ func (j Job) Validate() error {
 			return fielderr.Errorf("name", "pre-patch hook name %q must match [a-z0-9][a-z0-9_-]{0,63}", truncate(j.Name))
 		}
 		return validateJobPackages(j.Packages)
-	case ActionHook, ActionHealthCheck:
+	case ActionHook, ActionHealthCheck, ActionQuarantine, ActionRelease:
 		if !ValidCommandName(j.Name) {
 			return fielderr.Errorf("name", "%s name %q must match [a-z0-9][a-z0-9_-]{0,63}", j.Action, truncate(j.Name))
 		}
@@ -243,7 +251,7 @@ func (j Job) Validate() error {
 			return fielderr.Errorf("name", "a %s job takes no name", j.Action)
 		}
 	default:
-		return fielderr.Errorf("action", "unknown action %q; the agent only does install, reboot, restart_services, hook, health_check, inventory and agent_update", truncate(string(j.Action)))
+		return fielderr.Errorf("action", "unknown action %q; the agent only does install, reboot, restart_services, hook, health_check, inventory, agent_update, quarantine and release", truncate(string(j.Action)))
 	}
 	if len(j.Packages) > 0 {
 		return fielderr.Errorf("packages", "a %s job takes no packages", j.Action)

@@ -121,6 +121,12 @@ func (s *Server) handleGetHost(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := s.hostView(h)
 	v.OpenFindings = open[h.ID]
+	switch q, err := s.store.HostQuarantine(r.Context(), h.ID); {
+	case err == nil:
+		v.Quarantine = &api.Quarantine{Active: q.Active(), QuarantinedAt: q.QuarantinedAt, ReleasedAt: q.ReleasedAt, Hook: q.Hook, Reason: q.Reason}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
 	return writeJSON(w, 200, v)
 }
 

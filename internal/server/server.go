@@ -324,6 +324,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("load advisories: %w", err)
 	}
 	s.spawn(s.exceptionLoop)
+	s.spawn(s.enforcementLoop)
 	if s.cfg.EngineInterval > 0 {
 		s.spawn(s.engineLoop)
 	}

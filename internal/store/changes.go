@@ -267,7 +267,8 @@ func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 
 // JobGate says which jobs may be handed out at all: only jobs of changes
 // in a Deliver state, rollback jobs also of changes in a RollbacksIn state,
-// and nothing while the flag StopFlag names is on.
+// jobs of no change (quarantine and release, SetQuarantined), and nothing
+// while the flag StopFlag names is on.
 type JobGate struct {
 	Deliver     []string
 	RollbacksIn []string
@@ -279,9 +280,9 @@ type JobGate struct {
 // halt or emergency stop that committed first) is not returned.
 func (s *DB) OpenJobs(ctx context.Context, hostID string, now time.Time, gate JobGate) ([]Job, error) {
 	q := `SELECT j.id, j.change_id, j.host_id, j.phase, j.seq, j.envelope, j.status, j.result, j.created_at, j.delivered_at, j.finished_at
-		FROM jobs j JOIN changes c ON c.id = j.change_id
+		FROM jobs j LEFT JOIN changes c ON c.id = j.change_id
 		WHERE j.host_id = ? AND j.status IN ('pending', 'delivered')
-		AND (c.state IN (` + placeholders(len(gate.Deliver)) + `) OR (j.phase = 'rollback' AND c.state IN (` + placeholders(len(gate.RollbacksIn)) + `)))
+		AND (j.change_id = '' OR c.state IN (` + placeholders(len(gate.Deliver)) + `) OR (j.phase = 'rollback' AND c.state IN (` + placeholders(len(gate.RollbacksIn)) + `)))
 		AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.name = ? AND f.is_on)
 		ORDER BY j.seq`
 	args := []any{hostID}
