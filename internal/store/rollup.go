@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -196,24 +197,46 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		hosts, advisories, fixHosts = "COUNT(DISTINCT f.host_id)", "COUNT(DISTINCT f.advisory_id)", "COUNT(DISTINCT CASE WHEN f.fix_available THEN f.host_id END)"
 		extra = `''`
 	}
-	// g, the groups, is named twice (the page and the total): PostgreSQL
-	// and SQLite then compute it once.
-	inner := `SELECT ` + keyExpr + ` AS k, ` + nameExpr + ` AS hostname, MAX(f.severity) AS severity, MAX(f.priority) AS priority,
-			COUNT(*) AS findings, SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END) AS excepted,
-			` + hosts + ` AS hosts, ` + advisories + ` AS advisories, ` + fixHosts + ` AS fix_hosts,
-			SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END) AS fix_findings,
-			SUM(CASE WHEN f.kev THEN 1 ELSE 0 END) AS kev,
-			SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END) AS overdue,
-			COALESCE(MIN(f.due_at), ?) AS due, ` + epss + ` AS epss
-		FROM findings f JOIN hosts h ON h.id = f.host_id` + epssJoin + ` WHERE ` + where + ` GROUP BY ` + group
-	mid := `SELECT g.*, ` + extra + ` AS summary FROM g`
-
-	sortExpr := "r." + sort
+	// A page costs two queries. The first groups every matching finding
+	// but computes only the sort column, so it reads one narrow index
+	// (migration 00027 covers the advisory and package groupings) and
+	// counts the groups; the second computes every column, EPSS and the
+	// distinct counts only for the page's keys.
+	sortExpr := "r.v"
 	switch sort {
 	case "advisory", "package":
 		sortExpr = "r.k"
 	case "hostname":
 		sortExpr = "r.hostname"
+	}
+	var sortCol string
+	var sortArgs []any
+	sortJoin := ""
+	switch sort {
+	case "priority":
+		sortCol = "MAX(f.priority)"
+	case "findings":
+		sortCol = "COUNT(*)"
+	case "excepted":
+		sortCol = "SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END)"
+	case "hosts":
+		sortCol = hosts
+	case "advisories":
+		sortCol = advisories
+	case "fix_hosts":
+		sortCol = fixHosts
+	case "fix_findings":
+		sortCol = "SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END)"
+	case "kev":
+		sortCol = "SUM(CASE WHEN f.kev THEN 1 ELSE 0 END)"
+	case "overdue":
+		sortCol, sortArgs = "SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END)", []any{ms(f.Now)}
+	case "due":
+		sortCol, sortArgs = "COALESCE(MIN(f.due_at), ?)", []any{noDue}
+	case "epss":
+		sortCol, sortJoin = epss, epssJoin
+	default: // the key or the hostname
+		sortCol = "0"
 	}
 	// Numbers sort largest first, except due dates (soonest first); names
 	// sort A to Z.
@@ -231,7 +254,7 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 	if asc {
 		dir, cmpOp = "ASC", ">"
 	}
-	args := append([]any{ms(f.Now), noDue}, condArgs...)
+	args := append(append([]any{}, sortArgs...), condArgs...)
 	outerConds := []string{}
 	if f.After != "" {
 		b, err := base64.RawURLEncoding.DecodeString(f.After)
@@ -257,8 +280,11 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		limit = 100
 	}
 	args = append(args, limit+1)
-	query := `WITH g AS (` + inner + `) SELECT r.k, r.hostname, r.summary, r.severity, r.priority, r.findings, r.excepted, r.hosts,
-		r.advisories, r.fix_hosts, r.fix_findings, r.kev, r.overdue, r.epss, r.due, (SELECT COUNT(*) FROM g) FROM (` + mid + `) r`
+	// g, the groups, is named twice (the page and the total): PostgreSQL
+	// and SQLite then compute it once.
+	query := `WITH g AS (SELECT ` + keyExpr + ` AS k, ` + nameExpr + ` AS hostname, ` + sortCol + ` AS v
+		FROM findings f JOIN hosts h ON h.id = f.host_id` + sortJoin + ` WHERE ` + where + ` GROUP BY ` + group + `)
+		SELECT r.k, r.hostname, r.v, (SELECT COUNT(*) FROM g) FROM g r`
 	if len(outerConds) > 0 {
 		query += ` WHERE ` + strings.Join(outerConds, " AND ")
 	}
@@ -267,76 +293,89 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		order += ", r.k"
 	}
 	query += ` ORDER BY ` + order + ` LIMIT ?`
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, "", 0, err
+	type pageKey struct {
+		k, hostname string
+		v           float64
 	}
-	defer rows.Close()
-	var out []Rollup
+	var keys []pageKey
 	total := -1
-	for rows.Next() {
-		var r Rollup
-		var due int64
-		if err := rows.Scan(&r.Key, &r.Hostname, &r.Summary, &r.Severity, &r.Priority, &r.Findings, &r.Excepted, &r.Hosts,
-			&r.Advisories, &r.FixHosts, &r.FixFindings, &r.KEVFindings, &r.Overdue, &r.EPSS, &due, &total); err != nil {
-			return nil, "", 0, err
+	if err := func() error {
+		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return err
 		}
-		if due != noDue {
-			d := fromMS(due)
-			r.DueAt = &d
+		defer rows.Close()
+		for rows.Next() {
+			var p pageKey
+			if err := rows.Scan(&p.k, &p.hostname, &p.v, &total); err != nil {
+				return err
+			}
+			keys = append(keys, p)
 		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	}(); err != nil {
 		return nil, "", 0, err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		c := rollupCursor{Sort: sort, Asc: asc, K: last.Key, T: last.Hostname, V: rollupValue(last, sort)}
-		b, _ := json.Marshal(c)
-		next = base64.RawURLEncoding.EncodeToString(b)
 	}
 	if total < 0 { // an empty page: count apart
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id
 			WHERE `+where+` GROUP BY `+group+`) t`), condArgs...).Scan(&total); err != nil {
 			return nil, "", 0, err
 		}
+		return nil, "", total, nil
 	}
-	return out, next, total, nil
-}
+	next := ""
+	if len(keys) > limit {
+		keys = keys[:limit]
+		last := keys[limit-1]
+		b, _ := json.Marshal(rollupCursor{Sort: sort, Asc: asc, K: last.k, T: last.hostname, V: last.v})
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
 
-// rollupValue is the value of column col of r, as the cursor keeps it.
-func rollupValue(r Rollup, col string) float64 {
-	switch col {
-	case "priority":
-		return r.Priority
-	case "hosts":
-		return float64(r.Hosts)
-	case "advisories":
-		return float64(r.Advisories)
-	case "findings":
-		return float64(r.Findings)
-	case "excepted":
-		return float64(r.Excepted)
-	case "fix_hosts":
-		return float64(r.FixHosts)
-	case "fix_findings":
-		return float64(r.FixFindings)
-	case "kev":
-		return float64(r.KEVFindings)
-	case "overdue":
-		return float64(r.Overdue)
-	case "epss":
-		return r.EPSS
-	case "due":
-		if r.DueAt == nil {
-			return float64(noDue)
-		}
-		return float64(ms(*r.DueAt))
+	// Every column, for the page's keys only.
+	at := make(map[string]int, len(keys))
+	args = append([]any{ms(f.Now), noDue}, condArgs...)
+	for i, p := range keys {
+		at[p.k] = i
+		args = append(args, p.k)
 	}
-	return 0
+	pageWhere := where + ` AND ` + keyExpr + ` IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + `)`
+	query = `WITH g AS (SELECT ` + keyExpr + ` AS k, ` + nameExpr + ` AS hostname, MAX(f.severity) AS severity, MAX(f.priority) AS priority,
+			COUNT(*) AS findings, SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END) AS excepted,
+			` + hosts + ` AS hosts, ` + advisories + ` AS advisories, ` + fixHosts + ` AS fix_hosts,
+			SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END) AS fix_findings,
+			SUM(CASE WHEN f.kev THEN 1 ELSE 0 END) AS kev,
+			SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END) AS overdue,
+			COALESCE(MIN(f.due_at), ?) AS due, ` + epss + ` AS epss
+		FROM findings f JOIN hosts h ON h.id = f.host_id` + epssJoin + ` WHERE ` + pageWhere + ` GROUP BY ` + group + `)
+		SELECT r.k, r.hostname, r.summary, r.severity, r.priority, r.findings, r.excepted, r.hosts,
+		r.advisories, r.fix_hosts, r.fix_findings, r.kev, r.overdue, r.epss, r.due FROM (SELECT g.*, ` + extra + ` AS summary FROM g) r`
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	defer rows.Close()
+	out := make([]Rollup, len(keys))
+	for rows.Next() {
+		var r Rollup
+		var due int64
+		if err := rows.Scan(&r.Key, &r.Hostname, &r.Summary, &r.Severity, &r.Priority, &r.Findings, &r.Excepted, &r.Hosts,
+			&r.Advisories, &r.FixHosts, &r.FixFindings, &r.KEVFindings, &r.Overdue, &r.EPSS, &due); err != nil {
+			return nil, "", 0, err
+		}
+		if due != noDue {
+			d := fromMS(due)
+			r.DueAt = &d
+		}
+		if i, ok := at[r.Key]; ok {
+			out[i] = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", 0, err
+	}
+	// A group whose findings closed between the two queries is left out.
+	out = slices.DeleteFunc(out, func(r Rollup) bool { return r.Key == "" })
+	return out, next, total, nil
 }
 
 // OpenFindingsByHost counts the open findings of each of the given hosts
