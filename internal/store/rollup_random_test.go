@@ -136,7 +136,6 @@ func groupByHand(fs []randFinding, hostnames map[string]string, epss map[string]
 		r                     Rollup
 		hosts, advs, fixHosts map[string]bool
 		due                   *int64
-		maxSev                string
 	}
 	groups := map[string]*acc{}
 	for _, f := range fs {
