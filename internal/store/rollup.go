@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -81,6 +82,10 @@ var RollupColumns = map[RollupBy][]string{
 
 // noDue sorts findings without a due date after every dated one.
 const noDue = int64(9_000_000_000_000_000)
+
+// activeHost is rollupConds' "h.revoked_at IS NULL" without the join to
+// hosts.
+const activeHost = "f.host_id NOT IN (SELECT id FROM hosts WHERE revoked_at IS NOT NULL)"
 
 // rollupConds is the WHERE clause and its arguments for f.
 func (s *DB) rollupConds(f RollupFilter) ([]string, []any) {
@@ -196,24 +201,46 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		hosts, advisories, fixHosts = "COUNT(DISTINCT f.host_id)", "COUNT(DISTINCT f.advisory_id)", "COUNT(DISTINCT CASE WHEN f.fix_available THEN f.host_id END)"
 		extra = `''`
 	}
-	// g, the groups, is named twice (the page and the total): PostgreSQL
-	// and SQLite then compute it once.
-	inner := `SELECT ` + keyExpr + ` AS k, ` + nameExpr + ` AS hostname, MAX(f.severity) AS severity, MAX(f.priority) AS priority,
-			COUNT(*) AS findings, SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END) AS excepted,
-			` + hosts + ` AS hosts, ` + advisories + ` AS advisories, ` + fixHosts + ` AS fix_hosts,
-			SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END) AS fix_findings,
-			SUM(CASE WHEN f.kev THEN 1 ELSE 0 END) AS kev,
-			SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END) AS overdue,
-			COALESCE(MIN(f.due_at), ?) AS due, ` + epss + ` AS epss
-		FROM findings f JOIN hosts h ON h.id = f.host_id` + epssJoin + ` WHERE ` + where + ` GROUP BY ` + group
-	mid := `SELECT g.*, ` + extra + ` AS summary FROM g`
-
-	sortExpr := "r." + sort
+	// A page costs two queries. The first groups every matching finding
+	// but computes only the sort column, so it reads one narrow index
+	// (migration 00027 covers the advisory and package groupings) and
+	// counts the groups; the second computes every column, EPSS and the
+	// distinct counts only for the page's keys.
+	sortExpr := "r.v"
 	switch sort {
 	case "advisory", "package":
 		sortExpr = "r.k"
 	case "hostname":
 		sortExpr = "r.hostname"
+	}
+	var sortCol string
+	var sortArgs []any
+	sortJoin := ""
+	switch sort {
+	case "priority":
+		sortCol = "MAX(f.priority)"
+	case "findings":
+		sortCol = "COUNT(*)"
+	case "excepted":
+		sortCol = "SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END)"
+	case "hosts":
+		sortCol = hosts
+	case "advisories":
+		sortCol = advisories
+	case "fix_hosts":
+		sortCol = fixHosts
+	case "fix_findings":
+		sortCol = "SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END)"
+	case "kev":
+		sortCol = "SUM(CASE WHEN f.kev THEN 1 ELSE 0 END)"
+	case "overdue":
+		sortCol, sortArgs = "SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END)", []any{ms(f.Now)}
+	case "due":
+		sortCol, sortArgs = "COALESCE(MIN(f.due_at), ?)", []any{noDue}
+	case "epss":
+		sortCol, sortJoin = epss, epssJoin
+	default: // the key or the hostname
+		sortCol = "0"
 	}
 	// Numbers sort largest first, except due dates (soonest first); names
 	// sort A to Z.
@@ -231,7 +258,7 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 	if asc {
 		dir, cmpOp = "ASC", ">"
 	}
-	args := append([]any{ms(f.Now), noDue}, condArgs...)
+	args := append(append([]any{}, sortArgs...), condArgs...)
 	outerConds := []string{}
 	if f.After != "" {
 		b, err := base64.RawURLEncoding.DecodeString(f.After)
@@ -257,8 +284,22 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		limit = 100
 	}
 	args = append(args, limit+1)
-	query := `WITH g AS (` + inner + `) SELECT r.k, r.hostname, r.summary, r.severity, r.priority, r.findings, r.excepted, r.hosts,
-		r.advisories, r.fix_hosts, r.fix_findings, r.kev, r.overdue, r.epss, r.due, (SELECT COUNT(*) FROM g) FROM (` + mid + `) r`
+	// Joining every finding to its host costs more than the grouping: the
+	// first query skips the revoked hosts by a list of them instead (a
+	// finding's host always exists: the foreign key cascades), and reads
+	// hostnames only to sort by them.
+	from1, where1, group1, name1 := "findings f", strings.Join(append([]string{conds[0], activeHost}, conds[2:]...), " AND "), group, nameExpr
+	if by == ByHost && sort != "hostname" {
+		group1, name1 = "f.host_id", "''"
+	}
+	if name1 != "''" {
+		from1, where1 = "findings f JOIN hosts h ON h.id = f.host_id", where
+	}
+	// g, the groups, is named twice (the page and the total): PostgreSQL
+	// and SQLite then compute it once.
+	query := `WITH g AS (SELECT ` + keyExpr + ` AS k, ` + name1 + ` AS hostname, ` + sortCol + ` AS v
+		FROM ` + from1 + sortJoin + ` WHERE ` + where1 + ` GROUP BY ` + group1 + `)
+		SELECT r.k, r.hostname, r.v, (SELECT COUNT(*) FROM g) FROM g r`
 	if len(outerConds) > 0 {
 		query += ` WHERE ` + strings.Join(outerConds, " AND ")
 	}
@@ -267,76 +308,93 @@ func (s *DB) FindingRollup(ctx context.Context, by RollupBy, f RollupFilter) ([]
 		order += ", r.k"
 	}
 	query += ` ORDER BY ` + order + ` LIMIT ?`
+	type pageKey struct {
+		k, hostname string
+		v           float64
+	}
+	var keys []pageKey
+	total := -1
+	if err := func() error {
+		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p pageKey
+			if err := rows.Scan(&p.k, &p.hostname, &p.v, &total); err != nil {
+				return err
+			}
+			keys = append(keys, p)
+		}
+		return rows.Err()
+	}(); err != nil {
+		return nil, "", 0, err
+	}
+	if total < 0 { // an empty page: count apart
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 AS one FROM `+from1+`
+			WHERE `+where1+` GROUP BY `+group1+`) t`), condArgs...).Scan(&total); err != nil {
+			return nil, "", 0, err
+		}
+		return nil, "", total, nil
+	}
+	next := ""
+	if len(keys) > limit {
+		keys = keys[:limit]
+		last := keys[limit-1]
+		b, _ := json.Marshal(rollupCursor{Sort: sort, Asc: asc, K: last.k, T: last.hostname, V: last.v})
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+
+	// Every column, for the page's keys only.
+	at := make(map[string]int, len(keys))
+	args = append([]any{ms(f.Now), noDue}, condArgs...)
+	for i, p := range keys {
+		at[p.k] = i
+		args = append(args, p.k)
+	}
+	from2, pageWhere := "findings f", where1
+	if by == ByHost {
+		from2, pageWhere = "findings f JOIN hosts h ON h.id = f.host_id", where
+	}
+	pageWhere += ` AND ` + keyExpr + ` IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + `)`
+	query = `WITH g AS (SELECT ` + keyExpr + ` AS k, ` + nameExpr + ` AS hostname, MAX(f.severity) AS severity, MAX(f.priority) AS priority,
+			COUNT(*) AS findings, SUM(CASE WHEN f.exception_id <> '' THEN 1 ELSE 0 END) AS excepted,
+			` + hosts + ` AS hosts, ` + advisories + ` AS advisories, ` + fixHosts + ` AS fix_hosts,
+			SUM(CASE WHEN f.fix_available THEN 1 ELSE 0 END) AS fix_findings,
+			SUM(CASE WHEN f.kev THEN 1 ELSE 0 END) AS kev,
+			SUM(CASE WHEN f.due_at IS NOT NULL AND f.due_at < ? THEN 1 ELSE 0 END) AS overdue,
+			COALESCE(MIN(f.due_at), ?) AS due, ` + epss + ` AS epss
+		FROM ` + from2 + epssJoin + ` WHERE ` + pageWhere + ` GROUP BY ` + group + `)
+		SELECT r.k, r.hostname, r.summary, r.severity, r.priority, r.findings, r.excepted, r.hosts,
+		r.advisories, r.fix_hosts, r.fix_findings, r.kev, r.overdue, r.epss, r.due FROM (SELECT g.*, ` + extra + ` AS summary FROM g) r`
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, "", 0, err
 	}
 	defer rows.Close()
-	var out []Rollup
-	total := -1
+	out := make([]Rollup, len(keys))
 	for rows.Next() {
 		var r Rollup
 		var due int64
 		if err := rows.Scan(&r.Key, &r.Hostname, &r.Summary, &r.Severity, &r.Priority, &r.Findings, &r.Excepted, &r.Hosts,
-			&r.Advisories, &r.FixHosts, &r.FixFindings, &r.KEVFindings, &r.Overdue, &r.EPSS, &due, &total); err != nil {
+			&r.Advisories, &r.FixHosts, &r.FixFindings, &r.KEVFindings, &r.Overdue, &r.EPSS, &due); err != nil {
 			return nil, "", 0, err
 		}
 		if due != noDue {
 			d := fromMS(due)
 			r.DueAt = &d
 		}
-		out = append(out, r)
+		if i, ok := at[r.Key]; ok {
+			out[i] = r
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", 0, err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		c := rollupCursor{Sort: sort, Asc: asc, K: last.Key, T: last.Hostname, V: rollupValue(last, sort)}
-		b, _ := json.Marshal(c)
-		next = base64.RawURLEncoding.EncodeToString(b)
-	}
-	if total < 0 { // an empty page: count apart
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id
-			WHERE `+where+` GROUP BY `+group+`) t`), condArgs...).Scan(&total); err != nil {
-			return nil, "", 0, err
-		}
-	}
+	// A group whose findings closed between the two queries is left out.
+	out = slices.DeleteFunc(out, func(r Rollup) bool { return r.Key == "" })
 	return out, next, total, nil
-}
-
-// rollupValue is the value of column col of r, as the cursor keeps it.
-func rollupValue(r Rollup, col string) float64 {
-	switch col {
-	case "priority":
-		return r.Priority
-	case "hosts":
-		return float64(r.Hosts)
-	case "advisories":
-		return float64(r.Advisories)
-	case "findings":
-		return float64(r.Findings)
-	case "excepted":
-		return float64(r.Excepted)
-	case "fix_hosts":
-		return float64(r.FixHosts)
-	case "fix_findings":
-		return float64(r.FixFindings)
-	case "kev":
-		return float64(r.KEVFindings)
-	case "overdue":
-		return float64(r.Overdue)
-	case "epss":
-		return r.EPSS
-	case "due":
-		if r.DueAt == nil {
-			return float64(noDue)
-		}
-		return float64(ms(*r.DueAt))
-	}
-	return 0
 }
 
 // OpenFindingsByHost counts the open findings of each of the given hosts
@@ -381,9 +439,12 @@ func (s *DB) CountFindingsUpTo(ctx context.Context, f FindingFilter, max int) (i
 	if err != nil {
 		return 0, err
 	}
-	q := `SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` + strings.Join(conds, " AND ")
+	// No join to hosts: activeHost skips the revoked ones, so the count can
+	// read one of migration 00027's covering indexes alone.
+	conds[0] = activeHost // findingConds' "h.revoked_at IS NULL"
+	q := `SELECT COUNT(*) FROM findings f WHERE ` + strings.Join(conds, " AND ")
 	if max > 0 {
-		q = `SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f JOIN hosts h ON h.id = f.host_id WHERE ` +
+		q = `SELECT COUNT(*) FROM (SELECT 1 AS one FROM findings f WHERE ` +
 			strings.Join(conds, " AND ") + ` LIMIT ?) t`
 		args = append(args, max+1)
 	}
@@ -394,7 +455,8 @@ func (s *DB) CountFindingsUpTo(ctx context.Context, f FindingFilter, max int) (i
 
 // findingConds is the WHERE clause and its arguments for the findings f
 // selects, leaving out its page (Limit, After): ListFindings' and
-// CountFindingsUpTo's.
+// CountFindingsUpTo's. Its first condition is the host's (CountFindingsUpTo
+// replaces it).
 func (s *DB) findingConds(f FindingFilter) ([]string, []any, error) {
 	conds, args := []string{"h.revoked_at IS NULL"}, []any{}
 	switch f.Status {
