@@ -47,7 +47,7 @@ var allowedInternal = map[string][]string{
 	// Edges.
 	"internal/pkgmgr":    {"internal/inventory"},
 	"internal/agent":     {"internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/pki", "internal/durable"},
-	"internal/agentcmd":  {"internal/agent", "internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/release"},
+	"internal/agentcmd":  {"internal/agent", "internal/inventory", "internal/pkgmgr", "internal/protocol", "internal/release", "internal/durable"},
 	"internal/packaging": {"internal/agent", "internal/protocol", "internal/release"},
 	"internal/release":   {"internal/durable"},
 	"internal/client":    {"internal/api"},
