@@ -439,7 +439,14 @@ rings: [production]
 	var v changeView
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
-		json.Unmarshal([]byte(lb.mustCLI(t, "changes", "show", ch.ID, "-o", "json")), &v)
+		// A connection the balancer handed to a replica as it was killed
+		// ends in EOF, as behind a real balancer: ask again.
+		out, _, err := lb.cli(t, "changes", "show", ch.ID, "-o", "json")
+		if err != nil {
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
+		json.Unmarshal([]byte(out), &v)
 		if v.State == "awaiting-signoff" || v.State == "halted" {
 			break
 		}
