@@ -184,8 +184,10 @@ func printChange(cmd *cobra.Command, g *globals, v changeView) error {
 		kv.row("waves", fmt.Sprint(v.Waves))
 	}
 	if s := v.Summary; s != nil {
-		kv.row("progress", fmt.Sprintf("ring %s: %d hosts, %d pending, %d in flight, %d succeeded, %d failed (budget %d) %s",
-			s.Ring, s.Hosts, s.Pending, s.InFlight, s.Succeeded, s.Failed, s.Budget, s.Reason))
+		// The counts are the whole change's, across its rings; the ring is
+		// where the change is now.
+		kv.row("progress", fmt.Sprintf("%d hosts in all rings: %d pending, %d in flight, %d succeeded, %d failed (budget %d); now in ring %s %s",
+			s.Hosts, s.Pending, s.InFlight, s.Succeeded, s.Failed, s.Budget, s.Ring, s.Reason))
 		if len(s.RollbackFailed) > 0 {
 			kv.row("rollback failed on", strings.Join(s.RollbackFailed, ", "))
 		}
